@@ -1,0 +1,717 @@
+//! The VPS.org HTTP client: endpoints, pagination, retries, rate limiting.
+//!
+//! Everything snapkeep does to a provider goes through here, so this is where
+//! the provider's undocumented behaviour is survived: lists that page (follow
+//! `next`), answers that get lost (a create is retried only after a fresh
+//! list shows it did not land, so a lost response never duplicates), 429s
+//! (honour `Retry-After`), flaky 5xx (exponential backoff with jitter, bounded
+//! by a count and a deadline), and bodies that are not JSON.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use tokio::time::Instant;
+use tracing::{debug, warn};
+
+use super::error::ApiError;
+use super::limiter::Limiter;
+use super::models::{Backup, BackupType, Page, RestoreAccepted, Snapshot};
+use super::secret::ApiToken;
+
+/// The provider's production endpoint.
+pub(crate) const DEFAULT_BASE_URL: &str = "https://admin.vps.org/api/v1";
+
+/// Everything the client needs to know; built from `[api]` in the config.
+#[derive(Debug, Clone)]
+pub(crate) struct ClientSettings {
+    pub(crate) base_url: String,
+    pub(crate) token: ApiToken,
+    /// Whole-request timeout (connect + send + read).
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    /// Retries after the first attempt, for temporary failures.
+    pub(crate) max_retries: u32,
+    /// Overall bound on one call including all its retries and waits.
+    pub(crate) retry_deadline: Duration,
+    pub(crate) min_backoff: Duration,
+    pub(crate) max_backoff: Duration,
+    /// Process-wide request rate; 0 = unlimited.
+    pub(crate) requests_per_second: f64,
+    /// Process-wide cap on requests in flight.
+    pub(crate) max_concurrency: usize,
+}
+
+impl ClientSettings {
+    /// Production defaults around a base URL and token.
+    pub(crate) fn new(base_url: impl Into<String>, token: ApiToken) -> Self {
+        ClientSettings {
+            base_url: base_url.into(),
+            token,
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_retries: 5,
+            retry_deadline: Duration::from_secs(300),
+            min_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            requests_per_second: 5.0,
+            max_concurrency: 4,
+        }
+    }
+}
+
+/// Why a client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SetupError {
+    #[error("api.base_url {url:?} is not a valid URL: {reason}")]
+    BadUrl { url: String, reason: String },
+    #[error(
+        "api.base_url {url:?} uses plain http: the token would travel unencrypted; use https (http is allowed only for a loopback host such as 127.0.0.1, e.g. the simulator)"
+    )]
+    Insecure { url: String },
+    #[error("no API token: set VPS_API_TOKEN, api.token_file or api.token")]
+    NoToken,
+    #[error("could not set up the HTTP client: {0}")]
+    Http(String),
+}
+
+/// Checks a base URL: https anywhere, http only on loopback. Returns it with
+/// a trailing slash so endpoint paths join under it.
+pub(crate) fn validate_base_url(raw: &str) -> Result<Url, SetupError> {
+    let mut url = Url::parse(raw).map_err(|e| SetupError::BadUrl {
+        url: raw.to_owned(),
+        reason: e.to_string(),
+    })?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) => {}
+        "http" => return Err(SetupError::Insecure { url: raw.to_owned() }),
+        other => {
+            return Err(SetupError::BadUrl {
+                url: raw.to_owned(),
+                reason: format!("scheme {other:?} is not http(s)"),
+            });
+        }
+    }
+    if url.host_str().is_none() {
+        return Err(SetupError::BadUrl {
+            url: raw.to_owned(),
+            reason: "no host".into(),
+        });
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The provider calls snapkeep makes; labels are stable (logs, metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Endpoint {
+    SnapshotsList,
+    SnapshotsCreate,
+    SnapshotsRestore,
+    SnapshotsDelete,
+    BackupsList,
+    BackupsCreate,
+    BackupsDelete,
+    ServersRestore,
+}
+
+impl Endpoint {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::SnapshotsList => "snapshots.list",
+            Endpoint::SnapshotsCreate => "snapshots.create",
+            Endpoint::SnapshotsRestore => "snapshots.restore",
+            Endpoint::SnapshotsDelete => "snapshots.delete",
+            Endpoint::BackupsList => "backups.list",
+            Endpoint::BackupsCreate => "backups.create",
+            Endpoint::BackupsDelete => "backups.delete",
+            Endpoint::ServersRestore => "servers.restore",
+        }
+    }
+}
+
+/// Counts of calls by (endpoint, status); status 0 = no answer.
+#[derive(Debug, Default)]
+pub(crate) struct CallStats {
+    calls: Mutex<BTreeMap<(Endpoint, u16), u64>>,
+    retries: Mutex<u64>,
+}
+
+impl CallStats {
+    fn record(&self, ep: Endpoint, status: u16) {
+        *self
+            .calls
+            .lock()
+            .expect("stats lock")
+            .entry((ep, status))
+            .or_default() += 1;
+    }
+
+    pub(crate) fn snapshot(&self) -> BTreeMap<(Endpoint, u16), u64> {
+        self.calls.lock().expect("stats lock").clone()
+    }
+
+    pub(crate) fn total(&self) -> u64 {
+        self.calls.lock().expect("stats lock").values().sum()
+    }
+
+    pub(crate) fn retries(&self) -> u64 {
+        *self.retries.lock().expect("stats lock")
+    }
+}
+
+/// Cheap to clone; all clones share one connection pool, one limiter and one
+/// set of counters.
+#[derive(Clone)]
+pub(crate) struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    base: Url,
+    auth: HeaderValue,
+    limiter: Limiter,
+    settings: ClientSettings,
+    stats: CallStats,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.inner.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Bounded exponential backoff with jitter for one call.
+struct Retrier {
+    delays: backon::ExponentialBackoff,
+    deadline: Instant,
+    attempt: u32,
+}
+
+impl Retrier {
+    /// The wait before the next attempt, or None when `err` is permanent or
+    /// the count or the deadline is spent.
+    fn next_delay(&mut self, err: &ApiError) -> Option<Duration> {
+        if !err.is_temporary() {
+            return None;
+        }
+        let backoff = self.delays.next()?;
+        let wait = err.retry_after().map_or(backoff, |ra| ra.max(backoff));
+        if Instant::now() + wait > self.deadline {
+            return None;
+        }
+        self.attempt += 1;
+        Some(wait)
+    }
+}
+
+impl Client {
+    pub(crate) fn new(settings: ClientSettings) -> Result<Client, SetupError> {
+        let base = validate_base_url(&settings.base_url)?;
+        if settings.token.is_empty() {
+            return Err(SetupError::NoToken);
+        }
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", settings.token.expose()))
+            .map_err(|_| SetupError::Http("the API token contains characters not allowed in an HTTP header".into()))?;
+        auth.set_sensitive(true);
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("snapkeep/", env!("CARGO_PKG_VERSION")))
+            .timeout(settings.timeout)
+            .connect_timeout(settings.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| SetupError::Http(e.to_string()))?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                auth,
+                limiter: Limiter::new(settings.requests_per_second, settings.max_concurrency),
+                settings,
+                stats: CallStats::default(),
+            }),
+        })
+    }
+
+    pub(crate) fn stats(&self) -> &CallStats {
+        &self.inner.stats
+    }
+
+    pub(crate) fn settings(&self) -> &ClientSettings {
+        &self.inner.settings
+    }
+
+    fn retrier(&self) -> Retrier {
+        let s = &self.inner.settings;
+        let delays = ExponentialBuilder::default()
+            .with_min_delay(s.min_backoff)
+            .with_max_delay(s.max_backoff)
+            .with_max_times(s.max_retries as usize)
+            .with_jitter()
+            .build();
+        Retrier {
+            delays,
+            deadline: Instant::now() + s.retry_deadline,
+            attempt: 0,
+        }
+    }
+
+    async fn wait_before_retry(&self, retry: &mut Retrier, label: &str, err: &ApiError) -> bool {
+        match retry.next_delay(err) {
+            Some(wait) => {
+                *self.inner.stats.retries.lock().expect("stats lock") += 1;
+                warn!(
+                    endpoint = label,
+                    attempt = retry.attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    error = %err,
+                    "API call failed, retrying"
+                );
+                tokio::time::sleep(wait).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn url(&self, path: &str) -> Url {
+        self.inner
+            .base
+            .join(path)
+            .expect("endpoint paths are valid relative URLs")
+    }
+
+    /// One HTTP exchange: wait for the limiter, send, classify the answer.
+    async fn exchange(
+        &self,
+        ep: Endpoint,
+        label: &str,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, Vec<u8>), ApiError> {
+        let _permit = self.inner.limiter.acquire().await;
+        let started = std::time::Instant::now();
+        let mut req = self
+            .inner
+            .http
+            .request(method.clone(), url)
+            .header(AUTHORIZATION, self.inner.auth.clone())
+            .header(CONTENT_TYPE, "application/json");
+        if let Some(body) = body {
+            req = req.body(body.to_string());
+        }
+        let transport = |e: reqwest::Error| ApiError::Transport {
+            endpoint: label.to_owned(),
+            message: describe_transport(&e),
+        };
+        let resp = match req.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                self.inner.stats.record(ep, 0);
+                debug!(endpoint = label, method = %method, error = %describe_transport(&e), "API call got no answer");
+                return Err(transport(e));
+            }
+        };
+        let status = resp.status().as_u16();
+        self.inner.stats.record(ep, status);
+        let retry_after = resp
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let bytes = resp.bytes().await.map_err(transport)?;
+        debug!(
+            endpoint = label,
+            method = %method,
+            status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "API call"
+        );
+        if (200..300).contains(&status) {
+            Ok((status, bytes.to_vec()))
+        } else {
+            Err(ApiError::from_status(
+                label.to_owned(),
+                status,
+                &bytes,
+                retry_after,
+            ))
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(label: &str, bytes: &[u8]) -> Result<T, ApiError> {
+        serde_json::from_slice(bytes).map_err(|e| ApiError::Decode {
+            endpoint: label.to_owned(),
+            message: format!("not the JSON expected: {e}"),
+        })
+    }
+
+    /// Fetches every page of a list, each page with its own retries.
+    async fn list_all<T: DeserializeOwned>(
+        &self,
+        ep: Endpoint,
+        label: &str,
+        first: Url,
+    ) -> Result<Vec<T>, ApiError> {
+        let mut out = Vec::new();
+        let mut next = Some(first);
+        let mut seen = std::collections::HashSet::new();
+        while let Some(url) = next.take() {
+            if !seen.insert(url.to_string()) {
+                return Err(ApiError::Decode {
+                    endpoint: label.to_owned(),
+                    message: format!("pagination loops back to {url}"),
+                });
+            }
+            let page: Page<T> = self.get_page(ep, label, url).await?;
+            out.extend(page.results);
+            if let Some(link) = page.next.filter(|l| !l.is_empty()) {
+                next = Some(self.same_origin(label, &link)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_page<T: DeserializeOwned>(
+        &self,
+        ep: Endpoint,
+        label: &str,
+        url: Url,
+    ) -> Result<Page<T>, ApiError> {
+        let mut retry = self.retrier();
+        loop {
+            let result = self
+                .exchange(ep, label, Method::GET, url.clone(), None)
+                .await
+                .and_then(|(_, body)| Self::decode::<Page<T>>(label, &body));
+            match result {
+                Ok(page) => return Ok(page),
+                Err(e) => {
+                    if !self.wait_before_retry(&mut retry, label, &e).await {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A `next` link is followed only on the configured origin: the token
+    /// must never be sent to a host the operator did not configure.
+    fn same_origin(&self, label: &str, link: &str) -> Result<Url, ApiError> {
+        let url = self.inner.base.join(link).map_err(|e| ApiError::Decode {
+            endpoint: label.to_owned(),
+            message: format!("bad pagination link {link:?}: {e}"),
+        })?;
+        let base = &self.inner.base;
+        if url.scheme() != base.scheme()
+            || url.host_str() != base.host_str()
+            || url.port_or_known_default() != base.port_or_known_default()
+        {
+            return Err(ApiError::ForeignLink {
+                endpoint: label.to_owned(),
+                url: url.to_string(),
+            });
+        }
+        Ok(url)
+    }
+
+    /// All snapshots, or those of one server; in no particular order.
+    pub(crate) async fn list_snapshots(
+        &self,
+        server_id: Option<u64>,
+    ) -> Result<Vec<Snapshot>, ApiError> {
+        let mut url = self.url("snapshots/");
+        if let Some(id) = server_id {
+            url.query_pairs_mut().append_pair("server_id", &id.to_string());
+        }
+        let label = label(Endpoint::SnapshotsList, server_id);
+        self.list_all(Endpoint::SnapshotsList, &label, url).await
+    }
+
+    /// All backups, optionally filtered by server and type; in no particular order.
+    pub(crate) async fn list_backups(
+        &self,
+        server_id: Option<u64>,
+        backup_type: Option<BackupType>,
+    ) -> Result<Vec<Backup>, ApiError> {
+        let mut url = self.url("backups/");
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(id) = server_id {
+                q.append_pair("server_id", &id.to_string());
+            }
+            match backup_type {
+                Some(BackupType::Manual) => {
+                    q.append_pair("backup_type", "manual");
+                }
+                Some(BackupType::Automatic) => {
+                    q.append_pair("backup_type", "automatic");
+                }
+                Some(BackupType::Other(_)) | None => {}
+            }
+        }
+        let label = label(Endpoint::BackupsList, server_id);
+        self.list_all(Endpoint::BackupsList, &label, url).await
+    }
+
+    /// Creates a snapshot. After a temporary failure the server's list is
+    /// checked for `name` before trying again, so a create whose answer was
+    /// lost is found instead of repeated.
+    pub(crate) async fn create_snapshot(
+        &self,
+        server_id: u64,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<Snapshot, ApiError> {
+        let ep = Endpoint::SnapshotsCreate;
+        let label = label(ep, Some(server_id));
+        let mut body = json!({"server_id": server_id, "name": name});
+        if let Some(d) = description {
+            body["description"] = json!(d);
+        }
+        let mut retry = self.retrier();
+        let mut attempted = false;
+        loop {
+            let result = async {
+                if attempted {
+                    let existing = self.list_snapshots(Some(server_id)).await?;
+                    if let Some(found) = existing
+                        .into_iter()
+                        .find(|s| s.name == name && s.server.id == server_id)
+                    {
+                        debug!(endpoint = %label, id = found.id, "create had landed; not repeating it");
+                        return Ok(found);
+                    }
+                }
+                attempted = true;
+                let (_, bytes) = self
+                    .exchange(ep, &label, Method::POST, self.url("snapshots/"), Some(&body))
+                    .await?;
+                Self::decode::<Snapshot>(&label, &bytes)
+            }
+            .await;
+            match result {
+                Ok(s) => return Ok(s),
+                Err(e) => {
+                    if !self.wait_before_retry(&mut retry, &label, &e).await {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Creates a manual backup; `description` is the ownership marker and is
+    /// what a retry looks for (backups have no name).
+    pub(crate) async fn create_backup(
+        &self,
+        server_id: u64,
+        description: &str,
+    ) -> Result<Backup, ApiError> {
+        let ep = Endpoint::BackupsCreate;
+        let label = label(ep, Some(server_id));
+        let body = json!({"server_id": server_id, "description": description});
+        let mut retry = self.retrier();
+        let mut attempted = false;
+        loop {
+            let result = async {
+                if attempted {
+                    let existing = self
+                        .list_backups(Some(server_id), Some(BackupType::Manual))
+                        .await?;
+                    if let Some(found) = existing.into_iter().find(|b| {
+                        b.server.id == server_id && b.description.as_deref() == Some(description)
+                    }) {
+                        debug!(endpoint = %label, id = found.id, "create had landed; not repeating it");
+                        return Ok(found);
+                    }
+                }
+                attempted = true;
+                let (_, bytes) = self
+                    .exchange(ep, &label, Method::POST, self.url("backups/"), Some(&body))
+                    .await?;
+                Self::decode::<Backup>(&label, &bytes)
+            }
+            .await;
+            match result {
+                Ok(b) => return Ok(b),
+                Err(e) => {
+                    if !self.wait_before_retry(&mut retry, &label, &e).await {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    pub(crate) async fn delete_snapshot(&self, id: u64) -> Result<(), ApiError> {
+        self.delete(Endpoint::SnapshotsDelete, &format!("snapshots/{id}/"), id)
+            .await
+    }
+
+    pub(crate) async fn delete_backup(&self, id: u64) -> Result<(), ApiError> {
+        self.delete(Endpoint::BackupsDelete, &format!("backups/{id}/"), id)
+            .await
+    }
+
+    /// DELETE retries freely; a 404 on a retry means an earlier attempt
+    /// landed and only its answer was lost, so it counts as done.
+    async fn delete(&self, ep: Endpoint, path: &str, id: u64) -> Result<(), ApiError> {
+        let label = format!("{} (id {id})", ep.as_str());
+        let mut retry = self.retrier();
+        let mut attempted = false;
+        loop {
+            match self
+                .exchange(ep, &label, Method::DELETE, self.url(path), None)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(ApiError::NotFound { .. }) if attempted => {
+                    debug!(endpoint = %label, "already gone after a lost answer; done");
+                    return Ok(());
+                }
+                Err(e) => {
+                    attempted = true;
+                    if !self.wait_before_retry(&mut retry, &label, &e).await {
+                        return Err(e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Restores a server from one of its snapshots. Not idempotent, so only
+    /// a 429 (known not to have been applied) is retried.
+    pub(crate) async fn restore_snapshot(&self, id: u64) -> Result<RestoreAccepted, ApiError> {
+        let ep = Endpoint::SnapshotsRestore;
+        let label = format!("{} (id {id})", ep.as_str());
+        self.post_once_retry_429(ep, &label, &format!("snapshots/{id}/restore/"), None)
+            .await
+    }
+
+    /// Restores a server from one of its backups (servers API).
+    pub(crate) async fn restore_backup(
+        &self,
+        server_id: u64,
+        backup_id: u64,
+    ) -> Result<RestoreAccepted, ApiError> {
+        let ep = Endpoint::ServersRestore;
+        let label = label(ep, Some(server_id));
+        let body = json!({"backup_id": backup_id});
+        self.post_once_retry_429(
+            ep,
+            &label,
+            &format!("servers/{server_id}/restore/"),
+            Some(&body),
+        )
+        .await
+    }
+
+    async fn post_once_retry_429(
+        &self,
+        ep: Endpoint,
+        label: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<RestoreAccepted, ApiError> {
+        let mut retry = self.retrier();
+        loop {
+            match self
+                .exchange(ep, label, Method::POST, self.url(path), body)
+                .await
+            {
+                Ok((_, bytes)) => return Self::decode(label, &bytes),
+                Err(e @ ApiError::RateLimited { .. }) => {
+                    if !self.wait_before_retry(&mut retry, label, &e).await {
+                        return Err(e);
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+fn label(ep: Endpoint, server_id: Option<u64>) -> String {
+    match server_id {
+        Some(id) => format!("{} (server {id})", ep.as_str()),
+        None => ep.as_str().to_owned(),
+    }
+}
+
+/// reqwest's Display is terse ("error sending request"); the cause chain says
+/// what actually happened (timeout, connection refused, reset).
+fn describe_transport(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        "transport error".to_owned()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_url_rules() {
+        assert!(validate_base_url(DEFAULT_BASE_URL).is_ok());
+        assert_eq!(
+            validate_base_url("http://127.0.0.1:8080/api/v1")
+                .unwrap()
+                .as_str(),
+            "http://127.0.0.1:8080/api/v1/"
+        );
+        assert!(validate_base_url("http://localhost/api/v1").is_ok());
+        assert!(validate_base_url("http://[::1]:9/api/v1").is_ok());
+        let err = validate_base_url("http://admin.vps.org/api/v1").unwrap_err();
+        assert!(err.to_string().contains("plain http"), "{err}");
+        assert!(validate_base_url("ftp://x/").is_err());
+        assert!(validate_base_url("not a url").is_err());
+    }
+
+    #[test]
+    fn client_debug_has_no_token() {
+        let c = Client::new(ClientSettings::new(
+            "http://127.0.0.1:1/api/v1",
+            ApiToken::new("canary-secret"),
+        ))
+        .unwrap();
+        assert!(!format!("{c:?}").contains("canary"));
+        assert!(!format!("{:?}", c.settings()).contains("canary"));
+    }
+}

@@ -1,0 +1,15 @@
+//! The typed VPS.org client. See `client.rs` for what it survives.
+
+mod client;
+mod error;
+mod limiter;
+mod models;
+mod secret;
+
+pub(crate) use client::{CallStats, Client, ClientSettings, DEFAULT_BASE_URL, Endpoint, SetupError};
+pub(crate) use error::{ApiError, RetryClass};
+pub(crate) use models::{Backup, BackupType, ServerRef, Snapshot, Status};
+pub(crate) use secret::ApiToken;
+
+#[cfg(test)]
+mod tests;
