@@ -2,6 +2,26 @@
 //!
 //! The binary (`main.rs`) is a thin shell around [`run`]; everything that
 //! decides or talks to the provider lives in the modules below, one concern
-//! each (see `design.md` for the module map).
+//! each (see design.md for the module map). `cli` is public so `main` can
+//! parse arguments; `sim` is public so integration tests and benchmarks can
+//! run the simulator in-process.
 
 pub(crate) mod api;
+mod app;
+pub mod cli;
+pub(crate) mod clock;
+mod commands;
+pub(crate) mod config;
+pub(crate) mod daemon;
+pub(crate) mod events;
+pub(crate) mod inventory;
+pub(crate) mod naming;
+pub(crate) mod retention;
+pub(crate) mod rotation;
+pub(crate) mod runner;
+pub(crate) mod schedule;
+// pub mod sim;
+pub mod telemetry;
+pub(crate) mod token;
+
+pub use app::run;

@@ -1,0 +1,173 @@
+//! Command-line definitions. Every flag has `--help` text and an env var;
+//! nothing here touches the network or the clock.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::DEFAULT_CONFIG_PATH;
+
+/// Keeps rolling sets of VPS.org server snapshots and manual backups.
+///
+/// Without a command, snapkeep runs as a daemon: it fires every policy of the
+/// config on its cron schedule (in the policy's time zone), creates a
+/// snapshot or backup, waits until VPS.org reports it completed, then prunes
+/// what the policy's keep_* rules no longer keep. It only ever deletes items
+/// it created itself (recognised by name), and never exceeds the provider's
+/// caps (5 snapshots, 10 manual backups per server).
+///
+/// With --run-now it makes one pass over every (server, policy) and exits:
+/// 0 when every job succeeded, 1 when any failed, 2 for a config or usage
+/// error. The API token comes from VPS_API_TOKEN, api.token_file,
+/// $CREDENTIALS_DIRECTORY/vps-api-token or api.token (in that order).
+///
+/// New here? `snapkeep demo` shows a rotation against a built-in simulator.
+#[derive(Debug, Parser)]
+#[command(name = "snapkeep", version, max_term_width = 100)]
+pub struct Cli {
+    /// Config file (TOML); see config.example.toml for every key.
+    #[arg(short, long, global = true, env = "SNAPKEEP_CONFIG", default_value = DEFAULT_CONFIG_PATH, value_name = "PATH")]
+    pub config: PathBuf,
+
+    /// Log format: `text` for people and journald, `json` (one object per line) for log collectors.
+    #[arg(long, global = true, env = "SNAPKEEP_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter: error, warn, info, debug, trace, or a tracing directive such as `snapkeep=debug`.
+    #[arg(long, global = true, env = "SNAPKEEP_LOG", default_value = "info", value_name = "FILTER")]
+    pub log_level: String,
+
+    /// Make one pass over every (server, policy) now, then exit (for cron, systemd timers, Kubernetes CronJobs).
+    #[arg(long, env = "SNAPKEEP_RUN_NOW")]
+    pub run_now: bool,
+
+    /// With --run-now: list and plan, print every create and delete it would make with the deciding rule, change nothing.
+    #[arg(long, requires = "run_now", env = "SNAPKEEP_DRY_RUN")]
+    pub dry_run: bool,
+
+    /// With --run-now: take a fresh slot at the current time instead of the latest scheduled one ("snapshot now, before an upgrade").
+    #[arg(long, requires = "run_now", env = "SNAPKEEP_FORCE")]
+    pub force: bool,
+
+    /// With --run-now: only these policies (repeatable).
+    #[arg(long = "policy", value_name = "NAME", requires = "run_now", env = "SNAPKEEP_POLICY", value_delimiter = ',')]
+    pub policies: Vec<String>,
+
+    /// With --run-now: only these server ids (repeatable).
+    #[arg(long = "server", value_name = "ID", requires = "run_now", env = "SNAPKEEP_SERVER", value_delimiter = ',')]
+    pub servers: Vec<u64>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the config and print what it does: servers, policies, schedules in words with their
+    /// next fire time, and what each server may hold at most. Exit 0 valid, 2 invalid. No token or network needed.
+    Check,
+    /// Print each policy's next fire times, in its time zone and in UTC.
+    Schedule(ScheduleArgs),
+    /// Run a rotation against the built-in simulator: no setup, no token, under a minute.
+    Demo(DemoArgs),
+    /// Run the built-in VPS.org API simulator standalone, to try a config without touching real servers.
+    Sim(SimArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// How many fire times per policy.
+    #[arg(long, default_value_t = 5, env = "SNAPKEEP_SCHEDULE_COUNT")]
+    pub count: usize,
+    /// Start from this instant (RFC 3339, e.g. 2025-03-30T00:00:00+01:00) instead of now.
+    #[arg(long, value_name = "RFC3339", env = "SNAPKEEP_SCHEDULE_FROM")]
+    pub from: Option<String>,
+    /// Print JSON: [{"policy", "timezone", "next": [RFC 3339 with offset, ...]}].
+    #[arg(long, env = "SNAPKEEP_SCHEDULE_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// How many daily slots to play through.
+    #[arg(long, default_value_t = 3, env = "SNAPKEEP_DEMO_SLOTS")]
+    pub slots: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    /// Address to listen on (loopback; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "SNAPKEEP_SIM_LISTEN")]
+    pub listen: std::net::SocketAddr,
+    /// Bearer token the simulator accepts.
+    #[arg(long, default_value = "sim-token", env = "SNAPKEEP_SIM_TOKEN")]
+    pub token: String,
+    /// How long a new snapshot or backup stays in_progress (e.g. 2s, 500ms).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, env = "SNAPKEEP_SIM_COMPLETE_AFTER")]
+    pub complete_after: std::time::Duration,
+    /// Servers and existing items to start with (TOML or JSON, by extension); default: the API docs' examples.
+    #[arg(long, value_name = "FILE", env = "SNAPKEEP_SIM_SEED")]
+    pub seed: Option<PathBuf>,
+    /// Fraction of requests (0..1) answered with --error-status.
+    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_ERROR_RATE")]
+    pub error_rate: f64,
+    /// Status for injected errors: 500, 502 or 503.
+    #[arg(long, default_value_t = 503, env = "SNAPKEEP_SIM_ERROR_STATUS")]
+    pub error_status: u16,
+    /// Fraction of requests (0..1) answered 429 Too Many Requests.
+    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_RATE_LIMIT_RATE")]
+    pub rate_limit_rate: f64,
+    /// Retry-After seconds sent with injected 429s.
+    #[arg(long, default_value_t = 1, env = "SNAPKEEP_SIM_RETRY_AFTER")]
+    pub retry_after: u64,
+    /// Added latency per request (e.g. 20ms).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, env = "SNAPKEEP_SIM_LATENCY")]
+    pub latency: std::time::Duration,
+    /// Fraction of mutating requests (0..1) applied and then answered by dropping the connection.
+    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_LOST_RESPONSE_RATE")]
+    pub lost_response_rate: f64,
+    /// Fraction of responses (0..1) sent with a malformed JSON body.
+    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_MALFORMED_RATE")]
+    pub malformed_rate: f64,
+    /// Items per list page (the `next` link pages through the rest).
+    #[arg(long, default_value_t = 50, env = "SNAPKEEP_SIM_PAGE_SIZE")]
+    pub page_size: usize,
+    /// New items stay in_progress forever.
+    #[arg(long, env = "SNAPKEEP_SIM_STUCK")]
+    pub stuck: bool,
+    /// New items end `failed` instead of `completed`.
+    #[arg(long, env = "SNAPKEEP_SIM_FAIL_CREATES")]
+    pub fail_creates: bool,
+    /// Apply the fault flags to one endpoint only (snapshots.list, snapshots.create, snapshots.delete,
+    /// snapshots.restore, backups.list, backups.create, backups.delete, servers.restore).
+    #[arg(long, value_name = "ENDPOINT", env = "SNAPKEEP_SIM_ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// Seed for the fault dice, for reproducible runs.
+    #[arg(long, default_value_t = 1, env = "SNAPKEEP_SIM_RNG_SEED")]
+    pub rng_seed: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn dry_run_needs_run_now() {
+        assert!(Cli::try_parse_from(["snapkeep", "--dry-run"]).is_err());
+        let cli = Cli::try_parse_from(["snapkeep", "--run-now", "--dry-run", "--policy", "a", "--server", "1,2"]).unwrap();
+        assert!(cli.dry_run);
+        assert_eq!(cli.servers, vec![1, 2]);
+    }
+}

@@ -1,0 +1,121 @@
+//! `snapkeep check`: validate a config and say, in words, what it will do.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+
+use crate::app::AppError;
+use crate::config::{self, Config, Kind, Policy};
+
+pub(crate) fn run(path: &Path) -> Result<u8, AppError> {
+    let config = config::load(path)?;
+    print!("{}", summary(&config, Utc::now()));
+    Ok(0)
+}
+
+/// The report `check` prints; pure, `now` injected.
+pub(crate) fn summary(config: &Config, now: DateTime<Utc>) -> String {
+    let mut out = String::new();
+    let servers = config.servers();
+    let _ = writeln!(
+        out,
+        "{}: valid — {} polic{}, {} server{}",
+        config.origin,
+        config.policies.len(),
+        if config.policies.len() == 1 { "y" } else { "ies" },
+        servers.len(),
+        if servers.len() == 1 { "" } else { "s" }
+    );
+    for w in &config.warnings {
+        let _ = writeln!(out, "warning: {w}");
+    }
+    let _ = writeln!(out, "API: {}", config.api.base_url);
+    let _ = writeln!(out, "\nPolicies:");
+    for p in &config.policies {
+        let next = p
+            .schedule
+            .next_after(now)
+            .map(|t| t.with_timezone(&p.timezone).to_rfc3339())
+            .unwrap_or_else(|| "never".into());
+        let _ = writeln!(out, "  {} — {} {}", p.name, p.kind, p.schedule.describe());
+        let _ = writeln!(out, "      schedule \"{}\" in {}; next: {next}", p.schedule.expression(), p.timezone);
+        let _ = writeln!(out, "      keeps: {}", keep_text(p));
+        let _ = writeln!(
+            out,
+            "      servers: {}",
+            p.servers.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+        );
+    }
+    let _ = writeln!(out, "\nAt most, per server (VPS.org caps: 5 snapshots, 10 manual backups):");
+    let mut per: BTreeMap<u64, BTreeMap<Kind, Vec<&Policy>>> = BTreeMap::new();
+    for p in &config.policies {
+        for s in &p.servers {
+            per.entry(*s).or_default().entry(p.kind).or_default().push(p);
+        }
+    }
+    for (server, kinds) in per {
+        let parts: Vec<String> = kinds
+            .iter()
+            .map(|(kind, ps)| {
+                let total: usize = ps.iter().map(|p| p.max_kept).sum();
+                let by: Vec<String> = ps.iter().map(|p| format!("{} {}", p.name, p.max_kept)).collect();
+                format!("{total}/{} {} ({})", kind.cap(), kind.plural(), by.join(" + "))
+            })
+            .collect();
+        let _ = writeln!(out, "  server {server}: {}", parts.join("; "));
+    }
+    out
+}
+
+fn keep_text(p: &Policy) -> String {
+    let k = &p.keep;
+    let mut parts = Vec::new();
+    let count = |n: Option<i32>, what: &str, parts: &mut Vec<String>| {
+        if let Some(n) = n {
+            parts.push(if n < 0 { format!("every {what}") } else { format!("{n} {what}") });
+        }
+    };
+    count(k.last, "last", &mut parts);
+    count(k.hourly, "hourly", &mut parts);
+    count(k.daily, "daily", &mut parts);
+    count(k.weekly, "weekly", &mut parts);
+    count(k.monthly, "monthly", &mut parts);
+    count(k.yearly, "yearly", &mut parts);
+    for (span, what) in [
+        (k.within, "all within"),
+        (k.within_hourly, "hourly within"),
+        (k.within_daily, "daily within"),
+        (k.within_weekly, "weekly within"),
+        (k.within_monthly, "monthly within"),
+        (k.within_yearly, "yearly within"),
+    ] {
+        if let Some(s) = span {
+            parts.push(format!("{what} {s}"));
+        }
+    }
+    format!(
+        "{} (at most {} per server; the newest completed is always kept)",
+        parts.join(", "),
+        p.max_kept
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn summary_of_example_config() {
+        let c = config::parse_str(include_str!("../../config.example.toml"), "config.example.toml").unwrap();
+        let now = Utc.with_ymd_and_hms(2025, 3, 29, 12, 0, 0).unwrap();
+        let s = summary(&c, now);
+        assert!(s.contains("valid — 2 policies, 2 servers"), "{s}");
+        // 03:00 Berlin on the DST day is still 03:00 local (+02:00).
+        assert!(s.contains("next: 2025-03-30T03:00:00+02:00"), "{s}");
+        assert!(s.contains("10/10 manual backups (weekly-backup 10)"), "{s}");
+        assert!(s.contains("5/5 snapshots (nightly 5)"), "{s}");
+    }
+}

@@ -1,0 +1,8 @@
+//! One file per subcommand; each turns arguments into work and an exit code.
+
+pub(crate) mod check;
+pub(crate) mod daemon;
+pub(crate) mod demo;
+pub(crate) mod run_now;
+pub(crate) mod schedule;
+pub(crate) mod sim;

@@ -1,0 +1,77 @@
+//! `snapkeep schedule`: each policy's next fire times, in its zone and UTC.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::app::AppError;
+use crate::cli::ScheduleArgs;
+use crate::config::{self, Config};
+
+#[derive(Debug, Serialize)]
+struct PolicyTimes {
+    policy: String,
+    timezone: String,
+    next: Vec<String>,
+}
+
+pub(crate) fn run(path: &Path, args: &ScheduleArgs) -> Result<u8, AppError> {
+    let config = config::load(path)?;
+    let from = match &args.from {
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map_err(|e| AppError::Usage(format!("--from {text:?} is not RFC 3339 (e.g. 2025-03-30T00:00:00+01:00): {e}")))?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    };
+    print!("{}", render(&config, from, args.count, args.json));
+    Ok(0)
+}
+
+/// Pure rendering; `from` injected.
+pub(crate) fn render(config: &Config, from: DateTime<Utc>, count: usize, json: bool) -> String {
+    let times: Vec<PolicyTimes> = config
+        .policies
+        .iter()
+        .map(|p| PolicyTimes {
+            policy: p.name.clone(),
+            timezone: p.timezone.name().to_owned(),
+            next: p.schedule.upcoming(from, count).iter().map(|t| t.to_rfc3339()).collect(),
+        })
+        .collect();
+    if json {
+        return serde_json::to_string_pretty(&times).expect("plain data serialises") + "\n";
+    }
+    let mut out = String::new();
+    for (p, t) in config.policies.iter().zip(&times) {
+        out.push_str(&format!("{} ({}, \"{}\" in {}):\n", p.name, p.schedule.describe(), p.schedule.expression(), t.timezone));
+        for local in p.schedule.upcoming(from, count) {
+            out.push_str(&format!(
+                "  {}   {}\n",
+                local.format("%Y-%m-%d %H:%M:%S %Z (%:z)"),
+                local.with_timezone(&Utc).format("%Y-%m-%dT%H:%M:%SZ")
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn json_shape_and_dst() {
+        let c = config::parse_str(include_str!("../../config.example.toml"), "c").unwrap();
+        let from = Utc.with_ymd_and_hms(2025, 3, 29, 12, 0, 0).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&render(&c, from, 2, true)).unwrap();
+        assert_eq!(v[0]["policy"], "nightly");
+        assert_eq!(v[0]["timezone"], "Europe/Berlin");
+        assert_eq!(v[0]["next"][0], "2025-03-30T03:00:00+02:00");
+        assert_eq!(v[0]["next"][1], "2025-03-31T03:00:00+02:00");
+        assert_eq!(v[1]["timezone"], "UTC");
+        let text = render(&c, from, 1, false);
+        assert!(text.contains("2025-03-30 03:00:00 CEST (+02:00)   2025-03-30T01:00:00Z"), "{text}");
+    }
+}

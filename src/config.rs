@@ -1,0 +1,720 @@
+//! The configuration contract: TOML → raw structs → validated [`Config`].
+//!
+//! Two steps, as in ripgrep: serde reads the file into raw structs that
+//! reject unknown keys (typo protection) and remember where every value came
+//! from; validation then turns them into typed values and reports *every*
+//! problem at once, each as `file:line:col: key: what is wrong and what is
+//! allowed`. Parsing is split from reading (`parse_str` vs `load`) so tests
+//! never touch disk. Nothing here reads the clock or the network.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::api::{ApiToken, DEFAULT_BASE_URL};
+use crate::retention::{KeepRules, Span};
+use crate::schedule::Schedule;
+
+/// Default config location (`--config`, env `SNAPKEEP_CONFIG`).
+pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/snapkeep/config.toml";
+
+/// The provider's caps per server.
+pub(crate) const SNAPSHOT_CAP: usize = 5;
+pub(crate) const MANUAL_BACKUP_CAP: usize = 10;
+
+/// What a policy makes and rotates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Kind {
+    Snapshot,
+    Backup,
+}
+
+impl Kind {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Kind::Snapshot => "snapshot",
+            Kind::Backup => "backup",
+        }
+    }
+
+    /// How many items of this kind the provider lets one server hold.
+    pub(crate) fn cap(self) -> usize {
+        match self {
+            Kind::Snapshot => SNAPSHOT_CAP,
+            Kind::Backup => MANUAL_BACKUP_CAP,
+        }
+    }
+
+    pub(crate) fn plural(self) -> &'static str {
+        match self {
+            Kind::Snapshot => "snapshots",
+            Kind::Backup => "manual backups",
+        }
+    }
+}
+
+/// What to do about a slot that passed while snapkeep was not running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Missed {
+    /// Run once for the latest missed slot (never once per missed slot).
+    RunOnce,
+    Skip,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct ApiConfig {
+    pub(crate) base_url: String,
+    pub(crate) token_file: Option<PathBuf>,
+    pub(crate) token: Option<ApiToken>,
+    pub(crate) timeout: Duration,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) max_retries: u32,
+    pub(crate) retry_deadline: Duration,
+    pub(crate) requests_per_second: f64,
+    pub(crate) max_concurrency: usize,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct DaemonConfig {
+    pub(crate) shutdown_timeout: Duration,
+}
+
+/// One validated `[[policy]]`.
+#[derive(Debug, Clone)]
+pub(crate) struct Policy {
+    pub(crate) name: String,
+    pub(crate) kind: Kind,
+    pub(crate) servers: Vec<u64>,
+    pub(crate) schedule: Schedule,
+    pub(crate) timezone: Tz,
+    pub(crate) prefix: String,
+    pub(crate) poll_interval: Duration,
+    pub(crate) wait_timeout: Duration,
+    pub(crate) missed: Missed,
+    pub(crate) jitter: Duration,
+    pub(crate) keep: KeepRules,
+    pub(crate) description: Option<String>,
+    /// How many completed items this policy may keep on one server: its
+    /// rules' bound, or the provider's cap when the rules are unbounded.
+    pub(crate) max_kept: usize,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// Where it came from (a path, or a label in tests).
+    pub(crate) origin: String,
+    pub(crate) api: ApiConfig,
+    pub(crate) daemon: DaemonConfig,
+    pub(crate) policies: Vec<Policy>,
+    /// Things worth a log line that do not stop the config from loading.
+    pub(crate) warnings: Vec<String>,
+}
+
+impl Config {
+    /// Every server named by any policy, ascending.
+    pub(crate) fn servers(&self) -> BTreeSet<u64> {
+        self.policies
+            .iter()
+            .flat_map(|p| p.servers.iter().copied())
+            .collect()
+    }
+}
+
+/// One thing wrong with a config, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Problem {
+    pub(crate) line: usize,
+    pub(crate) column: usize,
+    pub(crate) key: String,
+    pub(crate) message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    #[error(
+        "cannot read config file {path}: {source} (pass another with --config or SNAPKEEP_CONFIG; `snapkeep --help` shows the default)"
+    )]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{}", render_problems(origin, problems))]
+    Invalid {
+        origin: String,
+        problems: Vec<Problem>,
+    },
+}
+
+fn render_problems(origin: &str, problems: &[Problem]) -> String {
+    let mut out = String::new();
+    for (i, p) in problems.iter().enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let key = if p.key.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", p.key)
+        };
+        out.push_str(&format!(
+            "{origin}:{}:{}: {key}{}",
+            p.line, p.column, p.message
+        ));
+    }
+    out
+}
+
+/// Reads and validates a config file.
+pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse_str(&text, &path.display().to_string())
+}
+
+/// Validates config text; `origin` names it in errors.
+pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map_or((1, 1), |s| position(text, s.start));
+        ConfigError::Invalid {
+            origin: origin.to_owned(),
+            problems: vec![Problem {
+                line,
+                column,
+                key: String::new(),
+                message: e.message().trim().to_owned(),
+            }],
+        }
+    })?;
+    let mut v = Validator {
+        text,
+        problems: Vec::new(),
+    };
+    let config = v.config(raw, origin);
+    if v.problems.is_empty() {
+        Ok(config)
+    } else {
+        v.problems.sort_by_key(|p| (p.line, p.column));
+        Err(ConfigError::Invalid {
+            origin: origin.to_owned(),
+            problems: v.problems,
+        })
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn position(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+// ---- raw, as written ----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    api: RawApi,
+    #[serde(default)]
+    defaults: RawDefaults,
+    #[serde(default)]
+    daemon: RawDaemon,
+    #[serde(default)]
+    policy: Vec<Spanned<RawPolicy>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApi {
+    base_url: Option<Spanned<String>>,
+    token_file: Option<Spanned<String>>,
+    token: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
+    connect_timeout: Option<Spanned<String>>,
+    max_retries: Option<Spanned<i64>>,
+    retry_deadline: Option<Spanned<String>>,
+    requests_per_second: Option<Spanned<f64>>,
+    max_concurrency: Option<Spanned<i64>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDaemon {
+    shutdown_timeout: Option<Spanned<String>>,
+}
+
+/// Keys that may sit in `[defaults]` or in a policy.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDefaults {
+    timezone: Option<Spanned<String>>,
+    prefix: Option<Spanned<String>>,
+    poll_interval: Option<Spanned<String>>,
+    wait_timeout: Option<Spanned<String>>,
+    missed: Option<Spanned<String>>,
+    jitter: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    name: Spanned<String>,
+    kind: Spanned<String>,
+    servers: Spanned<Vec<Spanned<i64>>>,
+    schedule: Spanned<String>,
+    description: Option<Spanned<String>>,
+    timezone: Option<Spanned<String>>,
+    prefix: Option<Spanned<String>>,
+    poll_interval: Option<Spanned<String>>,
+    wait_timeout: Option<Spanned<String>>,
+    missed: Option<Spanned<String>>,
+    jitter: Option<Spanned<String>>,
+    keep_last: Option<Spanned<i64>>,
+    keep_hourly: Option<Spanned<i64>>,
+    keep_daily: Option<Spanned<i64>>,
+    keep_weekly: Option<Spanned<i64>>,
+    keep_monthly: Option<Spanned<i64>>,
+    keep_yearly: Option<Spanned<i64>>,
+    keep_within: Option<Spanned<String>>,
+    keep_within_hourly: Option<Spanned<String>>,
+    keep_within_daily: Option<Spanned<String>>,
+    keep_within_weekly: Option<Spanned<String>>,
+    keep_within_monthly: Option<Spanned<String>>,
+    keep_within_yearly: Option<Spanned<String>>,
+}
+
+// ---- validation ----
+
+struct Validator<'a> {
+    text: &'a str,
+    problems: Vec<Problem>,
+}
+
+/// Defaults after `[defaults]` is applied; a policy may override each.
+struct Inherited {
+    timezone: Tz,
+    prefix: String,
+    poll_interval: Duration,
+    wait_timeout: Duration,
+    missed: Missed,
+    jitter: Duration,
+}
+
+impl Validator<'_> {
+    fn problem(&mut self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) {
+        let (line, column) = position(self.text, span.start);
+        self.problems.push(Problem {
+            line,
+            column,
+            key: key.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn duration(&mut self, value: &Option<Spanned<String>>, key: &str, default: Duration) -> Duration {
+        let Some(v) = value else { return default };
+        match humantime::parse_duration(v.get_ref().trim()) {
+            Ok(d) => d,
+            Err(e) => {
+                self.problem(
+                    v.span(),
+                    key,
+                    format!(
+                        "{:?} is not a duration ({e}); write a number and a unit, e.g. \"30s\", \"15m\", \"2h\"",
+                        v.get_ref()
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    fn positive_duration(&mut self, value: &Option<Spanned<String>>, key: &str, default: Duration) -> Duration {
+        let d = self.duration(value, key, default);
+        if d.is_zero() {
+            if let Some(v) = value {
+                self.problem(v.span(), key, "must be longer than zero");
+            }
+            return default;
+        }
+        d
+    }
+
+    fn timezone(&mut self, value: &Option<Spanned<String>>, key: &str, default: Tz) -> Tz {
+        let Some(v) = value else { return default };
+        match Tz::from_str(v.get_ref().trim()) {
+            Ok(tz) => tz,
+            Err(_) => {
+                self.problem(
+                    v.span(),
+                    key,
+                    format!(
+                        "{:?} is not an IANA time zone; use a name such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\"",
+                        v.get_ref()
+                    ),
+                );
+                default
+            }
+        }
+    }
+
+    fn prefix(&mut self, value: &Option<Spanned<String>>, key: &str, default: &str) -> String {
+        let Some(v) = value else { return default.to_owned() };
+        let p = v.get_ref();
+        if p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            self.problem(
+                v.span(),
+                key,
+                format!(
+                    "{p:?} is not allowed: use letters, digits and underscores (it starts every snapshot name, which VPS.org limits to letters, digits, hyphens and underscores; a hyphen would make names ambiguous)"
+                ),
+            );
+            return default.to_owned();
+        }
+        p.clone()
+    }
+
+    fn missed(&mut self, value: &Option<Spanned<String>>, key: &str, default: Missed) -> Missed {
+        let Some(v) = value else { return default };
+        match v.get_ref().as_str() {
+            "run-once" => Missed::RunOnce,
+            "skip" => Missed::Skip,
+            other => {
+                self.problem(
+                    v.span(),
+                    key,
+                    format!("{other:?} is not allowed: use \"run-once\" or \"skip\""),
+                );
+                default
+            }
+        }
+    }
+
+    fn inherit(&mut self, raw: &RawDefaults, base: &Inherited, section: &str) -> Inherited {
+        let k = |name: &str| format!("{section}{name}");
+        Inherited {
+            timezone: self.timezone(&raw.timezone, &k("timezone"), base.timezone),
+            prefix: self.prefix(&raw.prefix, &k("prefix"), &base.prefix),
+            poll_interval: self.positive_duration(&raw.poll_interval, &k("poll_interval"), base.poll_interval),
+            wait_timeout: self.positive_duration(&raw.wait_timeout, &k("wait_timeout"), base.wait_timeout),
+            missed: self.missed(&raw.missed, &k("missed"), base.missed),
+            jitter: self.duration(&raw.jitter, &k("jitter"), base.jitter),
+        }
+    }
+
+    fn config(&mut self, raw: RawConfig, origin: &str) -> Config {
+        let mut warnings = Vec::new();
+        let api = self.api(&raw.api, &mut warnings);
+        let daemon = DaemonConfig {
+            shutdown_timeout: self.duration(
+                &raw.daemon.shutdown_timeout,
+                "daemon.shutdown_timeout",
+                Duration::from_secs(30),
+            ),
+        };
+        let builtin = Inherited {
+            timezone: Tz::UTC,
+            prefix: "snapkeep".to_owned(),
+            poll_interval: Duration::from_secs(15),
+            wait_timeout: Duration::from_secs(30 * 60),
+            missed: Missed::RunOnce,
+            jitter: Duration::ZERO,
+        };
+        let defaults = self.inherit(&raw.defaults, &builtin, "defaults.");
+        if raw.policy.is_empty() {
+            self.problems.push(Problem {
+                line: 1,
+                column: 1,
+                key: "policy".into(),
+                message: "no [[policy]] defined: add at least one (see config.example.toml)".into(),
+            });
+        }
+        let mut policies = Vec::new();
+        let mut names: BTreeMap<String, ()> = BTreeMap::new();
+        for raw_policy in &raw.policy {
+            let span = raw_policy.span();
+            let p = raw_policy.get_ref();
+            if names.insert(p.name.get_ref().clone(), ()).is_some() {
+                self.problem(
+                    p.name.span(),
+                    "policy.name",
+                    format!("{:?} is used by an earlier policy: names must be unique", p.name.get_ref()),
+                );
+            }
+            if let Some(policy) = self.policy(p, &defaults, span) {
+                policies.push(policy);
+            }
+        }
+        self.caps(&raw.policy, &policies);
+        Config {
+            origin: origin.to_owned(),
+            api,
+            daemon,
+            policies,
+            warnings,
+        }
+    }
+
+    fn api(&mut self, raw: &RawApi, warnings: &mut Vec<String>) -> ApiConfig {
+        let base_url = match &raw.base_url {
+            Some(v) => match crate::api::validate_base_url(v.get_ref()) {
+                Ok(_) => v.get_ref().clone(),
+                Err(e) => {
+                    self.problem(v.span(), "api.base_url", e.to_string());
+                    DEFAULT_BASE_URL.to_owned()
+                }
+            },
+            None => DEFAULT_BASE_URL.to_owned(),
+        };
+        let token = raw.token.as_ref().map(|t| {
+            warnings.push(
+                "api.token puts the API token in the config file; prefer api.token_file (mode 0600) or the VPS_API_TOKEN environment variable"
+                    .to_owned(),
+            );
+            ApiToken::new(t.get_ref().clone())
+        });
+        let max_retries = match &raw.max_retries {
+            Some(v) if !(0..=100).contains(v.get_ref()) => {
+                self.problem(v.span(), "api.max_retries", "must be between 0 and 100");
+                5
+            }
+            Some(v) => *v.get_ref() as u32,
+            None => 5,
+        };
+        let requests_per_second = match &raw.requests_per_second {
+            Some(v) if !(v.get_ref().is_finite() && *v.get_ref() >= 0.0) => {
+                self.problem(
+                    v.span(),
+                    "api.requests_per_second",
+                    "must be a number ≥ 0 (0 = no client-side rate limit)",
+                );
+                5.0
+            }
+            Some(v) => *v.get_ref(),
+            None => 5.0,
+        };
+        let max_concurrency = match &raw.max_concurrency {
+            Some(v) if !(1..=256).contains(v.get_ref()) => {
+                self.problem(v.span(), "api.max_concurrency", "must be between 1 and 256");
+                4
+            }
+            Some(v) => *v.get_ref() as usize,
+            None => 4,
+        };
+        ApiConfig {
+            base_url,
+            token_file: raw.token_file.as_ref().map(|f| PathBuf::from(f.get_ref())),
+            token,
+            timeout: self.positive_duration(&raw.timeout, "api.timeout", Duration::from_secs(30)),
+            connect_timeout: self.positive_duration(
+                &raw.connect_timeout,
+                "api.connect_timeout",
+                Duration::from_secs(10),
+            ),
+            max_retries,
+            retry_deadline: self.positive_duration(
+                &raw.retry_deadline,
+                "api.retry_deadline",
+                Duration::from_secs(300),
+            ),
+            requests_per_second,
+            max_concurrency,
+        }
+    }
+
+    fn policy(&mut self, p: &RawPolicy, defaults: &Inherited, span: std::ops::Range<usize>) -> Option<Policy> {
+        let before = self.problems.len();
+        let name = p.name.get_ref().clone();
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+        {
+            self.problem(
+                p.name.span(),
+                "policy.name",
+                format!("{name:?} is not allowed: use lowercase letters, digits, '_' and '-' ([a-z0-9_-]+)"),
+            );
+        }
+        let kind = match p.kind.get_ref().as_str() {
+            "snapshot" => Kind::Snapshot,
+            "backup" => Kind::Backup,
+            other => {
+                self.problem(
+                    p.kind.span(),
+                    "policy.kind",
+                    format!("{other:?} is not allowed: use \"snapshot\" or \"backup\""),
+                );
+                Kind::Snapshot
+            }
+        };
+        let mut servers = Vec::new();
+        if p.servers.get_ref().is_empty() {
+            self.problem(p.servers.span(), "policy.servers", "is empty: list at least one server id, e.g. [12345]");
+        }
+        for s in p.servers.get_ref() {
+            let id = *s.get_ref();
+            if id <= 0 {
+                self.problem(s.span(), "policy.servers", format!("{id} is not a server id (a positive integer)"));
+            } else if servers.contains(&(id as u64)) {
+                self.problem(s.span(), "policy.servers", format!("server {id} is listed twice"));
+            } else {
+                servers.push(id as u64);
+            }
+        }
+        let section = format!("policy.{name}.");
+        let over = RawDefaults {
+            timezone: p.timezone.clone(),
+            prefix: p.prefix.clone(),
+            poll_interval: p.poll_interval.clone(),
+            wait_timeout: p.wait_timeout.clone(),
+            missed: p.missed.clone(),
+            jitter: p.jitter.clone(),
+        };
+        let inherited = self.inherit(&over, defaults, &section);
+        let schedule = match Schedule::parse(p.schedule.get_ref(), inherited.timezone) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.problem(p.schedule.span(), "policy.schedule", format!("{:?}: {e}", p.schedule.get_ref()));
+                None
+            }
+        };
+        let before_keep = self.problems.len();
+        let keep = self.keep_rules(p);
+        if keep.is_empty() && self.problems.len() == before_keep {
+            self.problem(
+                span.clone(),
+                &format!("policy.{name}"),
+                "keeps nothing: set at least one of keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly (> 0 or -1) or keep_within*",
+            );
+        }
+        let description = p.description.as_ref().map(|d| d.get_ref().trim().to_owned()).filter(|d| !d.is_empty());
+        let max_kept = keep.max_kept().map_or(kind.cap(), |n| n as usize);
+        if self.problems.len() != before {
+            return None;
+        }
+        Some(Policy {
+            name,
+            kind,
+            servers,
+            schedule: schedule?,
+            timezone: inherited.timezone,
+            prefix: inherited.prefix,
+            poll_interval: inherited.poll_interval,
+            wait_timeout: inherited.wait_timeout,
+            missed: inherited.missed,
+            jitter: inherited.jitter,
+            keep,
+            description,
+            max_kept,
+        })
+    }
+
+    fn keep_rules(&mut self, p: &RawPolicy) -> KeepRules {
+        let mut count = |v: &Option<Spanned<i64>>, key: &str| -> Option<i32> {
+            let v = v.as_ref()?;
+            match *v.get_ref() {
+                0 => None,
+                n if n == -1 || (1..=100_000).contains(&n) => Some(n as i32),
+                n => {
+                    self.problem(v.span(), key, format!("{n} is not allowed: use a count ≥ 1, 0 (off) or -1 (unlimited)"));
+                    None
+                }
+            }
+        };
+        let last = count(&p.keep_last, "policy.keep_last");
+        let hourly = count(&p.keep_hourly, "policy.keep_hourly");
+        let daily = count(&p.keep_daily, "policy.keep_daily");
+        let weekly = count(&p.keep_weekly, "policy.keep_weekly");
+        let monthly = count(&p.keep_monthly, "policy.keep_monthly");
+        let yearly = count(&p.keep_yearly, "policy.keep_yearly");
+        let mut span = |v: &Option<Spanned<String>>, key: &str| -> Option<Span> {
+            let v = v.as_ref()?;
+            match Span::from_str(v.get_ref().trim()) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    self.problem(v.span(), key, e.to_string());
+                    None
+                }
+            }
+        };
+        KeepRules {
+            last,
+            hourly,
+            daily,
+            weekly,
+            monthly,
+            yearly,
+            within: span(&p.keep_within, "policy.keep_within"),
+            within_hourly: span(&p.keep_within_hourly, "policy.keep_within_hourly"),
+            within_daily: span(&p.keep_within_daily, "policy.keep_within_daily"),
+            within_weekly: span(&p.keep_within_weekly, "policy.keep_within_weekly"),
+            within_monthly: span(&p.keep_within_monthly, "policy.keep_within_monthly"),
+            within_yearly: span(&p.keep_within_yearly, "policy.keep_within_yearly"),
+        }
+    }
+
+    /// Policies of one kind on one server share the provider's cap: together
+    /// they may not plan to keep more than it.
+    fn caps(&mut self, raw: &[Spanned<RawPolicy>], policies: &[Policy]) {
+        let mut per_server: BTreeMap<(u64, Kind), Vec<&Policy>> = BTreeMap::new();
+        for p in policies {
+            for s in &p.servers {
+                per_server.entry((*s, p.kind)).or_default().push(p);
+            }
+        }
+        let mut reported = BTreeSet::new();
+        for ((server, kind), ps) in per_server {
+            let total: usize = ps.iter().map(|p| p.max_kept).sum();
+            if total <= kind.cap() {
+                continue;
+            }
+            let names: Vec<&str> = ps.iter().map(|p| p.name.as_str()).collect();
+            if !reported.insert(names.join(",")) {
+                continue;
+            }
+            let detail: Vec<String> = ps
+                .iter()
+                .map(|p| match p.keep.max_kept() {
+                    Some(n) => format!("{} keeps up to {n}", p.name),
+                    None => format!("{} is unbounded (-1 or keep_within*), so it counts as the whole cap", p.name),
+                })
+                .collect();
+            let last = ps.last().expect("non-empty");
+            let span = raw
+                .iter()
+                .find(|r| r.get_ref().name.get_ref() == &last.name)
+                .map_or(0..0, |r| r.span());
+            self.problem(
+                span,
+                &format!("policy.{}", last.name),
+                format!(
+                    "server {server}: {} policies together keep up to {total} {} but VPS.org allows {} per server ({}); lower the keep_* counts",
+                    kind.as_str(),
+                    kind.plural(),
+                    kind.cap(),
+                    detail.join("; ")
+                ),
+            );
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests;

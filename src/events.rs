@@ -1,0 +1,102 @@
+//! The audit trail: one structured log event per action.
+//!
+//! Operators reconstruct what happened to their data from these lines, so
+//! every action goes through [`emit`] with the same field names (documented
+//! in README.md): action, server_id, server_name, policy, item_id,
+//! item_name, reason, outcome, duration_ms.
+
+use std::time::Duration;
+
+/// What snapkeep did (or would do, or declined to do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    Create,
+    Wait,
+    Completed,
+    Delete,
+    Skip,
+    Refuse,
+    Fail,
+}
+
+impl Action {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Wait => "wait",
+            Action::Completed => "completed",
+            Action::Delete => "delete",
+            Action::Skip => "skip",
+            Action::Refuse => "refuse",
+            Action::Fail => "fail",
+        }
+    }
+}
+
+/// Who an event is about.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Subject<'a> {
+    pub(crate) server_id: u64,
+    pub(crate) server_name: &'a str,
+    pub(crate) policy: &'a str,
+}
+
+/// One action's details.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Detail<'a> {
+    pub(crate) item_id: Option<u64>,
+    pub(crate) item_name: &'a str,
+    pub(crate) reason: &'a str,
+    /// "ok", "error", "dry-run", …
+    pub(crate) outcome: &'a str,
+    pub(crate) duration: Option<Duration>,
+}
+
+pub(crate) fn emit(action: Action, who: Subject<'_>, d: Detail<'_>) {
+    let item_id = d.item_id.map(|i| i as i64).unwrap_or(-1);
+    let duration_ms = d.duration.map(|d| d.as_millis() as u64).unwrap_or(0);
+    let outcome = if d.outcome.is_empty() { "ok" } else { d.outcome };
+    macro_rules! event {
+        ($level:ident) => {
+            tracing::$level!(
+                target: "snapkeep::audit",
+                action = action.as_str(),
+                server_id = who.server_id,
+                server_name = who.server_name,
+                policy = who.policy,
+                item_id,
+                item_name = d.item_name,
+                reason = d.reason,
+                outcome,
+                duration_ms,
+                "{} {}",
+                action.as_str(),
+                describe(who, d)
+            )
+        };
+    }
+    match action {
+        Action::Fail | Action::Refuse => event!(error),
+        _ if outcome == "error" => event!(warn),
+        _ => event!(info),
+    }
+}
+
+fn describe(who: Subject<'_>, d: Detail<'_>) -> String {
+    let server = if who.server_name.is_empty() {
+        format!("server {}", who.server_id)
+    } else {
+        format!("server {} ({})", who.server_id, who.server_name)
+    };
+    let mut s = format!("{server} policy {}", who.policy);
+    if let Some(id) = d.item_id {
+        s.push_str(&format!(" #{id}"));
+    }
+    if !d.item_name.is_empty() {
+        s.push_str(&format!(" {}", d.item_name));
+    }
+    if !d.reason.is_empty() {
+        s.push_str(&format!(": {}", d.reason));
+    }
+    s
+}

@@ -1,0 +1,134 @@
+//! How snapkeep recognises what it made.
+//!
+//! Ownership is decided by name alone (rule 1 of a pass): a snapshot is ours
+//! only if its name is exactly `{prefix}-{policy}-{YYYYMMDD}-{HHMMSS}`, a
+//! backup only if its description starts with `{prefix}:{policy}:{RFC 3339}`.
+//! The timestamp is the slot (the scheduled fire time, UTC), which is what
+//! makes a pass idempotent. Parsing is strict — one character off and the item
+//! is not ours, so it is never deleted.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::config::Kind;
+
+const SNAPSHOT_STAMP: &str = "%Y%m%d-%H%M%S";
+const BACKUP_STAMP: &str = "%Y-%m-%dT%H:%M:%SZ";
+
+/// The snapshot name for a slot: `snapkeep-nightly-20250105-040000`.
+pub(crate) fn snapshot_name(prefix: &str, policy: &str, slot: DateTime<Utc>) -> String {
+    format!("{prefix}-{policy}-{}", slot.format(SNAPSHOT_STAMP))
+}
+
+/// The backup description for a slot: `snapkeep:nightly:2025-01-05T04:00:00Z`,
+/// then a space and the policy's own description, if any.
+pub(crate) fn backup_description(
+    prefix: &str,
+    policy: &str,
+    slot: DateTime<Utc>,
+    extra: Option<&str>,
+) -> String {
+    let marker = format!("{prefix}:{policy}:{}", slot.format(BACKUP_STAMP));
+    match extra.map(str::trim).filter(|e| !e.is_empty()) {
+        Some(extra) => format!("{marker} {extra}"),
+        None => marker,
+    }
+}
+
+/// The label we create for a slot: the name (snapshots) or the description (backups).
+pub(crate) fn label_for(
+    kind: Kind,
+    prefix: &str,
+    policy: &str,
+    slot: DateTime<Utc>,
+    extra: Option<&str>,
+) -> String {
+    match kind {
+        Kind::Snapshot => snapshot_name(prefix, policy, slot),
+        Kind::Backup => backup_description(prefix, policy, slot, extra),
+    }
+}
+
+/// The slot of an item, if `label` (snapshot name or backup description)
+/// marks it as made by this prefix and policy; None means "not ours".
+pub(crate) fn owned_slot(kind: Kind, prefix: &str, policy: &str, label: &str) -> Option<DateTime<Utc>> {
+    match kind {
+        Kind::Snapshot => {
+            let stamp = label.strip_prefix(prefix)?.strip_prefix('-')?.strip_prefix(policy)?.strip_prefix('-')?;
+            parse_exact(stamp, SNAPSHOT_STAMP, 15)
+        }
+        Kind::Backup => {
+            let rest = label.strip_prefix(prefix)?.strip_prefix(':')?.strip_prefix(policy)?.strip_prefix(':')?;
+            let (stamp, tail) = rest.split_at_checked(20)?;
+            if !(tail.is_empty() || tail.starts_with(' ')) {
+                return None;
+            }
+            parse_exact(stamp, BACKUP_STAMP, 20)
+        }
+    }
+}
+
+/// Parses `text` with `format` and accepts it only if it is exactly the
+/// canonical rendering (no extra digits, no other widths).
+fn parse_exact(text: &str, format: &str, len: usize) -> Option<DateTime<Utc>> {
+    if text.len() != len || !text.is_ascii() {
+        return None;
+    }
+    let t = NaiveDateTime::parse_from_str(text, format).ok()?.and_utc();
+    (t.format(format).to_string() == text).then_some(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn slot() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2025, 1, 5, 4, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn round_trips() {
+        let n = snapshot_name("snapkeep", "nightly", slot());
+        assert_eq!(n, "snapkeep-nightly-20250105-040000");
+        assert_eq!(owned_slot(Kind::Snapshot, "snapkeep", "nightly", &n), Some(slot()));
+        let d = backup_description("snapkeep", "nightly", slot(), Some("nightly rotation"));
+        assert_eq!(d, "snapkeep:nightly:2025-01-05T04:00:00Z nightly rotation");
+        assert_eq!(owned_slot(Kind::Backup, "snapkeep", "nightly", &d), Some(slot()));
+        let bare = backup_description("snapkeep", "nightly", slot(), None);
+        assert_eq!(owned_slot(Kind::Backup, "snapkeep", "nightly", &bare), Some(slot()));
+    }
+
+    #[test]
+    fn strict_about_everything_else() {
+        let not_ours = [
+            "pre-migration-snapshot",
+            "snapkeep-nightly-20250105-04000",
+            "snapkeep-nightly-20250105-0400000",
+            "snapkeep-nightly-20250105-040000-copy",
+            "snapkeep-nightly-20251305-040000",
+            "snapkeep-nightly2-20250105-040000",
+            "Snapkeep-nightly-20250105-040000",
+            "snapkeep-weekly-20250105-040000",
+            "snapkeep-nightly-2025010-5040000",
+        ];
+        for name in not_ours {
+            assert_eq!(owned_slot(Kind::Snapshot, "snapkeep", "nightly", name), None, "{name}");
+        }
+        for desc in [
+            "Pre-update backup",
+            "snapkeep:nightly:2025-01-05T04:00:00+00:00",
+            "snapkeep:nightly:2025-01-05T04:00:00Zx",
+            "snapkeep:nightly:2025-1-05T04:00:00Z",
+            "snapkeep:weekly:2025-01-05T04:00:00Z",
+        ] {
+            assert_eq!(owned_slot(Kind::Backup, "snapkeep", "nightly", desc), None, "{desc}");
+        }
+    }
+
+    #[test]
+    fn policy_names_that_prefix_each_other_stay_apart() {
+        let n = snapshot_name("snapkeep", "a-b", slot());
+        assert_eq!(owned_slot(Kind::Snapshot, "snapkeep", "a", &n), None);
+        assert_eq!(owned_slot(Kind::Snapshot, "snapkeep", "a-b", &n), Some(slot()));
+    }
+}

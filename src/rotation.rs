@@ -1,0 +1,419 @@
+//! One rotation job for one (server, policy): the rules of a pass.
+//!
+//! The order is the safety argument (see design.md):
+//! 1. ownership — only items whose name/description we would have written;
+//! 2. idempotent slots — an item for this slot, in any status, means no create;
+//! 3. failed first — our failed items take room and restore nothing;
+//! 4. room — at the cap, delete our oldest item retention would drop next, or
+//!    refuse (never leaving the policy without a completed item);
+//! 5. create, then wait until `completed`; on failure prune nothing more;
+//! 6. prune what retention no longer keeps, oldest first, never the newest.
+//!
+//! Rule 7 (one pass per server at a time) is the runner's: it hands a job
+//! the server's inventory exclusively, and the job keeps it up to date.
+
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+
+use crate::api::{ApiError, Client, Status};
+use crate::config::{Kind, Policy};
+use crate::events::{Action, Detail, Subject, emit};
+use crate::inventory::{Item, Poller, WaitError};
+use crate::naming;
+use crate::retention;
+
+/// Everything one job needs besides the server's items.
+pub(crate) struct Job<'a> {
+    pub(crate) client: &'a Client,
+    pub(crate) poller: &'a Poller,
+    pub(crate) policy: &'a Policy,
+    /// Every policy of the config: tells "ours, other policy" from "not snapkeep's".
+    pub(crate) all_policies: &'a [Policy],
+    pub(crate) server_id: u64,
+    pub(crate) slot: DateTime<Utc>,
+    pub(crate) now: &'a (dyn Fn() -> DateTime<Utc> + Send + Sync),
+    pub(crate) dry_run: bool,
+}
+
+/// What a job did.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct JobReport {
+    pub(crate) server_name: String,
+    pub(crate) created: Option<Item>,
+    pub(crate) deleted: Vec<Item>,
+    /// The slot already had an item; no create.
+    pub(crate) slot_taken: bool,
+    /// Dry run: what would be deleted, with the deciding rules.
+    pub(crate) would_delete: Vec<(Item, String)>,
+    pub(crate) would_create: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum JobError {
+    #[error("{0}")]
+    Listing(String),
+    #[error("{action} failed: {source}")]
+    Api {
+        action: &'static str,
+        #[source]
+        source: ApiError,
+    },
+    #[error(
+        "server {server_id}{name} is at the VPS.org cap of {cap} {plural}: {total} exist, {foreign} not created by snapkeep and {other} by other snapkeep policies (never deleted here); {reason}. Delete some by hand, or lower keep_* on the other policies"
+    )]
+    Refused {
+        server_id: u64,
+        name: String,
+        cap: usize,
+        plural: &'static str,
+        total: usize,
+        foreign: usize,
+        other: usize,
+        reason: &'static str,
+    },
+    #[error("new {kind} #{id} {label}: {source}; pruned nothing")]
+    Wait {
+        kind: &'static str,
+        id: u64,
+        label: String,
+        #[source]
+        source: WaitError,
+    },
+}
+
+impl JobError {
+    /// A short stable label (summaries, metrics).
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            JobError::Listing(_) => "listing",
+            JobError::Api { source, .. } => source.kind(),
+            JobError::Refused { .. } => "refused",
+            JobError::Wait { source: WaitError::TimedOut(_), .. } => "wait_timeout",
+            JobError::Wait { source: WaitError::Failed(_), .. } => "item_failed",
+            JobError::Wait { source: WaitError::Vanished, .. } => "item_vanished",
+        }
+    }
+}
+
+/// Id used in dry runs for the item the job would create.
+const PLANNED_ID: u64 = u64::MAX;
+
+impl Job<'_> {
+    fn owned(&self, item: &Item) -> Option<DateTime<Utc>> {
+        naming::owned_slot(self.policy.kind, &self.policy.prefix, &self.policy.name, &item.label)
+    }
+
+    fn subject<'s>(&'s self, server_name: &'s str) -> Subject<'s> {
+        Subject {
+            server_id: self.server_id,
+            server_name,
+            policy: &self.policy.name,
+        }
+    }
+
+    fn retention_policy(&self) -> retention::Policy {
+        retention::Policy {
+            rules: self.policy.keep.clone(),
+            tz: self.policy.timezone,
+            cap: self.policy.max_kept,
+        }
+    }
+
+    /// Our items as retention sees them: time = the slot in the name.
+    fn retention_items(&self, items: &[Item]) -> Vec<retention::Item> {
+        items
+            .iter()
+            .map(|it| {
+                let slot = self.owned(it);
+                retention::Item {
+                    id: it.id,
+                    time: slot.unwrap_or(it.created_at),
+                    state: match it.status {
+                        Status::Completed => retention::State::Completed,
+                        Status::InProgress => retention::State::InProgress,
+                        Status::Failed => retention::State::Failed,
+                        Status::Other(_) => retention::State::Unknown,
+                    },
+                    ours: slot.is_some(),
+                }
+            })
+            .collect()
+    }
+
+    /// Runs the job against `items`, the server's current inventory of this
+    /// kind, which it keeps in step with every create and delete.
+    pub(crate) async fn run(&self, items: &mut Vec<Item>) -> Result<JobReport, JobError> {
+        let mut report = JobReport {
+            server_name: items.iter().map(|i| i.server_name.clone()).find(|n| !n.is_empty()).unwrap_or_default(),
+            ..JobReport::default()
+        };
+        let kind = self.policy.kind;
+
+        // Rule 3: our failed items go first.
+        let failed: Vec<Item> = items
+            .iter()
+            .filter(|i| i.status == Status::Failed && self.owned(i).is_some())
+            .cloned()
+            .collect();
+        for item in failed {
+            self.delete(items, &item, "failed: takes room and restores nothing", &mut report)
+                .await?;
+        }
+
+        // Rule 2: is the slot taken?
+        let label = naming::label_for(
+            kind,
+            &self.policy.prefix,
+            &self.policy.name,
+            self.slot,
+            self.policy.description.as_deref(),
+        );
+        let existing = items.iter().find(|i| self.owned(i) == Some(self.slot)).cloned();
+        if let Some(existing) = existing {
+            report.slot_taken = true;
+            emit(
+                Action::Skip,
+                self.subject(&report.server_name),
+                Detail {
+                    item_id: Some(existing.id),
+                    item_name: &existing.label,
+                    reason: &format!("slot {} already has this item ({}); not creating another", self.slot.to_rfc3339(), existing.status.as_str()),
+                    ..Detail::default()
+                },
+            );
+            if existing.status == Status::InProgress && !self.dry_run {
+                let done = self.wait(&existing, &report.server_name).await?;
+                replace(items, done);
+            }
+        } else {
+            // Rule 4: room.
+            self.make_room(items, &mut report).await?;
+            // Rule 5: create, then wait.
+            if self.dry_run {
+                emit(
+                    Action::Create,
+                    self.subject(&report.server_name),
+                    Detail { item_name: &label, reason: "scheduled slot", outcome: "dry-run", ..Detail::default() },
+                );
+                report.would_create = Some(label.clone());
+                items.push(Item {
+                    id: PLANNED_ID,
+                    server_id: self.server_id,
+                    server_name: report.server_name.clone(),
+                    label: label.clone(),
+                    status: Status::Completed,
+                    created_at: self.slot,
+                });
+            } else {
+                let created = self.create(&label, &report.server_name).await?;
+                if report.server_name.is_empty() {
+                    report.server_name = created.server_name.clone();
+                }
+                items.push(created.clone());
+                let done = self.wait(&created, &report.server_name).await?;
+                replace(items, done.clone());
+                report.created = Some(done);
+            }
+        }
+
+        // Rule 6: prune.
+        let plan = retention::plan(&self.retention_items(items), &self.retention_policy(), (self.now)());
+        let mut deletes: Vec<(Item, String)> = plan
+            .iter()
+            .filter(|d| !d.keep && d.id != PLANNED_ID)
+            .filter_map(|d| {
+                let item = items.iter().find(|i| i.id == d.id)?.clone();
+                Some((item, rules_text(&d.reasons)))
+            })
+            .collect();
+        deletes.sort_by_key(|(i, _)| (self.owned(i), i.id));
+        for (item, why) in deletes {
+            self.delete(items, &item, &format!("retention: {why}"), &mut report).await?;
+        }
+        items.retain(|i| i.id != PLANNED_ID);
+        Ok(report)
+    }
+
+    /// Rule 4. Counts everything on the server toward the cap (any status,
+    /// anyone's); deletes only our items that retention would drop next.
+    async fn make_room(&self, items: &mut Vec<Item>, report: &mut JobReport) -> Result<(), JobError> {
+        let cap = self.policy.kind.cap();
+        while items.len() >= cap {
+            let victim = retention::next_to_drop(
+                &self.retention_items(items),
+                &self.retention_policy(),
+                (self.now)(),
+                self.slot,
+            );
+            let Some(victim) = victim.and_then(|id| items.iter().find(|i| i.id == id).cloned()) else {
+                let ours = items.iter().filter(|i| self.owned(i).is_some()).count();
+                let other = items
+                    .iter()
+                    .filter(|i| self.owned(i).is_none() && self.owned_by_other_policy(i))
+                    .count();
+                let reason = if ours == 0 {
+                    "nothing of this policy's can go"
+                } else {
+                    "deleting more of this policy's would leave it without a completed item"
+                };
+                let err = JobError::Refused {
+                    server_id: self.server_id,
+                    name: if report.server_name.is_empty() { String::new() } else { format!(" ({})", report.server_name) },
+                    cap,
+                    plural: self.policy.kind.plural(),
+                    total: items.len(),
+                    foreign: items.len() - ours - other,
+                    other,
+                    reason,
+                };
+                emit(
+                    Action::Refuse,
+                    self.subject(&report.server_name),
+                    Detail { reason: &err.to_string(), outcome: "error", ..Detail::default() },
+                );
+                return Err(err);
+            };
+            self.delete(items, &victim, "room: at the cap, retention drops it next", report).await?;
+        }
+        Ok(())
+    }
+
+    fn owned_by_other_policy(&self, item: &Item) -> bool {
+        self.all_policies.iter().any(|p| {
+            p.kind == self.policy.kind
+                && p.name != self.policy.name
+                && naming::owned_slot(p.kind, &p.prefix, &p.name, &item.label).is_some()
+        })
+    }
+
+    async fn create(&self, label: &str, server_name: &str) -> Result<Item, JobError> {
+        let started = Instant::now();
+        let result = match self.policy.kind {
+            Kind::Snapshot => self
+                .client
+                .create_snapshot(self.server_id, label, self.policy.description.as_deref())
+                .await
+                .map(Item::from),
+            Kind::Backup => self.client.create_backup(self.server_id, label).await.map(Item::from),
+        };
+        match result {
+            Ok(item) => {
+                emit(
+                    Action::Create,
+                    self.subject(if server_name.is_empty() { &item.server_name } else { server_name }),
+                    Detail {
+                        item_id: Some(item.id),
+                        item_name: label,
+                        reason: "scheduled slot",
+                        duration: Some(started.elapsed()),
+                        ..Detail::default()
+                    },
+                );
+                Ok(item)
+            }
+            Err(source) => {
+                emit(
+                    Action::Fail,
+                    self.subject(server_name),
+                    Detail { item_name: label, reason: &source.to_string(), outcome: "error", duration: Some(started.elapsed()), ..Detail::default() },
+                );
+                Err(JobError::Api { action: "create", source })
+            }
+        }
+    }
+
+    async fn wait(&self, item: &Item, server_name: &str) -> Result<Item, JobError> {
+        let started = Instant::now();
+        emit(
+            Action::Wait,
+            self.subject(server_name),
+            Detail {
+                item_id: Some(item.id),
+                item_name: &item.label,
+                reason: &format!("until completed (poll every {:?}, give up after {:?})", self.policy.poll_interval, self.policy.wait_timeout),
+                ..Detail::default()
+            },
+        );
+        match self.poller.wait_for(self.server_id, item.id, self.policy.wait_timeout).await {
+            Ok(done) => {
+                emit(
+                    Action::Completed,
+                    self.subject(server_name),
+                    Detail { item_id: Some(done.id), item_name: &done.label, duration: Some(started.elapsed()), ..Detail::default() },
+                );
+                Ok(done)
+            }
+            Err(source) => {
+                let err = JobError::Wait {
+                    kind: self.policy.kind.as_str(),
+                    id: item.id,
+                    label: item.label.clone(),
+                    source,
+                };
+                emit(
+                    Action::Fail,
+                    self.subject(server_name),
+                    Detail {
+                        item_id: Some(item.id),
+                        item_name: &item.label,
+                        reason: &err.to_string(),
+                        outcome: "error",
+                        duration: Some(started.elapsed()),
+                    },
+                );
+                Err(err)
+            }
+        }
+    }
+
+    async fn delete(&self, items: &mut Vec<Item>, item: &Item, reason: &str, report: &mut JobReport) -> Result<(), JobError> {
+        let started = Instant::now();
+        let subject = Subject { server_id: self.server_id, server_name: &report.server_name, policy: &self.policy.name };
+        if self.dry_run {
+            emit(
+                Action::Delete,
+                subject,
+                Detail { item_id: Some(item.id), item_name: &item.label, reason, outcome: "dry-run", ..Detail::default() },
+            );
+            report.would_delete.push((item.clone(), reason.to_owned()));
+            items.retain(|i| i.id != item.id);
+            return Ok(());
+        }
+        let result = match self.policy.kind {
+            Kind::Snapshot => self.client.delete_snapshot(item.id).await,
+            Kind::Backup => self.client.delete_backup(item.id).await,
+        };
+        match result {
+            // Someone else removed it first: the goal (it is gone) holds.
+            Ok(()) | Err(ApiError::NotFound { .. }) => {
+                emit(
+                    Action::Delete,
+                    subject,
+                    Detail { item_id: Some(item.id), item_name: &item.label, reason, duration: Some(started.elapsed()), ..Detail::default() },
+                );
+                items.retain(|i| i.id != item.id);
+                report.deleted.push(item.clone());
+                Ok(())
+            }
+            Err(source) => {
+                emit(
+                    Action::Fail,
+                    subject,
+                    Detail { item_id: Some(item.id), item_name: &item.label, reason: &source.to_string(), outcome: "error", duration: Some(started.elapsed()) },
+                );
+                Err(JobError::Api { action: "delete", source })
+            }
+        }
+    }
+}
+
+fn replace(items: &mut [Item], updated: Item) {
+    if let Some(slot) = items.iter_mut().find(|i| i.id == updated.id) {
+        *slot = updated;
+    }
+}
+
+fn rules_text(rules: &[retention::Rule]) -> String {
+    rules.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,239 @@
+//! A pass over many (server, policy) jobs — the one code path that
+//! `--run-now` and the daemon share.
+//!
+//! It lists each kind once for the whole fleet, gives every server its own
+//! task (servers run concurrently up to `max_concurrency`; the policies of
+//! one server run one after another, because they share the provider's cap),
+//! shares one completion poller per kind, and never lets one failed job
+//! stop the others.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::api::Client;
+use crate::clock::Clock;
+use crate::config::{Config, Kind};
+use crate::events::{Action, Detail, Subject, emit};
+use crate::inventory::{self, Item, Poller, PollerHandle};
+use crate::rotation::{Job, JobError, JobReport};
+
+/// One scheduled unit of work: a policy on a server, for a slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct JobSpec {
+    pub(crate) server_id: u64,
+    /// Index into `config.policies`.
+    pub(crate) policy: usize,
+    pub(crate) slot: DateTime<Utc>,
+}
+
+/// How a job ended.
+#[derive(Debug)]
+pub(crate) struct JobOutcome {
+    pub(crate) spec: JobSpec,
+    pub(crate) policy_name: String,
+    pub(crate) result: Result<JobReport, JobError>,
+    pub(crate) duration: Duration,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct PassReport {
+    pub(crate) outcomes: Vec<JobOutcome>,
+    pub(crate) duration: Duration,
+}
+
+impl PassReport {
+    pub(crate) fn failed(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.result.is_err()).count()
+    }
+}
+
+/// Runs `jobs` (any order) and returns one outcome per job, sorted by server then policy.
+pub(crate) async fn run_pass(
+    config: Arc<Config>,
+    client: Client,
+    clock: Arc<dyn Clock>,
+    jobs: Vec<JobSpec>,
+    dry_run: bool,
+) -> PassReport {
+    let started = Instant::now();
+    let mut by_server: BTreeMap<u64, Vec<JobSpec>> = BTreeMap::new();
+    for job in jobs {
+        by_server.entry(job.server_id).or_default().push(job);
+    }
+    for list in by_server.values_mut() {
+        list.sort_by_key(|j| j.policy);
+    }
+
+    // One listing per kind for the whole pass.
+    let mut inventories: HashMap<Kind, Result<HashMap<u64, Vec<Item>>, String>> = HashMap::new();
+    let mut pollers: HashMap<Kind, PollerHandle> = HashMap::new();
+    for kind in [Kind::Snapshot, Kind::Backup] {
+        let servers: Vec<u64> = by_server
+            .iter()
+            .filter(|(_, js)| js.iter().any(|j| config.policies[j.policy].kind == kind))
+            .map(|(s, _)| *s)
+            .collect();
+        if servers.is_empty() {
+            continue;
+        }
+        let listed = inventory::fetch(&client, kind, &servers)
+            .await
+            .map(inventory::by_server)
+            .map_err(|e| format!("listing {} failed: {e}", kind.plural()));
+        inventories.insert(kind, listed);
+        let interval = config
+            .policies
+            .iter()
+            .filter(|p| p.kind == kind)
+            .map(|p| p.poll_interval)
+            .min()
+            .unwrap_or(Duration::from_secs(15));
+        pollers.insert(kind, Poller::start(client.clone(), kind, interval));
+    }
+    let pollers: Arc<HashMap<Kind, Arc<Poller>>> =
+        Arc::new(pollers.iter().map(|(k, h)| (*k, Arc::clone(h.poller()))).collect());
+
+    let limit = Arc::new(Semaphore::new(config.api.max_concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for (server_id, specs) in by_server {
+        let mut items: HashMap<Kind, Result<Vec<Item>, String>> = HashMap::new();
+        for (kind, inv) in &inventories {
+            items.insert(
+                *kind,
+                match inv {
+                    Ok(map) => Ok(map.get(&server_id).cloned().unwrap_or_default()),
+                    Err(e) => Err(e.clone()),
+                },
+            );
+        }
+        let config = Arc::clone(&config);
+        let client = client.clone();
+        let clock = Arc::clone(&clock);
+        let pollers = Arc::clone(&pollers);
+        let limit = Arc::clone(&limit);
+        tasks.spawn(async move {
+            let _turn = limit.acquire_owned().await.expect("semaphore never closed");
+            run_server(&config, &client, clock, &pollers, specs, items, dry_run).await
+        });
+    }
+    let mut outcomes = Vec::new();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok(mut o) => outcomes.append(&mut o),
+            Err(e) => tracing::error!(error = %e, "a server's task panicked; its jobs are lost from the report"),
+        }
+    }
+    outcomes.sort_by_key(|o| (o.spec.server_id, o.spec.policy));
+    drop(pollers);
+    PassReport {
+        outcomes,
+        duration: started.elapsed(),
+    }
+}
+
+/// The jobs of one server, one after another.
+async fn run_server(
+    config: &Config,
+    client: &Client,
+    clock: Arc<dyn Clock>,
+    pollers: &HashMap<Kind, Arc<Poller>>,
+    specs: Vec<JobSpec>,
+    mut items: HashMap<Kind, Result<Vec<Item>, String>>,
+    dry_run: bool,
+) -> Vec<JobOutcome> {
+    let now = move || clock.now();
+    let mut out = Vec::new();
+    for spec in specs {
+        let policy = &config.policies[spec.policy];
+        let started = Instant::now();
+        let result = match items.get_mut(&policy.kind) {
+            Some(Ok(server_items)) => {
+                let job = Job {
+                    client,
+                    poller: &pollers[&policy.kind],
+                    policy,
+                    all_policies: &config.policies,
+                    server_id: spec.server_id,
+                    slot: spec.slot,
+                    now: &now,
+                    dry_run,
+                };
+                job.run(server_items).await
+            }
+            Some(Err(listing)) => {
+                emit(
+                    Action::Fail,
+                    Subject { server_id: spec.server_id, server_name: "", policy: &policy.name },
+                    Detail { reason: listing, outcome: "error", ..Detail::default() },
+                );
+                Err(JobError::Listing(listing.clone()))
+            }
+            None => unreachable!("every kind with jobs was listed"),
+        };
+        out.push(JobOutcome {
+            policy_name: policy.name.clone(),
+            spec,
+            result,
+            duration: started.elapsed(),
+        });
+    }
+    out
+}
+
+/// The human summary: one line per job, then a total.
+pub(crate) fn summary(report: &PassReport, api_calls: u64, dry_run: bool) -> String {
+    let mut out = String::new();
+    let (mut created, mut deleted) = (0, 0);
+    for o in &report.outcomes {
+        let server = match &o.result {
+            Ok(r) if !r.server_name.is_empty() => format!("{} ({})", o.spec.server_id, r.server_name),
+            _ => o.spec.server_id.to_string(),
+        };
+        let line = match &o.result {
+            Ok(r) => {
+                let mut parts = Vec::new();
+                if let Some(c) = &r.created {
+                    created += 1;
+                    parts.push(format!("created #{} {}", c.id, c.label));
+                }
+                if let Some(label) = &r.would_create {
+                    created += 1;
+                    parts.push(format!("would create {label}"));
+                }
+                if r.slot_taken {
+                    parts.push("slot already taken, nothing created".to_owned());
+                }
+                deleted += r.deleted.len() + r.would_delete.len();
+                for d in &r.deleted {
+                    parts.push(format!("deleted #{} {}", d.id, d.label));
+                }
+                for (d, why) in &r.would_delete {
+                    parts.push(format!("would delete #{} {} ({why})", d.id, d.label));
+                }
+                if parts.is_empty() {
+                    parts.push("nothing to do".to_owned());
+                }
+                format!("ok      server {server} policy {}: {}", o.policy_name, parts.join("; "))
+            }
+            Err(e) => format!("FAILED  server {server} policy {}: {e}", o.policy_name),
+        };
+        out.push_str(&line);
+        out.push_str(&format!(" [{:.1}s]\n", o.duration.as_secs_f64()));
+    }
+    let total = report.outcomes.len();
+    let failed = report.failed();
+    out.push_str(&format!(
+        "{}{total} job(s): {} ok, {failed} failed; {} {created}, {} {deleted}; {api_calls} API call(s) in {:.1}s\n",
+        if dry_run { "DRY RUN — nothing was changed. " } else { "" },
+        total - failed,
+        if dry_run { "would create" } else { "created" },
+        if dry_run { "would delete" } else { "deleted" },
+        report.duration.as_secs_f64()
+    ));
+    out
+}

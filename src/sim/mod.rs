@@ -1,0 +1,52 @@
+//! The embedded VPS.org API simulator, used by `snapkeep demo`, `snapkeep sim`
+//! and the tests — never by production code paths.
+//!
+//! snapkeep cannot be tested against the real provider: snapshots take
+//! minutes, cost money, and the failures that matter (429s, 5xx, a create
+//! whose response is lost, items stuck `in_progress`) cannot be provoked on
+//! demand. This module serves the part of the API snapkeep drives
+//! (`/api/v1/snapshots/`, `/api/v1/backups/`, `/api/v1/servers/{id}/restore/`)
+//! faithfully to `shared/api/vps-org-api.md`: DRF-style JSON and pagination,
+//! bearer auth, the per-server caps, lifecycles that complete after a
+//! configurable delay, list results in no useful order, and seeded,
+//! reproducible fault injection. It records every request so tests can check
+//! what the client did, not just where it ended up.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use snapkeep::sim::{Endpoint, FaultSpec, Faults, SimConfig, Simulator};
+//! let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), SimConfig::default()).await?;
+//! sim.set_faults(Faults::none().with_endpoint(
+//!     Endpoint::SnapshotsCreate,
+//!     FaultSpec::none().with_lost_responses(1.0),
+//! ));
+//! // ... point the client at sim.base_url() with sim.token() ...
+//! assert!(sim.max_snapshots_seen(12345) <= 5);
+//! sim.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+
+mod conn;
+mod control;
+mod faults;
+mod model;
+mod options;
+mod pagination;
+mod record;
+mod routes;
+mod seed;
+mod server;
+mod state;
+mod wire;
+
+#[cfg(test)]
+mod tests;
+
+pub use faults::{DEFAULT_PAGE_SIZE, Endpoint, FaultSpec, Faults, InjectedFault, UnknownEndpoint};
+pub use model::{BackupType, SimBackup, SimServer, SimSnapshot, SimStatus};
+pub use options::SimOptions;
+pub use record::{DEFAULT_RECORD_LIMIT, RecordedRequest};
+pub use seed::{Seed, SeedBackup, SeedError, SeedFormat, SeedServer, SeedSnapshot, SeedTime};
+pub use server::{SimConfig, Simulator};
+pub use state::{MANUAL_BACKUP_CAP, SNAPSHOT_CAP};

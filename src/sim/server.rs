@@ -1,0 +1,272 @@
+//! The simulator's handle: start it on a port, steer it, inspect it, stop it.
+//!
+//! Tests, `snapkeep demo` and `snapkeep sim` all hold a [`Simulator`]; it owns
+//! nothing but an `Arc` to the shared state, so clones can be handed to
+//! helper tasks, and everything a test wants to know (state, request log,
+//! high-water marks) is read in-process rather than over HTTP.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::conn::{ConnHandle, KillableListener};
+use super::faults::Faults;
+use super::model::{SimBackup, SimServer, SimSnapshot, SimStatus};
+use super::record::{RecordedRequest, RequestLog};
+use super::routes;
+use super::seed::Seed;
+use super::state::World;
+
+/// Everything the simulator needs to start.
+#[derive(Clone, Debug)]
+pub struct SimConfig {
+    /// The one bearer token the API accepts.
+    pub token: String,
+    /// How long creates stay `in_progress` and restores keep a server `restoring`.
+    pub complete_after: Duration,
+    /// What exists at start.
+    pub seed: Seed,
+    /// Faults injected from the start (change them later with
+    /// [`Simulator::set_faults`]).
+    pub faults: Faults,
+    /// Seed of the RNG that decides which requests get a fault.
+    pub rng_seed: u64,
+}
+
+impl Default for SimConfig {
+    /// Token `sim-token`, 2 s to complete, the docs' example data, no faults.
+    fn default() -> Self {
+        SimConfig {
+            token: "sim-token".to_owned(),
+            complete_after: Duration::from_secs(2),
+            seed: Seed::docs_example(),
+            faults: Faults::none(),
+            rng_seed: 0x5eed,
+        }
+    }
+}
+
+/// State shared by the handle and the request handlers.
+pub(crate) struct Shared {
+    pub(crate) token: String,
+    pub(crate) addr: SocketAddr,
+    inner: Mutex<Inner>,
+}
+
+/// What changes while running; one lock, held briefly and never across an await.
+pub(crate) struct Inner {
+    pub(crate) world: World,
+    pub(crate) faults: Faults,
+    pub(crate) rng: fastrand::Rng,
+    pub(crate) log: RequestLog,
+}
+
+impl Shared {
+    /// Locks the state, with every lifecycle settled against the clock.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock (a bug in a test) should not make
+        // every later request fail too.
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.world.settle(Instant::now());
+        inner
+    }
+}
+
+/// A running simulator. Cheap to clone; every clone steers the same server.
+///
+/// The server runs in a spawned task until [`Simulator::shutdown`] (or until
+/// the tokio runtime ends), even if every handle is dropped.
+#[derive(Clone)]
+pub struct Simulator {
+    shared: Arc<Shared>,
+    control: Arc<Control>,
+}
+
+struct Control {
+    stop: Mutex<Option<oneshot::Sender<()>>>,
+    task: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Simulator {
+    /// Binds `listen` (`127.0.0.1:0` picks a free port) and serves the API
+    /// from a spawned task. Fails if the port cannot be bound or the seed is
+    /// inconsistent (`InvalidInput`, with the seed's message).
+    pub async fn start(listen: SocketAddr, config: SimConfig) -> io::Result<Simulator> {
+        let world = World::new(&config.seed, Utc::now(), config.complete_after)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        warn_unknown_keys(&config.faults);
+        let listener = TcpListener::bind(listen).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            token: config.token,
+            addr,
+            inner: Mutex::new(Inner {
+                world,
+                faults: config.faults,
+                rng: fastrand::Rng::with_seed(config.rng_seed),
+                log: RequestLog::new(),
+            }),
+        });
+        let app = routes::router(Arc::clone(&shared))
+            .into_make_service_with_connect_info::<ConnHandle>();
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let stopped = async move {
+                if stop_rx.await.is_err() {
+                    // Every handle dropped without shutdown: keep serving.
+                    std::future::pending::<()>().await;
+                }
+            };
+            if let Err(e) = axum::serve(KillableListener(listener), app)
+                .with_graceful_shutdown(stopped)
+                .await
+            {
+                tracing::error!(%addr, error = %e, "VPS.org simulator stopped with an error");
+            }
+        });
+        tracing::info!(%addr, "VPS.org simulator listening");
+        Ok(Simulator {
+            shared,
+            control: Arc::new(Control {
+                stop: Mutex::new(Some(stop_tx)),
+                task: Mutex::new(Some(task)),
+            }),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn addr(&self) -> SocketAddr {
+        self.shared.addr
+    }
+
+    /// The API base, e.g. `http://127.0.0.1:41234/api/v1` (no trailing slash).
+    pub fn base_url(&self) -> String {
+        format!("http://{}/api/v1", self.shared.addr)
+    }
+
+    /// The bearer token the API accepts.
+    pub fn token(&self) -> &str {
+        &self.shared.token
+    }
+
+    /// Every recorded API request, oldest first (at most the record limit).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().log.snapshot()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        self.shared.lock().log.clear();
+    }
+
+    /// Keeps at most `limit` requests (default
+    /// [`DEFAULT_RECORD_LIMIT`](super::DEFAULT_RECORD_LIMIT)), dropping the
+    /// oldest; 0 records nothing.
+    pub fn set_record_limit(&self, limit: usize) {
+        self.shared.lock().log.set_limit(limit);
+    }
+
+    /// How many requests were dropped from the log to respect its limit.
+    pub fn requests_dropped(&self) -> u64 {
+        self.shared.lock().log.dropped()
+    }
+
+    /// Replaces every fault; applies to requests that arrive from now on.
+    pub fn set_faults(&self, faults: Faults) {
+        warn_unknown_keys(&faults);
+        self.shared.lock().faults = faults;
+    }
+
+    /// The faults in force.
+    pub fn faults(&self) -> Faults {
+        self.shared.lock().faults.clone()
+    }
+
+    /// Servers and whether they are restoring, by id.
+    pub fn servers(&self) -> Vec<SimServer> {
+        self.shared.lock().world.servers()
+    }
+
+    /// Snapshots (of one server, or all), by id, statuses as of now.
+    pub fn snapshots(&self, server_id: Option<u64>) -> Vec<SimSnapshot> {
+        let inner = self.shared.lock();
+        inner
+            .world
+            .snapshots(server_id)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Backups (of one server, or all), by id, statuses as of now.
+    pub fn backups(&self, server_id: Option<u64>) -> Vec<SimBackup> {
+        let inner = self.shared.lock();
+        inner
+            .world
+            .backups(server_id, None)
+            .into_iter()
+            .cloned()
+            .collect()
+    }
+
+    /// The most snapshots `server_id` ever had at once (seed included).
+    pub fn max_snapshots_seen(&self, server_id: u64) -> usize {
+        self.shared.lock().world.max_snapshots_seen(server_id)
+    }
+
+    /// The most manual backups `server_id` ever had at once (seed included).
+    pub fn max_manual_backups_seen(&self, server_id: u64) -> usize {
+        self.shared.lock().world.max_manual_backups_seen(server_id)
+    }
+
+    /// Forces a snapshot's status (e.g. to `failed`); `false` if no such id.
+    /// A forced status is final: the item no longer completes by itself.
+    pub fn set_snapshot_status(&self, id: u64, status: SimStatus) -> bool {
+        self.shared.lock().world.set_snapshot_status(id, status)
+    }
+
+    /// Forces a backup's status; `false` if no such id.
+    pub fn set_backup_status(&self, id: u64, status: SimStatus) -> bool {
+        self.shared.lock().world.set_backup_status(id, status)
+    }
+
+    /// Stops accepting connections, lets requests in flight finish (up to
+    /// 2 s), then stops the server task. Other clones become inert.
+    pub async fn shutdown(self) {
+        let stop = self.control.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(stop) = stop {
+            let _ = stop.send(());
+        }
+        let task = self.control.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(mut task) = task {
+            let finished = tokio::time::timeout(Duration::from_secs(2), &mut task)
+                .await
+                .is_ok();
+            if !finished {
+                task.abort();
+            }
+        }
+        tracing::info!(addr = %self.shared.addr, "VPS.org simulator stopped");
+    }
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("addr", &self.shared.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+fn warn_unknown_keys(faults: &Faults) {
+    for key in faults.unknown_endpoint_keys() {
+        tracing::warn!(key, "simulator fault key names no endpoint and is ignored");
+    }
+}

@@ -1,0 +1,1 @@
+//! HTTP tests of the simulator, through a raw reqwest client.

@@ -1,0 +1,107 @@
+//! Where the API token comes from, in a fixed, documented order.
+//!
+//! First match wins: the `VPS_API_TOKEN` environment variable (easy for
+//! containers and one-off runs), `api.token_file`, the systemd credential
+//! `$CREDENTIALS_DIRECTORY/vps-api-token` (`LoadCredential=`), and last
+//! `api.token` in the config (works, with a warning at load time).
+
+use std::path::{Path, PathBuf};
+
+use crate::api::ApiToken;
+use crate::config::ApiConfig;
+
+/// Name of the systemd credential snapkeep looks for.
+pub(crate) const CREDENTIAL_NAME: &str = "vps-api-token";
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum TokenError {
+    #[error("cannot read the API token from {path} (api.token_file): {source}")]
+    Unreadable {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("the API token file {0} is empty")]
+    Empty(String),
+    #[error(
+        "no API token: set the VPS_API_TOKEN environment variable, or api.token_file in the config, or pass a systemd credential named vps-api-token"
+    )]
+    Missing,
+}
+
+/// Resolves the token from the given sources (passed in, so tests need no
+/// environment).
+pub(crate) fn resolve(
+    api: &ApiConfig,
+    env_token: Option<String>,
+    credentials_dir: Option<PathBuf>,
+) -> Result<ApiToken, TokenError> {
+    if let Some(t) = env_token.map(ApiToken::new).filter(|t| !t.is_empty()) {
+        return Ok(t);
+    }
+    if let Some(path) = &api.token_file {
+        return read(path);
+    }
+    if let Some(dir) = credentials_dir {
+        let path = dir.join(CREDENTIAL_NAME);
+        if path.exists() {
+            return read(&path);
+        }
+    }
+    api.token.clone().filter(|t| !t.is_empty()).ok_or(TokenError::Missing)
+}
+
+/// Resolves the token from this process's environment.
+pub(crate) fn from_environment(api: &ApiConfig) -> Result<ApiToken, TokenError> {
+    resolve(
+        api,
+        std::env::var("VPS_API_TOKEN").ok(),
+        std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from),
+    )
+}
+
+fn read(path: &Path) -> Result<ApiToken, TokenError> {
+    let text = std::fs::read_to_string(path).map_err(|source| TokenError::Unreadable {
+        path: path.display().to_string(),
+        source,
+    })?;
+    let token = ApiToken::new(text);
+    if token.is_empty() {
+        return Err(TokenError::Empty(path.display().to_string()));
+    }
+    Ok(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(token_file: Option<&Path>, token: Option<&str>) -> ApiConfig {
+        let text = format!(
+            "[api]\n{}{}[[policy]]\nname=\"a\"\nkind=\"snapshot\"\nservers=[1]\nschedule=\"@daily\"\nkeep_last=1\n",
+            token_file.map(|p| format!("token_file = {:?}\n", p.display().to_string())).unwrap_or_default(),
+            token.map(|t| format!("token = {t:?}\n")).unwrap_or_default(),
+        );
+        crate::config::parse_str(&text, "t").unwrap().api
+    }
+
+    #[test]
+    fn order_env_then_file_then_credential_then_config() {
+        let dir = std::env::temp_dir().join(format!("snapkeep-token-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("token");
+        std::fs::write(&file, "from-file\n").unwrap();
+        std::fs::write(dir.join(CREDENTIAL_NAME), "from-cred").unwrap();
+
+        let a = api(Some(&file), Some("from-config"));
+        assert_eq!(resolve(&a, Some("from-env".into()), None).unwrap().expose(), "from-env");
+        assert_eq!(resolve(&a, None, Some(dir.clone())).unwrap().expose(), "from-file");
+        let b = api(None, Some("from-config"));
+        assert_eq!(resolve(&b, None, Some(dir.clone())).unwrap().expose(), "from-cred");
+        assert_eq!(resolve(&b, Some("  ".into()), None).unwrap().expose(), "from-config");
+        assert!(matches!(resolve(&api(None, None), None, None), Err(TokenError::Missing)));
+        let missing = api(Some(&dir.join("nope")), None);
+        let err = resolve(&missing, None, None).unwrap_err().to_string();
+        assert!(err.contains("api.token_file"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
