@@ -531,14 +531,14 @@ fn backup_type_filter(pairs: &[(String, String)]) -> Result<Option<BackupType>, 
 }
 
 /// Pages `items` (already filtered) in scrambled order.
-fn paged<T, O: Serialize>(
+fn paged<'a, T, O: Serialize>(
     sim: &Shared,
     inner: &Inner,
     call: &Call,
     pairs: &[(String, String)],
-    mut items: Vec<&T>,
+    mut items: Vec<&'a T>,
     id: impl Fn(&T) -> u64,
-    out: impl Fn(&T) -> O,
+    out: impl Fn(&'a T) -> O,
 ) -> Result<Answer, Refusal> {
     let param = page_param(pairs)?;
     scramble(&mut items, |item| id(item));
@@ -549,7 +549,7 @@ fn paged<T, O: Serialize>(
         count: items.len(),
         next: page.next.map(link),
         previous: page.previous.map(link),
-        results: items[page.range].iter().map(|item| out(item)).collect(),
+        results: items[page.range].iter().map(|item| out(*item)).collect(),
     };
     Ok(Answer::json(StatusCode::OK, &body))
 }
