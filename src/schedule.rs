@@ -14,12 +14,13 @@
 //!   both passes of the repeated hour.
 //!
 //! Why croner 4 matches but does not walk the time zone: its zoned search
-//! treats any multi-valued time field (`0,30`) as an interval job, so such a
-//! job fires twice in a repeated hour where Cronos (and we) fire once, and it
-//! skips interval matches that fall into a gap instead of firing them at the
-//! gap's end. So croner searches the wall clock only (`NaiveDateTime`, where
-//! there are no gaps or repeats), and this module maps wall-clock matches to
-//! instants itself. Croner also does not accept several Cronos/Quartz
+//! (4.0.3) calls any time field with more than one value an interval job, so
+//! `0,30 2 * * *` fires four times in Berlin's repeated hour instead of twice,
+//! and it drops interval matches that fall into a gap instead of firing them
+//! at the gap's end: `15 * * * *` skips 03:00 on the spring-forward day, and
+//! `0,30 2 * * *` does not fire that day at all. So croner searches only the
+//! wall clock (`NaiveDateTime`, which has no gaps or repeats), and this module
+//! maps wall-clock matches to instants itself. Croner also does not accept several Cronos/Quartz
 //! spellings (`0/10`, `?` outside the day fields, wrapping ranges like
 //! `22-3` or `SAT-TUE`), so fields are validated and expanded here, which
 //! also lets errors name the field that is wrong.
@@ -34,7 +35,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, LocalResult, NaiveDateTime, TimeDelta, TimeZone, Timelike, Utc};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDateTime, TimeDelta, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
@@ -114,13 +115,15 @@ impl Schedule {
             [s, m, h, dom, mon, dow] => ([s, m, h, dom, mon, dow], 1),
             other => return Err(ScheduleError::FieldCount { got: other.len() }),
         };
-        let mut specs = Vec::with_capacity(6);
-        for (index, (kind, text)) in FieldKind::ALL.iter().zip(texts).enumerate() {
-            specs.push(parse_field(*kind, index + first_position, text)?);
-        }
-        let fields: [FieldSpec; 6] = specs
-            .try_into()
-            .unwrap_or_else(|_| unreachable!("six field kinds give six specs"));
+        let field = |i: usize| parse_field(FieldKind::ALL[i], i + first_position, texts[i]);
+        let fields = [
+            field(0)?,
+            field(1)?,
+            field(2)?,
+            field(3)?,
+            field(4)?,
+            field(5)?,
+        ];
 
         let both_days_restricted = fields[3].restricted && fields[5].restricted;
         let normalized = fields
@@ -160,8 +163,12 @@ impl Schedule {
     }
 
     /// First fire time at/after `t` (inclusive=true) or strictly after
-    /// (false).
+    /// (false). None if there is none before croner's horizon (year 5000),
+    /// e.g. for `0 0 30 2 *`.
     pub(crate) fn next_from(&self, t: DateTime<Utc>, inclusive: bool) -> Option<DateTime<Utc>> {
+        if !in_search_range(t) {
+            return None;
+        }
         // Fire times are whole seconds; a fraction pushes the search to the
         // next whole second, which then counts (as Cronos does).
         let (from, inclusive) = if t.nanosecond() == 0 {
@@ -196,7 +203,7 @@ impl Schedule {
                 .flatten()
                 .filter(|m| *m < fold_end);
             if let Some(m) = first_pass_match {
-                return Some(earlier_instant(&self.tz, m));
+                return self.tz.from_local_datetime(&m).earliest().map(to_utc);
             }
             if self.fires_in_both_passes {
                 let second_pass_from = if in_first_pass { fold_start } else { local };
@@ -205,7 +212,7 @@ impl Schedule {
                     .naive_next(second_pass_from, second_inclusive)
                     .filter(|m| *m < fold_end)
                 {
-                    return Some(later_instant(&self.tz, m));
+                    return self.tz.from_local_datetime(&m).latest().map(to_utc);
                 }
             }
             start = fold_end;
@@ -237,11 +244,14 @@ impl Schedule {
     }
 
     /// The slot: the most recent fire time at or before `t` (None if there
-    /// is none within croner's search horizon, year 1).
+    /// is none within croner's search horizon, years 1 to 5000).
     ///
     /// Agrees with [`Schedule::next_from`]: for the result `s`,
     /// `next_from(s, true) == Some(s)` and nothing fires in `(s, t]`.
     pub(crate) fn latest_at_or_before(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        if !in_search_range(t) {
+            return None;
+        }
         let t = t.with_nanosecond(0)?;
         let local = t.with_timezone(&self.tz).naive_local();
         let mut best: Option<DateTime<Utc>> = None;
@@ -535,18 +545,15 @@ const RUN_PROBE: TimeDelta = TimeDelta::hours(1);
 /// 48 hours of probes: longer than any real gap or repeat.
 const RUN_PROBES: usize = 48;
 
-fn earlier_instant(tz: &Tz, m: NaiveDateTime) -> DateTime<Utc> {
-    match tz.from_local_datetime(&m) {
-        LocalResult::Single(d) | LocalResult::Ambiguous(d, _) => d.with_timezone(&Utc),
-        LocalResult::None => unreachable!("called only for a repeated wall time"),
-    }
+/// Years croner searches (`croner::YEAR_LOWER_LIMIT..=YEAR_UPPER_LIMIT`).
+/// Times outside have no fire times here, and keeping to them keeps the
+/// wall-clock arithmetic far from chrono's limits.
+fn in_search_range(t: DateTime<Utc>) -> bool {
+    (croner::YEAR_LOWER_LIMIT..=croner::YEAR_UPPER_LIMIT).contains(&t.year())
 }
 
-fn later_instant(tz: &Tz, m: NaiveDateTime) -> DateTime<Utc> {
-    match tz.from_local_datetime(&m) {
-        LocalResult::Single(d) | LocalResult::Ambiguous(_, d) => d.with_timezone(&Utc),
-        LocalResult::None => unreachable!("called only for a repeated wall time"),
-    }
+fn to_utc(t: DateTime<Tz>) -> DateTime<Utc> {
+    t.with_timezone(&Utc)
 }
 
 /// Shortcuts, as Cronos spells them (it also has @every_minute and
@@ -949,7 +956,7 @@ fn describe_days_of_month(dom: &FieldSpec) -> Option<String> {
 /// across restarts and versions. FNV-1a (64-bit) over the server id's
 /// little-endian bytes, a 0xff separator and the policy name's UTF-8 bytes;
 /// spelled out here because std's hashers may change between releases.
-/// Whole milliseconds when `max` is at least one, nanoseconds below that.
+/// Whole milliseconds when `max` is at least 1 ms, nanoseconds below that.
 pub(crate) fn jitter_for(server_id: u64, policy: &str, max: StdDuration) -> StdDuration {
     let bytes: Vec<u8> = server_id
         .to_le_bytes()
@@ -1432,6 +1439,69 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// The promises the daemon relies on, at random moments of a decade in
+    /// zones with odd transitions (fixed seed, so failures reproduce).
+    #[test]
+    fn slot_invariants_hold_at_random_times() {
+        use chrono_tz::{America, Asia, Australia, Europe};
+        let zones = [
+            Europe::Berlin,
+            America::New_York,
+            Australia::Lord_Howe,
+            America::Santiago,
+            Asia::Amman,
+        ];
+        let expressions = [
+            "30 2 * * *",
+            "0 0 * * *",
+            "*/30 * * * *",
+            "15 */3 * * *",
+            "0,30 0-2 * * *",
+            "0 0 L * *",
+            "0 4 * * SUN",
+        ];
+        let mut seed: u64 = 0x5eed_cafe_f00d_0001;
+        let mut random = move || {
+            // xorshift64
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let (start, span) = (utc("2020-01-01T00:00:00Z"), 10 * 366 * 86_400);
+        for _ in 0..1500 {
+            let tz = zones[(random() % zones.len() as u64) as usize];
+            let expr = expressions[(random() % expressions.len() as u64) as usize];
+            let s = sched(expr, tz);
+            let t = start + TimeDelta::seconds((random() % span) as i64);
+            let slot = s.latest_at_or_before(t).expect("has fired before");
+            let next = s.next_after(t).expect("fires again");
+            assert!(slot <= t && t < next, "{expr} in {tz} at {t}");
+            assert_eq!(s.next_from(slot, true), Some(slot), "{expr} in {tz} at {t}");
+            assert_eq!(s.next_after(slot), Some(next), "{expr} in {tz} at {t}");
+            assert_eq!(
+                s.latest_at_or_before(next),
+                Some(next),
+                "{expr} in {tz} at {t}"
+            );
+            assert_eq!(
+                s.latest_at_or_before(next - TimeDelta::seconds(1)),
+                Some(slot),
+                "{expr} in {tz} at {t}"
+            );
+        }
+    }
+
+    #[test]
+    fn times_outside_the_search_range_have_no_fire_times() {
+        let s = sched("* * * * * *", chrono_tz::Pacific::Kiritimati);
+        for t in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
+            assert_eq!(s.next_from(t, true), None);
+            assert_eq!(s.latest_at_or_before(t), None);
+            assert_eq!(s.interval_at(t), None);
         }
     }
 
