@@ -52,8 +52,8 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
     match &cli.command {
         Some(Command::Check) => commands::check::run(&cli.config),
         Some(Command::Schedule(args)) => commands::schedule::run(&cli.config, args),
-        Some(Command::Demo(_args)) => todo!(),
-        Some(Command::Sim(_args)) => todo!(),
+        Some(Command::Demo(args)) => runtime()?.block_on(commands::demo::run(args)),
+        Some(Command::Sim(args)) => runtime()?.block_on(commands::sim::run(args)),
         None if cli.run_now => {
             let config = load_config(&cli.config)?;
             let client = client_for(&config)?;

@@ -112,8 +112,11 @@ pub struct SimArgs {
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, env = "SNAPKEEP_SIM_COMPLETE_AFTER")]
     pub complete_after: std::time::Duration,
     /// Servers and existing items to start with (TOML or JSON, by extension); default: the API docs' examples.
-    #[arg(long, value_name = "FILE", env = "SNAPKEEP_SIM_SEED")]
+    #[arg(long, value_name = "FILE", env = "SNAPKEEP_SIM_SEED", conflicts_with = "fleet")]
     pub seed: Option<PathBuf>,
+    /// Start with this many empty servers (ids 1..=N) instead of a seed file.
+    #[arg(long, value_name = "N", env = "SNAPKEEP_SIM_FLEET")]
+    pub fleet: Option<usize>,
     /// Fraction of requests (0..1) answered with --error-status.
     #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_ERROR_RATE")]
     pub error_rate: f64,
@@ -129,7 +132,7 @@ pub struct SimArgs {
     /// Added latency per request (e.g. 20ms).
     #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, env = "SNAPKEEP_SIM_LATENCY")]
     pub latency: std::time::Duration,
-    /// Fraction of mutating requests (0..1) applied and then answered by dropping the connection.
+    /// Fraction of requests (0..1) applied and then answered by dropping the connection (a lost response).
     #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_LOST_RESPONSE_RATE")]
     pub lost_response_rate: f64,
     /// Fraction of responses (0..1) sent with a malformed JSON body.
@@ -144,10 +147,13 @@ pub struct SimArgs {
     /// New items end `failed` instead of `completed`.
     #[arg(long, env = "SNAPKEEP_SIM_FAIL_CREATES")]
     pub fail_creates: bool,
+    /// Limit --stuck and --fail-creates to these server ids (repeatable or comma-separated).
+    #[arg(long = "fault-server", value_name = "ID", env = "SNAPKEEP_SIM_FAULT_SERVERS", value_delimiter = ',')]
+    pub fault_servers: Vec<u64>,
     /// Apply the fault flags to one endpoint only (snapshots.list, snapshots.create, snapshots.delete,
     /// snapshots.restore, backups.list, backups.create, backups.delete, servers.restore).
     #[arg(long, value_name = "ENDPOINT", env = "SNAPKEEP_SIM_ENDPOINT")]
-    pub endpoint: Option<String>,
+    pub endpoint: Option<crate::sim::Endpoint>,
     /// Seed for the fault dice, for reproducible runs.
     #[arg(long, default_value_t = 1, env = "SNAPKEEP_SIM_RNG_SEED")]
     pub rng_seed: u64,

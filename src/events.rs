@@ -41,6 +41,20 @@ pub(crate) struct Subject<'a> {
     pub(crate) policy: &'a str,
 }
 
+/// The structured fields every audit event carries (README.md documents them).
+/// Text logs leave them out because the message already says all of it.
+pub(crate) const AUDIT_FIELDS: [&str; 9] = [
+    "action",
+    "server_id",
+    "server_name",
+    "policy",
+    "item_id",
+    "item_name",
+    "reason",
+    "outcome",
+    "duration_ms",
+];
+
 /// One action's details.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Detail<'a> {
@@ -97,6 +111,9 @@ fn describe(who: Subject<'_>, d: Detail<'_>) -> String {
     }
     if !d.reason.is_empty() {
         s.push_str(&format!(": {}", d.reason));
+    }
+    if let Some(t) = d.duration.filter(|t| t.as_millis() >= 100) {
+        s.push_str(&format!(" ({:.1}s)", t.as_secs_f64()));
     }
     s
 }

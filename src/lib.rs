@@ -20,7 +20,7 @@ pub(crate) mod retention;
 pub(crate) mod rotation;
 pub(crate) mod runner;
 pub(crate) mod schedule;
-// pub mod sim;
+pub mod sim;
 pub mod telemetry;
 pub(crate) mod token;
 

@@ -6,6 +6,7 @@
 //! one flat object per line for collectors.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::{FieldFn, Writer};
 
 use crate::cli::LogFormat;
 
@@ -28,6 +29,7 @@ pub fn init_logging(format: LogFormat, filter: &str) {
             .try_init(),
         LogFormat::Text => {
             let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let builder = builder.fmt_fields(text_fields());
             if std::env::var_os("JOURNAL_STREAM").is_some() {
                 builder.with_ansi(false).without_time().try_init()
             } else {
@@ -38,4 +40,20 @@ pub fn init_logging(format: LogFormat, filter: &str) {
     if let Err(e) = result {
         eprintln!("snapkeep: logging was already set up: {e}");
     }
+}
+
+/// Text fields: the message, then `key=value` pairs — except the audit
+/// fields, whose content the audit message already reads out in words.
+fn text_fields() -> FieldFn<impl Fn(&mut Writer<'_>, &tracing::field::Field, &dyn std::fmt::Debug) -> std::fmt::Result + Clone>
+{
+    tracing_subscriber::fmt::format::debug_fn(|w: &mut Writer<'_>, field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
+        let name = field.name();
+        if name == "message" {
+            write!(w, "{value:?}")
+        } else if crate::events::AUDIT_FIELDS.contains(&name) {
+            Ok(())
+        } else {
+            write!(w, " {name}={value:?}")
+        }
+    })
 }

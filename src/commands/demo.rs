@@ -59,8 +59,9 @@ pub(crate) async fn run(args: &DemoArgs) -> Result<u8, AppError> {
         );
         let jobs = select_jobs(&config, &[], &[], false, now)?;
         let dyn_clock: Arc<dyn Clock> = clock.clone();
+        let calls_before = client.stats().total();
         let report = runner::run_pass(Arc::clone(&config), client.clone(), dyn_clock, jobs, false).await;
-        print!("{}", runner::summary(&report, client.stats().total(), false));
+        print!("{}", runner::summary(&report, client.stats().total() - calls_before, false));
         println!();
     }
 

@@ -62,7 +62,12 @@ async fn state(State(sim): State<Arc<Shared>>) -> Json<StateView> {
         .collect();
     Json(StateView {
         snapshots: inner.world.snapshots(None).into_iter().cloned().collect(),
-        backups: inner.world.backups(None, None).into_iter().cloned().collect(),
+        backups: inner
+            .world
+            .backups(None, None)
+            .into_iter()
+            .cloned()
+            .collect(),
         servers,
         high_water,
         requests_recorded: inner.log.len(),

@@ -124,8 +124,9 @@ pub struct FaultSpec {
     /// Delay added before every request is handled.
     #[serde(with = "humantime_serde")]
     pub latency: Duration,
-    /// Share of requests whose work is done but whose connection is then
-    /// dropped without any response.
+    /// Share of requests that reach the endpoint (past auth and the 429 and
+    /// error faults) whose work is done but whose connection is then dropped
+    /// without any response.
     pub lost_response_rate: f64,
     /// Share of successful answers with a body (lists, creates, restores)
     /// whose JSON is cut in half; status and state change are kept.
@@ -355,10 +356,7 @@ mod tests {
     fn endpoint_keys_round_trip() {
         for e in Endpoint::ALL {
             assert_eq!(e.key().parse::<Endpoint>(), Ok(e));
-            assert_eq!(
-                serde_json::to_value(e).unwrap(),
-                serde_json::json!(e.key())
-            );
+            assert_eq!(serde_json::to_value(e).unwrap(), serde_json::json!(e.key()));
         }
         let err = "snapshot.list".parse::<Endpoint>().unwrap_err();
         assert!(err.to_string().contains("snapshots.list"), "{err}");
@@ -375,9 +373,7 @@ mod tests {
 
     #[test]
     fn fates_respect_only_servers() {
-        let f = Faults::none()
-            .with_fail_creates()
-            .with_only_servers([1]);
+        let f = Faults::none().with_fail_creates().with_only_servers([1]);
         assert_eq!(f.fate_for(1), Fate::Fail);
         assert_eq!(f.fate_for(2), Fate::Complete);
         let f = f.with_stuck_in_progress();
@@ -394,7 +390,10 @@ mod tests {
         .unwrap();
         assert_eq!(f.global.latency, Duration::from_millis(20));
         assert_eq!(f.global.error_status, 500);
-        assert_eq!(f.spec_for(Endpoint::SnapshotsCreate).lost_response_rate, 1.0);
+        assert_eq!(
+            f.spec_for(Endpoint::SnapshotsCreate).lost_response_rate,
+            1.0
+        );
         assert_eq!(f.page_size, 3);
         assert!(f.unknown_endpoint_keys().is_empty());
     }

@@ -99,8 +99,7 @@ impl SimOptions {
             (Some(path), Some(_)) => {
                 return Err(SeedError::Invalid {
                     origin: path.display().to_string(),
-                    message: "both a seed file and --fleet were given; use one of them"
-                        .to_owned(),
+                    message: "both a seed file and --fleet were given; use one of them".to_owned(),
                 });
             }
         };

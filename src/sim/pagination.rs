@@ -39,8 +39,16 @@ pub(crate) struct PageSlice {
     pub(crate) previous: Option<usize>,
 }
 
-pub(crate) fn slice(total: usize, param: PageParam, page_size: usize) -> Result<PageSlice, Refusal> {
-    let size = if page_size == 0 { total.max(1) } else { page_size };
+pub(crate) fn slice(
+    total: usize,
+    param: PageParam,
+    page_size: usize,
+) -> Result<PageSlice, Refusal> {
+    let size = if page_size == 0 {
+        total.max(1)
+    } else {
+        page_size
+    };
     let pages = total.div_ceil(size).max(1);
     let page = match param {
         PageParam::Last => pages,
@@ -84,7 +92,9 @@ mod tests {
     use super::*;
 
     fn pairs(q: &[(&str, &str)]) -> Vec<(String, String)> {
-        q.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        q.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -116,7 +126,12 @@ mod tests {
     #[test]
     fn links_keep_filters_and_replace_page() {
         assert_eq!(
-            page_link("h:1", "/api/v1/backups/", "server_id=5&page=2&backup_type=manual", 3),
+            page_link(
+                "h:1",
+                "/api/v1/backups/",
+                "server_id=5&page=2&backup_type=manual",
+                3
+            ),
             "http://h:1/api/v1/backups/?server_id=5&backup_type=manual&page=3"
         );
         assert_eq!(

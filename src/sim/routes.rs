@@ -132,8 +132,9 @@ impl Call {
             return None;
         }
         Some(
-            serde_json::from_slice(&self.body)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&self.body).into_owned())),
+            serde_json::from_slice(&self.body).unwrap_or_else(|_| {
+                Value::String(String::from_utf8_lossy(&self.body).into_owned())
+            }),
         )
     }
 
@@ -444,7 +445,11 @@ fn throttled(retry_after_secs: u64) -> Answer {
     if retry_after_secs == 0 {
         return Answer::detail(StatusCode::TOO_MANY_REQUESTS, "Request was throttled.");
     }
-    let unit = if retry_after_secs == 1 { "second" } else { "seconds" };
+    let unit = if retry_after_secs == 1 {
+        "second"
+    } else {
+        "seconds"
+    };
     let detail = format!("Request was throttled. Expected available in {retry_after_secs} {unit}.");
     Answer::detail(StatusCode::TOO_MANY_REQUESTS, &detail)
         .header(header::RETRY_AFTER, &retry_after_secs.to_string())
@@ -667,7 +672,8 @@ fn create_backup(
 }
 
 fn id_or_404(call: &Call) -> Result<u64, Refusal> {
-    call.path_id().ok_or_else(|| Refusal::not_found("Not found."))
+    call.path_id()
+        .ok_or_else(|| Refusal::not_found("Not found."))
 }
 
 fn delete_snapshot(inner: &mut Inner, call: &Call) -> Result<Answer, Refusal> {

@@ -560,7 +560,8 @@ impl RawSeed {
             .collect();
         for (i, s) in self.snapshots.into_iter().enumerate() {
             let what = format!("snapshot #{} ({:?})", i + 1, s.name);
-            let created = seed_time(s.created_at, s.age).map_err(|m| invalid(format!("{what}: {m}")))?;
+            let created =
+                seed_time(s.created_at, s.age).map_err(|m| invalid(format!("{what}: {m}")))?;
             seed.snapshots.push(SeedSnapshot {
                 id: s.id,
                 server_id: s.server_id,
@@ -573,7 +574,8 @@ impl RawSeed {
         }
         for (i, b) in self.backups.into_iter().enumerate() {
             let what = format!("backup #{} ({:?})", i + 1, b.description);
-            let created = seed_time(b.created_at, b.age).map_err(|m| invalid(format!("{what}: {m}")))?;
+            let created =
+                seed_time(b.created_at, b.age).map_err(|m| invalid(format!("{what}: {m}")))?;
             let expires_at = b
                 .expires_at
                 .map(|t| parse_time(&t.0))
@@ -634,7 +636,10 @@ impl<'de> Deserialize<'de> for RawTime {
                 Ok(RawTime(v.to_owned()))
             }
 
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawTime, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RawTime, A::Error> {
                 let Some((_, value)) = map.next_entry::<String, String>()? else {
                     return Err(serde::de::Error::custom("empty date-time"));
                 };
@@ -780,7 +785,9 @@ description = "Automatic daily backup"
 
         let err = Seed::load(dir.join("seed.yaml")).unwrap_err().to_string();
         assert!(err.contains("*.toml or *.json"), "{err}");
-        let err = Seed::load(dir.join("missing.toml")).unwrap_err().to_string();
+        let err = Seed::load(dir.join("missing.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cannot read seed file"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
     }

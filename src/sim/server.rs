@@ -114,8 +114,8 @@ impl Simulator {
                 log: RequestLog::new(),
             }),
         });
-        let app = routes::router(Arc::clone(&shared))
-            .into_make_service_with_connect_info::<ConnHandle>();
+        let app =
+            routes::router(Arc::clone(&shared)).into_make_service_with_connect_info::<ConnHandle>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let stopped = async move {
@@ -240,11 +240,21 @@ impl Simulator {
     /// Stops accepting connections, lets requests in flight finish (up to
     /// 2 s), then stops the server task. Other clones become inert.
     pub async fn shutdown(self) {
-        let stop = self.control.stop.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let stop = self
+            .control
+            .stop
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(stop) = stop {
             let _ = stop.send(());
         }
-        let task = self.control.task.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let task = self
+            .control
+            .task
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         if let Some(mut task) = task {
             let finished = tokio::time::timeout(Duration::from_secs(2), &mut task)
                 .await

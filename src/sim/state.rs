@@ -208,7 +208,9 @@ impl World {
     }
 
     fn snapshots_on(&self, server_id: u64) -> usize {
-        self.snapshots_by_server.get(&server_id).map_or(0, BTreeSet::len)
+        self.snapshots_by_server
+            .get(&server_id)
+            .map_or(0, BTreeSet::len)
     }
 
     fn manual_backups_on(&self, server_id: u64) -> usize {
@@ -229,7 +231,10 @@ impl World {
             .collect();
         for id in due_snapshots {
             self.pending_snapshots.remove(&id);
-            let item = self.snapshots.get_mut(&id).expect("pending snapshot exists");
+            let item = self
+                .snapshots
+                .get_mut(&id)
+                .expect("pending snapshot exists");
             if let Some((_, fate)) = item.due.take() {
                 finish(&mut item.value.status, &mut item.value.size_mb, fate, id);
             }
@@ -477,9 +482,10 @@ impl World {
 
     fn start_restore(&mut self, server_id: u64, now: Instant) -> Result<SimServer, Refusal> {
         let until = now + self.complete_after;
-        let server = self.servers.get_mut(&server_id).ok_or_else(|| {
-            Refusal::not_found("Server not found.")
-        })?;
+        let server = self
+            .servers
+            .get_mut(&server_id)
+            .ok_or_else(|| Refusal::not_found("Server not found."))?;
         if server.restoring_until.is_some() {
             return Err(Refusal::bad_request(
                 "Server is not in a valid state for restoration.",
@@ -579,7 +585,14 @@ mod tests {
         let mut w = world();
         let now = Instant::now();
         let s = w
-            .create_snapshot(12346, "a".into(), String::new(), Fate::Complete, now, Utc::now())
+            .create_snapshot(
+                12346,
+                "a".into(),
+                String::new(),
+                Fate::Complete,
+                now,
+                Utc::now(),
+            )
             .unwrap();
         let b = w
             .create_backup(12346, String::new(), Fate::Complete, now, Utc::now())
@@ -623,20 +636,35 @@ mod tests {
         let now = Instant::now();
         // 12345 already has 2 snapshots and 1 manual + 2 automatic backups.
         for _ in 0..3 {
-            w.create_snapshot(12345, "s".into(), String::new(), Fate::Stuck, now, Utc::now())
-                .unwrap();
+            w.create_snapshot(
+                12345,
+                "s".into(),
+                String::new(),
+                Fate::Stuck,
+                now,
+                Utc::now(),
+            )
+            .unwrap();
         }
         let err = w
-            .create_snapshot(12345, "s".into(), String::new(), Fate::Complete, now, Utc::now())
+            .create_snapshot(
+                12345,
+                "s".into(),
+                String::new(),
+                Fate::Complete,
+                now,
+                Utc::now(),
+            )
             .unwrap_err();
         assert_eq!(err.status, StatusCode::BAD_REQUEST);
         for _ in 0..9 {
             w.create_backup(12345, String::new(), Fate::Fail, now, Utc::now())
                 .unwrap();
         }
-        assert!(w
-            .create_backup(12345, String::new(), Fate::Complete, now, Utc::now())
-            .is_err());
+        assert!(
+            w.create_backup(12345, String::new(), Fate::Complete, now, Utc::now())
+                .is_err()
+        );
         assert_eq!(w.max_snapshots_seen(12345), 5);
         assert_eq!(w.max_manual_backups_seen(12345), 10);
         w.delete_snapshot(801).unwrap();
@@ -651,7 +679,10 @@ mod tests {
         let (_, server) = w.restore_snapshot(801, t0).unwrap();
         assert_eq!(server.status, "restoring");
         let err = w.restore_backup(12345, 499, t0).unwrap_err();
-        assert_eq!(err.detail, "Server is not in a valid state for restoration.");
+        assert_eq!(
+            err.detail,
+            "Server is not in a valid state for restoration."
+        );
         w.settle(t0 + Duration::from_secs(10));
         assert_eq!(w.servers()[0].status, "running");
         w.restore_backup(12345, 499, t0 + Duration::from_secs(10))

@@ -1,0 +1,1 @@
+//! Daemon tests (filled in with the daemon issue).

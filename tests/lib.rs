@@ -1,0 +1,8 @@
+//! The one integration test binary (one link step): every test runs the real
+//! `snapkeep` binary against the embedded VPS.org simulator on a loopback port.
+
+mod support;
+
+mod cli;
+mod daemon;
+mod run_now;
