@@ -54,6 +54,11 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Some(Command::Schedule(args)) => commands::schedule::run(&cli.config, args),
         Some(Command::Demo(args)) => runtime()?.block_on(commands::demo::run(args)),
         Some(Command::Sim(args)) => runtime()?.block_on(commands::sim::run(args)),
+        Some(Command::Restore(args)) => {
+            let config = load_config(&cli.config)?;
+            let client = client_for(&config)?;
+            runtime()?.block_on(commands::restore::run(client, args))
+        }
         None if cli.run_now => {
             let config = load_config(&cli.config)?;
             let client = client_for(&config)?;
@@ -90,7 +95,10 @@ pub(crate) fn client_for(config: &Config) -> Result<Client, AppError> {
     client_with_token(config, token)
 }
 
-pub(crate) fn client_with_token(config: &Config, token: crate::api::ApiToken) -> Result<Client, AppError> {
+pub(crate) fn client_with_token(
+    config: &Config,
+    token: crate::api::ApiToken,
+) -> Result<Client, AppError> {
     let api = &config.api;
     let mut settings = ClientSettings::new(api.base_url.clone(), token);
     settings.timeout = api.timeout;

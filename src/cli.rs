@@ -34,7 +34,13 @@ pub struct Cli {
     pub log_format: LogFormat,
 
     /// Log filter: error, warn, info, debug, trace, or a tracing directive such as `snapkeep=debug`.
-    #[arg(long, global = true, env = "SNAPKEEP_LOG", default_value = "info", value_name = "FILTER")]
+    #[arg(
+        long,
+        global = true,
+        env = "SNAPKEEP_LOG",
+        default_value = "info",
+        value_name = "FILTER"
+    )]
     pub log_level: String,
 
     /// Make one pass over every (server, policy) now, then exit (for cron, systemd timers, Kubernetes CronJobs).
@@ -50,11 +56,23 @@ pub struct Cli {
     pub force: bool,
 
     /// With --run-now: only these policies (repeatable).
-    #[arg(long = "policy", value_name = "NAME", requires = "run_now", env = "SNAPKEEP_POLICY", value_delimiter = ',')]
+    #[arg(
+        long = "policy",
+        value_name = "NAME",
+        requires = "run_now",
+        env = "SNAPKEEP_POLICY",
+        value_delimiter = ','
+    )]
     pub policies: Vec<String>,
 
     /// With --run-now: only these server ids (repeatable).
-    #[arg(long = "server", value_name = "ID", requires = "run_now", env = "SNAPKEEP_SERVER", value_delimiter = ',')]
+    #[arg(
+        long = "server",
+        value_name = "ID",
+        requires = "run_now",
+        env = "SNAPKEEP_SERVER",
+        value_delimiter = ','
+    )]
     pub servers: Vec<u64>,
 
     #[command(subcommand)]
@@ -78,6 +96,31 @@ pub enum Command {
     Demo(DemoArgs),
     /// Run the built-in VPS.org API simulator standalone, to try a config without touching real servers.
     Sim(SimArgs),
+    /// Restore a server from a snapshot (--snapshot ID) or a backup (--backup ID --server ID).
+    /// This overwrites all current data on the server and cannot be undone; VPS.org stops the
+    /// server first. Needs --yes.
+    Restore(RestoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The snapshot to restore (its server is restored).
+    #[arg(
+        long,
+        value_name = "ID",
+        required_unless_present = "backup",
+        conflicts_with = "backup"
+    )]
+    pub snapshot: Option<u64>,
+    /// The backup to restore; needs --server.
+    #[arg(long, value_name = "ID", requires = "server")]
+    pub backup: Option<u64>,
+    /// The server to restore the backup onto (the backup must belong to it).
+    #[arg(long, value_name = "ID")]
+    pub server: Option<u64>,
+    /// Confirm: all current data on the server is overwritten.
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -112,7 +155,12 @@ pub struct SimArgs {
     #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, env = "SNAPKEEP_SIM_COMPLETE_AFTER")]
     pub complete_after: std::time::Duration,
     /// Servers and existing items to start with (TOML or JSON, by extension); default: the API docs' examples.
-    #[arg(long, value_name = "FILE", env = "SNAPKEEP_SIM_SEED", conflicts_with = "fleet")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "SNAPKEEP_SIM_SEED",
+        conflicts_with = "fleet"
+    )]
     pub seed: Option<PathBuf>,
     /// Start with this many empty servers (ids 1..=N) instead of a seed file.
     #[arg(long, value_name = "N", env = "SNAPKEEP_SIM_FLEET")]
@@ -148,7 +196,12 @@ pub struct SimArgs {
     #[arg(long, env = "SNAPKEEP_SIM_FAIL_CREATES")]
     pub fail_creates: bool,
     /// Limit --stuck and --fail-creates to these server ids (repeatable or comma-separated).
-    #[arg(long = "fault-server", value_name = "ID", env = "SNAPKEEP_SIM_FAULT_SERVERS", value_delimiter = ',')]
+    #[arg(
+        long = "fault-server",
+        value_name = "ID",
+        env = "SNAPKEEP_SIM_FAULT_SERVERS",
+        value_delimiter = ','
+    )]
     pub fault_servers: Vec<u64>,
     /// Apply the fault flags to one endpoint only (snapshots.list, snapshots.create, snapshots.delete,
     /// snapshots.restore, backups.list, backups.create, backups.delete, servers.restore).
@@ -172,7 +225,16 @@ mod tests {
     #[test]
     fn dry_run_needs_run_now() {
         assert!(Cli::try_parse_from(["snapkeep", "--dry-run"]).is_err());
-        let cli = Cli::try_parse_from(["snapkeep", "--run-now", "--dry-run", "--policy", "a", "--server", "1,2"]).unwrap();
+        let cli = Cli::try_parse_from([
+            "snapkeep",
+            "--run-now",
+            "--dry-run",
+            "--policy",
+            "a",
+            "--server",
+            "1,2",
+        ])
+        .unwrap();
         assert!(cli.dry_run);
         assert_eq!(cli.servers, vec![1, 2]);
     }

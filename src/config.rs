@@ -91,8 +91,9 @@ pub(crate) struct Policy {
     pub(crate) name: String,
     pub(crate) kind: Kind,
     pub(crate) servers: Vec<u64>,
+    /// Evaluated in the policy's time zone (`schedule.timezone()`), which
+    /// also sets the retention buckets.
     pub(crate) schedule: Schedule,
-    pub(crate) timezone: Tz,
     pub(crate) prefix: String,
     pub(crate) poll_interval: Duration,
     pub(crate) wait_timeout: Duration,
@@ -321,7 +322,12 @@ impl Validator<'_> {
         });
     }
 
-    fn duration(&mut self, value: &Option<Spanned<String>>, key: &str, default: Duration) -> Duration {
+    fn duration(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Duration {
         let Some(v) = value else { return default };
         match humantime::parse_duration(v.get_ref().trim()) {
             Ok(d) => d,
@@ -339,7 +345,12 @@ impl Validator<'_> {
         }
     }
 
-    fn positive_duration(&mut self, value: &Option<Spanned<String>>, key: &str, default: Duration) -> Duration {
+    fn positive_duration(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Duration {
         let d = self.duration(value, key, default);
         if d.is_zero() {
             if let Some(v) = value {
@@ -369,7 +380,9 @@ impl Validator<'_> {
     }
 
     fn prefix(&mut self, value: &Option<Spanned<String>>, key: &str, default: &str) -> String {
-        let Some(v) = value else { return default.to_owned() };
+        let Some(v) = value else {
+            return default.to_owned();
+        };
         let p = v.get_ref();
         if p.is_empty() || !p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
             self.problem(
@@ -405,8 +418,16 @@ impl Validator<'_> {
         Inherited {
             timezone: self.timezone(&raw.timezone, &k("timezone"), base.timezone),
             prefix: self.prefix(&raw.prefix, &k("prefix"), &base.prefix),
-            poll_interval: self.positive_duration(&raw.poll_interval, &k("poll_interval"), base.poll_interval),
-            wait_timeout: self.positive_duration(&raw.wait_timeout, &k("wait_timeout"), base.wait_timeout),
+            poll_interval: self.positive_duration(
+                &raw.poll_interval,
+                &k("poll_interval"),
+                base.poll_interval,
+            ),
+            wait_timeout: self.positive_duration(
+                &raw.wait_timeout,
+                &k("wait_timeout"),
+                base.wait_timeout,
+            ),
             missed: self.missed(&raw.missed, &k("missed"), base.missed),
             jitter: self.duration(&raw.jitter, &k("jitter"), base.jitter),
         }
@@ -448,7 +469,10 @@ impl Validator<'_> {
                 self.problem(
                     p.name.span(),
                     "policy.name",
-                    format!("{:?} is used by an earlier policy: names must be unique", p.name.get_ref()),
+                    format!(
+                        "{:?} is used by an earlier policy: names must be unique",
+                        p.name.get_ref()
+                    ),
                 );
             }
             if let Some(policy) = self.policy(p, &defaults, span) {
@@ -532,7 +556,12 @@ impl Validator<'_> {
         }
     }
 
-    fn policy(&mut self, p: &RawPolicy, defaults: &Inherited, span: std::ops::Range<usize>) -> Option<Policy> {
+    fn policy(
+        &mut self,
+        p: &RawPolicy,
+        defaults: &Inherited,
+        span: std::ops::Range<usize>,
+    ) -> Option<Policy> {
         let before = self.problems.len();
         let name = p.name.get_ref().clone();
         if name.is_empty()
@@ -560,14 +589,26 @@ impl Validator<'_> {
         };
         let mut servers = Vec::new();
         if p.servers.get_ref().is_empty() {
-            self.problem(p.servers.span(), "policy.servers", "is empty: list at least one server id, e.g. [12345]");
+            self.problem(
+                p.servers.span(),
+                "policy.servers",
+                "is empty: list at least one server id, e.g. [12345]",
+            );
         }
         for s in p.servers.get_ref() {
             let id = *s.get_ref();
             if id <= 0 {
-                self.problem(s.span(), "policy.servers", format!("{id} is not a server id (a positive integer)"));
+                self.problem(
+                    s.span(),
+                    "policy.servers",
+                    format!("{id} is not a server id (a positive integer)"),
+                );
             } else if servers.contains(&(id as u64)) {
-                self.problem(s.span(), "policy.servers", format!("server {id} is listed twice"));
+                self.problem(
+                    s.span(),
+                    "policy.servers",
+                    format!("server {id} is listed twice"),
+                );
             } else {
                 servers.push(id as u64);
             }
@@ -585,7 +626,11 @@ impl Validator<'_> {
         let schedule = match Schedule::parse(p.schedule.get_ref(), inherited.timezone) {
             Ok(s) => Some(s),
             Err(e) => {
-                self.problem(p.schedule.span(), "policy.schedule", format!("{:?}: {e}", p.schedule.get_ref()));
+                self.problem(
+                    p.schedule.span(),
+                    "policy.schedule",
+                    format!("{:?}: {e}", p.schedule.get_ref()),
+                );
                 None
             }
         };
@@ -598,7 +643,11 @@ impl Validator<'_> {
                 "keeps nothing: set at least one of keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly (> 0 or -1) or keep_within*",
             );
         }
-        let description = p.description.as_ref().map(|d| d.get_ref().trim().to_owned()).filter(|d| !d.is_empty());
+        let description = p
+            .description
+            .as_ref()
+            .map(|d| d.get_ref().trim().to_owned())
+            .filter(|d| !d.is_empty());
         let max_kept = keep.max_kept().map_or(kind.cap(), |n| n as usize);
         if self.problems.len() != before {
             return None;
@@ -608,7 +657,6 @@ impl Validator<'_> {
             kind,
             servers,
             schedule: schedule?,
-            timezone: inherited.timezone,
             prefix: inherited.prefix,
             poll_interval: inherited.poll_interval,
             wait_timeout: inherited.wait_timeout,
@@ -627,7 +675,11 @@ impl Validator<'_> {
                 0 => None,
                 n if n == -1 || (1..=100_000).contains(&n) => Some(n as i32),
                 n => {
-                    self.problem(v.span(), key, format!("{n} is not allowed: use a count ≥ 1, 0 (off) or -1 (unlimited)"));
+                    self.problem(
+                        v.span(),
+                        key,
+                        format!("{n} is not allowed: use a count ≥ 1, 0 (off) or -1 (unlimited)"),
+                    );
                     None
                 }
             }
@@ -687,7 +739,10 @@ impl Validator<'_> {
                 .iter()
                 .map(|p| match p.keep.max_kept() {
                     Some(n) => format!("{} keeps up to {n}", p.name),
-                    None => format!("{} is unbounded (-1 or keep_within*), so it counts as the whole cap", p.name),
+                    None => format!(
+                        "{} is unbounded (-1 or keep_within*), so it counts as the whole cap",
+                        p.name
+                    ),
                 })
                 .collect();
             let last = ps.last().expect("non-empty");

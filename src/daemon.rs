@@ -65,7 +65,8 @@ impl Timetable {
         let mut fires = Vec::new();
         for (index, p) in config.policies.iter().enumerate() {
             for &server_id in &p.servers {
-                let jitter = chrono::TimeDelta::from_std(jitter_for(server_id, &p.name, p.jitter)).unwrap_or_default();
+                let jitter = chrono::TimeDelta::from_std(jitter_for(server_id, &p.name, p.jitter))
+                    .unwrap_or_default();
                 let slot = p.schedule.next_after(now);
                 entries.push(Entry {
                     server_id,
@@ -77,7 +78,11 @@ impl Timetable {
                 if p.missed == Missed::RunOnce {
                     if let Some(latest) = p.schedule.latest_at_or_before(now) {
                         fires.push(Fire {
-                            job: JobSpec { server_id, policy: index, slot: latest },
+                            job: JobSpec {
+                                server_id,
+                                policy: index,
+                                slot: latest,
+                            },
                             catch_up: true,
                         });
                     }
@@ -103,11 +108,19 @@ impl Timetable {
             match (late, policy.missed, latest) {
                 (_, _, None) => {}
                 (false, _, Some(slot)) => fires.push(Fire {
-                    job: JobSpec { server_id: e.server_id, policy: e.policy, slot },
+                    job: JobSpec {
+                        server_id: e.server_id,
+                        policy: e.policy,
+                        slot,
+                    },
                     catch_up: slot != e.slot.unwrap_or(slot),
                 }),
                 (true, Missed::RunOnce, Some(slot)) => fires.push(Fire {
-                    job: JobSpec { server_id: e.server_id, policy: e.policy, slot },
+                    job: JobSpec {
+                        server_id: e.server_id,
+                        policy: e.policy,
+                        slot,
+                    },
                     catch_up: true,
                 }),
                 (true, Missed::Skip, Some(slot)) => info!(
@@ -136,9 +149,12 @@ pub(crate) async fn run(
     client: Client,
     clock: Arc<dyn Clock>,
 ) -> Result<u8, AppError> {
-    let mut term = signal(SignalKind::terminate()).map_err(|e| AppError::Runtime(format!("cannot watch SIGTERM: {e}")))?;
-    let mut int = signal(SignalKind::interrupt()).map_err(|e| AppError::Runtime(format!("cannot watch SIGINT: {e}")))?;
-    let mut hup = signal(SignalKind::hangup()).map_err(|e| AppError::Runtime(format!("cannot watch SIGHUP: {e}")))?;
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| AppError::Runtime(format!("cannot watch SIGTERM: {e}")))?;
+    let mut int = signal(SignalKind::interrupt())
+        .map_err(|e| AppError::Runtime(format!("cannot watch SIGINT: {e}")))?;
+    let mut hup = signal(SignalKind::hangup())
+        .map_err(|e| AppError::Runtime(format!("cannot watch SIGHUP: {e}")))?;
 
     let mut config = Arc::new(config);
     let mut client = client;
@@ -202,10 +218,8 @@ pub(crate) async fn run(
 
     notify(&[sd_notify::NotifyState::Stopping]);
     let grace = config.daemon.shutdown_timeout;
-    let drained = tokio::time::timeout(grace, async {
-        while passes.join_next().await.is_some() {}
-    })
-    .await;
+    let drained =
+        tokio::time::timeout(grace, async { while passes.join_next().await.is_some() {} }).await;
     if drained.is_err() {
         warn!(
             timeout = ?grace,
@@ -262,10 +276,18 @@ fn start_pass(
         return;
     }
     let servers: Vec<u64> = jobs.iter().map(|j| j.server_id).collect();
-    let (config, client, clock, busy) = (Arc::clone(config), client.clone(), Arc::clone(clock), Arc::clone(busy));
+    let (config, client, clock, busy) = (
+        Arc::clone(config),
+        client.clone(),
+        Arc::clone(clock),
+        Arc::clone(busy),
+    );
     passes.spawn(async move {
+        let before = runner::ApiUse::of(&client);
         let report = runner::run_pass(config, client.clone(), clock, jobs, false).await;
-        for line in runner::summary(&report, client.stats().total(), false).lines() {
+        for line in
+            runner::summary(&report, runner::ApiUse::of(&client).since(before), false).lines()
+        {
             info!("{line}");
         }
         let mut busy = busy.lock().expect("busy lock");

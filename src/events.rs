@@ -69,7 +69,11 @@ pub(crate) struct Detail<'a> {
 pub(crate) fn emit(action: Action, who: Subject<'_>, d: Detail<'_>) {
     let item_id = d.item_id.map(|i| i as i64).unwrap_or(-1);
     let duration_ms = d.duration.map(|d| d.as_millis() as u64).unwrap_or(0);
-    let outcome = if d.outcome.is_empty() { "ok" } else { d.outcome };
+    let outcome = if d.outcome.is_empty() {
+        "ok"
+    } else {
+        d.outcome
+    };
     macro_rules! event {
         ($level:ident) => {
             tracing::$level!(

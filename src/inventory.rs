@@ -59,7 +59,11 @@ impl From<Backup> for Item {
 /// wanted (one short list), otherwise the whole account's (one list for all).
 /// Automatic backups are left out: they do not count toward the manual cap
 /// and are never ours.
-pub(crate) async fn fetch(client: &Client, kind: Kind, servers: &[u64]) -> Result<Vec<Item>, ApiError> {
+pub(crate) async fn fetch(
+    client: &Client,
+    kind: Kind,
+    servers: &[u64],
+) -> Result<Vec<Item>, ApiError> {
     let filter = match servers {
         [one] => Some(*one),
         _ => None,
@@ -140,7 +144,13 @@ impl Poller {
                 notified.await;
             }
             tokio::time::sleep(self.interval).await;
-            let servers: Vec<u64> = self.waiting.lock().expect("poller lock").keys().copied().collect();
+            let servers: Vec<u64> = self
+                .waiting
+                .lock()
+                .expect("poller lock")
+                .keys()
+                .copied()
+                .collect();
             if servers.is_empty() {
                 continue;
             }
@@ -156,7 +166,12 @@ impl Poller {
     }
 
     /// Waits until item `id` on `server_id` is `completed`, for at most `timeout`.
-    pub(crate) async fn wait_for(&self, server_id: u64, id: u64, timeout: Duration) -> Result<Item, WaitError> {
+    pub(crate) async fn wait_for(
+        &self,
+        server_id: u64,
+        id: u64,
+        timeout: Duration,
+    ) -> Result<Item, WaitError> {
         let mut rx = self.tx.subscribe();
         rx.mark_unchanged();
         let _registration = Registration::new(self, server_id);
@@ -167,13 +182,17 @@ impl Poller {
                     return Err(WaitError::Vanished);
                 }
                 let listing = rx.borrow_and_update().clone();
-                let Ok(items) = listing.as_ref() else { continue };
+                let Ok(items) = listing.as_ref() else {
+                    continue;
+                };
                 match items.get(&id) {
                     Some(item) => {
                         misses = 0;
                         match &item.status {
                             Status::Completed => return Ok(item.clone()),
-                            Status::Failed => return Err(WaitError::Failed(item.status.as_str().to_owned())),
+                            Status::Failed => {
+                                return Err(WaitError::Failed(item.status.as_str().to_owned()));
+                            }
                             Status::InProgress | Status::Other(_) => {}
                         }
                     }
@@ -201,7 +220,12 @@ struct Registration<'a> {
 
 impl<'a> Registration<'a> {
     fn new(poller: &'a Poller, server_id: u64) -> Self {
-        *poller.waiting.lock().expect("poller lock").entry(server_id).or_default() += 1;
+        *poller
+            .waiting
+            .lock()
+            .expect("poller lock")
+            .entry(server_id)
+            .or_default() += 1;
         poller.wake.notify_one();
         Registration { poller, server_id }
     }

@@ -50,14 +50,27 @@ pub(crate) fn label_for(
 
 /// The slot of an item, if `label` (snapshot name or backup description)
 /// marks it as made by this prefix and policy; None means "not ours".
-pub(crate) fn owned_slot(kind: Kind, prefix: &str, policy: &str, label: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn owned_slot(
+    kind: Kind,
+    prefix: &str,
+    policy: &str,
+    label: &str,
+) -> Option<DateTime<Utc>> {
     match kind {
         Kind::Snapshot => {
-            let stamp = label.strip_prefix(prefix)?.strip_prefix('-')?.strip_prefix(policy)?.strip_prefix('-')?;
+            let stamp = label
+                .strip_prefix(prefix)?
+                .strip_prefix('-')?
+                .strip_prefix(policy)?
+                .strip_prefix('-')?;
             parse_exact(stamp, SNAPSHOT_STAMP, 15)
         }
         Kind::Backup => {
-            let rest = label.strip_prefix(prefix)?.strip_prefix(':')?.strip_prefix(policy)?.strip_prefix(':')?;
+            let rest = label
+                .strip_prefix(prefix)?
+                .strip_prefix(':')?
+                .strip_prefix(policy)?
+                .strip_prefix(':')?;
             let (stamp, tail) = rest.split_at_checked(20)?;
             if !(tail.is_empty() || tail.starts_with(' ')) {
                 return None;
@@ -90,12 +103,21 @@ mod tests {
     fn round_trips() {
         let n = snapshot_name("snapkeep", "nightly", slot());
         assert_eq!(n, "snapkeep-nightly-20250105-040000");
-        assert_eq!(owned_slot(Kind::Snapshot, "snapkeep", "nightly", &n), Some(slot()));
+        assert_eq!(
+            owned_slot(Kind::Snapshot, "snapkeep", "nightly", &n),
+            Some(slot())
+        );
         let d = backup_description("snapkeep", "nightly", slot(), Some("nightly rotation"));
         assert_eq!(d, "snapkeep:nightly:2025-01-05T04:00:00Z nightly rotation");
-        assert_eq!(owned_slot(Kind::Backup, "snapkeep", "nightly", &d), Some(slot()));
+        assert_eq!(
+            owned_slot(Kind::Backup, "snapkeep", "nightly", &d),
+            Some(slot())
+        );
         let bare = backup_description("snapkeep", "nightly", slot(), None);
-        assert_eq!(owned_slot(Kind::Backup, "snapkeep", "nightly", &bare), Some(slot()));
+        assert_eq!(
+            owned_slot(Kind::Backup, "snapkeep", "nightly", &bare),
+            Some(slot())
+        );
     }
 
     #[test]
@@ -112,7 +134,11 @@ mod tests {
             "snapkeep-nightly-2025010-5040000",
         ];
         for name in not_ours {
-            assert_eq!(owned_slot(Kind::Snapshot, "snapkeep", "nightly", name), None, "{name}");
+            assert_eq!(
+                owned_slot(Kind::Snapshot, "snapkeep", "nightly", name),
+                None,
+                "{name}"
+            );
         }
         for desc in [
             "Pre-update backup",
@@ -121,7 +147,11 @@ mod tests {
             "snapkeep:nightly:2025-1-05T04:00:00Z",
             "snapkeep:weekly:2025-01-05T04:00:00Z",
         ] {
-            assert_eq!(owned_slot(Kind::Backup, "snapkeep", "nightly", desc), None, "{desc}");
+            assert_eq!(
+                owned_slot(Kind::Backup, "snapkeep", "nightly", desc),
+                None,
+                "{desc}"
+            );
         }
     }
 
@@ -129,6 +159,9 @@ mod tests {
     fn policy_names_that_prefix_each_other_stay_apart() {
         let n = snapshot_name("snapkeep", "a-b", slot());
         assert_eq!(owned_slot(Kind::Snapshot, "snapkeep", "a", &n), None);
-        assert_eq!(owned_slot(Kind::Snapshot, "snapkeep", "a-b", &n), Some(slot()));
+        assert_eq!(
+            owned_slot(Kind::Snapshot, "snapkeep", "a-b", &n),
+            Some(slot())
+        );
     }
 }

@@ -72,6 +72,14 @@ pub(crate) enum JobError {
         other: usize,
         reason: &'static str,
     },
+    #[error(
+        "server {server_id}: VPS.org refused the create because the server is at its cap ({source}), although snapkeep counted room; an item may be hidden from the list. Nothing was deleted for it"
+    )]
+    ProviderFull {
+        server_id: u64,
+        #[source]
+        source: ApiError,
+    },
     #[error("new {kind} #{id} {label}: {source}; pruned nothing")]
     Wait {
         kind: &'static str,
@@ -89,9 +97,19 @@ impl JobError {
             JobError::Listing(_) => "listing",
             JobError::Api { source, .. } => source.kind(),
             JobError::Refused { .. } => "refused",
-            JobError::Wait { source: WaitError::TimedOut(_), .. } => "wait_timeout",
-            JobError::Wait { source: WaitError::Failed(_), .. } => "item_failed",
-            JobError::Wait { source: WaitError::Vanished, .. } => "item_vanished",
+            JobError::ProviderFull { .. } => "provider_full",
+            JobError::Wait {
+                source: WaitError::TimedOut(_),
+                ..
+            } => "wait_timeout",
+            JobError::Wait {
+                source: WaitError::Failed(_),
+                ..
+            } => "item_failed",
+            JobError::Wait {
+                source: WaitError::Vanished,
+                ..
+            } => "item_vanished",
         }
     }
 }
@@ -101,7 +119,12 @@ const PLANNED_ID: u64 = u64::MAX;
 
 impl Job<'_> {
     fn owned(&self, item: &Item) -> Option<DateTime<Utc>> {
-        naming::owned_slot(self.policy.kind, &self.policy.prefix, &self.policy.name, &item.label)
+        naming::owned_slot(
+            self.policy.kind,
+            &self.policy.prefix,
+            &self.policy.name,
+            &item.label,
+        )
     }
 
     fn subject<'s>(&'s self, server_name: &'s str) -> Subject<'s> {
@@ -115,7 +138,7 @@ impl Job<'_> {
     fn retention_policy(&self) -> retention::Policy {
         retention::Policy {
             rules: self.policy.keep.clone(),
-            tz: self.policy.timezone,
+            tz: self.policy.schedule.timezone(),
             cap: self.policy.max_kept,
         }
     }
@@ -145,7 +168,11 @@ impl Job<'_> {
     /// kind, which it keeps in step with every create and delete.
     pub(crate) async fn run(&self, items: &mut Vec<Item>) -> Result<JobReport, JobError> {
         let mut report = JobReport {
-            server_name: items.iter().map(|i| i.server_name.clone()).find(|n| !n.is_empty()).unwrap_or_default(),
+            server_name: items
+                .iter()
+                .map(|i| i.server_name.clone())
+                .find(|n| !n.is_empty())
+                .unwrap_or_default(),
             ..JobReport::default()
         };
         let kind = self.policy.kind;
@@ -157,8 +184,13 @@ impl Job<'_> {
             .cloned()
             .collect();
         for item in failed {
-            self.delete(items, &item, "failed: takes room and restores nothing", &mut report)
-                .await?;
+            self.delete(
+                items,
+                &item,
+                "failed: takes room and restores nothing",
+                &mut report,
+            )
+            .await?;
         }
 
         // Rule 2: is the slot taken?
@@ -169,7 +201,10 @@ impl Job<'_> {
             self.slot,
             self.policy.description.as_deref(),
         );
-        let existing = items.iter().find(|i| self.owned(i) == Some(self.slot)).cloned();
+        let existing = items
+            .iter()
+            .find(|i| self.owned(i) == Some(self.slot))
+            .cloned();
         if let Some(existing) = existing {
             report.slot_taken = true;
             emit(
@@ -178,7 +213,11 @@ impl Job<'_> {
                 Detail {
                     item_id: Some(existing.id),
                     item_name: &existing.label,
-                    reason: &format!("slot {} already has this item ({}); not creating another", self.slot.to_rfc3339(), existing.status.as_str()),
+                    reason: &format!(
+                        "slot {} already has this item ({}); not creating another",
+                        self.slot.to_rfc3339(),
+                        existing.status.as_str()
+                    ),
                     ..Detail::default()
                 },
             );
@@ -194,7 +233,12 @@ impl Job<'_> {
                 emit(
                     Action::Create,
                     self.subject(&report.server_name),
-                    Detail { item_name: &label, reason: "scheduled slot", outcome: "dry-run", ..Detail::default() },
+                    Detail {
+                        item_name: &label,
+                        reason: "scheduled slot",
+                        outcome: "dry-run",
+                        ..Detail::default()
+                    },
                 );
                 report.would_create = Some(label.clone());
                 items.push(Item {
@@ -218,7 +262,11 @@ impl Job<'_> {
         }
 
         // Rule 6: prune.
-        let plan = retention::plan(&self.retention_items(items), &self.retention_policy(), (self.now)());
+        let plan = retention::plan(
+            &self.retention_items(items),
+            &self.retention_policy(),
+            (self.now)(),
+        );
         let mut deletes: Vec<(Item, String)> = plan
             .iter()
             .filter(|d| !d.keep && d.id != PLANNED_ID)
@@ -229,7 +277,8 @@ impl Job<'_> {
             .collect();
         deletes.sort_by_key(|(i, _)| (self.owned(i), i.id));
         for (item, why) in deletes {
-            self.delete(items, &item, &format!("retention: {why}"), &mut report).await?;
+            self.delete(items, &item, &format!("retention: {why}"), &mut report)
+                .await?;
         }
         items.retain(|i| i.id != PLANNED_ID);
         Ok(report)
@@ -237,7 +286,11 @@ impl Job<'_> {
 
     /// Rule 4. Counts everything on the server toward the cap (any status,
     /// anyone's); deletes only our items that retention would drop next.
-    async fn make_room(&self, items: &mut Vec<Item>, report: &mut JobReport) -> Result<(), JobError> {
+    async fn make_room(
+        &self,
+        items: &mut Vec<Item>,
+        report: &mut JobReport,
+    ) -> Result<(), JobError> {
         let cap = self.policy.kind.cap();
         while items.len() >= cap {
             let victim = retention::next_to_drop(
@@ -246,7 +299,8 @@ impl Job<'_> {
                 (self.now)(),
                 self.slot,
             );
-            let Some(victim) = victim.and_then(|id| items.iter().find(|i| i.id == id).cloned()) else {
+            let Some(victim) = victim.and_then(|id| items.iter().find(|i| i.id == id).cloned())
+            else {
                 let ours = items.iter().filter(|i| self.owned(i).is_some()).count();
                 let other = items
                     .iter()
@@ -259,7 +313,11 @@ impl Job<'_> {
                 };
                 let err = JobError::Refused {
                     server_id: self.server_id,
-                    name: if report.server_name.is_empty() { String::new() } else { format!(" ({})", report.server_name) },
+                    name: if report.server_name.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", report.server_name)
+                    },
                     cap,
                     plural: self.policy.kind.plural(),
                     total: items.len(),
@@ -270,11 +328,21 @@ impl Job<'_> {
                 emit(
                     Action::Refuse,
                     self.subject(&report.server_name),
-                    Detail { reason: &err.to_string(), outcome: "error", ..Detail::default() },
+                    Detail {
+                        reason: &err.to_string(),
+                        outcome: "error",
+                        ..Detail::default()
+                    },
                 );
                 return Err(err);
             };
-            self.delete(items, &victim, "room: at the cap, retention drops it next", report).await?;
+            self.delete(
+                items,
+                &victim,
+                "room: at the cap, retention drops it next",
+                report,
+            )
+            .await?;
         }
         Ok(())
     }
@@ -295,13 +363,21 @@ impl Job<'_> {
                 .create_snapshot(self.server_id, label, self.policy.description.as_deref())
                 .await
                 .map(Item::from),
-            Kind::Backup => self.client.create_backup(self.server_id, label).await.map(Item::from),
+            Kind::Backup => self
+                .client
+                .create_backup(self.server_id, label)
+                .await
+                .map(Item::from),
         };
         match result {
             Ok(item) => {
                 emit(
                     Action::Create,
-                    self.subject(if server_name.is_empty() { &item.server_name } else { server_name }),
+                    self.subject(if server_name.is_empty() {
+                        &item.server_name
+                    } else {
+                        server_name
+                    }),
                     Detail {
                         item_id: Some(item.id),
                         item_name: label,
@@ -316,9 +392,24 @@ impl Job<'_> {
                 emit(
                     Action::Fail,
                     self.subject(server_name),
-                    Detail { item_name: label, reason: &source.to_string(), outcome: "error", duration: Some(started.elapsed()), ..Detail::default() },
+                    Detail {
+                        item_name: label,
+                        reason: &source.to_string(),
+                        outcome: "error",
+                        duration: Some(started.elapsed()),
+                        ..Detail::default()
+                    },
                 );
-                Err(JobError::Api { action: "create", source })
+                if source.is_limit_reached() {
+                    return Err(JobError::ProviderFull {
+                        server_id: self.server_id,
+                        source,
+                    });
+                }
+                Err(JobError::Api {
+                    action: "create",
+                    source,
+                })
             }
         }
     }
@@ -331,16 +422,28 @@ impl Job<'_> {
             Detail {
                 item_id: Some(item.id),
                 item_name: &item.label,
-                reason: &format!("until completed (poll every {:?}, give up after {:?})", self.policy.poll_interval, self.policy.wait_timeout),
+                reason: &format!(
+                    "until completed (poll every {:?}, give up after {:?})",
+                    self.policy.poll_interval, self.policy.wait_timeout
+                ),
                 ..Detail::default()
             },
         );
-        match self.poller.wait_for(self.server_id, item.id, self.policy.wait_timeout).await {
+        match self
+            .poller
+            .wait_for(self.server_id, item.id, self.policy.wait_timeout)
+            .await
+        {
             Ok(done) => {
                 emit(
                     Action::Completed,
                     self.subject(server_name),
-                    Detail { item_id: Some(done.id), item_name: &done.label, duration: Some(started.elapsed()), ..Detail::default() },
+                    Detail {
+                        item_id: Some(done.id),
+                        item_name: &done.label,
+                        duration: Some(started.elapsed()),
+                        ..Detail::default()
+                    },
                 );
                 Ok(done)
             }
@@ -367,14 +470,30 @@ impl Job<'_> {
         }
     }
 
-    async fn delete(&self, items: &mut Vec<Item>, item: &Item, reason: &str, report: &mut JobReport) -> Result<(), JobError> {
+    async fn delete(
+        &self,
+        items: &mut Vec<Item>,
+        item: &Item,
+        reason: &str,
+        report: &mut JobReport,
+    ) -> Result<(), JobError> {
         let started = Instant::now();
-        let subject = Subject { server_id: self.server_id, server_name: &report.server_name, policy: &self.policy.name };
+        let subject = Subject {
+            server_id: self.server_id,
+            server_name: &report.server_name,
+            policy: &self.policy.name,
+        };
         if self.dry_run {
             emit(
                 Action::Delete,
                 subject,
-                Detail { item_id: Some(item.id), item_name: &item.label, reason, outcome: "dry-run", ..Detail::default() },
+                Detail {
+                    item_id: Some(item.id),
+                    item_name: &item.label,
+                    reason,
+                    outcome: "dry-run",
+                    ..Detail::default()
+                },
             );
             report.would_delete.push((item.clone(), reason.to_owned()));
             items.retain(|i| i.id != item.id);
@@ -390,7 +509,13 @@ impl Job<'_> {
                 emit(
                     Action::Delete,
                     subject,
-                    Detail { item_id: Some(item.id), item_name: &item.label, reason, duration: Some(started.elapsed()), ..Detail::default() },
+                    Detail {
+                        item_id: Some(item.id),
+                        item_name: &item.label,
+                        reason,
+                        duration: Some(started.elapsed()),
+                        ..Detail::default()
+                    },
                 );
                 items.retain(|i| i.id != item.id);
                 report.deleted.push(item.clone());
@@ -400,9 +525,18 @@ impl Job<'_> {
                 emit(
                     Action::Fail,
                     subject,
-                    Detail { item_id: Some(item.id), item_name: &item.label, reason: &source.to_string(), outcome: "error", duration: Some(started.elapsed()) },
+                    Detail {
+                        item_id: Some(item.id),
+                        item_name: &item.label,
+                        reason: &source.to_string(),
+                        outcome: "error",
+                        duration: Some(started.elapsed()),
+                    },
                 );
-                Err(JobError::Api { action: "delete", source })
+                Err(JobError::Api {
+                    action: "delete",
+                    source,
+                })
             }
         }
     }
@@ -415,5 +549,9 @@ fn replace(items: &mut [Item], updated: Item) {
 }
 
 fn rules_text(rules: &[retention::Rule]) -> String {
-    rules.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(", ")
+    rules
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -2,17 +2,22 @@
 //! `--run-now` and the daemon share.
 //!
 //! It lists each kind once for the whole fleet, gives every server its own
-//! task (servers run concurrently up to `max_concurrency`; the policies of
-//! one server run one after another, because they share the provider's cap),
-//! shares one completion poller per kind, and never lets one failed job
-//! stop the others.
+//! task (the policies of one server run one after another, because they
+//! share the provider's cap), shares one completion poller per kind, and
+//! never lets one failed job stop the others.
+//!
+//! Servers are not limited to `max_concurrency` *tasks*: a task spends most
+//! of its life waiting for an item to complete, and holding a slot while
+//! waiting would serialise a fleet into batches (1000 servers, 4 at a time,
+//! each waiting minutes). What `max_concurrency` bounds is what the provider
+//! feels — requests in flight — and the client's shared limiter enforces
+//! that for every task at once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::api::Client;
@@ -29,6 +34,29 @@ pub(crate) struct JobSpec {
     /// Index into `config.policies`.
     pub(crate) policy: usize,
     pub(crate) slot: DateTime<Utc>,
+}
+
+/// API calls a pass made (a difference of the client's counters).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct ApiUse {
+    pub(crate) calls: u64,
+    pub(crate) retries: u64,
+}
+
+impl ApiUse {
+    pub(crate) fn of(client: &Client) -> ApiUse {
+        ApiUse {
+            calls: client.stats().total(),
+            retries: client.stats().retries(),
+        }
+    }
+
+    pub(crate) fn since(self, before: ApiUse) -> ApiUse {
+        ApiUse {
+            calls: self.calls - before.calls,
+            retries: self.retries - before.retries,
+        }
+    }
 }
 
 /// How a job ended.
@@ -95,10 +123,13 @@ pub(crate) async fn run_pass(
             .unwrap_or(Duration::from_secs(15));
         pollers.insert(kind, Poller::start(client.clone(), kind, interval));
     }
-    let pollers: Arc<HashMap<Kind, Arc<Poller>>> =
-        Arc::new(pollers.iter().map(|(k, h)| (*k, Arc::clone(h.poller()))).collect());
+    let pollers: Arc<HashMap<Kind, Arc<Poller>>> = Arc::new(
+        pollers
+            .iter()
+            .map(|(k, h)| (*k, Arc::clone(h.poller())))
+            .collect(),
+    );
 
-    let limit = Arc::new(Semaphore::new(config.api.max_concurrency.max(1)));
     let mut tasks = JoinSet::new();
     for (server_id, specs) in by_server {
         let mut items: HashMap<Kind, Result<Vec<Item>, String>> = HashMap::new();
@@ -115,9 +146,7 @@ pub(crate) async fn run_pass(
         let client = client.clone();
         let clock = Arc::clone(&clock);
         let pollers = Arc::clone(&pollers);
-        let limit = Arc::clone(&limit);
         tasks.spawn(async move {
-            let _turn = limit.acquire_owned().await.expect("semaphore never closed");
             run_server(&config, &client, clock, &pollers, specs, items, dry_run).await
         });
     }
@@ -125,11 +154,21 @@ pub(crate) async fn run_pass(
     while let Some(joined) = tasks.join_next().await {
         match joined {
             Ok(mut o) => outcomes.append(&mut o),
-            Err(e) => tracing::error!(error = %e, "a server's task panicked; its jobs are lost from the report"),
+            Err(e) => {
+                tracing::error!(error = %e, "a server's task panicked; its jobs are lost from the report")
+            }
         }
     }
     outcomes.sort_by_key(|o| (o.spec.server_id, o.spec.policy));
     drop(pollers);
+    for ((endpoint, status), n) in client.stats().snapshot() {
+        tracing::debug!(
+            endpoint = endpoint.as_str(),
+            status,
+            calls = n,
+            "API calls so far"
+        );
+    }
     PassReport {
         outcomes,
         duration: started.elapsed(),
@@ -168,8 +207,16 @@ async fn run_server(
             Some(Err(listing)) => {
                 emit(
                     Action::Fail,
-                    Subject { server_id: spec.server_id, server_name: "", policy: &policy.name },
-                    Detail { reason: listing, outcome: "error", ..Detail::default() },
+                    Subject {
+                        server_id: spec.server_id,
+                        server_name: "",
+                        policy: &policy.name,
+                    },
+                    Detail {
+                        reason: listing,
+                        outcome: "error",
+                        ..Detail::default()
+                    },
                 );
                 Err(JobError::Listing(listing.clone()))
             }
@@ -186,12 +233,14 @@ async fn run_server(
 }
 
 /// The human summary: one line per job, then a total.
-pub(crate) fn summary(report: &PassReport, api_calls: u64, dry_run: bool) -> String {
+pub(crate) fn summary(report: &PassReport, api: ApiUse, dry_run: bool) -> String {
     let mut out = String::new();
     let (mut created, mut deleted) = (0, 0);
     for o in &report.outcomes {
         let server = match &o.result {
-            Ok(r) if !r.server_name.is_empty() => format!("{} ({})", o.spec.server_id, r.server_name),
+            Ok(r) if !r.server_name.is_empty() => {
+                format!("{} ({})", o.spec.server_id, r.server_name)
+            }
             _ => o.spec.server_id.to_string(),
         };
         let line = match &o.result {
@@ -218,9 +267,17 @@ pub(crate) fn summary(report: &PassReport, api_calls: u64, dry_run: bool) -> Str
                 if parts.is_empty() {
                     parts.push("nothing to do".to_owned());
                 }
-                format!("ok      server {server} policy {}: {}", o.policy_name, parts.join("; "))
+                format!(
+                    "ok      server {server} policy {}: {}",
+                    o.policy_name,
+                    parts.join("; ")
+                )
             }
-            Err(e) => format!("FAILED  server {server} policy {}: {e}", o.policy_name),
+            Err(e) => format!(
+                "FAILED  server {server} policy {} ({}): {e}",
+                o.policy_name,
+                e.kind()
+            ),
         };
         out.push_str(&line);
         out.push_str(&format!(" [{:.1}s]\n", o.duration.as_secs_f64()));
@@ -228,11 +285,13 @@ pub(crate) fn summary(report: &PassReport, api_calls: u64, dry_run: bool) -> Str
     let total = report.outcomes.len();
     let failed = report.failed();
     out.push_str(&format!(
-        "{}{total} job(s): {} ok, {failed} failed; {} {created}, {} {deleted}; {api_calls} API call(s) in {:.1}s\n",
+        "{}{total} job(s): {} ok, {failed} failed; {} {created}, {} {deleted}; {} API call(s), {} retried, in {:.1}s\n",
         if dry_run { "DRY RUN — nothing was changed. " } else { "" },
         total - failed,
         if dry_run { "would create" } else { "created" },
         if dry_run { "would delete" } else { "deleted" },
+        api.calls,
+        api.retries,
         report.duration.as_secs_f64()
     ));
     out

@@ -44,16 +44,19 @@ pub fn init_logging(format: LogFormat, filter: &str) {
 
 /// Text fields: the message, then `key=value` pairs — except the audit
 /// fields, whose content the audit message already reads out in words.
-fn text_fields() -> FieldFn<impl Fn(&mut Writer<'_>, &tracing::field::Field, &dyn std::fmt::Debug) -> std::fmt::Result + Clone>
-{
-    tracing_subscriber::fmt::format::debug_fn(|w: &mut Writer<'_>, field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
-        let name = field.name();
-        if name == "message" {
-            write!(w, "{value:?}")
-        } else if crate::events::AUDIT_FIELDS.contains(&name) {
-            Ok(())
-        } else {
-            write!(w, " {name}={value:?}")
-        }
-    })
+fn text_fields() -> FieldFn<
+    impl Fn(&mut Writer<'_>, &tracing::field::Field, &dyn std::fmt::Debug) -> std::fmt::Result + Clone,
+> {
+    tracing_subscriber::fmt::format::debug_fn(
+        |w: &mut Writer<'_>, field: &tracing::field::Field, value: &dyn std::fmt::Debug| {
+            let name = field.name();
+            if name == "message" {
+                write!(w, "{value:?}")
+            } else if crate::events::AUDIT_FIELDS.contains(&name) {
+                Ok(())
+            } else {
+                write!(w, " {name}={value:?}")
+            }
+        },
+    )
 }

@@ -47,7 +47,10 @@ pub(crate) fn resolve(
             return read(&path);
         }
     }
-    api.token.clone().filter(|t| !t.is_empty()).ok_or(TokenError::Missing)
+    api.token
+        .clone()
+        .filter(|t| !t.is_empty())
+        .ok_or(TokenError::Missing)
 }
 
 /// Resolves the token from this process's environment.
@@ -78,8 +81,12 @@ mod tests {
     fn api(token_file: Option<&Path>, token: Option<&str>) -> ApiConfig {
         let text = format!(
             "[api]\n{}{}[[policy]]\nname=\"a\"\nkind=\"snapshot\"\nservers=[1]\nschedule=\"@daily\"\nkeep_last=1\n",
-            token_file.map(|p| format!("token_file = {:?}\n", p.display().to_string())).unwrap_or_default(),
-            token.map(|t| format!("token = {t:?}\n")).unwrap_or_default(),
+            token_file
+                .map(|p| format!("token_file = {:?}\n", p.display().to_string()))
+                .unwrap_or_default(),
+            token
+                .map(|t| format!("token = {t:?}\n"))
+                .unwrap_or_default(),
         );
         crate::config::parse_str(&text, "t").unwrap().api
     }
@@ -93,12 +100,27 @@ mod tests {
         std::fs::write(dir.join(CREDENTIAL_NAME), "from-cred").unwrap();
 
         let a = api(Some(&file), Some("from-config"));
-        assert_eq!(resolve(&a, Some("from-env".into()), None).unwrap().expose(), "from-env");
-        assert_eq!(resolve(&a, None, Some(dir.clone())).unwrap().expose(), "from-file");
+        assert_eq!(
+            resolve(&a, Some("from-env".into()), None).unwrap().expose(),
+            "from-env"
+        );
+        assert_eq!(
+            resolve(&a, None, Some(dir.clone())).unwrap().expose(),
+            "from-file"
+        );
         let b = api(None, Some("from-config"));
-        assert_eq!(resolve(&b, None, Some(dir.clone())).unwrap().expose(), "from-cred");
-        assert_eq!(resolve(&b, Some("  ".into()), None).unwrap().expose(), "from-config");
-        assert!(matches!(resolve(&api(None, None), None, None), Err(TokenError::Missing)));
+        assert_eq!(
+            resolve(&b, None, Some(dir.clone())).unwrap().expose(),
+            "from-cred"
+        );
+        assert_eq!(
+            resolve(&b, Some("  ".into()), None).unwrap().expose(),
+            "from-config"
+        );
+        assert!(matches!(
+            resolve(&api(None, None), None, None),
+            Err(TokenError::Missing)
+        ));
         let missing = api(Some(&dir.join("nope")), None);
         let err = resolve(&missing, None, None).unwrap_err().to_string();
         assert!(err.contains("api.token_file"), "{err}");

@@ -18,11 +18,18 @@ keep_last = 3
 fn slot() -> DateTime<Utc> {
     let now = Utc::now();
     let today = now.date_naive().and_hms_opt(3, 0, 0).unwrap().and_utc();
-    if today <= now { today } else { today - TimeDelta::days(1) }
+    if today <= now {
+        today
+    } else {
+        today - TimeDelta::days(1)
+    }
 }
 
 fn ours(days_ago: i64) -> String {
-    format!("snapkeep-nightly-{}", (slot() - TimeDelta::days(days_ago)).format("%Y%m%d-%H%M%S"))
+    format!(
+        "snapkeep-nightly-{}",
+        (slot() - TimeDelta::days(days_ago)).format("%Y%m%d-%H%M%S")
+    )
 }
 
 fn at(days_ago: i64) -> DateTime<Utc> {
@@ -30,7 +37,12 @@ fn at(days_ago: i64) -> DateTime<Utc> {
 }
 
 fn deletes(sim: &Sim) -> Vec<String> {
-    sim.sim.requests().into_iter().filter(|r| r.method == "DELETE").map(|r| r.path).collect()
+    sim.sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path)
+        .collect()
 }
 
 #[test]
@@ -40,7 +52,11 @@ fn first_pass_on_an_empty_server_creates_one_completed_snapshot() {
     let run = s.run(&["--run-now"]).expect(0);
     assert_eq!(sim.snapshot_names(1), vec![ours(0)]);
     assert_eq!(sim.sim.snapshots(Some(1))[0].status, SimStatus::Completed);
-    assert!(run.stdout().contains("1 job(s): 1 ok, 0 failed"), "{}", run.stdout());
+    assert!(
+        run.stdout().contains("1 job(s): 1 ok, 0 failed"),
+        "{}",
+        run.stdout()
+    );
     assert!(run.stderr().contains("create"), "{}", run.stderr());
     assert!(deletes(&sim).is_empty());
 }
@@ -58,7 +74,13 @@ fn rotation_at_the_cap_deletes_our_oldest_and_never_manual() {
     Setup::new(&sim, DAILY).run(&["--run-now"]).expect(0);
     let names = sim.snapshot_names(1);
     assert_eq!(names, {
-        let mut v = vec!["before-upgrade".to_owned(), "debug".into(), ours(2), ours(1), ours(0)];
+        let mut v = vec![
+            "before-upgrade".to_owned(),
+            "debug".into(),
+            ours(2),
+            ours(1),
+            ours(0),
+        ];
         v.sort();
         v
     });
@@ -68,7 +90,10 @@ fn rotation_at_the_cap_deletes_our_oldest_and_never_manual() {
     let del = reqs.iter().position(|r| r.method == "DELETE").unwrap();
     let post = reqs.iter().position(|r| r.method == "POST").unwrap();
     assert!(del < post);
-    assert!(reqs.iter().all(|r| r.status != 400), "no create hit the limit");
+    assert!(
+        reqs.iter().all(|r| r.status != 400),
+        "no create hit the limit"
+    );
 }
 
 #[test]
@@ -85,11 +110,20 @@ fn keep_last_below_what_exists_prunes_oldest_after_create() {
     let mut want = vec![ours(1), ours(0)];
     want.sort();
     assert_eq!(sim.snapshot_names(1), want);
-    assert!(run.stderr().contains("retention: no-rule") || run.stderr().contains("retention"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("retention: no-rule") || run.stderr().contains("retention"),
+        "{}",
+        run.stderr()
+    );
     // Pruning happened after the create completed.
     let reqs = sim.sim.requests();
     let post = reqs.iter().position(|r| r.method == "POST").unwrap();
-    assert!(reqs.iter().enumerate().filter(|(_, r)| r.method == "DELETE").all(|(i, _)| i > post));
+    assert!(
+        reqs.iter()
+            .enumerate()
+            .filter(|(_, r)| r.method == "DELETE")
+            .all(|(i, _)| i > post)
+    );
 }
 
 #[test]
@@ -103,7 +137,10 @@ fn server_full_of_manual_snapshots_is_refused_and_nothing_deleted() {
     assert!(deletes(&sim).is_empty());
     assert_eq!(sim.count(&["POST"]), 0);
     let out = run.stdout();
-    assert!(out.contains("server 1 (legacy-01) is at the VPS.org cap of 5 snapshots"), "{out}");
+    assert!(
+        out.contains("server 1 (legacy-01) is at the VPS.org cap of 5 snapshots"),
+        "{out}"
+    );
     assert!(out.contains("5 not created by snapkeep"), "{out}");
 }
 
@@ -116,9 +153,15 @@ fn stuck_in_progress_times_out_and_prunes_nothing() {
         .snapshot(1, ours(1), at(1), SimStatus::Completed);
     let sim = Sim::start(seed);
     sim.faults(Faults::none().with_stuck_in_progress());
-    let policies = format!("[defaults]\npoll_interval = \"100ms\"\nwait_timeout = \"1s\"\n{}", DAILY.replace("keep_last = 3", "keep_last = 1"));
+    let policies = format!(
+        "[defaults]\npoll_interval = \"100ms\"\nwait_timeout = \"1s\"\n{}",
+        DAILY.replace("keep_last = 3", "keep_last = 1")
+    );
     let run = Setup::new(&sim, &policies).run(&["--run-now"]).expect(1);
-    assert!(deletes(&sim).is_empty(), "nothing pruned after a failed wait");
+    assert!(
+        deletes(&sim).is_empty(),
+        "nothing pruned after a failed wait"
+    );
     assert!(run.stdout().contains("wait_timeout"), "{}", run.stdout());
     assert_eq!(sim.snapshot_names(1).len(), 4);
 }
@@ -133,19 +176,58 @@ fn failed_item_of_ours_is_cleaned_up_first() {
     Setup::new(&sim, DAILY).run(&["--run-now"]).expect(0);
     let mut want = vec!["manual-failed".to_owned(), ours(0)];
     want.sort();
-    assert_eq!(sim.snapshot_names(1), want, "our failed one went, the manual one stays");
+    assert_eq!(
+        sim.snapshot_names(1),
+        want,
+        "our failed one went, the manual one stays"
+    );
 }
 
 #[test]
 fn backup_policy_leaves_automatic_and_users_manual_backups_alone() {
-    let marker = |d: i64| format!("snapkeep:daily-backup:{}", (slot() - TimeDelta::days(d)).format("%Y-%m-%dT%H:%M:%SZ"));
+    let marker = |d: i64| {
+        format!(
+            "snapkeep:daily-backup:{}",
+            (slot() - TimeDelta::days(d)).format("%Y-%m-%dT%H:%M:%SZ")
+        )
+    };
     let seed = Seed::empty()
         .server(1, "web-01")
-        .backup(1, BackupType::Automatic, "Automatic daily backup", at(2), SimStatus::Completed)
-        .backup(1, BackupType::Automatic, "Automatic daily backup", at(1), SimStatus::Completed)
-        .backup(1, BackupType::Manual, "Pre-update backup", at(9), SimStatus::Completed)
-        .backup(1, BackupType::Manual, marker(2), at(2), SimStatus::Completed)
-        .backup(1, BackupType::Manual, marker(1), at(1), SimStatus::Completed);
+        .backup(
+            1,
+            BackupType::Automatic,
+            "Automatic daily backup",
+            at(2),
+            SimStatus::Completed,
+        )
+        .backup(
+            1,
+            BackupType::Automatic,
+            "Automatic daily backup",
+            at(1),
+            SimStatus::Completed,
+        )
+        .backup(
+            1,
+            BackupType::Manual,
+            "Pre-update backup",
+            at(9),
+            SimStatus::Completed,
+        )
+        .backup(
+            1,
+            BackupType::Manual,
+            marker(2),
+            at(2),
+            SimStatus::Completed,
+        )
+        .backup(
+            1,
+            BackupType::Manual,
+            marker(1),
+            at(1),
+            SimStatus::Completed,
+        );
     let sim = Sim::start(seed);
     let policy = r#"
 [[policy]]
@@ -157,7 +239,12 @@ keep_last = 1
 description = "rotated by snapkeep"
 "#;
     Setup::new(&sim, policy).run(&["--run-now"]).expect(0);
-    let mut descs: Vec<String> = sim.sim.backups(Some(1)).into_iter().map(|b| b.description).collect();
+    let mut descs: Vec<String> = sim
+        .sim
+        .backups(Some(1))
+        .into_iter()
+        .map(|b| b.description)
+        .collect();
     descs.sort();
     let mut want = vec![
         "Automatic daily backup".to_owned(),
@@ -180,7 +267,12 @@ fn forty_servers_with_page_size_three_cost_a_bounded_number_of_calls() {
     let sim = Sim::start(seed);
     sim.faults(Faults::none().with_page_size(3));
     let servers: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
-    let policy = DAILY.replace("servers = [1]", &format!("servers = [{}]", servers.join(", "))).replace("keep_last = 3", "keep_last = 1");
+    let policy = DAILY
+        .replace(
+            "servers = [1]",
+            &format!("servers = [{}]", servers.join(", ")),
+        )
+        .replace("keep_last = 3", "keep_last = 1");
     let run = Setup::new(&sim, &policy).run(&["--run-now"]).expect(0);
     for id in 1..=40 {
         let mut want = vec![format!("manual-{id}"), ours(0)];
@@ -193,7 +285,7 @@ fn forty_servers_with_page_size_three_cost_a_bounded_number_of_calls() {
     let gets: Vec<_> = reqs.iter().filter(|r| r.method == "GET").collect();
     // A listing is one walk over the pages; its first page has no `page=` parameter.
     let listings = gets.iter().filter(|r| !r.query.contains("page=")).count();
-    let max_items = 40 * 3;
+    let max_items: usize = 40 * 3;
     let pages = max_items.div_ceil(3);
     let polls = listings - 1;
     assert_eq!((creates, deletes), (40, 40));
@@ -204,7 +296,11 @@ fn forty_servers_with_page_size_three_cost_a_bounded_number_of_calls() {
         pages + creates + deletes + pages * polls
     );
     // One listing serves every server: far fewer listings than servers.
-    assert!(listings < 15, "{listings} listings for 40 servers\n{}", run.stderr());
+    assert!(
+        listings < 15,
+        "{listings} listings for 40 servers\n{}",
+        run.stderr()
+    );
 }
 
 #[test]
@@ -220,7 +316,10 @@ fn dry_run_sends_nothing_mutating_and_prints_the_plan() {
     assert_eq!(sim.count(&["POST", "DELETE", "PUT", "PATCH"]), 0);
     let out = run.stdout();
     assert!(out.contains(&format!("would create {}", ours(0))), "{out}");
-    assert!(out.contains(&format!("would delete")) && out.contains(&ours(3)) && out.contains(&ours(2)), "{out}");
+    assert!(
+        out.contains("would delete") && out.contains(&ours(3)) && out.contains(&ours(2)),
+        "{out}"
+    );
     assert!(out.contains("DRY RUN"), "{out}");
     assert_eq!(sim.snapshot_names(1).len(), 3);
 }
@@ -231,10 +330,24 @@ fn bad_config_exits_2_naming_the_line() {
     let s = Setup::new(&sim, &DAILY.replace("keep_last = 3", "keep_lats = 3"));
     let run = s.run(&["--run-now"]).expect(2);
     let err = run.stderr();
-    assert!(err.contains("config.toml:") && err.contains("keep_lats"), "{err}");
-    let line = std::fs::read_to_string(&s.config).unwrap().lines().position(|l| l.contains("keep_lats")).unwrap() + 1;
-    assert!(err.contains(&format!("config.toml:{line}:")), "line {line}: {err}");
-    assert!(sim.sim.requests().is_empty(), "no API call with a bad config");
+    assert!(
+        err.contains("config.toml:") && err.contains("keep_lats"),
+        "{err}"
+    );
+    let line = std::fs::read_to_string(&s.config)
+        .unwrap()
+        .lines()
+        .position(|l| l.contains("keep_lats"))
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains(&format!("config.toml:{line}:")),
+        "line {line}: {err}"
+    );
+    assert!(
+        sim.sim.requests().is_empty(),
+        "no API call with a bad config"
+    );
 }
 
 #[test]
@@ -244,7 +357,11 @@ fn two_runs_in_one_period_create_one_item_and_force_a_second() {
     s.run(&["--run-now"]).expect(0);
     let second = s.run(&["--run-now"]).expect(0);
     assert_eq!(sim.snapshot_names(1), vec![ours(0)]);
-    assert!(second.stdout().contains("slot already taken"), "{}", second.stdout());
+    assert!(
+        second.stdout().contains("slot already taken"),
+        "{}",
+        second.stdout()
+    );
     s.run(&["--run-now", "--force"]).expect(0);
     assert_eq!(sim.snapshot_names(1).len(), 2);
 }
@@ -260,10 +377,22 @@ fn faults_5xx_and_429_still_converge_without_duplicates() {
     let sim = Sim::start(seed);
     sim.faults(
         Faults::none()
-            .with_global(FaultSpec::none().with_errors(0.20, 503).with_rate_limit(0.15, 0))
-            .with_endpoint(Endpoint::SnapshotsCreate, FaultSpec::none().with_errors(0.2, 502).with_rate_limit(0.15, 0).with_lost_responses(0.3)),
+            .with_global(
+                FaultSpec::none()
+                    .with_errors(0.20, 503)
+                    .with_rate_limit(0.15, 0),
+            )
+            .with_endpoint(
+                Endpoint::SnapshotsCreate,
+                FaultSpec::none()
+                    .with_errors(0.2, 502)
+                    .with_rate_limit(0.15, 0)
+                    .with_lost_responses(0.3),
+            ),
     );
-    let policy = DAILY.replace("servers = [1]", "servers = [1, 2, 3, 4, 5]").replace("keep_last = 3", "keep_last = 2");
+    let policy = DAILY
+        .replace("servers = [1]", "servers = [1, 2, 3, 4, 5]")
+        .replace("keep_last = 3", "keep_last = 2");
     let s = Setup::with_api(&sim, "requests_per_second = 0\nmax_retries = 8\n", &policy);
     let mut ok = false;
     for _ in 0..3 {
@@ -276,16 +405,25 @@ fn faults_5xx_and_429_still_converge_without_duplicates() {
     for id in 1..=5 {
         let mut want = vec![ours(1), ours(0)];
         want.sort();
-        assert_eq!(sim.snapshot_names(id), want, "server {id}: exactly one item per slot");
+        assert_eq!(
+            sim.snapshot_names(id),
+            want,
+            "server {id}: exactly one item per slot"
+        );
     }
 }
 
 #[test]
 fn a_missing_server_fails_its_job_but_not_the_others() {
     let sim = Sim::start(Seed::empty().server(1, "web-01"));
-    let run = Setup::new(&sim, &DAILY.replace("servers = [1]", "servers = [1, 999]")).run(&["--run-now"]).expect(1);
+    let run = Setup::new(&sim, &DAILY.replace("servers = [1]", "servers = [1, 999]"))
+        .run(&["--run-now"])
+        .expect(1);
     assert_eq!(sim.snapshot_names(1), vec![ours(0)]);
     let out = run.stdout();
-    assert!(out.contains("FAILED  server 999") && out.contains("404"), "{out}");
+    assert!(
+        out.contains("FAILED  server 999") && out.contains("404"),
+        "{out}"
+    );
     assert!(out.contains("2 job(s): 1 ok, 1 failed"), "{out}");
 }

@@ -90,7 +90,11 @@ pub(crate) fn validate_base_url(raw: &str) -> Result<Url, SetupError> {
     match url.scheme() {
         "https" => {}
         "http" if is_loopback(&url) => {}
-        "http" => return Err(SetupError::Insecure { url: raw.to_owned() }),
+        "http" => {
+            return Err(SetupError::Insecure {
+                url: raw.to_owned(),
+            });
+        }
         other => {
             return Err(SetupError::BadUrl {
                 url: raw.to_owned(),
@@ -235,7 +239,11 @@ impl Client {
             return Err(SetupError::NoToken);
         }
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", settings.token.expose()))
-            .map_err(|_| SetupError::Http("the API token contains characters not allowed in an HTTP header".into()))?;
+            .map_err(|_| {
+                SetupError::Http(
+                    "the API token contains characters not allowed in an HTTP header".into(),
+                )
+            })?;
         auth.set_sensitive(true);
         let http = reqwest::Client::builder()
             .user_agent(concat!("snapkeep/", env!("CARGO_PKG_VERSION")))
@@ -258,10 +266,6 @@ impl Client {
 
     pub(crate) fn stats(&self) -> &CallStats {
         &self.inner.stats
-    }
-
-    pub(crate) fn settings(&self) -> &ClientSettings {
-        &self.inner.settings
     }
 
     fn retrier(&self) -> Retrier {
@@ -447,7 +451,8 @@ impl Client {
     ) -> Result<Vec<Snapshot>, ApiError> {
         let mut url = self.url("snapshots/");
         if let Some(id) = server_id {
-            url.query_pairs_mut().append_pair("server_id", &id.to_string());
+            url.query_pairs_mut()
+                .append_pair("server_id", &id.to_string());
         }
         let label = label(Endpoint::SnapshotsList, server_id);
         self.list_all(Endpoint::SnapshotsList, &label, url).await
@@ -712,6 +717,6 @@ mod tests {
         ))
         .unwrap();
         assert!(!format!("{c:?}").contains("canary"));
-        assert!(!format!("{:?}", c.settings()).contains("canary"));
+        assert!(!format!("{:?}", c.inner.settings).contains("canary"));
     }
 }

@@ -194,6 +194,11 @@ mod tests {
         let html = ApiError::from_status("x".into(), 502, b"<html>bad gateway</html>", None);
         assert!(html.to_string().contains("<html>bad gateway</html>"));
         let long = vec![b'a'; 5000];
-        assert!(ApiError::from_status("x".into(), 500, &long, None).to_string().len() < 400);
+        assert!(
+            ApiError::from_status("x".into(), 500, &long, None)
+                .to_string()
+                .len()
+                < 400
+        );
     }
 }

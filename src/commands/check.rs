@@ -24,7 +24,11 @@ pub(crate) fn summary(config: &Config, now: DateTime<Utc>) -> String {
         "{}: valid — {} polic{}, {} server{}",
         config.origin,
         config.policies.len(),
-        if config.policies.len() == 1 { "y" } else { "ies" },
+        if config.policies.len() == 1 {
+            "y"
+        } else {
+            "ies"
+        },
         servers.len(),
         if servers.len() == 1 { "" } else { "s" }
     );
@@ -37,22 +41,38 @@ pub(crate) fn summary(config: &Config, now: DateTime<Utc>) -> String {
         let next = p
             .schedule
             .next_after(now)
-            .map(|t| t.with_timezone(&p.timezone).to_rfc3339())
+            .map(|t| t.with_timezone(&p.schedule.timezone()).to_rfc3339())
             .unwrap_or_else(|| "never".into());
         let _ = writeln!(out, "  {} — {} {}", p.name, p.kind, p.schedule.describe());
-        let _ = writeln!(out, "      schedule \"{}\" in {}; next: {next}", p.schedule.expression(), p.timezone);
+        let _ = writeln!(
+            out,
+            "      schedule \"{}\" in {}; next: {next}",
+            p.schedule.expression(),
+            p.schedule.timezone()
+        );
         let _ = writeln!(out, "      keeps: {}", keep_text(p));
         let _ = writeln!(
             out,
             "      servers: {}",
-            p.servers.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            p.servers
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
         );
     }
-    let _ = writeln!(out, "\nAt most, per server (VPS.org caps: 5 snapshots, 10 manual backups):");
+    let _ = writeln!(
+        out,
+        "\nAt most, per server (VPS.org caps: 5 snapshots, 10 manual backups):"
+    );
     let mut per: BTreeMap<u64, BTreeMap<Kind, Vec<&Policy>>> = BTreeMap::new();
     for p in &config.policies {
         for s in &p.servers {
-            per.entry(*s).or_default().entry(p.kind).or_default().push(p);
+            per.entry(*s)
+                .or_default()
+                .entry(p.kind)
+                .or_default()
+                .push(p);
         }
     }
     for (server, kinds) in per {
@@ -60,8 +80,16 @@ pub(crate) fn summary(config: &Config, now: DateTime<Utc>) -> String {
             .iter()
             .map(|(kind, ps)| {
                 let total: usize = ps.iter().map(|p| p.max_kept).sum();
-                let by: Vec<String> = ps.iter().map(|p| format!("{} {}", p.name, p.max_kept)).collect();
-                format!("{total}/{} {} ({})", kind.cap(), kind.plural(), by.join(" + "))
+                let by: Vec<String> = ps
+                    .iter()
+                    .map(|p| format!("{} {}", p.name, p.max_kept))
+                    .collect();
+                format!(
+                    "{total}/{} {} ({})",
+                    kind.cap(),
+                    kind.plural(),
+                    by.join(" + ")
+                )
             })
             .collect();
         let _ = writeln!(out, "  server {server}: {}", parts.join("; "));
@@ -74,7 +102,11 @@ fn keep_text(p: &Policy) -> String {
     let mut parts = Vec::new();
     let count = |n: Option<i32>, what: &str, parts: &mut Vec<String>| {
         if let Some(n) = n {
-            parts.push(if n < 0 { format!("every {what}") } else { format!("{n} {what}") });
+            parts.push(if n < 0 {
+                format!("every {what}")
+            } else {
+                format!("{n} {what}")
+            });
         }
     };
     count(k.last, "last", &mut parts);
@@ -109,7 +141,11 @@ mod tests {
 
     #[test]
     fn summary_of_example_config() {
-        let c = config::parse_str(include_str!("../../config.example.toml"), "config.example.toml").unwrap();
+        let c = config::parse_str(
+            include_str!("../../config.example.toml"),
+            "config.example.toml",
+        )
+        .unwrap();
         let now = Utc.with_ymd_and_hms(2025, 3, 29, 12, 0, 0).unwrap();
         let s = summary(&c, now);
         assert!(s.contains("valid — 2 policies, 2 servers"), "{s}");

@@ -41,12 +41,19 @@ pub(crate) async fn run(args: &DemoArgs) -> Result<u8, AppError> {
 
     let config = Arc::new(demo_config(&sim.base_url())?);
     let client = app::client_with_token(&config, ApiToken::new(sim.token()))?;
-    println!("snapkeep demo — a simulated VPS.org API is listening at {}", sim.base_url());
+    println!(
+        "snapkeep demo — a simulated VPS.org API is listening at {}",
+        sim.base_url()
+    );
     println!("Config used (policies in TOML, as you would write them):\n");
     println!("{}", indent(DEMO_POLICIES));
-    println!("Fleet: server 101 web-01 (empty, with automatic backups and a manual backup of its owner),");
+    println!(
+        "Fleet: server 101 web-01 (empty, with automatic backups and a manual backup of its owner),"
+    );
     println!("       server 102 db-01 (at the 5-snapshot cap: 2 manual + 3 from snapkeep),");
-    println!("       server 103 legacy-01 (5 manual snapshots: snapkeep must refuse, not delete them).\n");
+    println!(
+        "       server 103 legacy-01 (5 manual snapshots: snapkeep must refuse, not delete them).\n"
+    );
 
     for pass in 1..=args.slots.max(1) {
         if pass > 1 {
@@ -59,17 +66,29 @@ pub(crate) async fn run(args: &DemoArgs) -> Result<u8, AppError> {
         );
         let jobs = select_jobs(&config, &[], &[], false, now)?;
         let dyn_clock: Arc<dyn Clock> = clock.clone();
-        let calls_before = client.stats().total();
-        let report = runner::run_pass(Arc::clone(&config), client.clone(), dyn_clock, jobs, false).await;
-        print!("{}", runner::summary(&report, client.stats().total() - calls_before, false));
+        let before = runner::ApiUse::of(&client);
+        let report =
+            runner::run_pass(Arc::clone(&config), client.clone(), dyn_clock, jobs, false).await;
+        print!(
+            "{}",
+            runner::summary(&report, runner::ApiUse::of(&client).since(before), false)
+        );
         println!();
     }
 
     println!("What each server holds now:");
     for (id, name) in [(101, "web-01"), (102, "db-01"), (103, "legacy-01")] {
-        let mut snaps: Vec<String> = sim.snapshots(Some(id)).into_iter().map(|s| s.name).collect();
+        let mut snaps: Vec<String> = sim
+            .snapshots(Some(id))
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         snaps.sort();
-        println!("  {id} {name}: {} snapshot(s): {}", snaps.len(), snaps.join(", "));
+        println!(
+            "  {id} {name}: {} snapshot(s): {}",
+            snaps.len(),
+            snaps.join(", ")
+        );
         let mut backups: Vec<String> = sim
             .backups(Some(id))
             .into_iter()
@@ -116,7 +135,11 @@ fn latest_daily_slot(now: DateTime<Utc>) -> DateTime<Utc> {
         .and_hms_opt(SCHEDULE_HOUR, 0, 0)
         .expect("valid time")
         .and_utc();
-    if today <= now { today } else { today - TimeDelta::days(1) }
+    if today <= now {
+        today
+    } else {
+        today - TimeDelta::days(1)
+    }
 }
 
 fn demo_seed(slot: DateTime<Utc>) -> Seed {
@@ -136,9 +159,27 @@ fn demo_seed(slot: DateTime<Utc>) -> Seed {
         .snapshot(103, "customer-handover", at(40), SimStatus::Completed)
         .snapshot(103, "before-php8", at(20), SimStatus::Completed)
         .snapshot(103, "keep-forever", at(10), SimStatus::Completed)
-        .backup(101, BackupType::Automatic, "Automatic daily backup", at(2), SimStatus::Completed)
-        .backup(101, BackupType::Automatic, "Automatic daily backup", at(1), SimStatus::Completed)
-        .backup(101, BackupType::Manual, "Owner's backup before the redesign", at(5), SimStatus::Completed)
+        .backup(
+            101,
+            BackupType::Automatic,
+            "Automatic daily backup",
+            at(2),
+            SimStatus::Completed,
+        )
+        .backup(
+            101,
+            BackupType::Automatic,
+            "Automatic daily backup",
+            at(1),
+            SimStatus::Completed,
+        )
+        .backup(
+            101,
+            BackupType::Manual,
+            "Owner's backup before the redesign",
+            at(5),
+            SimStatus::Completed,
+        )
 }
 
 fn indent(text: &str) -> String {

@@ -14,8 +14,23 @@ use crate::runner::{self, JobSpec};
 pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Result<u8, AppError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let jobs = select_jobs(&config, &cli.policies, &cli.servers, cli.force, clock.now())?;
-    let report = runner::run_pass(Arc::clone(&config), client.clone(), clock, jobs, cli.dry_run).await;
-    print!("{}", runner::summary(&report, client.stats().total(), cli.dry_run));
+    let before = runner::ApiUse::of(&client);
+    let report = runner::run_pass(
+        Arc::clone(&config),
+        client.clone(),
+        clock,
+        jobs,
+        cli.dry_run,
+    )
+    .await;
+    print!(
+        "{}",
+        runner::summary(
+            &report,
+            runner::ApiUse::of(&client).since(before),
+            cli.dry_run
+        )
+    );
     Ok(if report.failed() > 0 { 1 } else { 0 })
 }
 
@@ -63,7 +78,11 @@ pub(crate) fn select_jobs(
         };
         for server_id in &policy.servers {
             if servers.is_empty() || servers.contains(server_id) {
-                jobs.push(JobSpec { server_id: *server_id, policy: index, slot });
+                jobs.push(JobSpec {
+                    server_id: *server_id,
+                    policy: index,
+                    slot,
+                });
             }
         }
     }

@@ -20,7 +20,11 @@ pub(crate) fn run(path: &Path, args: &ScheduleArgs) -> Result<u8, AppError> {
     let config = config::load(path)?;
     let from = match &args.from {
         Some(text) => DateTime::parse_from_rfc3339(text)
-            .map_err(|e| AppError::Usage(format!("--from {text:?} is not RFC 3339 (e.g. 2025-03-30T00:00:00+01:00): {e}")))?
+            .map_err(|e| {
+                AppError::Usage(format!(
+                    "--from {text:?} is not RFC 3339 (e.g. 2025-03-30T00:00:00+01:00): {e}"
+                ))
+            })?
             .with_timezone(&Utc),
         None => Utc::now(),
     };
@@ -35,8 +39,13 @@ pub(crate) fn render(config: &Config, from: DateTime<Utc>, count: usize, json: b
         .iter()
         .map(|p| PolicyTimes {
             policy: p.name.clone(),
-            timezone: p.timezone.name().to_owned(),
-            next: p.schedule.upcoming(from, count).iter().map(|t| t.to_rfc3339()).collect(),
+            timezone: p.schedule.timezone().name().to_owned(),
+            next: p
+                .schedule
+                .upcoming(from, count)
+                .iter()
+                .map(|t| t.to_rfc3339())
+                .collect(),
         })
         .collect();
     if json {
@@ -44,7 +53,13 @@ pub(crate) fn render(config: &Config, from: DateTime<Utc>, count: usize, json: b
     }
     let mut out = String::new();
     for (p, t) in config.policies.iter().zip(&times) {
-        out.push_str(&format!("{} ({}, \"{}\" in {}):\n", p.name, p.schedule.describe(), p.schedule.expression(), t.timezone));
+        out.push_str(&format!(
+            "{} ({}, \"{}\" in {}):\n",
+            p.name,
+            p.schedule.describe(),
+            p.schedule.expression(),
+            t.timezone
+        ));
         for local in p.schedule.upcoming(from, count) {
             out.push_str(&format!(
                 "  {}   {}\n",
@@ -72,6 +87,9 @@ mod tests {
         assert_eq!(v[0]["next"][1], "2025-03-31T03:00:00+02:00");
         assert_eq!(v[1]["timezone"], "UTC");
         let text = render(&c, from, 1, false);
-        assert!(text.contains("2025-03-30 03:00:00 CEST (+02:00)   2025-03-30T01:00:00Z"), "{text}");
+        assert!(
+            text.contains("2025-03-30 03:00:00 CEST (+02:00)   2025-03-30T01:00:00Z"),
+            "{text}"
+        );
     }
 }

@@ -34,9 +34,19 @@ pub(crate) async fn run(args: &SimArgs) -> Result<u8, AppError> {
         .map_err(|e| AppError::Runtime(format!("cannot start the simulator on {listen}: {e}")))?;
     println!("VPS.org simulator listening.");
     println!("  base_url = \"{}\"", sim.base_url());
-    println!("  token    = {}   (export VPS_API_TOKEN={})", sim.token(), sim.token());
-    println!("  state    : GET http://{}/_sim/state   requests: GET http://{}/_sim/requests", sim.addr(), sim.addr());
-    println!("Put base_url under [api] in your config, then run snapkeep against it. Ctrl-C stops.");
+    println!(
+        "  token    = {}   (export VPS_API_TOKEN={})",
+        sim.token(),
+        sim.token()
+    );
+    println!(
+        "  state    : GET http://{}/_sim/state   requests: GET http://{}/_sim/requests",
+        sim.addr(),
+        sim.addr()
+    );
+    println!(
+        "Put base_url under [api] in your config, then run snapkeep against it. Ctrl-C stops."
+    );
     let _ = tokio::signal::ctrl_c().await;
     sim.shutdown().await;
     Ok(0)

@@ -22,10 +22,16 @@ fn example_config_validates() {
     let text = include_str!("../../config.example.toml");
     let config = parse_str(text, "config.example.toml").expect("config.example.toml must validate");
     assert_eq!(config.policies.len(), 2);
-    assert_eq!(config.policies[0].timezone, chrono_tz::Europe::Berlin);
+    assert_eq!(
+        config.policies[0].schedule.timezone(),
+        chrono_tz::Europe::Berlin
+    );
     assert_eq!(config.policies[0].max_kept, 5);
     assert_eq!(config.policies[1].kind, Kind::Backup);
-    assert_eq!(config.api.token_file.as_deref(), Some(Path::new("/etc/snapkeep/token")));
+    assert_eq!(
+        config.api.token_file.as_deref(),
+        Some(Path::new("/etc/snapkeep/token"))
+    );
     assert!(config.warnings.is_empty());
 }
 
@@ -35,7 +41,7 @@ fn defaults_apply() {
     let p = &c.policies[0];
     assert_eq!(c.api.base_url, DEFAULT_BASE_URL);
     assert_eq!(p.prefix, "snapkeep");
-    assert_eq!(p.timezone, Tz::UTC);
+    assert_eq!(p.schedule.timezone(), Tz::UTC);
     assert_eq!(p.poll_interval, Duration::from_secs(15));
     assert_eq!(p.wait_timeout, Duration::from_secs(1800));
     assert_eq!(p.missed, Missed::RunOnce);
@@ -60,7 +66,7 @@ keep_daily = 7
 "#;
     let c = parse_str(text, "t").unwrap();
     let p = &c.policies[0];
-    assert_eq!(p.timezone, chrono_tz::America::New_York);
+    assert_eq!(p.schedule.timezone(), chrono_tz::America::New_York);
     assert_eq!(p.poll_interval, Duration::from_secs(1));
     assert_eq!(p.missed, Missed::Skip);
 }
@@ -77,8 +83,13 @@ fn unknown_key_names_line_and_key() {
 #[test]
 fn errors_render_file_line_column_key() {
     let text = MINIMAL.replace("\"0 3 * * *\"", "\"0 25 * * *\"");
-    let err = parse_str(&text, "/etc/snapkeep/config.toml").unwrap_err().to_string();
-    assert!(err.starts_with("/etc/snapkeep/config.toml:6:12: policy.schedule: "), "{err}");
+    let err = parse_str(&text, "/etc/snapkeep/config.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("/etc/snapkeep/config.toml:6:12: policy.schedule: "),
+        "{err}"
+    );
     assert!(err.contains("hour"), "cron errors say which field: {err}");
 }
 
@@ -96,11 +107,19 @@ wait_timeout = "soon"
 "#;
     let p = problems(text);
     let keys: Vec<&str> = p.iter().map(|p| p.key.as_str()).collect();
-    for want in ["defaults.timezone", "policy.name", "policy.kind", "policy.servers"] {
+    for want in [
+        "defaults.timezone",
+        "policy.name",
+        "policy.kind",
+        "policy.servers",
+    ] {
         assert!(keys.contains(&want), "{want} missing from {keys:?}");
     }
     assert!(keys.iter().any(|k| k.ends_with("wait_timeout")), "{keys:?}");
-    assert!(keys.iter().any(|k| k.starts_with("policy.Bad Name")), "keeps nothing: {keys:?}");
+    assert!(
+        keys.iter().any(|k| k.starts_with("policy.Bad Name")),
+        "keeps nothing: {keys:?}"
+    );
 }
 
 #[test]
@@ -142,7 +161,10 @@ keep_daily = 10
     let p = problems(text);
     assert_eq!(p.len(), 1, "{p:?}");
     let m = &p[0].message;
-    assert!(m.contains("server 8") && m.contains("a keeps up to 3") && m.contains("b keeps up to 3"), "{m}");
+    assert!(
+        m.contains("server 8") && m.contains("a keeps up to 3") && m.contains("b keeps up to 3"),
+        "{m}"
+    );
     assert!(m.contains("allows 5"), "{m}");
 }
 
@@ -184,18 +206,28 @@ fn insecure_base_url_and_inline_token() {
     let text = format!("[api]\nbase_url = \"http://admin.vps.org/api/v1\"\n{MINIMAL}");
     let p = problems(&text);
     assert_eq!((p[0].line, p[0].key.as_str()), (2, "api.base_url"));
-    let text = format!("[api]\nbase_url = \"http://127.0.0.1:8080/api/v1\"\ntoken = \"abc\"\n{MINIMAL}");
+    let text =
+        format!("[api]\nbase_url = \"http://127.0.0.1:8080/api/v1\"\ntoken = \"abc\"\n{MINIMAL}");
     let c = parse_str(&text, "t").unwrap();
     assert_eq!(c.warnings.len(), 1);
-    assert!(!format!("{c:?}").contains("abc\""), "token must not be in Debug");
+    assert!(
+        !format!("{c:?}").contains("abc\""),
+        "token must not be in Debug"
+    );
 }
 
 #[test]
 fn duplicate_names_and_servers() {
-    let text = format!("{MINIMAL}{}", MINIMAL.replace("servers = [1]", "servers = [2, 2]"));
+    let text = format!(
+        "{MINIMAL}{}",
+        MINIMAL.replace("servers = [1]", "servers = [2, 2]")
+    );
     let p = problems(&text);
     assert!(p.iter().any(|p| p.message.contains("unique")), "{p:?}");
-    assert!(p.iter().any(|p| p.message.contains("listed twice")), "{p:?}");
+    assert!(
+        p.iter().any(|p| p.message.contains("listed twice")),
+        "{p:?}"
+    );
 }
 
 #[test]

@@ -43,7 +43,11 @@ fn fires_on_time_then_moves_on() {
     assert!(table.take_due(&c, utc(2025, 1, 10, 12, 0, 1)).is_empty());
     let fires = table.take_due(&c, utc(2025, 1, 10, 12, 0, 2));
     assert_eq!(fires.len(), 2);
-    assert!(fires.iter().all(|f| !f.catch_up && f.job.slot == utc(2025, 1, 10, 12, 0, 2)));
+    assert!(
+        fires
+            .iter()
+            .all(|f| !f.catch_up && f.job.slot == utc(2025, 1, 10, 12, 0, 2))
+    );
     assert!(table.take_due(&c, utc(2025, 1, 10, 12, 0, 3)).is_empty());
     assert_eq!(table.next_due(), Some(utc(2025, 1, 10, 12, 0, 4)));
 }
@@ -55,7 +59,11 @@ fn clock_jump_runs_once_for_the_latest_slot() {
     // Suspended for five hours: one run per (server, policy), for the latest slot (17:00 UTC).
     let fires = table.take_due(&c, utc(2025, 1, 10, 17, 20, 0));
     assert_eq!(fires.len(), 2);
-    assert!(fires.iter().all(|f| f.catch_up && f.job.slot == utc(2025, 1, 10, 17, 0, 0)));
+    assert!(
+        fires
+            .iter()
+            .all(|f| f.catch_up && f.job.slot == utc(2025, 1, 10, 17, 0, 0))
+    );
     assert!(table.take_due(&c, utc(2025, 1, 10, 17, 21, 0)).is_empty());
 }
 
@@ -76,7 +84,11 @@ fn dst_fall_overlap_fires_once() {
     let (mut table, _) = Timetable::start(&c, utc(2025, 10, 25, 12, 0, 0));
     let first = table.next_due().unwrap();
     assert_eq!(table.take_due(&c, first).len(), 2);
-    assert!(table.next_due().unwrap() > utc(2025, 10, 26, 12, 0, 0), "{:?}", table.next_due());
+    assert!(
+        table.next_due().unwrap() > utc(2025, 10, 26, 12, 0, 0),
+        "{:?}",
+        table.next_due()
+    );
 }
 
 #[test]
