@@ -7,7 +7,7 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use crate::api::{Client, ClientSettings, SetupError};
+use crate::api::{CallStats, Client, ClientSettings, SetupError};
 use crate::cli::{Cli, Command};
 use crate::commands;
 use crate::config::{self, Config, ConfigError};
@@ -54,19 +54,24 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Some(Command::Schedule(args)) => commands::schedule::run(&cli.config, args),
         Some(Command::Demo(args)) => runtime()?.block_on(commands::demo::run(args)),
         Some(Command::Sim(args)) => runtime()?.block_on(commands::sim::run(args)),
+        Some(Command::Status(args)) => {
+            let config = load_config(&cli.config)?;
+            let client = client_for(&config, Arc::default())?;
+            runtime()?.block_on(commands::status::run(&config, &client, args.json))
+        }
         Some(Command::Restore(args)) => {
             let config = load_config(&cli.config)?;
-            let client = client_for(&config)?;
+            let client = client_for(&config, Arc::default())?;
             runtime()?.block_on(commands::restore::run(client, args))
         }
         None if cli.run_now => {
             let config = load_config(&cli.config)?;
-            let client = client_for(&config)?;
+            let client = client_for(&config, Arc::default())?;
             runtime()?.block_on(commands::run_now::run(Arc::new(config), client, &cli))
         }
         None => {
             let config = load_config(&cli.config)?;
-            let client = client_for(&config)?;
+            let client = client_for(&config, Arc::default())?;
             runtime()?.block_on(commands::daemon::run(cli.config.clone(), config, client))
         }
     }
@@ -89,15 +94,17 @@ pub(crate) fn load_config(path: &std::path::Path) -> Result<Config, AppError> {
     Ok(config)
 }
 
-/// Builds the API client from `[api]` and the resolved token.
-pub(crate) fn client_for(config: &Config) -> Result<Client, AppError> {
+/// Builds the API client from `[api]` and the resolved token; `stats`
+/// carries the call counters over from an earlier client (reload).
+pub(crate) fn client_for(config: &Config, stats: Arc<CallStats>) -> Result<Client, AppError> {
     let token = token::from_environment(&config.api)?;
-    client_with_token(config, token)
+    client_with_token(config, token, stats)
 }
 
 pub(crate) fn client_with_token(
     config: &Config,
     token: crate::api::ApiToken,
+    stats: Arc<CallStats>,
 ) -> Result<Client, AppError> {
     let api = &config.api;
     let mut settings = ClientSettings::new(api.base_url.clone(), token);
@@ -107,5 +114,5 @@ pub(crate) fn client_with_token(
     settings.retry_deadline = api.retry_deadline;
     settings.requests_per_second = api.requests_per_second;
     settings.max_concurrency = api.max_concurrency;
-    Ok(Client::new(settings)?)
+    Ok(Client::with_stats(settings, stats)?)
 }

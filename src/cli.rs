@@ -92,6 +92,10 @@ pub enum Command {
     Check,
     /// Print each policy's next fire times, in its time zone and in UTC.
     Schedule(ScheduleArgs),
+    /// Show what each server holds per policy: ours / in progress / failed / not ours, the newest
+    /// completed item's age, what the next pass would delete and why, the next fire time, and
+    /// STALE when the newest completed item is older than twice the schedule's interval.
+    Status(StatusArgs),
     /// Run a rotation against the built-in simulator: no setup, no token, under a minute.
     Demo(DemoArgs),
     /// Run the built-in VPS.org API simulator standalone, to try a config without touching real servers.
@@ -133,6 +137,13 @@ pub struct ScheduleArgs {
     pub from: Option<String>,
     /// Print JSON: [{"policy", "timezone", "next": [RFC 3339 with offset, ...]}].
     #[arg(long, env = "SNAPKEEP_SCHEDULE_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print JSON (one object per server and policy) instead of a table.
+    #[arg(long, env = "SNAPKEEP_STATUS_JSON")]
     pub json: bool,
 }
 

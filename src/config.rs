@@ -85,6 +85,23 @@ pub(crate) struct DaemonConfig {
     pub(crate) shutdown_timeout: Duration,
 }
 
+/// `[metrics]`: off unless `listen` is set.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MetricsConfig {
+    pub(crate) listen: Option<std::net::SocketAddr>,
+}
+
+/// `[notify]`: where to tell people how passes went.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct NotifyConfig {
+    /// POSTed a JSON body when a pass has failures (and on success with `on_success`).
+    pub(crate) webhook_url: Option<String>,
+    pub(crate) on_success: bool,
+    /// healthchecks.io-style: `{ping_url}/start`, `{ping_url}`, `{ping_url}/fail`.
+    pub(crate) ping_url: Option<String>,
+    pub(crate) timeout: Duration,
+}
+
 /// One validated `[[policy]]`.
 #[derive(Debug, Clone)]
 pub(crate) struct Policy {
@@ -113,6 +130,8 @@ pub(crate) struct Config {
     pub(crate) origin: String,
     pub(crate) api: ApiConfig,
     pub(crate) daemon: DaemonConfig,
+    pub(crate) metrics: MetricsConfig,
+    pub(crate) notify: NotifyConfig,
     pub(crate) policies: Vec<Policy>,
     /// Things worth a log line that do not stop the config from loading.
     pub(crate) warnings: Vec<String>,
@@ -231,7 +250,26 @@ struct RawConfig {
     #[serde(default)]
     daemon: RawDaemon,
     #[serde(default)]
+    metrics: RawMetrics,
+    #[serde(default)]
+    notify: RawNotify,
+    #[serde(default)]
     policy: Vec<Spanned<RawPolicy>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    webhook_url: Option<Spanned<String>>,
+    on_success: Option<Spanned<bool>>,
+    ping_url: Option<Spanned<String>>,
+    timeout: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -361,6 +399,17 @@ impl Validator<'_> {
         d
     }
 
+    fn http_url(&mut self, value: &Option<Spanned<String>>, key: &str) -> Option<String> {
+        let v = value.as_ref()?;
+        let url = v.get_ref().trim();
+        if url.starts_with("https://") || url.starts_with("http://") {
+            Some(url.to_owned())
+        } else {
+            self.problem(v.span(), key, format!("{url:?} is not an http(s) URL"));
+            None
+        }
+    }
+
     fn timezone(&mut self, value: &Option<Spanned<String>>, key: &str, default: Tz) -> Tz {
         let Some(v) = value else { return default };
         match Tz::from_str(v.get_ref().trim()) {
@@ -443,6 +492,38 @@ impl Validator<'_> {
                 Duration::from_secs(30),
             ),
         };
+        let metrics = MetricsConfig {
+            listen: raw
+                .metrics
+                .listen
+                .as_ref()
+                .and_then(|v| match v.get_ref().parse() {
+                    Ok(addr) => Some(addr),
+                    Err(_) => {
+                        self.problem(
+                            v.span(),
+                            "metrics.listen",
+                            format!(
+                                "{:?} is not an address: use IP:PORT, e.g. \"127.0.0.1:9187\"",
+                                v.get_ref()
+                            ),
+                        );
+                        None
+                    }
+                }),
+        };
+        let notify = NotifyConfig {
+            webhook_url: self.http_url(&raw.notify.webhook_url, "notify.webhook_url"),
+            on_success: raw.notify.on_success.as_ref().is_some_and(|v| *v.get_ref()),
+            ping_url: self
+                .http_url(&raw.notify.ping_url, "notify.ping_url")
+                .map(|u| u.trim_end_matches('/').to_owned()),
+            timeout: self.positive_duration(
+                &raw.notify.timeout,
+                "notify.timeout",
+                Duration::from_secs(10),
+            ),
+        };
         let builtin = Inherited {
             timezone: Tz::UTC,
             prefix: "snapkeep".to_owned(),
@@ -484,6 +565,8 @@ impl Validator<'_> {
             origin: origin.to_owned(),
             api,
             daemon,
+            metrics,
+            notify,
             policies,
             warnings,
         }

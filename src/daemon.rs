@@ -22,6 +22,9 @@ use crate::api::Client;
 use crate::app::{self, AppError};
 use crate::clock::Clock;
 use crate::config::{Config, Missed};
+use crate::health;
+use crate::metrics::Metrics;
+use crate::notify::Notifier;
 use crate::runner::{self, JobSpec};
 use crate::schedule::jitter_for;
 
@@ -160,6 +163,23 @@ pub(crate) async fn run(
     let mut client = client;
     let (mut table, startup) = Timetable::start(&config, clock.now());
     let busy: Arc<Mutex<HashSet<u64>>> = Arc::default();
+    let metrics = Arc::new(Metrics::new());
+    if let Some(listen) = config.metrics.listen {
+        match health::serve(listen, Arc::clone(&metrics), Arc::clone(client.stats())).await {
+            Ok(addr) => {
+                info!(%addr, "metrics at http://{addr}/metrics, health at /healthz and /readyz")
+            }
+            Err(e) => {
+                return Err(AppError::Runtime(format!(
+                    "cannot listen on metrics.listen {listen}: {e}"
+                )));
+            }
+        }
+    }
+    let mut hooks = Hooks {
+        metrics: Arc::clone(&metrics),
+        notifier: Notifier::new(&config.notify),
+    };
     let mut passes: JoinSet<()> = JoinSet::new();
     let watchdog = watchdog_interval();
 
@@ -170,12 +190,21 @@ pub(crate) async fn run(
         "snapkeep daemon started"
     );
     notify(&[sd_notify::NotifyState::Ready]);
-    start_pass(&mut passes, &busy, &config, &client, &clock, startup);
+    start_pass(
+        &mut passes,
+        &busy,
+        &config,
+        &client,
+        &clock,
+        &hooks,
+        startup,
+    );
 
     loop {
         let now = clock.now();
         let due = table.take_due(&config, now);
-        start_pass(&mut passes, &busy, &config, &client, &clock, due);
+        metrics.tick();
+        start_pass(&mut passes, &busy, &config, &client, &clock, &hooks, due);
         if watchdog.is_some() {
             notify(&[sd_notify::NotifyState::Watchdog]);
         }
@@ -202,9 +231,13 @@ pub(crate) async fn run(
                     Ok(stamp) => notify(&[sd_notify::NotifyState::Reloading, stamp]),
                     Err(_) => notify(&[sd_notify::NotifyState::Reloading]),
                 }
-                match reload(&path) {
+                match reload(&path, Arc::clone(client.stats())) {
                     Ok((new_config, new_client)) => {
                         info!(config = %new_config.origin, policies = new_config.policies.len(), "SIGHUP: config reloaded; in-flight passes finish with the old one");
+                        if new_config.metrics.listen != config.metrics.listen {
+                            warn!("metrics.listen changed; the new address takes effect after a restart");
+                        }
+                        hooks.notifier = Notifier::new(&new_config.notify);
                         config = Arc::new(new_config);
                         client = new_client;
                         table = Timetable::start(&config, clock.now()).0;
@@ -231,10 +264,20 @@ pub(crate) async fn run(
     Ok(0)
 }
 
-fn reload(path: &std::path::Path) -> Result<(Config, Client), AppError> {
+fn reload(
+    path: &std::path::Path,
+    stats: Arc<crate::api::CallStats>,
+) -> Result<(Config, Client), AppError> {
     let config = app::load_config(path)?;
-    let client = app::client_for(&config)?;
+    let client = app::client_for(&config, stats)?;
     Ok((config, client))
+}
+
+/// What happens around every pass: metrics and notifications.
+#[derive(Clone)]
+struct Hooks {
+    metrics: Arc<Metrics>,
+    notifier: Option<Notifier>,
 }
 
 /// Starts one pass for the fires whose servers are idle; skips the others.
@@ -244,6 +287,7 @@ fn start_pass(
     config: &Arc<Config>,
     client: &Client,
     clock: &Arc<dyn Clock>,
+    hooks: &Hooks,
     fires: Vec<Fire>,
 ) {
     if fires.is_empty() {
@@ -276,25 +320,42 @@ fn start_pass(
         return;
     }
     let servers: Vec<u64> = jobs.iter().map(|j| j.server_id).collect();
-    let (config, client, clock, busy) = (
+    let (config, client, clock, busy, hooks) = (
         Arc::clone(config),
         client.clone(),
         Arc::clone(clock),
         Arc::clone(busy),
+        hooks.clone(),
     );
     passes.spawn(async move {
+        if let Some(n) = hooks.notifier.clone() {
+            tokio::spawn(async move { n.pass_started().await });
+        }
         let before = runner::ApiUse::of(&client);
+        let clock_for_metrics = Arc::clone(&clock);
         let report = runner::run_pass(config, client.clone(), clock, jobs, false).await;
         for line in
             runner::summary(&report, runner::ApiUse::of(&client).since(before), false).lines()
         {
             info!("{line}");
         }
-        let mut busy = busy.lock().expect("busy lock");
-        for s in servers {
-            busy.remove(&s);
+        hooks
+            .metrics
+            .record_pass(&report, clock_now_unix(&*clock_for_metrics));
+        {
+            let mut busy = busy.lock().expect("busy lock");
+            for s in servers {
+                busy.remove(&s);
+            }
+        }
+        if let Some(n) = hooks.notifier {
+            tokio::spawn(async move { n.pass_finished(&report).await });
         }
     });
+}
+
+fn clock_now_unix(clock: &dyn Clock) -> f64 {
+    clock.now().timestamp_millis() as f64 / 1000.0
 }
 
 /// Half the systemd watchdog interval, when systemd asked for pings.

@@ -47,6 +47,8 @@ pub(crate) struct JobReport {
     /// Dry run: what would be deleted, with the deciding rules.
     pub(crate) would_delete: Vec<(Item, String)>,
     pub(crate) would_create: Option<String>,
+    /// What the server holds for this policy when the job ended.
+    pub(crate) holdings: Holdings,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -136,32 +138,11 @@ impl Job<'_> {
     }
 
     fn retention_policy(&self) -> retention::Policy {
-        retention::Policy {
-            rules: self.policy.keep.clone(),
-            tz: self.policy.schedule.timezone(),
-            cap: self.policy.max_kept,
-        }
+        retention_policy(self.policy)
     }
 
-    /// Our items as retention sees them: time = the slot in the name.
     fn retention_items(&self, items: &[Item]) -> Vec<retention::Item> {
-        items
-            .iter()
-            .map(|it| {
-                let slot = self.owned(it);
-                retention::Item {
-                    id: it.id,
-                    time: slot.unwrap_or(it.created_at),
-                    state: match it.status {
-                        Status::Completed => retention::State::Completed,
-                        Status::InProgress => retention::State::InProgress,
-                        Status::Failed => retention::State::Failed,
-                        Status::Other(_) => retention::State::Unknown,
-                    },
-                    ours: slot.is_some(),
-                }
-            })
-            .collect()
+        retention_view(self.policy, items)
     }
 
     /// Runs the job against `items`, the server's current inventory of this
@@ -281,6 +262,7 @@ impl Job<'_> {
                 .await?;
         }
         items.retain(|i| i.id != PLANNED_ID);
+        report.holdings = holdings(self.policy, items);
         Ok(report)
     }
 
@@ -540,6 +522,72 @@ impl Job<'_> {
             }
         }
     }
+}
+
+/// The retention rules of `policy`, in its time zone, capped at its share.
+pub(crate) fn retention_policy(policy: &Policy) -> retention::Policy {
+    retention::Policy {
+        rules: policy.keep.clone(),
+        tz: policy.schedule.timezone(),
+        cap: policy.max_kept,
+    }
+}
+
+/// Items as retention sees them for `policy`: ours when the name says so,
+/// dated by the slot in the name (what the operator scheduled), else by
+/// `created_at`.
+pub(crate) fn retention_view(policy: &Policy, items: &[Item]) -> Vec<retention::Item> {
+    items
+        .iter()
+        .map(|it| {
+            let slot = naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &it.label);
+            retention::Item {
+                id: it.id,
+                time: slot.unwrap_or(it.created_at),
+                state: match it.status {
+                    Status::Completed => retention::State::Completed,
+                    Status::InProgress => retention::State::InProgress,
+                    Status::Failed => retention::State::Failed,
+                    Status::Other(_) => retention::State::Unknown,
+                },
+                ours: slot.is_some(),
+            }
+        })
+        .collect()
+}
+
+/// What a server holds, from one policy's point of view.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Holdings {
+    pub(crate) completed: usize,
+    pub(crate) in_progress: usize,
+    pub(crate) failed: usize,
+    /// Ours but in a status we do not know.
+    pub(crate) unknown: usize,
+    /// Everything on the server this policy did not make (counts toward the cap).
+    pub(crate) not_ours: usize,
+    /// When the newest completed item of ours was made (its slot).
+    #[serde(skip)]
+    pub(crate) newest_completed: Option<DateTime<Utc>>,
+}
+
+pub(crate) fn holdings(policy: &Policy, items: &[Item]) -> Holdings {
+    let mut h = Holdings::default();
+    for it in items {
+        match naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &it.label) {
+            None => h.not_ours += 1,
+            Some(slot) => match it.status {
+                Status::Completed => {
+                    h.completed += 1;
+                    h.newest_completed = h.newest_completed.max(Some(slot));
+                }
+                Status::InProgress => h.in_progress += 1,
+                Status::Failed => h.failed += 1,
+                Status::Other(_) => h.unknown += 1,
+            },
+        }
+    }
+    h
 }
 
 fn replace(items: &mut [Item], updated: Item) {

@@ -63,6 +63,8 @@ impl ApiUse {
 #[derive(Debug)]
 pub(crate) struct JobOutcome {
     pub(crate) spec: JobSpec,
+    /// As the provider names it (empty when nothing on the server showed it).
+    pub(crate) server_name: String,
     pub(crate) policy_name: String,
     pub(crate) result: Result<JobReport, JobError>,
     pub(crate) duration: Duration,
@@ -187,6 +189,13 @@ async fn run_server(
 ) -> Vec<JobOutcome> {
     let now = move || clock.now();
     let mut out = Vec::new();
+    let mut server_name = items
+        .values()
+        .filter_map(|r| r.as_ref().ok())
+        .flatten()
+        .map(|i| i.server_name.clone())
+        .find(|n| !n.is_empty())
+        .unwrap_or_default();
     for spec in specs {
         let policy = &config.policies[spec.policy];
         let started = Instant::now();
@@ -222,7 +231,13 @@ async fn run_server(
             }
             None => unreachable!("every kind with jobs was listed"),
         };
+        if let Ok(r) = &result {
+            if server_name.is_empty() {
+                server_name.clone_from(&r.server_name);
+            }
+        }
         out.push(JobOutcome {
+            server_name: server_name.clone(),
             policy_name: policy.name.clone(),
             spec,
             result,
@@ -237,11 +252,10 @@ pub(crate) fn summary(report: &PassReport, api: ApiUse, dry_run: bool) -> String
     let mut out = String::new();
     let (mut created, mut deleted) = (0, 0);
     for o in &report.outcomes {
-        let server = match &o.result {
-            Ok(r) if !r.server_name.is_empty() => {
-                format!("{} ({})", o.spec.server_id, r.server_name)
-            }
-            _ => o.spec.server_id.to_string(),
+        let server = if o.server_name.is_empty() {
+            o.spec.server_id.to_string()
+        } else {
+            format!("{} ({})", o.spec.server_id, o.server_name)
         };
         let line = match &o.result {
             Ok(r) => {

@@ -290,7 +290,6 @@ impl Schedule {
     /// before it and the next after it (or, before the first fire time, the
     /// first two). Used to flag a policy as stale when its newest item is
     /// older than twice this.
-    #[allow(dead_code)] // Read by `status` (stale detection), which lands with the operations issue.
     pub(crate) fn interval_at(&self, t: DateTime<Utc>) -> Option<chrono::Duration> {
         let next = self.next_after(t);
         match (self.latest_at_or_before(t), next) {

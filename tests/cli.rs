@@ -127,7 +127,7 @@ fn the_token_never_appears_in_output_or_errors() {
             "token leaked"
         );
         assert!(
-            run.stderr().contains("DEBUG") || run.stderr().contains("\"level\":\"DEBUG\""),
+            run.stderr().contains("DEBUG") || run.stderr().contains("\"level\":\"debug\""),
             "debug logs were on"
         );
     }

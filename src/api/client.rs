@@ -197,7 +197,7 @@ struct Inner {
     auth: HeaderValue,
     limiter: Limiter,
     settings: ClientSettings,
-    stats: CallStats,
+    stats: Arc<CallStats>,
 }
 
 impl std::fmt::Debug for Client {
@@ -233,7 +233,18 @@ impl Retrier {
 }
 
 impl Client {
+    /// A client with counters of its own (tests; the app shares counters via `with_stats`).
+    #[cfg(test)]
     pub(crate) fn new(settings: ClientSettings) -> Result<Client, SetupError> {
+        Client::with_stats(settings, Arc::default())
+    }
+
+    /// A client that counts into `stats` — shared with an earlier client so
+    /// counters stay monotonic across a config reload.
+    pub(crate) fn with_stats(
+        settings: ClientSettings,
+        stats: Arc<CallStats>,
+    ) -> Result<Client, SetupError> {
         let base = validate_base_url(&settings.base_url)?;
         if settings.token.is_empty() {
             return Err(SetupError::NoToken);
@@ -259,12 +270,12 @@ impl Client {
                 auth,
                 limiter: Limiter::new(settings.requests_per_second, settings.max_concurrency),
                 settings,
-                stats: CallStats::default(),
+                stats,
             }),
         })
     }
 
-    pub(crate) fn stats(&self) -> &CallStats {
+    pub(crate) fn stats(&self) -> &Arc<CallStats> {
         &self.inner.stats
     }
 

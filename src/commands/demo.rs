@@ -40,7 +40,7 @@ pub(crate) async fn run(args: &DemoArgs) -> Result<u8, AppError> {
     .map_err(|e| AppError::Runtime(format!("cannot start the simulator: {e}")))?;
 
     let config = Arc::new(demo_config(&sim.base_url())?);
-    let client = app::client_with_token(&config, ApiToken::new(sim.token()))?;
+    let client = app::client_with_token(&config, ApiToken::new(sim.token()), Arc::default())?;
     println!(
         "snapkeep demo — a simulated VPS.org API is listening at {}",
         sim.base_url()

@@ -7,3 +7,4 @@ pub(crate) mod restore;
 pub(crate) mod run_now;
 pub(crate) mod schedule;
 pub(crate) mod sim;
+pub(crate) mod status;

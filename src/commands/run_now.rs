@@ -9,11 +9,16 @@ use crate::app::AppError;
 use crate::cli::Cli;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::notify::Notifier;
 use crate::runner::{self, JobSpec};
 
 pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Result<u8, AppError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let jobs = select_jobs(&config, &cli.policies, &cli.servers, cli.force, clock.now())?;
+    let notifier = Notifier::new(&config.notify);
+    let started = notifier
+        .clone()
+        .map(|n| tokio::spawn(async move { n.pass_started().await }));
     let before = runner::ApiUse::of(&client);
     let report = runner::run_pass(
         Arc::clone(&config),
@@ -31,6 +36,21 @@ pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Resul
             cli.dry_run
         )
     );
+    if let Some(n) = notifier {
+        // Bounded: a notification never holds up the exit for long.
+        let deliver = async {
+            if let Some(start) = started {
+                let _ = start.await;
+            }
+            n.pass_finished(&report).await;
+        };
+        if tokio::time::timeout(n.timeout() * 2, deliver)
+            .await
+            .is_err()
+        {
+            tracing::warn!("notifications did not finish within notify.timeout; exiting anyway");
+        }
+    }
     Ok(if report.failed() > 0 { 1 } else { 0 })
 }
 

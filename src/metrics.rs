@@ -1,0 +1,205 @@
+//! Prometheus metrics and health state.
+//!
+//! An operator must never find out six months late that snapshots stopped:
+//! `snapkeep_last_success_timestamp_seconds` per (server, policy) is the
+//! number to alert on. API traffic is read from the client's own counters at
+//! scrape time (they are shared across reloads, so they only grow), which
+//! keeps the HTTP layer free of any metrics code.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::api::CallStats;
+use crate::runner::PassReport;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    server: String,
+    policy: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ItemLabels {
+    server: String,
+    policy: String,
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ApiLabels {
+    endpoint: &'static str,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct FailureLabels {
+    reason: &'static str,
+}
+
+#[derive(Debug, Default)]
+struct ApiSeen {
+    calls: BTreeMap<(&'static str, u16), u64>,
+    retries: u64,
+}
+
+pub(crate) struct Metrics {
+    registry: Registry,
+    last_success: Family<JobLabels, Gauge<f64, AtomicU64>>,
+    items: Family<ItemLabels, Gauge>,
+    api_requests: Family<ApiLabels, Counter>,
+    retries: Counter,
+    pass_duration: Histogram,
+    job_failures: Family<FailureLabels, Counter>,
+    /// What the API counters were at the previous scrape.
+    api_seen: Mutex<ApiSeen>,
+    /// Health: when the scheduler loop last went round.
+    last_tick: Mutex<Instant>,
+    /// Readiness: the provider answered 401 on the latest pass.
+    unauthorized: AtomicBool,
+}
+
+impl Metrics {
+    pub(crate) fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("snapkeep");
+        let last_success = Family::<JobLabels, Gauge<f64, AtomicU64>>::default();
+        registry.register(
+            "last_success_timestamp_seconds",
+            "Unix time of the last successful job per server and policy",
+            last_success.clone(),
+        );
+        let items = Family::<ItemLabels, Gauge>::default();
+        registry.register(
+            "items",
+            "Items on a server by state, from a policy's point of view (completed, in_progress, failed, unknown: ours; not_ours: everyone else's)",
+            items.clone(),
+        );
+        let api_requests = Family::<ApiLabels, Counter>::default();
+        registry.register(
+            "api_requests",
+            "VPS.org API requests by endpoint and HTTP status (0 = no answer)",
+            api_requests.clone(),
+        );
+        let retries = Counter::default();
+        registry.register(
+            "api_retries",
+            "VPS.org API calls retried after a temporary failure",
+            retries.clone(),
+        );
+        let pass_duration = Histogram::new(exponential_buckets(0.5, 2.0, 14));
+        registry.register(
+            "pass_duration_seconds",
+            "Wall time of one pass",
+            pass_duration.clone(),
+        );
+        let job_failures = Family::<FailureLabels, Counter>::default();
+        registry.register(
+            "job_failures",
+            "Failed jobs by reason",
+            job_failures.clone(),
+        );
+        Metrics {
+            registry,
+            last_success,
+            items,
+            api_requests,
+            retries,
+            pass_duration,
+            job_failures,
+            api_seen: Mutex::default(),
+            last_tick: Mutex::new(Instant::now()),
+            unauthorized: AtomicBool::new(false),
+        }
+    }
+
+    /// Records a finished pass; `now_unix` is injected.
+    pub(crate) fn record_pass(&self, report: &PassReport, now_unix: f64) {
+        self.pass_duration.observe(report.duration.as_secs_f64());
+        let mut unauthorized = false;
+        for o in &report.outcomes {
+            let job = JobLabels {
+                server: o.spec.server_id.to_string(),
+                policy: o.policy_name.clone(),
+            };
+            match &o.result {
+                Ok(r) => {
+                    self.last_success.get_or_create(&job).set(now_unix);
+                    let h = r.holdings;
+                    for (state, n) in [
+                        ("completed", h.completed),
+                        ("in_progress", h.in_progress),
+                        ("failed", h.failed),
+                        ("unknown", h.unknown),
+                        ("not_ours", h.not_ours),
+                    ] {
+                        self.items
+                            .get_or_create(&ItemLabels {
+                                server: job.server.clone(),
+                                policy: job.policy.clone(),
+                                state,
+                            })
+                            .set(n as i64);
+                    }
+                }
+                Err(e) => {
+                    unauthorized |= e.kind() == "unauthorized";
+                    self.job_failures
+                        .get_or_create(&FailureLabels { reason: e.kind() })
+                        .inc();
+                }
+            }
+        }
+        self.unauthorized.store(unauthorized, Ordering::Relaxed);
+    }
+
+    pub(crate) fn tick(&self) {
+        *self.last_tick.lock().expect("metrics lock") = Instant::now();
+    }
+
+    /// Healthy while the scheduler loop goes round (it wakes at least every 60 s).
+    pub(crate) fn healthy(&self, max_silence: Duration) -> bool {
+        self.last_tick.lock().expect("metrics lock").elapsed() <= max_silence
+    }
+
+    /// Ready unless the provider rejected the token on the latest pass.
+    pub(crate) fn ready(&self) -> bool {
+        !self.unauthorized.load(Ordering::Relaxed)
+    }
+
+    /// The Prometheus text exposition, API counters brought up to date first.
+    pub(crate) fn render(&self, stats: &CallStats) -> String {
+        {
+            let mut seen = self.api_seen.lock().expect("metrics lock");
+            for ((endpoint, status), n) in stats.snapshot() {
+                let key = (endpoint.as_str(), status);
+                let before = seen.calls.get(&key).copied().unwrap_or(0);
+                if n > before {
+                    self.api_requests
+                        .get_or_create(&ApiLabels {
+                            endpoint: key.0,
+                            status: status.to_string(),
+                        })
+                        .inc_by(n - before);
+                    seen.calls.insert(key, n);
+                }
+            }
+            let retries = stats.retries();
+            if retries > seen.retries {
+                self.retries.inc_by(retries - seen.retries);
+                seen.retries = retries;
+            }
+        }
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("writing to a String cannot fail");
+        out
+    }
+}
