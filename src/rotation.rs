@@ -53,8 +53,9 @@ pub(crate) struct JobReport {
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum JobError {
-    #[error("{0}")]
-    Listing(String),
+    /// The pass could not list the servers' items; `kind` is the API error's.
+    #[error("{message}")]
+    Listing { message: String, kind: &'static str },
     #[error("{action} failed: {source}")]
     Api {
         action: &'static str,
@@ -96,7 +97,7 @@ impl JobError {
     /// A short stable label (summaries, metrics).
     pub(crate) fn kind(&self) -> &'static str {
         match self {
-            JobError::Listing(_) => "listing",
+            JobError::Listing { kind, .. } => kind,
             JobError::Api { source, .. } => source.kind(),
             JobError::Refused { .. } => "refused",
             JobError::ProviderFull { .. } => "provider_full",

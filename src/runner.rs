@@ -70,6 +70,9 @@ pub(crate) struct JobOutcome {
     pub(crate) duration: Duration,
 }
 
+/// Why a kind could not be listed: the message and the API error's kind.
+type ListingError = (String, &'static str);
+
 #[derive(Debug, Default)]
 pub(crate) struct PassReport {
     pub(crate) outcomes: Vec<JobOutcome>,
@@ -100,7 +103,8 @@ pub(crate) async fn run_pass(
     }
 
     // One listing per kind for the whole pass.
-    let mut inventories: HashMap<Kind, Result<HashMap<u64, Vec<Item>>, String>> = HashMap::new();
+    let mut inventories: HashMap<Kind, Result<HashMap<u64, Vec<Item>>, ListingError>> =
+        HashMap::new();
     let mut pollers: HashMap<Kind, PollerHandle> = HashMap::new();
     for kind in [Kind::Snapshot, Kind::Backup] {
         let servers: Vec<u64> = by_server
@@ -114,7 +118,7 @@ pub(crate) async fn run_pass(
         let listed = inventory::fetch(&client, kind, &servers)
             .await
             .map(inventory::by_server)
-            .map_err(|e| format!("listing {} failed: {e}", kind.plural()));
+            .map_err(|e| (format!("listing {} failed: {e}", kind.plural()), e.kind()));
         inventories.insert(kind, listed);
         let interval = config
             .policies
@@ -134,7 +138,7 @@ pub(crate) async fn run_pass(
 
     let mut tasks = JoinSet::new();
     for (server_id, specs) in by_server {
-        let mut items: HashMap<Kind, Result<Vec<Item>, String>> = HashMap::new();
+        let mut items: HashMap<Kind, Result<Vec<Item>, ListingError>> = HashMap::new();
         for (kind, inv) in &inventories {
             items.insert(
                 *kind,
@@ -184,7 +188,7 @@ async fn run_server(
     clock: Arc<dyn Clock>,
     pollers: &HashMap<Kind, Arc<Poller>>,
     specs: Vec<JobSpec>,
-    mut items: HashMap<Kind, Result<Vec<Item>, String>>,
+    mut items: HashMap<Kind, Result<Vec<Item>, ListingError>>,
     dry_run: bool,
 ) -> Vec<JobOutcome> {
     let now = move || clock.now();
@@ -213,7 +217,7 @@ async fn run_server(
                 };
                 job.run(server_items).await
             }
-            Some(Err(listing)) => {
+            Some(Err((message, kind))) => {
                 emit(
                     Action::Fail,
                     Subject {
@@ -222,12 +226,15 @@ async fn run_server(
                         policy: &policy.name,
                     },
                     Detail {
-                        reason: listing,
+                        reason: message,
                         outcome: "error",
                         ..Detail::default()
                     },
                 );
-                Err(JobError::Listing(listing.clone()))
+                Err(JobError::Listing {
+                    message: message.clone(),
+                    kind,
+                })
             }
             None => unreachable!("every kind with jobs was listed"),
         };
