@@ -511,10 +511,12 @@ impl Client {
             body["description"] = json!(d);
         }
         let mut retry = self.retrier();
-        let mut attempted = false;
+        // Whether an earlier attempt may have created the item (anything but
+        // a 429, which is known not to have been applied).
+        let mut may_have_landed = false;
         loop {
             let result = async {
-                if attempted {
+                if may_have_landed {
                     let existing = self.list_snapshots(Some(server_id)).await?;
                     if let Some(found) = existing
                         .into_iter()
@@ -524,7 +526,6 @@ impl Client {
                         return Ok(found);
                     }
                 }
-                attempted = true;
                 let (_, bytes) = self
                     .exchange(ep, &label, Method::POST, self.url("snapshots/"), Some(&body))
                     .await?;
@@ -534,6 +535,7 @@ impl Client {
             match result {
                 Ok(s) => return Ok(s),
                 Err(e) => {
+                    may_have_landed |= !matches!(e, ApiError::RateLimited { .. });
                     if !self.wait_before_retry(&mut retry, &label, &e).await {
                         return Err(e);
                     }
@@ -553,10 +555,12 @@ impl Client {
         let label = label(ep, Some(server_id));
         let body = json!({"server_id": server_id, "description": description});
         let mut retry = self.retrier();
-        let mut attempted = false;
+        // Whether an earlier attempt may have created the item (anything but
+        // a 429, which is known not to have been applied).
+        let mut may_have_landed = false;
         loop {
             let result = async {
-                if attempted {
+                if may_have_landed {
                     let existing = self
                         .list_backups(Some(server_id), Some(BackupType::Manual))
                         .await?;
@@ -567,7 +571,6 @@ impl Client {
                         return Ok(found);
                     }
                 }
-                attempted = true;
                 let (_, bytes) = self
                     .exchange(ep, &label, Method::POST, self.url("backups/"), Some(&body))
                     .await?;
@@ -577,6 +580,7 @@ impl Client {
             match result {
                 Ok(b) => return Ok(b),
                 Err(e) => {
+                    may_have_landed |= !matches!(e, ApiError::RateLimited { .. });
                     if !self.wait_before_retry(&mut retry, &label, &e).await {
                         return Err(e);
                     }
@@ -612,7 +616,9 @@ impl Client {
                     return Ok(());
                 }
                 Err(e) => {
-                    attempted = true;
+                    // A 429 is known not to have been applied; any other
+                    // temporary failure may have deleted the item.
+                    attempted |= !matches!(e, ApiError::RateLimited { .. });
                     if !self.wait_before_retry(&mut retry, &label, &e).await {
                         return Err(e);
                     }
