@@ -5,7 +5,7 @@
 #   docker run -d --name snapkeep \
 #     -v /etc/snapkeep/config.toml:/etc/snapkeep/config.toml:ro \
 #     -e VPS_API_TOKEN=... snapkeep
-FROM rust:1.85-slim-bookworm AS build
+FROM rust:1-slim-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
