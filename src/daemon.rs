@@ -227,6 +227,9 @@ pub(crate) async fn run(
             _ = term.recv() => { info!("SIGTERM: finishing in-flight work, starting nothing new"); break; }
             _ = int.recv() => { info!("SIGINT: finishing in-flight work, starting nothing new"); break; }
             _ = hup.recv() => {
+                // Whatever came due while we slept belongs to the old table: start it first.
+                let due = table.take_due(&config, clock.now());
+                start_pass(&mut passes, &busy, &config, &client, &clock, &hooks, due);
                 match sd_notify::NotifyState::monotonic_usec_now() {
                     Ok(stamp) => notify(&[sd_notify::NotifyState::Reloading, stamp]),
                     Err(_) => notify(&[sd_notify::NotifyState::Reloading]),
