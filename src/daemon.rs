@@ -22,6 +22,7 @@ use crate::api::Client;
 use crate::app::{self, AppError};
 use crate::clock::Clock;
 use crate::config::{Config, Missed};
+use crate::memory;
 use crate::runner::{self, JobSpec};
 use crate::schedule::jitter_for;
 
@@ -169,6 +170,8 @@ pub(crate) async fn run(
         servers = config.servers().len(),
         "snapkeep daemon started"
     );
+    // The config parser's working memory is free now; give it back.
+    memory::release_free_memory();
     notify(&[sd_notify::NotifyState::Ready]);
     start_pass(&mut passes, &busy, &config, &client, &clock, startup);
 
@@ -208,6 +211,7 @@ pub(crate) async fn run(
                         config = Arc::new(new_config);
                         client = new_client;
                         table = Timetable::start(&config, clock.now()).0;
+                        memory::release_free_memory();
                     }
                     Err(e) => error!("SIGHUP: the new config was rejected, keeping the old one running: {e}"),
                 }
@@ -290,10 +294,16 @@ fn start_pass(
         {
             info!("{line}");
         }
-        let mut busy = busy.lock().expect("busy lock");
-        for s in servers {
-            busy.remove(&s);
+        {
+            let mut busy = busy.lock().expect("busy lock");
+            for s in servers {
+                busy.remove(&s);
+            }
         }
+        // A fleet's pass leaves tens of MB of freed heap behind; the daemon
+        // should not keep it until the next one.
+        drop(report);
+        memory::release_free_memory();
     });
 }
 

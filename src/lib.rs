@@ -15,6 +15,7 @@ pub(crate) mod config;
 pub(crate) mod daemon;
 pub(crate) mod events;
 pub(crate) mod inventory;
+pub(crate) mod memory;
 pub(crate) mod naming;
 pub(crate) mod retention;
 pub(crate) mod rotation;

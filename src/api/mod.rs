@@ -6,7 +6,9 @@ mod limiter;
 mod models;
 mod secret;
 
-pub(crate) use client::{Client, ClientSettings, DEFAULT_BASE_URL, SetupError, validate_base_url};
+pub(crate) use client::{
+    Client, ClientSettings, DEFAULT_BASE_URL, Keep, SetupError, validate_base_url,
+};
 pub(crate) use error::ApiError;
 pub(crate) use models::{Backup, BackupType, Snapshot, Status};
 pub(crate) use secret::ApiToken;
