@@ -23,6 +23,7 @@ use crate::app::{self, AppError};
 use crate::clock::Clock;
 use crate::config::{Config, Missed};
 use crate::health;
+use crate::memory;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::runner::{self, JobSpec};
@@ -189,6 +190,8 @@ pub(crate) async fn run(
         servers = config.servers().len(),
         "snapkeep daemon started"
     );
+    // The config parser's working memory is free now; give it back.
+    memory::release_free_memory();
     notify(&[sd_notify::NotifyState::Ready]);
     start_pass(
         &mut passes,
@@ -244,6 +247,7 @@ pub(crate) async fn run(
                         config = Arc::new(new_config);
                         client = new_client;
                         table = Timetable::start(&config, clock.now()).0;
+                        memory::release_free_memory();
                     }
                     Err(e) => error!("SIGHUP: the new config was rejected, keeping the old one running: {e}"),
                 }
@@ -351,9 +355,14 @@ fn start_pass(
                 busy.remove(&s);
             }
         }
+        // A fleet's pass leaves tens of MB of freed heap behind; the daemon
+        // should not keep it until the next one.
         if let Some(n) = hooks.notifier {
             tokio::spawn(async move { n.pass_finished(&report).await });
+        } else {
+            drop(report);
         }
+        memory::release_free_memory();
     });
 }
 

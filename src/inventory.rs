@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::{Notify, watch};
 use tracing::warn;
 
-use crate::api::{ApiError, Backup, BackupType, Client, Snapshot, Status};
+use crate::api::{ApiError, Backup, BackupType, Client, Keep, Snapshot, Status};
 use crate::config::Kind;
 
 /// A snapshot or a manual backup, as the rotation sees it.
@@ -64,19 +64,45 @@ pub(crate) async fn fetch(
     kind: Kind,
     servers: &[u64],
 ) -> Result<Vec<Item>, ApiError> {
+    fetch_where(client, kind, servers, None).await
+}
+
+/// Which items to keep, by (server id, item id); `None` keeps all.
+type KeepItem = Option<Arc<dyn Fn(u64, u64) -> bool + Send + Sync>>;
+
+/// Like [`fetch`], keeping only the items `keep` accepts, page by page.
+async fn fetch_where(
+    client: &Client,
+    kind: Kind,
+    servers: &[u64],
+    keep: KeepItem,
+) -> Result<Vec<Item>, ApiError> {
     let filter = match servers {
         [one] => Some(*one),
         _ => None,
     };
     Ok(match kind {
-        Kind::Snapshot => client
-            .list_snapshots(filter)
-            .await?
-            .into_iter()
-            .map(Item::from)
-            .collect(),
+        Kind::Snapshot => {
+            let keep: Keep<Snapshot> = keep.map(|k| {
+                Arc::new(move |s: &Snapshot| k(s.server.id, s.id))
+                    as Arc<dyn Fn(&Snapshot) -> bool + Send + Sync>
+            });
+            client
+                .list_snapshots_where(filter, keep)
+                .await?
+                .into_iter()
+                .map(Item::from)
+                .collect()
+        }
         Kind::Backup => client
-            .list_backups(filter, Some(BackupType::Manual))
+            .list_backups_where(
+                filter,
+                Some(BackupType::Manual),
+                keep.map(|k| {
+                    Arc::new(move |b: &Backup| k(b.server.id, b.id))
+                        as Arc<dyn Fn(&Backup) -> bool + Send + Sync>
+                }),
+            )
             .await?
             .into_iter()
             .filter(|b| b.backup_type == BackupType::Manual)
@@ -105,27 +131,40 @@ pub(crate) enum WaitError {
     TimedOut(Duration),
 }
 
-/// One published listing: item id → item, or why listing failed.
-type Listing = Arc<Result<HashMap<u64, Item>, String>>;
+/// One published listing: item id → status (only the items someone waits
+/// for), or why listing failed.
+type Listing = Arc<Result<HashMap<u64, Status>, String>>;
 
 /// Shared completion watcher: one list per interval serves every waiter.
 pub(crate) struct Poller {
     client: Client,
     kind: Kind,
     interval: Duration,
-    waiting: Mutex<BTreeMap<u64, usize>>,
+    /// Longest a listing waits for queued creates and deletes to drain.
+    max_defer: Duration,
+    /// Server → the ids waited for on it (one entry per waiter).
+    waiting: Mutex<BTreeMap<u64, Vec<u64>>>,
     wake: Notify,
     tx: watch::Sender<Listing>,
 }
 
 impl Poller {
     /// Starts the polling task; it stops when the returned handle is dropped.
-    pub(crate) fn start(client: Client, kind: Kind, interval: Duration) -> PollerHandle {
+    /// It lists at most once per `interval` while anyone waits, and, while
+    /// creates and deletes queue for the API, defers the listing until the
+    /// queue drains, for at most `max_defer`.
+    pub(crate) fn start(
+        client: Client,
+        kind: Kind,
+        interval: Duration,
+        max_defer: Duration,
+    ) -> PollerHandle {
         let (tx, _) = watch::channel(Arc::new(Ok(HashMap::new())));
         let poller = Arc::new(Poller {
             client,
             kind,
             interval,
+            max_defer,
             waiting: Mutex::new(BTreeMap::new()),
             wake: Notify::new(),
             tx,
@@ -144,6 +183,12 @@ impl Poller {
                 notified.await;
             }
             tokio::time::sleep(self.interval).await;
+            // Queued creates and deletes will take the whole request budget
+            // for a while, and a completion seen now could not be acted on
+            // before them (its deletes would queue behind): a listing now
+            // costs a fleet's worth of pages and gains nothing. Wait for the
+            // queue to drain, but never so long that waits time out.
+            let _ = tokio::time::timeout(self.max_defer, self.client.drained()).await;
             let servers: Vec<u64> = self
                 .waiting
                 .lock()
@@ -154,8 +199,13 @@ impl Poller {
             if servers.is_empty() {
                 continue;
             }
-            let listing = match fetch(&self.client, self.kind, &servers).await {
-                Ok(items) => Ok(items.into_iter().map(|i| (i.id, i)).collect()),
+            // Only what is waited for (also by waiters that come while the
+            // listing runs), kept page by page: a poll never holds a fleet's
+            // whole listing, only the items someone waits for.
+            let me = Arc::clone(&self);
+            let keep: KeepItem = Some(Arc::new(move |server_id, id| me.is_waited(server_id, id)));
+            let listing = match fetch_where(&self.client, self.kind, &servers, keep).await {
+                Ok(items) => Ok(items.into_iter().map(|i| (i.id, i.status)).collect()),
                 Err(e) => {
                     warn!(kind = self.kind.as_str(), error = %e, "listing while waiting for completion failed; will try again");
                     Err(e.to_string())
@@ -165,16 +215,24 @@ impl Poller {
         }
     }
 
+    fn is_waited(&self, server_id: u64, id: u64) -> bool {
+        self.waiting
+            .lock()
+            .expect("poller lock")
+            .get(&server_id)
+            .is_some_and(|ids| ids.contains(&id))
+    }
+
     /// Waits until item `id` on `server_id` is `completed`, for at most `timeout`.
     pub(crate) async fn wait_for(
         &self,
         server_id: u64,
         id: u64,
         timeout: Duration,
-    ) -> Result<Item, WaitError> {
+    ) -> Result<(), WaitError> {
         let mut rx = self.tx.subscribe();
         rx.mark_unchanged();
-        let _registration = Registration::new(self, server_id);
+        let _registration = Registration::new(self, server_id, id);
         let mut misses = 0;
         let waited = async {
             loop {
@@ -186,12 +244,12 @@ impl Poller {
                     continue;
                 };
                 match items.get(&id) {
-                    Some(item) => {
+                    Some(status) => {
                         misses = 0;
-                        match &item.status {
-                            Status::Completed => return Ok(item.clone()),
+                        match status {
+                            Status::Completed => return Ok(()),
                             Status::Failed => {
-                                return Err(WaitError::Failed(item.status.as_str().to_owned()));
+                                return Err(WaitError::Failed(status.as_str().to_owned()));
                             }
                             Status::InProgress | Status::Other(_) => {}
                         }
@@ -212,31 +270,39 @@ impl Poller {
     }
 }
 
-/// Keeps a server in the poller's list while someone waits on it.
+/// Keeps a server and an item in the poller's list while someone waits on it.
 struct Registration<'a> {
     poller: &'a Poller,
     server_id: u64,
+    id: u64,
 }
 
 impl<'a> Registration<'a> {
-    fn new(poller: &'a Poller, server_id: u64) -> Self {
-        *poller
+    fn new(poller: &'a Poller, server_id: u64, id: u64) -> Self {
+        poller
             .waiting
             .lock()
             .expect("poller lock")
             .entry(server_id)
-            .or_default() += 1;
+            .or_default()
+            .push(id);
         poller.wake.notify_one();
-        Registration { poller, server_id }
+        Registration {
+            poller,
+            server_id,
+            id,
+        }
     }
 }
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
         let mut waiting = self.poller.waiting.lock().expect("poller lock");
-        if let Some(n) = waiting.get_mut(&self.server_id) {
-            *n -= 1;
-            if *n == 0 {
+        if let Some(ids) = waiting.get_mut(&self.server_id) {
+            if let Some(at) = ids.iter().position(|&i| i == self.id) {
+                ids.swap_remove(at);
+            }
+            if ids.is_empty() {
                 waiting.remove(&self.server_id);
             }
         }

@@ -16,6 +16,7 @@ pub(crate) mod daemon;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod inventory;
+pub(crate) mod memory;
 pub(crate) mod metrics;
 pub(crate) mod naming;
 pub(crate) mod notify;

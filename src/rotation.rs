@@ -148,6 +148,11 @@ impl Job<'_> {
 
     /// Runs the job against `items`, the server's current inventory of this
     /// kind, which it keeps in step with every create and delete.
+    ///
+    /// A fleet pass keeps one of these futures per server alive for the
+    /// whole pass, mostly waiting, so the API calls inside are boxed and
+    /// admitted (`create`, `delete`): an inline HTTP call would make every
+    /// job as big as the biggest call, kilobytes per server.
     pub(crate) async fn run(&self, items: &mut Vec<Item>) -> Result<JobReport, JobError> {
         let mut report = JobReport {
             server_name: items
@@ -183,11 +188,11 @@ impl Job<'_> {
             self.slot,
             self.policy.description.as_deref(),
         );
-        let existing = items
-            .iter()
-            .find(|i| self.owned(i) == Some(self.slot))
-            .cloned();
-        if let Some(existing) = existing {
+        // Items are referred to, not cloned, across waits: a fleet pass holds
+        // thousands of jobs waiting at once.
+        let existing = items.iter().position(|i| self.owned(i) == Some(self.slot));
+        if let Some(at) = existing {
+            let existing = &items[at];
             report.slot_taken = true;
             emit(
                 Action::Skip,
@@ -204,8 +209,8 @@ impl Job<'_> {
                 },
             );
             if existing.status == Status::InProgress && !self.dry_run {
-                let done = self.wait(&existing, &report.server_name).await?;
-                replace(items, done);
+                self.wait(existing, &report.server_name).await?;
+                items[at].status = Status::Completed;
             }
         } else {
             // Rule 4: room.
@@ -236,27 +241,29 @@ impl Job<'_> {
                 if report.server_name.is_empty() {
                     report.server_name = created.server_name.clone();
                 }
-                items.push(created.clone());
-                let done = self.wait(&created, &report.server_name).await?;
-                replace(items, done.clone());
-                report.created = Some(done);
+                items.push(created);
+                let at = items.len() - 1;
+                self.wait(&items[at], &report.server_name).await?;
+                items[at].status = Status::Completed;
+                report.created = Some(items[at].clone());
             }
         }
 
-        // Rule 6: prune.
-        let plan = retention::plan(
+        // Rule 6: prune. (The plan is dropped before the deletes: a fleet
+        // has thousands of jobs queued for them at once.)
+        let mut deletes: Vec<(Item, String)> = retention::plan(
             &self.retention_items(items),
             &self.retention_policy(),
             (self.now)(),
-        );
-        let mut deletes: Vec<(Item, String)> = plan
-            .iter()
-            .filter(|d| !d.keep && d.id != PLANNED_ID)
-            .filter_map(|d| {
-                let item = items.iter().find(|i| i.id == d.id)?.clone();
-                Some((item, rules_text(&d.reasons)))
-            })
-            .collect();
+        )
+        .iter()
+        .filter(|d| !d.keep && d.id != PLANNED_ID)
+        .filter_map(|d| {
+            let item = items.iter().find(|i| i.id == d.id)?.clone();
+            Some((item, rules_text(&d.reasons)))
+        })
+        .collect();
+        deletes.shrink_to_fit();
         deletes.sort_by_key(|(i, _)| (self.owned(i), i.id));
         for (item, why) in deletes {
             self.delete(items, &item, &format!("retention: {why}"), &mut report)
@@ -338,7 +345,13 @@ impl Job<'_> {
         })
     }
 
+    /// Waits for the client's admission (small), then runs the create boxed.
     async fn create(&self, label: &str, server_name: &str) -> Result<Item, JobError> {
+        let _turn = self.client.admit().await;
+        Box::pin(self.create_admitted(label, server_name)).await
+    }
+
+    async fn create_admitted(&self, label: &str, server_name: &str) -> Result<Item, JobError> {
         let started = Instant::now();
         let result = match self.policy.kind {
             Kind::Snapshot => self
@@ -397,7 +410,8 @@ impl Job<'_> {
         }
     }
 
-    async fn wait(&self, item: &Item, server_name: &str) -> Result<Item, JobError> {
+    /// Waits until `item` is completed.
+    async fn wait(&self, item: &Item, server_name: &str) -> Result<(), JobError> {
         let started = Instant::now();
         emit(
             Action::Wait,
@@ -417,18 +431,18 @@ impl Job<'_> {
             .wait_for(self.server_id, item.id, self.policy.wait_timeout)
             .await
         {
-            Ok(done) => {
+            Ok(()) => {
                 emit(
                     Action::Completed,
                     self.subject(server_name),
                     Detail {
-                        item_id: Some(done.id),
-                        item_name: &done.label,
+                        item_id: Some(item.id),
+                        item_name: &item.label,
                         duration: Some(started.elapsed()),
                         ..Detail::default()
                     },
                 );
-                Ok(done)
+                Ok(())
             }
             Err(source) => {
                 let err = JobError::Wait {
@@ -453,7 +467,19 @@ impl Job<'_> {
         }
     }
 
+    /// Waits for the client's admission (small), then runs the delete boxed.
     async fn delete(
+        &self,
+        items: &mut Vec<Item>,
+        item: &Item,
+        reason: &str,
+        report: &mut JobReport,
+    ) -> Result<(), JobError> {
+        let _turn = self.client.admit().await;
+        Box::pin(self.delete_admitted(items, item, reason, report)).await
+    }
+
+    async fn delete_admitted(
         &self,
         items: &mut Vec<Item>,
         item: &Item,
@@ -589,12 +615,6 @@ pub(crate) fn holdings(policy: &Policy, items: &[Item]) -> Holdings {
         }
     }
     h
-}
-
-fn replace(items: &mut [Item], updated: Item) {
-    if let Some(slot) = items.iter_mut().find(|i| i.id == updated.id) {
-        *slot = updated;
-    }
 }
 
 fn rules_text(rules: &[retention::Rule]) -> String {

@@ -11,7 +11,10 @@
 //! waiting would serialise a fleet into batches (1000 servers, 4 at a time,
 //! each waiting minutes). What `max_concurrency` bounds is what the provider
 //! feels — requests in flight — and the client's shared limiter enforces
-//! that for every task at once.
+//! that for every task at once. Tasks are kept small (about 1.4 KB each):
+//! a job's creates and deletes wait for the limiter's admission before
+//! their request state is allocated, and the completion poller keeps only
+//! the items someone waits for.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -120,14 +123,21 @@ pub(crate) async fn run_pass(
             .map(inventory::by_server)
             .map_err(|e| (format!("listing {} failed: {e}", kind.plural()), e.kind()));
         inventories.insert(kind, listed);
-        let interval = config
-            .policies
-            .iter()
-            .filter(|p| p.kind == kind)
+        let of_kind = || config.policies.iter().filter(|p| p.kind == kind);
+        let interval = of_kind()
             .map(|p| p.poll_interval)
             .min()
             .unwrap_or(Duration::from_secs(15));
-        pollers.insert(kind, Poller::start(client.clone(), kind, interval));
+        // A listing deferred while the API is busy (see `Poller::start`)
+        // still leaves every wait three quarters of its wait_timeout.
+        let max_defer = of_kind()
+            .map(|p| p.wait_timeout / 4)
+            .min()
+            .unwrap_or(Duration::from_secs(60));
+        pollers.insert(
+            kind,
+            Poller::start(client.clone(), kind, interval, max_defer),
+        );
     }
     let pollers: Arc<HashMap<Kind, Arc<Poller>>> = Arc::new(
         pollers
@@ -137,24 +147,29 @@ pub(crate) async fn run_pass(
     );
 
     let mut tasks = JoinSet::new();
-    for (server_id, specs) in by_server {
-        let mut items: HashMap<Kind, Result<Vec<Item>, ListingError>> = HashMap::new();
-        for (kind, inv) in &inventories {
-            items.insert(
+    for (server_id, mut specs) in by_server {
+        // Each server's items move into its task (a fleet's inventory is
+        // held once, not once in the listing and again in the tasks).
+        let mut items: ServerItems = Vec::with_capacity(inventories.len());
+        for (kind, inv) in &mut inventories {
+            items.push((
                 *kind,
                 match inv {
-                    Ok(map) => Ok(map.get(&server_id).cloned().unwrap_or_default()),
+                    Ok(map) => Ok(map.remove(&server_id).unwrap_or_default()),
                     Err(e) => Err(e.clone()),
                 },
-            );
+            ));
         }
-        let config = Arc::clone(&config);
-        let client = client.clone();
-        let clock = Arc::clone(&clock);
-        let pollers = Arc::clone(&pollers);
-        tasks.spawn(async move {
-            run_server(&config, &client, clock, &pollers, specs, items, dry_run).await
-        });
+        specs.shrink_to_fit();
+        tasks.spawn(run_server(
+            Arc::clone(&config),
+            client.clone(),
+            Arc::clone(&clock),
+            Arc::clone(&pollers),
+            specs,
+            items,
+            dry_run,
+        ));
     }
     let mut outcomes = Vec::new();
     while let Some(joined) = tasks.join_next().await {
@@ -181,21 +196,28 @@ pub(crate) async fn run_pass(
     }
 }
 
-/// The jobs of one server, one after another.
+/// A server's items by kind (at most two kinds: a list beats a map), or why
+/// that kind could not be listed.
+type ServerItems = Vec<(Kind, Result<Vec<Item>, ListingError>)>;
+
+/// The jobs of one server, one after another. Takes its arguments by value
+/// and is spawned as it is: a fleet holds one of these per server for the
+/// whole pass, so its size is memory per server (the job's big API futures
+/// are boxed inside `Job::run` for the same reason).
 async fn run_server(
-    config: &Config,
-    client: &Client,
+    config: Arc<Config>,
+    client: Client,
     clock: Arc<dyn Clock>,
-    pollers: &HashMap<Kind, Arc<Poller>>,
+    pollers: Arc<HashMap<Kind, Arc<Poller>>>,
     specs: Vec<JobSpec>,
-    mut items: HashMap<Kind, Result<Vec<Item>, ListingError>>,
+    mut items: ServerItems,
     dry_run: bool,
 ) -> Vec<JobOutcome> {
     let now = move || clock.now();
     let mut out = Vec::new();
     let mut server_name = items
-        .values()
-        .filter_map(|r| r.as_ref().ok())
+        .iter()
+        .filter_map(|(_, r)| r.as_ref().ok())
         .flatten()
         .map(|i| i.server_name.clone())
         .find(|n| !n.is_empty())
@@ -203,10 +225,14 @@ async fn run_server(
     for spec in specs {
         let policy = &config.policies[spec.policy];
         let started = Instant::now();
-        let result = match items.get_mut(&policy.kind) {
+        let result = match items
+            .iter_mut()
+            .find(|(kind, _)| *kind == policy.kind)
+            .map(|(_, inv)| inv)
+        {
             Some(Ok(server_items)) => {
                 let job = Job {
-                    client,
+                    client: &client,
                     poller: &pollers[&policy.kind],
                     policy,
                     all_policies: &config.policies,

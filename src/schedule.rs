@@ -76,9 +76,14 @@ pub(crate) enum ScheduleError {
 pub(crate) struct Schedule {
     expression: String,
     tz: Tz,
-    /// Croner's matcher for the normalized six-field expression. Only its
-    /// wall-clock (naive) search is used; see the module doc.
-    cron: Cron,
+    /// The normalized six-field expression croner matches, and whether it
+    /// ANDs the day fields. Only croner's wall-clock (naive) search is used;
+    /// see the module doc. The matcher itself is built per search, not
+    /// kept: croner 4 gives every `Cron` a 5001-byte bit field for years,
+    /// so keeping one per policy cost 5 KB per policy (5 MB for a daemon
+    /// with 1000 policies), while parsing takes a few microseconds.
+    cron_text: String,
+    dom_and_dow: bool,
     /// Seconds, minutes, hours, day of month, month, day of week.
     fields: [FieldSpec; 6],
     /// Cronos's "interval" flag: a `*`, `?`, range or step in the second,
@@ -134,23 +139,26 @@ impl Schedule {
         // Croner ORs the day fields unless told otherwise, and treats only a
         // bare `*` as unrestricted. crontab(5) treats any field starting with
         // `*` as unrestricted and then ANDs, so say which one applies.
-        let cron = CronParser::builder()
-            .seconds(Seconds::Required)
-            .dom_and_dow(!both_days_restricted)
-            .build()
-            .parse(&normalized)
-            .map_err(|e| ScheduleError::Rejected {
-                expression: expression.to_string(),
-                reason: e.to_string(),
-            })?;
+        let dom_and_dow = !both_days_restricted;
+        build_cron(&normalized, dom_and_dow).map_err(|e| ScheduleError::Rejected {
+            expression: expression.to_string(),
+            reason: e.to_string(),
+        })?;
         let fires_in_both_passes = fields[..3].iter().any(|f| f.interval);
         Ok(Schedule {
             expression: expression.to_string(),
             tz,
-            cron,
+            cron_text: normalized,
+            dom_and_dow,
             fields,
             fires_in_both_passes,
         })
+    }
+
+    /// Croner's matcher; `parse` has checked that it builds.
+    fn cron(&self) -> Cron {
+        build_cron(&self.cron_text, self.dom_and_dow)
+            .expect("the expression was accepted by croner when parsed")
     }
 
     /// The expression as written (trimmed).
@@ -324,11 +332,11 @@ impl Schedule {
 
     /// Croner's search over the wall clock, which has no gaps or repeats.
     fn naive_next(&self, from: NaiveDateTime, inclusive: bool) -> Option<NaiveDateTime> {
-        self.cron.find_next_occurrence(&from, inclusive).ok()
+        self.cron().find_next_occurrence(&from, inclusive).ok()
     }
 
     fn naive_prev(&self, from: NaiveDateTime, inclusive: bool) -> Option<NaiveDateTime> {
-        self.cron.find_previous_occurrence(&from, inclusive).ok()
+        self.cron().find_previous_occurrence(&from, inclusive).ok()
     }
 
     /// Where a wall-clock match fires first: itself, the first pass of a
@@ -538,6 +546,14 @@ impl Schedule {
         };
         Some(described)
     }
+}
+
+fn build_cron(normalized: &str, dom_and_dow: bool) -> Result<Cron, croner::errors::CronError> {
+    CronParser::builder()
+        .seconds(Seconds::Required)
+        .dom_and_dow(dom_and_dow)
+        .build()
+        .parse(normalized)
 }
 
 /// Hourly probes when looking for the edge of a gap or a repeat.

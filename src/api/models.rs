@@ -101,6 +101,9 @@ pub(crate) struct Backup {
 /// One page of a DRF-style list. `next` is followed until null or absent.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Page<T> {
+    /// Items in the whole list (all pages), when the provider says.
+    #[serde(default)]
+    pub(crate) count: Option<u64>,
     #[serde(default)]
     pub(crate) next: Option<String>,
     pub(crate) results: Vec<T>,
