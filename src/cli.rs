@@ -99,7 +99,7 @@ pub enum Command {
     /// Run a rotation against the built-in simulator: no setup, no token, under a minute.
     Demo(DemoArgs),
     /// Run the built-in VPS.org API simulator standalone, to try a config without touching real servers.
-    Sim(SimArgs),
+    Sim(crate::sim::SimOptions),
     /// Restore a server from a snapshot (--snapshot ID) or a backup (--backup ID --server ID).
     /// This overwrites all current data on the server and cannot be undone; VPS.org stops the
     /// server first. Needs --yes.
@@ -152,75 +152,6 @@ pub struct DemoArgs {
     /// How many daily slots to play through.
     #[arg(long, default_value_t = 3, env = "SNAPKEEP_DEMO_SLOTS")]
     pub slots: u32,
-}
-
-#[derive(Debug, Args)]
-pub struct SimArgs {
-    /// Address to listen on (loopback; port 0 picks a free one).
-    #[arg(long, default_value = "127.0.0.1:8080", env = "SNAPKEEP_SIM_LISTEN")]
-    pub listen: std::net::SocketAddr,
-    /// Bearer token the simulator accepts.
-    #[arg(long, default_value = "sim-token", env = "SNAPKEEP_SIM_TOKEN")]
-    pub token: String,
-    /// How long a new snapshot or backup stays in_progress (e.g. 2s, 500ms).
-    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, env = "SNAPKEEP_SIM_COMPLETE_AFTER")]
-    pub complete_after: std::time::Duration,
-    /// Servers and existing items to start with (TOML or JSON, by extension); default: the API docs' examples.
-    #[arg(
-        long,
-        value_name = "FILE",
-        env = "SNAPKEEP_SIM_SEED",
-        conflicts_with = "fleet"
-    )]
-    pub seed: Option<PathBuf>,
-    /// Start with this many empty servers (ids 1..=N) instead of a seed file.
-    #[arg(long, value_name = "N", env = "SNAPKEEP_SIM_FLEET")]
-    pub fleet: Option<usize>,
-    /// Fraction of requests (0..1) answered with --error-status.
-    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_ERROR_RATE")]
-    pub error_rate: f64,
-    /// Status for injected errors: 500, 502 or 503.
-    #[arg(long, default_value_t = 503, env = "SNAPKEEP_SIM_ERROR_STATUS")]
-    pub error_status: u16,
-    /// Fraction of requests (0..1) answered 429 Too Many Requests.
-    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_RATE_LIMIT_RATE")]
-    pub rate_limit_rate: f64,
-    /// Retry-After seconds sent with injected 429s.
-    #[arg(long, default_value_t = 1, env = "SNAPKEEP_SIM_RETRY_AFTER")]
-    pub retry_after: u64,
-    /// Added latency per request (e.g. 20ms).
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, env = "SNAPKEEP_SIM_LATENCY")]
-    pub latency: std::time::Duration,
-    /// Fraction of requests (0..1) applied and then answered by dropping the connection (a lost response).
-    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_LOST_RESPONSE_RATE")]
-    pub lost_response_rate: f64,
-    /// Fraction of responses (0..1) sent with a malformed JSON body.
-    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_MALFORMED_RATE")]
-    pub malformed_rate: f64,
-    /// Items per list page (the `next` link pages through the rest).
-    #[arg(long, default_value_t = 50, env = "SNAPKEEP_SIM_PAGE_SIZE")]
-    pub page_size: usize,
-    /// New items stay in_progress forever.
-    #[arg(long, env = "SNAPKEEP_SIM_STUCK")]
-    pub stuck: bool,
-    /// New items end `failed` instead of `completed`.
-    #[arg(long, env = "SNAPKEEP_SIM_FAIL_CREATES")]
-    pub fail_creates: bool,
-    /// Limit --stuck and --fail-creates to these server ids (repeatable or comma-separated).
-    #[arg(
-        long = "fault-server",
-        value_name = "ID",
-        env = "SNAPKEEP_SIM_FAULT_SERVERS",
-        value_delimiter = ','
-    )]
-    pub fault_servers: Vec<u64>,
-    /// Apply the fault flags to one endpoint only (snapshots.list, snapshots.create, snapshots.delete,
-    /// snapshots.restore, backups.list, backups.create, backups.delete, servers.restore).
-    #[arg(long, value_name = "ENDPOINT", env = "SNAPKEEP_SIM_ENDPOINT")]
-    pub endpoint: Option<crate::sim::Endpoint>,
-    /// Seed for the fault dice, for reproducible runs.
-    #[arg(long, default_value_t = 1, env = "SNAPKEEP_SIM_RNG_SEED")]
-    pub rng_seed: u64,
 }
 
 #[cfg(test)]

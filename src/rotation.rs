@@ -138,14 +138,6 @@ impl Job<'_> {
         }
     }
 
-    fn retention_policy(&self) -> retention::Policy {
-        retention_policy(self.policy)
-    }
-
-    fn retention_items(&self, items: &[Item]) -> Vec<retention::Item> {
-        retention_view(self.policy, items)
-    }
-
     /// Runs the job against `items`, the server's current inventory of this
     /// kind, which it keeps in step with every create and delete.
     ///
@@ -252,8 +244,8 @@ impl Job<'_> {
         // Rule 6: prune. (The plan is dropped before the deletes: a fleet
         // has thousands of jobs queued for them at once.)
         let mut deletes: Vec<(Item, String)> = retention::plan(
-            &self.retention_items(items),
-            &self.retention_policy(),
+            &retention_view(self.policy, items),
+            &retention_policy(self.policy),
             (self.now)(),
         )
         .iter()
@@ -284,8 +276,8 @@ impl Job<'_> {
         let cap = self.policy.kind.cap();
         while items.len() >= cap {
             let victim = retention::next_to_drop(
-                &self.retention_items(items),
-                &self.retention_policy(),
+                &retention_view(self.policy, items),
+                &retention_policy(self.policy),
                 (self.now)(),
                 self.slot,
             );
@@ -492,25 +484,11 @@ impl Job<'_> {
             server_name: &report.server_name,
             policy: &self.policy.name,
         };
-        if self.dry_run {
-            emit(
-                Action::Delete,
-                subject,
-                Detail {
-                    item_id: Some(item.id),
-                    item_name: &item.label,
-                    reason,
-                    outcome: "dry-run",
-                    ..Detail::default()
-                },
-            );
-            report.would_delete.push((item.clone(), reason.to_owned()));
-            items.retain(|i| i.id != item.id);
-            return Ok(());
-        }
-        let result = match self.policy.kind {
-            Kind::Snapshot => self.client.delete_snapshot(item.id).await,
-            Kind::Backup => self.client.delete_backup(item.id).await,
+        // A dry run deletes nothing but reports the same event and bookkeeping.
+        let result = match (self.dry_run, self.policy.kind) {
+            (true, _) => Ok(()),
+            (false, Kind::Snapshot) => self.client.delete_snapshot(item.id).await,
+            (false, Kind::Backup) => self.client.delete_backup(item.id).await,
         };
         match result {
             // Someone else removed it first: the goal (it is gone) holds.
@@ -522,12 +500,16 @@ impl Job<'_> {
                         item_id: Some(item.id),
                         item_name: &item.label,
                         reason,
-                        duration: Some(started.elapsed()),
-                        ..Detail::default()
+                        outcome: if self.dry_run { "dry-run" } else { "" },
+                        duration: (!self.dry_run).then(|| started.elapsed()),
                     },
                 );
                 items.retain(|i| i.id != item.id);
-                report.deleted.push(item.clone());
+                if self.dry_run {
+                    report.would_delete.push((item.clone(), reason.to_owned()));
+                } else {
+                    report.deleted.push(item.clone());
+                }
                 Ok(())
             }
             Err(source) => {

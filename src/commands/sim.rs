@@ -1,32 +1,12 @@
 //! `snapkeep sim`: the embedded VPS.org simulator, standalone.
 
 use crate::app::AppError;
-use crate::cli::SimArgs;
 use crate::sim::{SimOptions, Simulator};
 
-pub(crate) async fn run(args: &SimArgs) -> Result<u8, AppError> {
-    let options = SimOptions {
-        listen: args.listen,
-        token: args.token.clone(),
-        complete_after: args.complete_after,
-        seed_path: args.seed.clone(),
-        fleet: args.fleet,
-        error_rate: args.error_rate,
-        error_status: args.error_status,
-        rate_limit_rate: args.rate_limit_rate,
-        retry_after: args.retry_after,
-        latency: args.latency,
-        lost_response_rate: args.lost_response_rate,
-        malformed_rate: args.malformed_rate,
-        page_size: args.page_size,
-        stuck: args.stuck,
-        fail_creates: args.fail_creates,
-        fault_servers: args.fault_servers.clone(),
-        endpoint: args.endpoint,
-        rng_seed: args.rng_seed,
-    };
+pub(crate) async fn run(options: &SimOptions) -> Result<u8, AppError> {
     let listen = options.listen;
     let config = options
+        .clone()
         .into_config()
         .map_err(|e| AppError::Usage(format!("snapkeep sim: {e}")))?;
     let sim = Simulator::start(listen, config)

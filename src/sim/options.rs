@@ -1,8 +1,9 @@
 //! The `snapkeep sim` options as one plain struct, turned into a [`SimConfig`].
 //!
-//! `cli.rs` wraps this with clap (the doc comments double as `--help` text);
-//! keeping the struct here means the simulator's knobs and their defaults are
-//! documented once, next to what they drive.
+//! It is also the `snapkeep sim` command line (clap derives it; the doc
+//! comments are the `--help` text), so the simulator's knobs are defined and
+//! documented once, next to what they drive. The command-line defaults are
+//! the `#[arg]` ones; `Default` is for building a config in code.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,51 +14,79 @@ use super::seed::{Seed, SeedError};
 use super::server::SimConfig;
 
 /// Options of a standalone simulator (`snapkeep sim`).
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, clap::Args)]
 pub struct SimOptions {
-    /// Address to listen on; port 0 picks a free port.
+    /// Address to listen on (loopback; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080", env = "SNAPKEEP_SIM_LISTEN")]
     pub listen: SocketAddr,
     /// Bearer token the simulated API accepts.
+    #[arg(long, default_value = "sim-token", env = "SNAPKEEP_SIM_TOKEN")]
     pub token: String,
     /// How long new snapshots and backups stay in_progress, and restores keep
-    /// a server restoring (e.g. "2s", "500ms").
+    /// a server restoring (e.g. 2s, 500ms).
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration, env = "SNAPKEEP_SIM_COMPLETE_AFTER")]
     pub complete_after: Duration,
     /// Seed file (*.toml or *.json) with the servers, snapshots and backups to
     /// start with; without it (and without --fleet) the API docs' examples.
+    #[arg(
+        long = "seed",
+        value_name = "FILE",
+        env = "SNAPKEEP_SIM_SEED",
+        conflicts_with = "fleet"
+    )]
     pub seed_path: Option<PathBuf>,
     /// Start with this many empty servers (ids 1..=N) instead of a seed file.
+    #[arg(long, value_name = "N", env = "SNAPKEEP_SIM_FLEET")]
     pub fleet: Option<usize>,
     /// Share of requests (0.0-1.0) answered with --error-status, changing nothing.
+    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_ERROR_RATE")]
     pub error_rate: f64,
     /// HTTP status for --error-rate answers (500, 502 or 503 are typical).
+    #[arg(long, default_value_t = 503, env = "SNAPKEEP_SIM_ERROR_STATUS")]
     pub error_status: u16,
     /// Share of requests (0.0-1.0) answered 429 Too Many Requests, changing nothing.
+    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_RATE_LIMIT_RATE")]
     pub rate_limit_rate: f64,
     /// Retry-After seconds sent with a 429 (0 sends no Retry-After header).
+    #[arg(long, default_value_t = 1, env = "SNAPKEEP_SIM_RETRY_AFTER")]
     pub retry_after: u64,
-    /// Delay added to every request (e.g. "200ms").
+    /// Delay added to every request (e.g. 200ms).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, env = "SNAPKEEP_SIM_LATENCY")]
     pub latency: Duration,
     /// Share of requests (0.0-1.0) that take effect but whose connection is
-    /// then dropped without a response.
+    /// then dropped without a response (a lost response).
+    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_LOST_RESPONSE_RATE")]
     pub lost_response_rate: f64,
     /// Share of successful responses (0.0-1.0) whose JSON body is cut in half.
+    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_MALFORMED_RATE")]
     pub malformed_rate: f64,
     /// Items per list page; 0 serves every item on one page.
+    #[arg(long, default_value_t = DEFAULT_PAGE_SIZE, env = "SNAPKEEP_SIM_PAGE_SIZE")]
     pub page_size: usize,
     /// New snapshots and backups stay in_progress forever.
+    #[arg(long, env = "SNAPKEEP_SIM_STUCK")]
     pub stuck: bool,
     /// New snapshots and backups end failed instead of completed.
+    #[arg(long, env = "SNAPKEEP_SIM_FAIL_CREATES")]
     pub fail_creates: bool,
-    /// Limit --stuck and --fail-creates to these server ids (repeatable);
-    /// all servers when none.
+    /// Limit --stuck and --fail-creates to these server ids (repeatable or
+    /// comma-separated); all servers when none.
+    #[arg(
+        long = "fault-server",
+        value_name = "ID",
+        env = "SNAPKEEP_SIM_FAULT_SERVERS",
+        value_delimiter = ','
+    )]
     pub fault_servers: Vec<u64>,
     /// Apply the rate/latency faults above to this endpoint only
     /// (snapshots.list, snapshots.create, snapshots.delete, snapshots.restore,
     /// backups.list, backups.create, backups.delete, servers.restore);
     /// all endpoints when absent.
+    #[arg(long, value_name = "ENDPOINT", env = "SNAPKEEP_SIM_ENDPOINT")]
     pub endpoint: Option<Endpoint>,
     /// Seed of the random draws that pick which requests fail, so a run can
     /// be replayed.
+    #[arg(long, default_value_t = 1, env = "SNAPKEEP_SIM_RNG_SEED")]
     pub rng_seed: u64,
 }
 
