@@ -4,21 +4,28 @@
 //! so DST and missed slots are tested without waiting). The loop around it
 //! sleeps in steps of at most 60 s and re-reads the wall clock each time,
 //! so a suspend/resume or a clock step is noticed; jobs that come due go to
-//! the same `runner::run_pass` as `--run-now`. One pass per server at a
-//! time: a slot that comes due while its server is still busy is skipped
-//! with a log line (the next slot, or a restart, catches up).
+//! the same `runner::run_pass` as `--run-now`.
+//!
+//! One pass per server at a time, and no fire dropped silently: a fire for
+//! a server with work under way waits in that server's queue and starts as
+//! soon as that server's own jobs end (not the whole pass). A queued fire
+//! that a newer slot of the same policy overtakes, or that a shutdown or a
+//! reload leaves without a policy, is counted
+//! (`snapkeep_skipped_fires_total`) and notified. Signals reach the loop as
+//! [`Control`] messages, so tests drive reload and shutdown in-process.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
-use crate::api::Client;
+use crate::api::{CallStats, Client};
 use crate::app::{self, AppError};
 use crate::clock::Clock;
 use crate::config::{Config, Missed};
@@ -26,7 +33,7 @@ use crate::health;
 use crate::memory;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
-use crate::runner::{self, JobSpec};
+use crate::runner::{self, JobSpec, PassOptions};
 use crate::schedule::jitter_for;
 
 /// A slot this late is "missed" (daemon down, machine asleep, clock step).
@@ -79,17 +86,16 @@ impl Timetable {
                     due_at: slot.map(|s| s + jitter),
                     jitter,
                 });
-                if p.missed == Missed::RunOnce {
-                    if let Some(latest) = p.schedule.latest_at_or_before(now) {
-                        fires.push(Fire {
-                            job: JobSpec {
-                                server_id,
-                                policy: index,
-                                slot: latest,
-                            },
-                            catch_up: true,
-                        });
-                    }
+                if let Some(latest) = p.schedule.latest_at_or_before(now) {
+                    // With "skip", a slot a stopped pass left half done is
+                    // still finished (its item waited for, its pruning
+                    // done); nothing new is created for it.
+                    let mut job = JobSpec::new(server_id, index, latest);
+                    job.resume_only = p.missed == Missed::Skip;
+                    fires.push(Fire {
+                        job,
+                        catch_up: true,
+                    });
                 }
             }
         }
@@ -112,19 +118,11 @@ impl Timetable {
             match (late, policy.missed, latest) {
                 (_, _, None) => {}
                 (false, _, Some(slot)) => fires.push(Fire {
-                    job: JobSpec {
-                        server_id: e.server_id,
-                        policy: e.policy,
-                        slot,
-                    },
+                    job: JobSpec::new(e.server_id, e.policy, slot),
                     catch_up: slot != e.slot.unwrap_or(slot),
                 }),
                 (true, Missed::RunOnce, Some(slot)) => fires.push(Fire {
-                    job: JobSpec {
-                        server_id: e.server_id,
-                        policy: e.policy,
-                        slot,
-                    },
+                    job: JobSpec::new(e.server_id, e.policy, slot),
                     catch_up: true,
                 }),
                 (true, Missed::Skip, Some(slot)) => info!(
@@ -140,10 +138,40 @@ impl Timetable {
         fires
     }
 
+    /// The table for `new` after a reload at `now`, keeping what the old
+    /// table owed: a slot that has passed but waits out its jitter still
+    /// fires (for the same (server, policy name)), instead of being lost to
+    /// the new table's "next slot after now".
+    pub(crate) fn reload(&self, old: &Config, new: &Config, now: DateTime<Utc>) -> Timetable {
+        let (mut table, _) = Timetable::start(new, now);
+        for entry in &mut table.entries {
+            let name = &new.policies[entry.policy].name;
+            let pending = self.entries.iter().find(|o| {
+                o.server_id == entry.server_id
+                    && old.policies.get(o.policy).is_some_and(|p| &p.name == name)
+                    && o.slot.is_some_and(|s| s <= now)
+            });
+            if let Some(o) = pending {
+                entry.slot = o.slot;
+                entry.due_at = o.due_at;
+            }
+        }
+        table
+    }
+
     /// The earliest moment something comes due.
     pub(crate) fn next_due(&self) -> Option<DateTime<Utc>> {
         self.entries.iter().filter_map(|e| e.due_at).min()
     }
+}
+
+/// What the outside world asks of a running daemon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Control {
+    /// SIGHUP: re-read the config.
+    Reload,
+    /// SIGTERM / SIGINT: finish in-flight work, start nothing new, exit.
+    Shutdown,
 }
 
 /// Runs until SIGTERM/SIGINT. SIGHUP re-reads the config.
@@ -159,11 +187,40 @@ pub(crate) async fn run(
         .map_err(|e| AppError::Runtime(format!("cannot watch SIGINT: {e}")))?;
     let mut hup = signal(SignalKind::hangup())
         .map_err(|e| AppError::Runtime(format!("cannot watch SIGHUP: {e}")))?;
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(async move {
+        loop {
+            let control = tokio::select! {
+                _ = term.recv() => { info!("SIGTERM: finishing in-flight work, starting nothing new"); Control::Shutdown }
+                _ = int.recv() => { info!("SIGINT: finishing in-flight work, starting nothing new"); Control::Shutdown }
+                _ = hup.recv() => Control::Reload,
+            };
+            if tx.send(control).await.is_err() {
+                return;
+            }
+        }
+    });
+    let reload = move |stats| -> Result<(Config, Client), AppError> {
+        let config = app::load_config(&path)?;
+        let client = app::client_for(&config, stats)?;
+        Ok((config, client))
+    };
+    run_loop(config, client, clock, rx, reload).await
+}
 
+/// The daemon proper: `controls` carries reload and shutdown requests,
+/// `reload` builds the new config and a client counting into the given
+/// (carried-over) API counters; shutdown also happens when `controls` closes.
+pub(crate) async fn run_loop(
+    config: Config,
+    client: Client,
+    clock: Arc<dyn Clock>,
+    mut controls: mpsc::Receiver<Control>,
+    reload: impl Fn(Arc<CallStats>) -> Result<(Config, Client), AppError>,
+) -> Result<u8, AppError> {
     let mut config = Arc::new(config);
     let mut client = client;
     let (mut table, startup) = Timetable::start(&config, clock.now());
-    let busy: Arc<Mutex<HashSet<u64>>> = Arc::default();
     let metrics = Arc::new(Metrics::new());
     if let Some(listen) = config.metrics.listen {
         match health::serve(listen, Arc::clone(&metrics), Arc::clone(client.stats())).await {
@@ -177,11 +234,17 @@ pub(crate) async fn run(
             }
         }
     }
-    let mut hooks = Hooks {
-        metrics: Arc::clone(&metrics),
-        notifier: Notifier::new(&config.notify),
+    let mut fleet = Fleet {
+        passes: JoinSet::new(),
+        pass_servers: HashMap::new(),
+        busy: HashSet::new(),
+        queued: BTreeMap::new(),
+        hooks: Hooks {
+            metrics: Arc::clone(&metrics),
+            notifier: Notifier::new(&config.notify),
+        },
+        done: mpsc::unbounded_channel(),
     };
-    let mut passes: JoinSet<()> = JoinSet::new();
     let watchdog = watchdog_interval();
 
     info!(
@@ -193,21 +256,13 @@ pub(crate) async fn run(
     // The config parser's working memory is free now; give it back.
     memory::release_free_memory();
     notify(&[sd_notify::NotifyState::Ready]);
-    start_pass(
-        &mut passes,
-        &busy,
-        &config,
-        &client,
-        &clock,
-        &hooks,
-        startup,
-    );
+    fleet.fire(&config, &client, &clock, startup);
 
     loop {
         let now = clock.now();
         let due = table.take_due(&config, now);
         metrics.tick();
-        start_pass(&mut passes, &busy, &config, &client, &clock, &hooks, due);
+        fleet.fire(&config, &client, &clock, due);
         if watchdog.is_some() {
             notify(&[sd_notify::NotifyState::Watchdog]);
         }
@@ -226,58 +281,70 @@ pub(crate) async fn run(
         let step = step.max(Duration::from_millis(50));
         tokio::select! {
             _ = tokio::time::sleep(step) => {}
-            Some(_) = passes.join_next(), if !passes.is_empty() => {}
-            _ = term.recv() => { info!("SIGTERM: finishing in-flight work, starting nothing new"); break; }
-            _ = int.recv() => { info!("SIGINT: finishing in-flight work, starting nothing new"); break; }
-            _ = hup.recv() => {
-                // Whatever came due while we slept belongs to the old table: start it first.
-                let due = table.take_due(&config, clock.now());
-                start_pass(&mut passes, &busy, &config, &client, &clock, &hooks, due);
-                match sd_notify::NotifyState::monotonic_usec_now() {
-                    Ok(stamp) => notify(&[sd_notify::NotifyState::Reloading, stamp]),
-                    Err(_) => notify(&[sd_notify::NotifyState::Reloading]),
-                }
-                match reload(&path, Arc::clone(client.stats())) {
-                    Ok((new_config, new_client)) => {
-                        info!(config = %new_config.origin, policies = new_config.policies.len(), "SIGHUP: config reloaded; in-flight passes finish with the old one");
-                        if new_config.metrics.listen != config.metrics.listen {
-                            warn!("metrics.listen changed; the new address takes effect after a restart");
-                        }
-                        hooks.notifier = Notifier::new(&new_config.notify);
-                        config = Arc::new(new_config);
-                        client = new_client;
-                        table = Timetable::start(&config, clock.now()).0;
-                        memory::release_free_memory();
+            Some(server) = fleet.done.1.recv() => {
+                fleet.server_done(server, &config, &client, &clock);
+            }
+            Some(joined) = fleet.passes.join_next_with_id(), if !fleet.passes.is_empty() => {
+                fleet.pass_ended(joined, &config, &client, &clock);
+            }
+            control = controls.recv() => match control {
+                None | Some(Control::Shutdown) => break,
+                Some(Control::Reload) => {
+                    // Whatever came due while we slept belongs to the old table: start it first.
+                    let due = table.take_due(&config, clock.now());
+                    fleet.fire(&config, &client, &clock, due);
+                    match sd_notify::NotifyState::monotonic_usec_now() {
+                        Ok(stamp) => notify(&[sd_notify::NotifyState::Reloading, stamp]),
+                        Err(_) => notify(&[sd_notify::NotifyState::Reloading]),
                     }
-                    Err(e) => error!("SIGHUP: the new config was rejected, keeping the old one running: {e}"),
+                    // API counters carry over: they only ever grow.
+                    match reload(Arc::clone(client.stats())) {
+                        Ok((new_config, new_client)) => {
+                            info!(config = %new_config.origin, policies = new_config.policies.len(), "SIGHUP: config reloaded; in-flight passes finish with the old one");
+                            if new_config.metrics.listen != config.metrics.listen {
+                                warn!("metrics.listen changed; the new address takes effect after a restart");
+                            }
+                            fleet.hooks.notifier = Notifier::new(&new_config.notify);
+                            table = table.reload(&config, &new_config, clock.now());
+                            fleet.remap_queued(&config, &new_config);
+                            config = Arc::new(new_config);
+                            client = new_client;
+                            memory::release_free_memory();
+                        }
+                        Err(e) => error!("SIGHUP: the new config was rejected, keeping the old one running: {e}"),
+                    }
+                    notify(&[sd_notify::NotifyState::Ready]);
                 }
-                notify(&[sd_notify::NotifyState::Ready]);
             }
         }
     }
 
     notify(&[sd_notify::NotifyState::Stopping]);
+    let left: Vec<Fire> = std::mem::take(&mut fleet.queued)
+        .into_values()
+        .flatten()
+        .collect();
+    for f in left {
+        fleet.skipped(
+            &config,
+            &f,
+            "shutdown while the server was busy; the next start catches up",
+        );
+    }
     let grace = config.daemon.shutdown_timeout;
-    let drained =
-        tokio::time::timeout(grace, async { while passes.join_next().await.is_some() {} }).await;
+    let drained = tokio::time::timeout(grace, async {
+        while fleet.passes.join_next().await.is_some() {}
+    })
+    .await;
     if drained.is_err() {
         warn!(
             timeout = ?grace,
             "in-flight passes did not finish within shutdown_timeout; stopping them (the next start finishes their slots)"
         );
-        passes.abort_all();
+        fleet.passes.abort_all();
     }
     info!("snapkeep daemon stopped");
     Ok(0)
-}
-
-fn reload(
-    path: &std::path::Path,
-    stats: Arc<crate::api::CallStats>,
-) -> Result<(Config, Client), AppError> {
-    let config = app::load_config(path)?;
-    let client = app::client_for(&config, stats)?;
-    Ok((config, client))
 }
 
 /// What happens around every pass: metrics and notifications.
@@ -287,83 +354,196 @@ struct Hooks {
     notifier: Option<Notifier>,
 }
 
-/// Starts one pass for the fires whose servers are idle; skips the others.
-fn start_pass(
-    passes: &mut JoinSet<()>,
-    busy: &Arc<Mutex<HashSet<u64>>>,
-    config: &Arc<Config>,
-    client: &Client,
-    clock: &Arc<dyn Clock>,
-    hooks: &Hooks,
-    fires: Vec<Fire>,
-) {
-    if fires.is_empty() {
-        return;
-    }
-    let mut jobs = Vec::new();
-    {
-        let mut busy_now = busy.lock().expect("busy lock");
+/// The passes under way and which servers they hold.
+struct Fleet {
+    passes: JoinSet<()>,
+    /// The servers each pass task was given (freed if it ends abnormally).
+    pass_servers: HashMap<tokio::task::Id, Vec<u64>>,
+    /// Servers with jobs under way.
+    busy: HashSet<u64>,
+    /// Fires waiting for their server, at most one per (server, policy).
+    queued: BTreeMap<u64, Vec<Fire>>,
+    hooks: Hooks,
+    /// Servers whose jobs ended (sent by the runner as each finishes).
+    done: (mpsc::UnboundedSender<u64>, mpsc::UnboundedReceiver<u64>),
+}
+
+impl Fleet {
+    /// Starts a pass for the fires whose servers are idle; queues the others
+    /// behind their server's work.
+    fn fire(
+        &mut self,
+        config: &Arc<Config>,
+        client: &Client,
+        clock: &Arc<dyn Clock>,
+        fires: Vec<Fire>,
+    ) {
+        let mut jobs = Vec::new();
         let mut claimed = HashSet::new();
         for f in fires {
             let policy = &config.policies[f.job.policy];
-            if busy_now.contains(&f.job.server_id) {
-                warn!(
-                    server_id = f.job.server_id,
+            let server = f.job.server_id;
+            if self.busy.contains(&server) && !claimed.contains(&server) {
+                info!(
+                    server_id = server,
                     policy = %policy.name,
                     slot = %f.job.slot.to_rfc3339(),
-                    "skip: the previous pass for this server is still running"
+                    "the server has work under way; this fire waits for it"
                 );
+                self.enqueue(config, f);
                 continue;
             }
             if f.catch_up {
-                info!(server_id = f.job.server_id, policy = %policy.name, slot = %f.job.slot.to_rfc3339(), "catching up a missed slot (once)");
+                info!(server_id = server, policy = %policy.name, slot = %f.job.slot.to_rfc3339(), "catching up a missed slot (once)");
             }
-            claimed.insert(f.job.server_id);
+            claimed.insert(server);
             jobs.push(f.job);
         }
-        busy_now.extend(claimed);
-    }
-    if jobs.is_empty() {
-        return;
-    }
-    let servers: Vec<u64> = jobs.iter().map(|j| j.server_id).collect();
-    let (config, client, clock, busy, hooks) = (
-        Arc::clone(config),
-        client.clone(),
-        Arc::clone(clock),
-        Arc::clone(busy),
-        hooks.clone(),
-    );
-    passes.spawn(async move {
-        if let Some(n) = hooks.notifier.clone() {
-            tokio::spawn(async move { n.pass_started().await });
+        if jobs.is_empty() {
+            return;
         }
-        let before = runner::ApiUse::of(&client);
-        let clock_for_metrics = Arc::clone(&clock);
-        let report = runner::run_pass(config, client.clone(), clock, jobs, false).await;
-        for line in
-            runner::summary(&report, runner::ApiUse::of(&client).since(before), false).lines()
-        {
-            info!("{line}");
+        self.busy.extend(claimed.iter().copied());
+        let (config, client, clock, hooks) = (
+            Arc::clone(config),
+            client.clone(),
+            Arc::clone(clock),
+            self.hooks.clone(),
+        );
+        let options = PassOptions {
+            dry_run: false,
+            server_done: Some(self.done.0.clone()),
+        };
+        let task = self.passes.spawn(async move {
+            if let Some(n) = hooks.notifier.clone() {
+                tokio::spawn(async move { n.pass_started().await });
+            }
+            let clock_for_metrics = Arc::clone(&clock);
+            let report = runner::run_pass(config, client, clock, jobs, options).await;
+            for line in runner::summary(&report, false).lines() {
+                info!("{line}");
+            }
+            hooks
+                .metrics
+                .record_pass(&report, clock_now_unix(&*clock_for_metrics));
+            // A fleet's pass leaves tens of MB of freed heap behind; the daemon
+            // should not keep it until the next one.
+            if let Some(n) = hooks.notifier {
+                tokio::spawn(async move { n.pass_finished(&report).await });
+            } else {
+                drop(report);
+            }
+            memory::release_free_memory();
+        });
+        self.pass_servers
+            .insert(task.id(), claimed.into_iter().collect());
+    }
+
+    /// Queues `f` behind its server's work; a queued fire of the same policy
+    /// is overtaken by the newer slot (and counted as skipped).
+    fn enqueue(&mut self, config: &Config, f: Fire) {
+        let queue = self.queued.entry(f.job.server_id).or_default();
+        if let Some(at) = queue.iter().position(|q| q.job.policy == f.job.policy) {
+            if queue[at].job.slot >= f.job.slot {
+                return;
+            }
+            let old = std::mem::replace(&mut queue[at], f);
+            self.skipped(
+                config,
+                &old,
+                "overtaken by a newer slot while the server was busy",
+            );
+        } else {
+            queue.push(f);
         }
-        hooks
-            .metrics
-            .record_pass(&report, clock_now_unix(&*clock_for_metrics));
-        {
-            let mut busy = busy.lock().expect("busy lock");
-            for s in servers {
-                busy.remove(&s);
+    }
+
+    /// A server's jobs ended: free it and start what waited for it.
+    fn server_done(
+        &mut self,
+        server: u64,
+        config: &Arc<Config>,
+        client: &Client,
+        clock: &Arc<dyn Clock>,
+    ) {
+        self.busy.remove(&server);
+        if let Some(waiting) = self.queued.remove(&server) {
+            self.fire(config, client, clock, waiting);
+        }
+    }
+
+    /// A pass task ended; if it panicked, its servers are freed anyway.
+    fn pass_ended(
+        &mut self,
+        joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+        config: &Arc<Config>,
+        client: &Client,
+        clock: &Arc<dyn Clock>,
+    ) {
+        let id = match joined {
+            Ok((id, ())) => id,
+            Err(e) => {
+                error!(error = %e, "a pass ended abnormally (a bug); its servers are freed");
+                e.id()
+            }
+        };
+        for server in self.pass_servers.remove(&id).unwrap_or_default() {
+            if self.busy.contains(&server) {
+                self.server_done(server, config, client, clock);
             }
         }
-        // A fleet's pass leaves tens of MB of freed heap behind; the daemon
-        // should not keep it until the next one.
-        if let Some(n) = hooks.notifier {
-            tokio::spawn(async move { n.pass_finished(&report).await });
-        } else {
-            drop(report);
+    }
+
+    /// After a reload: queued fires follow their policy by name; a fire
+    /// whose policy or server is gone is counted as skipped.
+    fn remap_queued(&mut self, old: &Config, new: &Config) {
+        for queue in self.queued.values_mut() {
+            let mut kept = Vec::new();
+            for mut f in queue.drain(..) {
+                let name = &old.policies[f.job.policy].name;
+                match new
+                    .policies
+                    .iter()
+                    .position(|p| &p.name == name && p.servers.contains(&f.job.server_id))
+                {
+                    Some(index) => {
+                        f.job.policy = index;
+                        kept.push(f);
+                    }
+                    None => {
+                        warn!(server_id = f.job.server_id, policy = %name, "a waiting fire's policy no longer covers its server after the reload; dropped");
+                        count_skipped(
+                            &self.hooks,
+                            f.job.server_id,
+                            name,
+                            "policy removed by a reload",
+                        );
+                    }
+                }
+            }
+            *queue = kept;
         }
-        memory::release_free_memory();
-    });
+        self.queued.retain(|_, q| !q.is_empty());
+    }
+
+    fn skipped(&self, config: &Config, f: &Fire, reason: &str) {
+        let policy = &config.policies[f.job.policy].name;
+        warn!(
+            server_id = f.job.server_id,
+            policy = %policy,
+            slot = %f.job.slot.to_rfc3339(),
+            "fire skipped: {reason}"
+        );
+        count_skipped(&self.hooks, f.job.server_id, policy, reason);
+    }
+}
+
+/// Counts and notifies a fire that will not run.
+fn count_skipped(hooks: &Hooks, server: u64, policy: &str, reason: &str) {
+    hooks.metrics.fire_skipped(server, policy, reason);
+    if let Some(n) = hooks.notifier.clone() {
+        let (policy, reason) = (policy.to_owned(), reason.to_owned());
+        tokio::spawn(async move { n.fire_skipped(server, &policy, &reason).await });
+    }
 }
 
 fn clock_now_unix(clock: &dyn Clock) -> f64 {

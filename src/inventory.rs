@@ -67,8 +67,8 @@ pub(crate) async fn fetch(
     fetch_where(client, kind, servers, None).await
 }
 
-/// Which items to keep, by (server id, item id); `None` keeps all.
-type KeepItem = Option<Arc<dyn Fn(u64, u64) -> bool + Send + Sync>>;
+/// Which items to keep, by (server id, item id, label); `None` keeps all.
+type KeepItem = Option<Arc<dyn Fn(u64, u64, &str) -> bool + Send + Sync>>;
 
 /// Like [`fetch`], keeping only the items `keep` accepts, page by page.
 async fn fetch_where(
@@ -84,7 +84,7 @@ async fn fetch_where(
     Ok(match kind {
         Kind::Snapshot => {
             let keep: Keep<Snapshot> = keep.map(|k| {
-                Arc::new(move |s: &Snapshot| k(s.server.id, s.id))
+                Arc::new(move |s: &Snapshot| k(s.server.id, s.id, &s.name))
                     as Arc<dyn Fn(&Snapshot) -> bool + Send + Sync>
             });
             client
@@ -99,8 +99,9 @@ async fn fetch_where(
                 filter,
                 Some(BackupType::Manual),
                 keep.map(|k| {
-                    Arc::new(move |b: &Backup| k(b.server.id, b.id))
-                        as Arc<dyn Fn(&Backup) -> bool + Send + Sync>
+                    Arc::new(move |b: &Backup| {
+                        k(b.server.id, b.id, b.description.as_deref().unwrap_or(""))
+                    }) as Arc<dyn Fn(&Backup) -> bool + Send + Sync>
                 }),
             )
             .await?
@@ -131,9 +132,30 @@ pub(crate) enum WaitError {
     TimedOut(Duration),
 }
 
-/// One published listing: item id → status (only the items someone waits
-/// for), or why listing failed.
-type Listing = Arc<Result<HashMap<u64, Status>, String>>;
+/// How long an item must be missing from lists (and for at least three
+/// listings in a row) before it counts as gone: lists lag behind creates.
+const LIST_LAG_ALLOWANCE: Duration = Duration::from_secs(60);
+
+/// What a waiter looks for on a server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Want {
+    /// An item we know by id (waiting for it to complete).
+    Id(u64),
+    /// An item we may have created but never heard back about.
+    Label(String),
+}
+
+impl Want {
+    fn matches(&self, id: u64, label: &str) -> bool {
+        match self {
+            Want::Id(want) => *want == id,
+            Want::Label(want) => want == label,
+        }
+    }
+}
+
+/// One published listing: the items someone waits for, or why listing failed.
+type Listing = Arc<Result<Vec<Item>, String>>;
 
 /// Shared completion watcher: one list per interval serves every waiter.
 pub(crate) struct Poller {
@@ -142,8 +164,8 @@ pub(crate) struct Poller {
     interval: Duration,
     /// Longest a listing waits for queued creates and deletes to drain.
     max_defer: Duration,
-    /// Server → the ids waited for on it (one entry per waiter).
-    waiting: Mutex<BTreeMap<u64, Vec<u64>>>,
+    /// Server → what is waited for on it (one entry per waiter).
+    waiting: Mutex<BTreeMap<u64, Vec<Want>>>,
     wake: Notify,
     tx: watch::Sender<Listing>,
 }
@@ -159,7 +181,7 @@ impl Poller {
         interval: Duration,
         max_defer: Duration,
     ) -> PollerHandle {
-        let (tx, _) = watch::channel(Arc::new(Ok(HashMap::new())));
+        let (tx, _) = watch::channel(Arc::new(Ok(Vec::new())));
         let poller = Arc::new(Poller {
             client,
             kind,
@@ -173,11 +195,16 @@ impl Poller {
         PollerHandle { poller, task }
     }
 
+    fn waiting(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Vec<Want>>> {
+        // The map stays consistent whatever panicked while holding it.
+        self.waiting.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     async fn drive(self: Arc<Self>) {
         loop {
             loop {
                 let notified = self.wake.notified();
-                if !self.waiting.lock().expect("poller lock").is_empty() {
+                if !self.waiting().is_empty() {
                     break;
                 }
                 notified.await;
@@ -189,13 +216,7 @@ impl Poller {
             // costs a fleet's worth of pages and gains nothing. Wait for the
             // queue to drain, but never so long that waits time out.
             let _ = tokio::time::timeout(self.max_defer, self.client.drained()).await;
-            let servers: Vec<u64> = self
-                .waiting
-                .lock()
-                .expect("poller lock")
-                .keys()
-                .copied()
-                .collect();
+            let servers: Vec<u64> = self.waiting().keys().copied().collect();
             if servers.is_empty() {
                 continue;
             }
@@ -203,9 +224,11 @@ impl Poller {
             // listing runs), kept page by page: a poll never holds a fleet's
             // whole listing, only the items someone waits for.
             let me = Arc::clone(&self);
-            let keep: KeepItem = Some(Arc::new(move |server_id, id| me.is_waited(server_id, id)));
+            let keep: KeepItem = Some(Arc::new(move |server_id, id, label: &str| {
+                me.is_waited(server_id, id, label)
+            }));
             let listing = match fetch_where(&self.client, self.kind, &servers, keep).await {
-                Ok(items) => Ok(items.into_iter().map(|i| (i.id, i.status)).collect()),
+                Ok(items) => Ok(items),
                 Err(e) => {
                     warn!(kind = self.kind.as_str(), error = %e, "listing while waiting for completion failed; will try again");
                     Err(e.to_string())
@@ -215,15 +238,15 @@ impl Poller {
         }
     }
 
-    fn is_waited(&self, server_id: u64, id: u64) -> bool {
-        self.waiting
-            .lock()
-            .expect("poller lock")
+    fn is_waited(&self, server_id: u64, id: u64, label: &str) -> bool {
+        self.waiting()
             .get(&server_id)
-            .is_some_and(|ids| ids.contains(&id))
+            .is_some_and(|wants| wants.iter().any(|w| w.matches(id, label)))
     }
 
-    /// Waits until item `id` on `server_id` is `completed`, for at most `timeout`.
+    /// Waits until item `id` on `server_id` is `completed`, for at most
+    /// `timeout`. A status nobody documented is waited out like
+    /// `in_progress`: it is neither done nor failed.
     pub(crate) async fn wait_for(
         &self,
         server_id: u64,
@@ -232,9 +255,10 @@ impl Poller {
     ) -> Result<(), WaitError> {
         let mut rx = self.tx.subscribe();
         rx.mark_unchanged();
-        let _registration = Registration::new(self, server_id, id);
-        let mut misses = 0;
+        let _registration = Registration::new(self, server_id, Want::Id(id));
+        let allowance = LIST_LAG_ALLOWANCE.min(timeout);
         let waited = async {
+            let mut missing_since: Option<(tokio::time::Instant, u32)> = None;
             loop {
                 if rx.changed().await.is_err() {
                     return Err(WaitError::Vanished);
@@ -243,21 +267,27 @@ impl Poller {
                 let Ok(items) = listing.as_ref() else {
                     continue;
                 };
-                match items.get(&id) {
-                    Some(status) => {
-                        misses = 0;
-                        match status {
+                match items
+                    .iter()
+                    .find(|i| i.id == id && i.server_id == server_id)
+                {
+                    Some(item) => {
+                        missing_since = None;
+                        match &item.status {
                             Status::Completed => return Ok(()),
                             Status::Failed => {
-                                return Err(WaitError::Failed(status.as_str().to_owned()));
+                                return Err(WaitError::Failed(item.status.as_str().to_owned()));
                             }
                             Status::InProgress | Status::Other(_) => {}
                         }
                     }
-                    // A just-created item may lag in a list; three misses in a row is gone.
+                    // A just-created item may lag in a list: gone only when
+                    // missing for a while and for several listings in a row.
                     None => {
-                        misses += 1;
-                        if misses >= 3 {
+                        let (since, misses) =
+                            missing_since.get_or_insert((tokio::time::Instant::now(), 0));
+                        *misses += 1;
+                        if *misses >= 3 && since.elapsed() >= allowance {
                             return Err(WaitError::Vanished);
                         }
                     }
@@ -268,41 +298,73 @@ impl Poller {
             .await
             .unwrap_or(Err(WaitError::TimedOut(timeout)))
     }
+
+    /// Looks for an item labelled `label` on `server_id` in the listings the
+    /// poller makes anyway, for at most `timeout`: a create whose answer was
+    /// lost may have landed, and lists may show it only seconds later.
+    pub(crate) async fn find(
+        &self,
+        server_id: u64,
+        label: &str,
+        timeout: Duration,
+    ) -> Option<Item> {
+        let mut rx = self.tx.subscribe();
+        rx.mark_unchanged();
+        let _registration = Registration::new(self, server_id, Want::Label(label.to_owned()));
+        let found = async {
+            loop {
+                if rx.changed().await.is_err() {
+                    return None;
+                }
+                let listing = rx.borrow_and_update().clone();
+                if let Ok(items) = listing.as_ref() {
+                    // Of several (an old duplicate), the lowest id: the one
+                    // every instance keeps.
+                    if let Some(item) = items
+                        .iter()
+                        .filter(|i| i.server_id == server_id && i.label == label)
+                        .min_by_key(|i| i.id)
+                    {
+                        return Some(item.clone());
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(timeout, found).await.ok().flatten()
+    }
 }
 
-/// Keeps a server and an item in the poller's list while someone waits on it.
+/// Keeps a server and a want in the poller's list while someone waits on it.
 struct Registration<'a> {
     poller: &'a Poller,
     server_id: u64,
-    id: u64,
+    want: Want,
 }
 
 impl<'a> Registration<'a> {
-    fn new(poller: &'a Poller, server_id: u64, id: u64) -> Self {
+    fn new(poller: &'a Poller, server_id: u64, want: Want) -> Self {
         poller
-            .waiting
-            .lock()
-            .expect("poller lock")
+            .waiting()
             .entry(server_id)
             .or_default()
-            .push(id);
+            .push(want.clone());
         poller.wake.notify_one();
         Registration {
             poller,
             server_id,
-            id,
+            want,
         }
     }
 }
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
-        let mut waiting = self.poller.waiting.lock().expect("poller lock");
-        if let Some(ids) = waiting.get_mut(&self.server_id) {
-            if let Some(at) = ids.iter().position(|&i| i == self.id) {
-                ids.swap_remove(at);
+        let mut waiting = self.poller.waiting();
+        if let Some(wants) = waiting.get_mut(&self.server_id) {
+            if let Some(at) = wants.iter().position(|w| *w == self.want) {
+                wants.swap_remove(at);
             }
-            if ids.is_empty() {
+            if wants.is_empty() {
                 waiting.remove(&self.server_id);
             }
         }

@@ -41,6 +41,13 @@ struct ApiLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SkipLabels {
+    server: String,
+    policy: String,
+    reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FailureLabels {
     reason: &'static str,
 }
@@ -49,6 +56,7 @@ struct FailureLabels {
 struct ApiSeen {
     calls: BTreeMap<(&'static str, u16), u64>,
     retries: u64,
+    undecodable: u64,
 }
 
 pub(crate) struct Metrics {
@@ -59,6 +67,8 @@ pub(crate) struct Metrics {
     retries: Counter,
     pass_duration: Histogram,
     job_failures: Family<FailureLabels, Counter>,
+    skipped_fires: Family<SkipLabels, Counter>,
+    undecodable: Counter,
     /// What the API counters were at the previous scrape.
     api_seen: Mutex<ApiSeen>,
     /// Health: when the scheduler loop last went round.
@@ -106,8 +116,22 @@ impl Metrics {
             "Failed jobs by reason",
             job_failures.clone(),
         );
+        let skipped_fires = Family::<SkipLabels, Counter>::default();
+        registry.register(
+            "skipped_fires",
+            "Scheduled fires that did not run (overtaken while the server was busy, shutdown, policy removed by a reload)",
+            skipped_fires.clone(),
+        );
+        let undecodable = Counter::default();
+        registry.register(
+            "api_undecodable_items",
+            "List items the provider sent that could not be read (skipped, never deleted)",
+            undecodable.clone(),
+        );
         Metrics {
             registry,
+            skipped_fires,
+            undecodable,
             last_success,
             items,
             api_requests,
@@ -129,10 +153,14 @@ impl Metrics {
                 server: o.spec.server_id.to_string(),
                 policy: o.policy_name.clone(),
             };
-            match &o.result {
-                Ok(r) => {
-                    self.last_success.get_or_create(&job).set(now_unix);
-                    let h = r.holdings;
+            match &o.error {
+                None => {
+                    // A start that found nothing left to finish did not
+                    // make or confirm a restore point.
+                    if !o.report.nothing_to_resume {
+                        self.last_success.get_or_create(&job).set(now_unix);
+                    }
+                    let h = o.report.holdings;
                     for (state, n) in [
                         ("completed", h.completed),
                         ("in_progress", h.in_progress),
@@ -149,7 +177,7 @@ impl Metrics {
                             .set(n as i64);
                     }
                 }
-                Err(e) => {
+                Some(e) => {
                     unauthorized |= e.kind() == "unauthorized";
                     self.job_failures
                         .get_or_create(&FailureLabels { reason: e.kind() })
@@ -158,6 +186,17 @@ impl Metrics {
             }
         }
         self.unauthorized.store(unauthorized, Ordering::Relaxed);
+    }
+
+    /// A fire that will not run, and why.
+    pub(crate) fn fire_skipped(&self, server: u64, policy: &str, reason: &str) {
+        self.skipped_fires
+            .get_or_create(&SkipLabels {
+                server: server.to_string(),
+                policy: policy.to_owned(),
+                reason: reason.to_owned(),
+            })
+            .inc();
     }
 
     pub(crate) fn tick(&self) {
@@ -195,6 +234,11 @@ impl Metrics {
             if retries > seen.retries {
                 self.retries.inc_by(retries - seen.retries);
                 seen.retries = retries;
+            }
+            let undecodable = stats.undecodable();
+            if undecodable > seen.undecodable {
+                self.undecodable.inc_by(undecodable - seen.undecodable);
+                seen.undecodable = undecodable;
             }
         }
         let mut out = String::new();

@@ -77,7 +77,7 @@ impl Notifier {
             .outcomes
             .iter()
             .filter_map(|o| {
-                let e = o.result.as_ref().err()?;
+                let e = o.error.as_ref()?;
                 Some(Failure {
                     server_id: o.spec.server_id,
                     server_name: o.server_name.clone(),
@@ -115,6 +115,24 @@ impl Notifier {
                 ping.clone()
             };
             self.send(self.http.post(url), "ping").await;
+        }
+    }
+
+    /// The webhook, for a scheduled fire that will not run (and the ping's
+    /// `/fail`): an operator must hear of a slot that was never attempted.
+    pub(crate) async fn fire_skipped(&self, server_id: u64, policy: &str, reason: &str) {
+        if let Some(url) = &self.config.webhook_url {
+            let body = serde_json::json!({
+                "event": "fire_skipped",
+                "server_id": server_id,
+                "policy": policy,
+                "error": reason,
+            });
+            self.send(self.http.post(url).json(&body), "webhook").await;
+        }
+        if let Some(ping) = &self.config.ping_url {
+            self.send(self.http.post(format!("{ping}/fail")), "ping")
+                .await;
         }
     }
 

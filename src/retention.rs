@@ -721,23 +721,40 @@ pub(crate) fn plan(items: &[Item], policy: &Policy, now: DateTime<Utc>) -> Vec<D
         .collect()
 }
 
+/// What rotation deletes to make room, and why that one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RoomVictim {
+    pub(crate) id: u64,
+    /// True when the rules would have dropped only our newest completed
+    /// item (the restore point the incoming item has yet to replace), so
+    /// the oldest completed item of ours goes instead.
+    pub(crate) instead_of_newest: bool,
+}
+
 /// The item rotation deletes to make room before creating a new item at
 /// `incoming`: the oldest of our completed items that a plan including the
 /// incoming item would delete anyway, so making room never costs an item
 /// the rules would still keep when a rule-dropped one exists.
 ///
-/// `None` when nothing of ours would go, or when deleting it would leave no
-/// completed item of ours besides the incoming one (which may still fail).
+/// Never our newest completed item: until its successor has completed it
+/// is the restore point. When the rules would drop only that one (the
+/// incoming item takes its bucket), the oldest completed item of ours goes
+/// instead. `None` when nothing of ours would go, or when only the newest
+/// is left.
 pub(crate) fn next_to_drop(
     items: &[Item],
     policy: &Policy,
     now: DateTime<Utc>,
     incoming: DateTime<Utc>,
-) -> Option<u64> {
-    let ours_completed = items.iter().filter(|item| is_ours_completed(item)).count();
-    if ours_completed < 2 {
-        return None;
-    }
+) -> Option<RoomVictim> {
+    // The newest completed item of ours (ties: the lowest id, the one a
+    // slot keeps among duplicates).
+    let newest = items
+        .iter()
+        .enumerate()
+        .filter(|(_, item)| is_ours_completed(item))
+        .max_by_key(|(_, item)| (item.time, std::cmp::Reverse(item.id)))
+        .map(|(i, _)| i)?;
     let mut with_incoming = items.to_vec();
     with_incoming.push(Item {
         id: 0, // never read back: the incoming item is told apart by index
@@ -746,11 +763,30 @@ pub(crate) fn next_to_drop(
         ours: true,
     });
     let incoming_index = items.len();
-    decide(&with_incoming, policy, now)
+    let dropped: Vec<usize> = decide(&with_incoming, policy, now)
         .into_iter()
         .rev() // oldest first, and among equal times the last in input order
-        .find(|&(i, keep, _)| i != incoming_index && !keep && is_ours_completed(&items[i]))
-        .map(|(i, _, _)| items[i].id)
+        .filter(|&(i, keep, _)| i != incoming_index && !keep && is_ours_completed(&items[i]))
+        .map(|(i, _, _)| i)
+        .collect();
+    if let Some(&i) = dropped.iter().find(|&&i| i != newest) {
+        return Some(RoomVictim {
+            id: items[i].id,
+            instead_of_newest: false,
+        });
+    }
+    if dropped.is_empty() {
+        return None;
+    }
+    items
+        .iter()
+        .enumerate()
+        .filter(|&(i, item)| i != newest && is_ours_completed(item))
+        .min_by_key(|(_, item)| (item.time, item.id))
+        .map(|(_, item)| RoomVictim {
+            id: item.id,
+            instead_of_newest: true,
+        })
 }
 
 #[cfg(test)]
@@ -1384,7 +1420,7 @@ mod tests {
             ..KeepRules::default()
         };
         assert_eq!(
-            next_to_drop(&items, &policy(last3.clone(), 3), now, now),
+            next_to_drop(&items, &policy(last3.clone(), 3), now, now).map(|v| v.id),
             Some(1)
         );
         // Rules that keep everything: only the cap makes room.
@@ -1393,11 +1429,11 @@ mod tests {
             ..KeepRules::default()
         };
         assert_eq!(
-            next_to_drop(&items, &policy(keep_all.clone(), 3), now, now),
+            next_to_drop(&items, &policy(keep_all.clone(), 3), now, now).map(|v| v.id),
             Some(1)
         );
         assert_eq!(
-            next_to_drop(&items, &policy(keep_all.clone(), 4), now, now),
+            next_to_drop(&items, &policy(keep_all.clone(), 4), now, now).map(|v| v.id),
             None
         );
         // Never the last completed item of ours.
@@ -1406,6 +1442,42 @@ mod tests {
         // Nothing of ours: nothing to drop, however full.
         let theirs = [items[3].clone()];
         assert_eq!(next_to_drop(&theirs, &policy(keep_all, 1), now, now), None);
+    }
+
+    #[test]
+    fn making_room_never_takes_the_newest_restore_point() {
+        // Hourly slots, keep_daily = 5, at the cap: four earlier days plus
+        // the previous hour. The incoming item takes today's bucket, so the
+        // rules would drop the previous hour's item — the newest restore
+        // point, whose successor does not exist yet. The oldest day goes.
+        let items = [
+            item(1, "2025-01-01T10:00:00Z", State::Completed, true),
+            item(2, "2025-01-02T10:00:00Z", State::Completed, true),
+            item(3, "2025-01-03T10:00:00Z", State::Completed, true),
+            item(4, "2025-01-04T10:00:00Z", State::Completed, true),
+            item(5, "2025-01-05T10:00:00Z", State::Completed, true),
+        ];
+        let incoming = at("2025-01-05T11:00:00Z");
+        let rules = KeepRules {
+            daily: Some(5),
+            ..KeepRules::default()
+        };
+        assert_eq!(
+            next_to_drop(&items, &policy(rules.clone(), 5), incoming, incoming),
+            Some(RoomVictim {
+                id: 1,
+                instead_of_newest: true
+            })
+        );
+        // Only the newest is ours: nothing can go.
+        let alone = [
+            items[4].clone(),
+            item(9, "2025-01-01T00:00:00Z", State::Completed, false),
+        ];
+        assert_eq!(
+            next_to_drop(&alone, &policy(rules, 5), incoming, incoming),
+            None
+        );
     }
 
     #[test]
@@ -1422,7 +1494,10 @@ mod tests {
             daily: Some(3),
             ..KeepRules::default()
         };
-        assert_eq!(next_to_drop(&items, &policy(rules, 3), now, now), Some(2));
+        assert_eq!(
+            next_to_drop(&items, &policy(rules, 3), now, now).map(|v| v.id),
+            Some(2)
+        );
     }
 
     #[test]
@@ -1650,10 +1725,17 @@ mod tests {
             now in arb_now(),
         ) {
             let ours_completed = items.iter().filter(|i| is_ours_completed(i)).count();
-            if let Some(id) = next_to_drop(&items, &policy, now, now) {
-                let item = &items[id as usize];
+            if let Some(victim) = next_to_drop(&items, &policy, now, now) {
+                let item = &items[victim.id as usize];
                 prop_assert!(is_ours_completed(item));
                 prop_assert!(ours_completed >= 2);
+                // Never the newest completed item of ours.
+                let newest = items
+                    .iter()
+                    .filter(|i| is_ours_completed(i))
+                    .map(|i| i.time)
+                    .max();
+                prop_assert!(Some(item.time) < newest || items.iter().filter(|i| is_ours_completed(i) && Some(i.time) == newest).count() > 1);
             }
         }
     }

@@ -1,27 +1,44 @@
-//! One rotation job for one (server, policy): the rules of a pass.
+//! One rotation job for one (server, policy, slot): the rules of a pass.
 //!
-//! The order is the safety argument (see design.md):
+//! The order is the safety argument (design: README "How a pass decides"):
 //! 1. ownership — only items whose name/description we would have written;
-//! 2. idempotent slots — an item for this slot, in any status, means no create;
+//! 2. idempotent slots — an item for this slot, in any status, means no
+//!    create; several (two instances, a lost answer) converge to the lowest
+//!    id once it has completed;
 //! 3. failed first — our failed items take room and restore nothing;
-//! 4. room — at the cap, delete our oldest item retention would drop next, or
-//!    refuse (never leaving the policy without a completed item);
-//! 5. create, then wait until `completed`; on failure prune nothing more;
+//! 4. room — at the cap, delete our oldest item retention would drop next,
+//!    never the newest completed one (its successor does not exist yet), or
+//!    refuse;
+//! 5. create, then wait until `completed`; a create that may have landed is
+//!    never sent again blind — it is looked for in the lists the poller
+//!    makes anyway; on failure prune nothing more;
 //! 6. prune what retention no longer keeps, oldest first, never the newest.
+//!
+//! Another writer (a second snapkeep, the user) can change the server
+//! between our list and our request: a "limit reached" answer or a make-room
+//! victim that is already gone re-lists the server and starts the job's
+//! rules again (a few rounds at most), adopting the other writer's item for
+//! the slot when it is there.
 //!
 //! Rule 7 (one pass per server at a time) is the runner's: it hands a job
 //! the server's inventory exclusively, and the job keeps it up to date.
 
-use std::time::Instant;
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
 use crate::api::{ApiError, Client, Status};
+use crate::clock::Clock;
 use crate::config::{Kind, Policy};
 use crate::events::{Action, Detail, Subject, emit};
-use crate::inventory::{Item, Poller, WaitError};
+use crate::inventory::{self, Item, Poller, WaitError};
 use crate::naming;
 use crate::retention;
+
+/// How often one job re-lists its server after another writer got in the
+/// way before it gives up (each round follows a concrete conflict).
+const MAX_ROUNDS: u32 = 3;
 
 /// Everything one job needs besides the server's items.
 pub(crate) struct Job<'a> {
@@ -32,18 +49,27 @@ pub(crate) struct Job<'a> {
     pub(crate) all_policies: &'a [Policy],
     pub(crate) server_id: u64,
     pub(crate) slot: DateTime<Utc>,
-    pub(crate) now: &'a (dyn Fn() -> DateTime<Utc> + Send + Sync),
+    pub(crate) clock: &'a dyn Clock,
     pub(crate) dry_run: bool,
+    /// Finish a slot an interrupted pass started (wait for its item, prune)
+    /// but create nothing.
+    pub(crate) resume_only: bool,
 }
 
-/// What a job did.
+/// What a job did — also when it failed part way (the deletions it made
+/// stay in the report).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct JobReport {
     pub(crate) server_name: String,
     pub(crate) created: Option<Item>,
+    /// The slot's item was made by someone else (another instance) or by a
+    /// create whose answer was lost, and this job adopted it.
+    pub(crate) adopted: Option<Item>,
     pub(crate) deleted: Vec<Item>,
     /// The slot already had an item; no create.
     pub(crate) slot_taken: bool,
+    /// A resume-only job found nothing under way for its slot.
+    pub(crate) nothing_to_resume: bool,
     /// Dry run: what would be deleted, with the deciding rules.
     pub(crate) would_delete: Vec<(Item, String)>,
     pub(crate) would_create: Option<String>,
@@ -76,13 +102,30 @@ pub(crate) enum JobError {
         reason: &'static str,
     },
     #[error(
-        "server {server_id}: VPS.org refused the create because the server is at its cap ({source}), although snapkeep counted room; an item may be hidden from the list. Nothing was deleted for it"
+        "server {server_id}: VPS.org refused the create because the server is at its cap ({source}), although snapkeep counted room and re-listed {rounds} time(s); an item may be hidden from the list. {deleted}"
     )]
     ProviderFull {
         server_id: u64,
+        rounds: u32,
+        /// What the job deleted before, said plainly.
+        deleted: String,
         #[source]
         source: ApiError,
     },
+    #[error(
+        "server {server_id}: creating {label} may or may not have happened ({source}), and it did not show in the provider's lists within {waited:?} (wait_timeout); pruned nothing. The next pass finds it or creates it"
+    )]
+    OutcomeUnknown {
+        server_id: u64,
+        label: String,
+        waited: Duration,
+        #[source]
+        source: ApiError,
+    },
+    #[error(
+        "server {server_id}: its items changed under this job {rounds} times in a row (another writer at work?); pruned nothing, the next pass tries again"
+    )]
+    Contention { server_id: u64, rounds: u32 },
     #[error("new {kind} #{id} {label}: {source}; pruned nothing")]
     Wait {
         kind: &'static str,
@@ -91,6 +134,9 @@ pub(crate) enum JobError {
         #[source]
         source: WaitError,
     },
+    /// The job's task panicked: a bug, reported as a failure, never lost.
+    #[error("internal error (a bug; please report it): {message}")]
+    Panicked { message: String },
 }
 
 impl JobError {
@@ -101,6 +147,8 @@ impl JobError {
             JobError::Api { source, .. } => source.kind(),
             JobError::Refused { .. } => "refused",
             JobError::ProviderFull { .. } => "provider_full",
+            JobError::OutcomeUnknown { .. } => "outcome_unknown",
+            JobError::Contention { .. } => "contention",
             JobError::Wait {
                 source: WaitError::TimedOut(_),
                 ..
@@ -113,12 +161,30 @@ impl JobError {
                 source: WaitError::Vanished,
                 ..
             } => "item_vanished",
+            JobError::Panicked { .. } => "panic",
         }
     }
 }
 
 /// Id used in dry runs for the item the job would create.
 const PLANNED_ID: u64 = u64::MAX;
+
+/// How a delete ended when it did not fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Deleted {
+    /// We deleted it (or, in a dry run, would have).
+    Now,
+    /// It was gone already: someone else deleted it first.
+    AlreadyGone,
+}
+
+/// How one attempt at the slot ended when it did not fail outright.
+enum Attempt {
+    /// The slot has its item in `items` now (ours, adopted or planned).
+    Done,
+    /// Another writer changed the server: re-list and start over.
+    Relist,
+}
 
 impl Job<'_> {
     fn owned(&self, item: &Item) -> Option<DateTime<Utc>> {
@@ -130,115 +196,94 @@ impl Job<'_> {
         )
     }
 
-    fn subject<'s>(&'s self, server_name: &'s str) -> Subject<'s> {
-        Subject {
-            server_id: self.server_id,
-            server_name,
-            policy: &self.policy.name,
-        }
+    fn is_slot_item(&self, item: &Item) -> bool {
+        self.owned(item) == Some(self.slot)
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// One audit event about this job.
+    fn event(
+        &self,
+        action: Action,
+        server_name: &str,
+        item: Option<&Item>,
+        reason: &str,
+        outcome: &str,
+        duration: Option<Duration>,
+    ) {
+        emit(
+            action,
+            Subject {
+                server_id: self.server_id,
+                server_name,
+                policy: &self.policy.name,
+            },
+            Detail {
+                item_id: item.map(|i| i.id),
+                item_name: item.map_or("", |i| i.label.as_str()),
+                reason,
+                outcome,
+                duration,
+            },
+        );
     }
 
     /// Runs the job against `items`, the server's current inventory of this
-    /// kind, which it keeps in step with every create and delete.
+    /// kind, which it keeps in step with every create and delete. What it
+    /// did goes into `report`, also when it fails part way.
     ///
     /// A fleet pass keeps one of these futures per server alive for the
     /// whole pass, mostly waiting, so the API calls inside are boxed and
     /// admitted (`create`, `delete`): an inline HTTP call would make every
     /// job as big as the biggest call, kilobytes per server.
-    pub(crate) async fn run(&self, items: &mut Vec<Item>) -> Result<JobReport, JobError> {
-        let mut report = JobReport {
-            server_name: items
+    pub(crate) async fn run(
+        &self,
+        items: &mut Vec<Item>,
+        report: &mut JobReport,
+    ) -> Result<(), JobError> {
+        if report.server_name.is_empty() {
+            report.server_name = items
                 .iter()
                 .map(|i| i.server_name.clone())
                 .find(|n| !n.is_empty())
-                .unwrap_or_default(),
-            ..JobReport::default()
-        };
-        let kind = self.policy.kind;
-
-        // Rule 3: our failed items go first.
-        let failed: Vec<Item> = items
-            .iter()
-            .filter(|i| i.status == Status::Failed && self.owned(i).is_some())
-            .cloned()
-            .collect();
-        for item in failed {
-            self.delete(
-                items,
-                &item,
-                "failed: takes room and restores nothing",
-                &mut report,
-            )
-            .await?;
+                .unwrap_or_default();
         }
-
-        // Rule 2: is the slot taken?
         let label = naming::label_for(
-            kind,
+            self.policy.kind,
             &self.policy.prefix,
             &self.policy.name,
             self.slot,
             self.policy.description.as_deref(),
         );
-        // Items are referred to, not cloned, across waits: a fleet pass holds
-        // thousands of jobs waiting at once.
-        let existing = items.iter().position(|i| self.owned(i) == Some(self.slot));
-        if let Some(at) = existing {
-            let existing = &items[at];
-            report.slot_taken = true;
-            emit(
-                Action::Skip,
-                self.subject(&report.server_name),
-                Detail {
-                    item_id: Some(existing.id),
-                    item_name: &existing.label,
-                    reason: &format!(
-                        "slot {} already has this item ({}); not creating another",
-                        self.slot.to_rfc3339(),
-                        existing.status.as_str()
-                    ),
-                    ..Detail::default()
-                },
-            );
-            if existing.status == Status::InProgress && !self.dry_run {
-                self.wait(existing, &report.server_name).await?;
-                items[at].status = Status::Completed;
-            }
-        } else {
-            // Rule 4: room.
-            self.make_room(items, &mut report).await?;
-            // Rule 5: create, then wait.
-            if self.dry_run {
-                emit(
-                    Action::Create,
-                    self.subject(&report.server_name),
-                    Detail {
-                        item_name: &label,
-                        reason: "scheduled slot",
-                        outcome: "dry-run",
-                        ..Detail::default()
-                    },
-                );
-                report.would_create = Some(label.clone());
-                items.push(Item {
-                    id: PLANNED_ID,
-                    server_id: self.server_id,
-                    server_name: report.server_name.clone(),
-                    label: label.clone(),
-                    status: Status::Completed,
-                    created_at: self.slot,
-                });
-            } else {
-                let created = self.create(&label, &report.server_name).await?;
-                if report.server_name.is_empty() {
-                    report.server_name = created.server_name.clone();
+        // Ids other writers deleted under us: lists may still show them.
+        let mut gone: HashSet<u64> = HashSet::new();
+        let mut rounds = 0;
+        loop {
+            match self
+                .attempt(items, &label, &mut gone, rounds, report)
+                .await?
+            {
+                Attempt::Done => break,
+                Attempt::Relist => {
+                    rounds += 1;
+                    if rounds > MAX_ROUNDS {
+                        return Err(JobError::Contention {
+                            server_id: self.server_id,
+                            rounds,
+                        });
+                    }
+                    self.relist(items, &gone).await?;
                 }
-                items.push(created);
-                let at = items.len() - 1;
-                self.wait(&items[at], &report.server_name).await?;
-                items[at].status = Status::Completed;
-                report.created = Some(items[at].clone());
             }
+        }
+        if self.resume_only && !items.iter().any(|i| self.is_slot_item(i)) {
+            // Nothing was under way for this slot: nothing to finish.
+            report.nothing_to_resume = true;
+            report.holdings = holdings(self.policy, items);
+            return Ok(());
         }
 
         // Rule 6: prune. (The plan is dropped before the deletes: a fleet
@@ -246,7 +291,7 @@ impl Job<'_> {
         let mut deletes: Vec<(Item, String)> = retention::plan(
             &retention_view(self.policy, items),
             &retention_policy(self.policy),
-            (self.now)(),
+            self.now(),
         )
         .iter()
         .filter(|d| !d.keep && d.id != PLANNED_ID)
@@ -258,75 +303,382 @@ impl Job<'_> {
         deletes.shrink_to_fit();
         deletes.sort_by_key(|(i, _)| (self.owned(i), i.id));
         for (item, why) in deletes {
-            self.delete(items, &item, &format!("retention: {why}"), &mut report)
+            self.delete(items, &item, &format!("retention: {why}"), report)
                 .await?;
         }
         items.retain(|i| i.id != PLANNED_ID);
         report.holdings = holdings(self.policy, items);
-        Ok(report)
+        Ok(())
     }
 
-    /// Rule 4. Counts everything on the server toward the cap (any status,
-    /// anyone's); deletes only our items that retention would drop next.
-    async fn make_room(
+    /// Rules 3, 2, 4 and 5 once, on what the job currently knows.
+    async fn attempt(
+        &self,
+        items: &mut Vec<Item>,
+        label: &str,
+        gone: &mut HashSet<u64>,
+        rounds: u32,
+        report: &mut JobReport,
+    ) -> Result<Attempt, JobError> {
+        // Rule 3: our failed items go first.
+        let failed: Vec<Item> = items
+            .iter()
+            .filter(|i| i.status == Status::Failed && self.owned(i).is_some())
+            .cloned()
+            .collect();
+        for item in failed {
+            self.delete(
+                items,
+                &item,
+                "failed: takes room and restores nothing",
+                report,
+            )
+            .await?;
+        }
+
+        // Rule 2: the slot's item, if it exists, is the one (and only one).
+        if items.iter().any(|i| self.is_slot_item(i)) {
+            self.settle_slot(items, report).await?;
+            return Ok(Attempt::Done);
+        }
+        if self.resume_only {
+            return Ok(Attempt::Done);
+        }
+
+        // Rule 4: room.
+        if let Some(next) = self.make_room(items, gone, report).await? {
+            return Ok(next);
+        }
+
+        // Rule 5: create (then the slot rule waits for it).
+        if self.dry_run {
+            self.event(
+                Action::Create,
+                &report.server_name,
+                None,
+                &format!("scheduled slot {label}"),
+                "dry-run",
+                None,
+            );
+            report.would_create = Some(label.to_owned());
+            items.push(Item {
+                id: PLANNED_ID,
+                server_id: self.server_id,
+                server_name: report.server_name.clone(),
+                label: label.to_owned(),
+                status: Status::Completed,
+                created_at: self.slot,
+            });
+            return Ok(Attempt::Done);
+        }
+        let started = Instant::now();
+        match self.create(label).await {
+            Ok(created) => {
+                if report.server_name.is_empty() {
+                    report.server_name.clone_from(&created.server_name);
+                }
+                self.event(
+                    Action::Create,
+                    &report.server_name,
+                    Some(&created),
+                    "scheduled slot",
+                    "",
+                    Some(started.elapsed()),
+                );
+                report.created = Some(created.clone());
+                items.push(created);
+                self.settle_slot(items, report).await?;
+                Ok(Attempt::Done)
+            }
+            Err(source) if source.is_limit_reached() => {
+                // Someone else took the room between our list and our
+                // create: most likely a second instance creating this very
+                // slot. Look again.
+                self.event(
+                    Action::Skip,
+                    &report.server_name,
+                    None,
+                    &format!(
+                        "create of {label} refused, the server is full ({source}); re-listing to see who took the room"
+                    ),
+                    "",
+                    Some(started.elapsed()),
+                );
+                if rounds >= MAX_ROUNDS {
+                    return Err(self.provider_full(source, rounds, report));
+                }
+                self.relist(items, gone).await?;
+                if items.iter().any(|i| self.is_slot_item(i)) {
+                    return Ok(Attempt::Relist);
+                }
+                if items.len() < self.policy.kind.cap() {
+                    // The list shows room the provider does not have: an
+                    // item is hidden (lists lag). The other writer's create
+                    // for this slot shows up once lists catch up.
+                    return match self.look_for(label, report).await {
+                        Some(_) => Ok(Attempt::Relist),
+                        None => Err(self.provider_full(source, rounds, report)),
+                    };
+                }
+                Ok(Attempt::Relist)
+            }
+            Err(source) if source.may_have_applied() => {
+                self.event(
+                    Action::Wait,
+                    &report.server_name,
+                    None,
+                    &format!(
+                        "create of {label} may have landed ({source}); not sending it again, looking for it in the provider's lists for up to {:?}",
+                        self.policy.wait_timeout
+                    ),
+                    "error",
+                    Some(started.elapsed()),
+                );
+                match self.look_for(label, report).await {
+                    Some(_) => Ok(Attempt::Relist),
+                    None => {
+                        let err = JobError::OutcomeUnknown {
+                            server_id: self.server_id,
+                            label: label.to_owned(),
+                            waited: self.policy.wait_timeout,
+                            source,
+                        };
+                        self.event(
+                            Action::Fail,
+                            &report.server_name,
+                            None,
+                            &err.to_string(),
+                            "error",
+                            None,
+                        );
+                        Err(err)
+                    }
+                }
+            }
+            Err(source) => {
+                self.event(
+                    Action::Fail,
+                    &report.server_name,
+                    None,
+                    &format!("create of {label}: {source}"),
+                    "error",
+                    Some(started.elapsed()),
+                );
+                Err(JobError::Api {
+                    action: "create",
+                    source,
+                })
+            }
+        }
+    }
+
+    fn provider_full(&self, source: ApiError, rounds: u32, report: &JobReport) -> JobError {
+        JobError::ProviderFull {
+            server_id: self.server_id,
+            rounds,
+            deleted: if report.deleted.is_empty() {
+                "Nothing was deleted for it.".to_owned()
+            } else {
+                format!(
+                    "{} item(s) were deleted to make room before it.",
+                    report.deleted.len()
+                )
+            },
+            source,
+        }
+    }
+
+    /// Looks for the slot's item in the poller's listings for up to
+    /// `wait_timeout`; adopts it into `report` when it shows. The caller
+    /// re-lists the server afterwards.
+    async fn look_for(&self, label: &str, report: &mut JobReport) -> Option<Item> {
+        let found = self
+            .poller
+            .find(self.server_id, label, self.policy.wait_timeout)
+            .await?;
+        self.event(
+            Action::Skip,
+            &report.server_name,
+            Some(&found),
+            "found the slot's item in the provider's list; adopting it instead of creating another",
+            "",
+            None,
+        );
+        report.adopted = Some(found.clone());
+        Some(found)
+    }
+
+    /// Replaces `items` with a fresh listing of this server (less what
+    /// other writers are known to have deleted).
+    async fn relist(&self, items: &mut Vec<Item>, gone: &HashSet<u64>) -> Result<(), JobError> {
+        let mut fresh = Box::pin(inventory::fetch(
+            self.client,
+            self.policy.kind,
+            &[self.server_id],
+        ))
+        .await
+        .map_err(|source| JobError::Api {
+            action: "list",
+            source,
+        })?;
+        fresh.retain(|i| i.server_id == self.server_id && !gone.contains(&i.id));
+        *items = fresh;
+        Ok(())
+    }
+
+    /// Rule 2 once the slot has items: the keeper is the lowest id that has
+    /// not failed — every instance picks the same one — and is waited for;
+    /// once it has completed, any other item for the slot (a duplicate from
+    /// a second instance or a lost answer) is deleted.
+    async fn settle_slot(
         &self,
         items: &mut Vec<Item>,
         report: &mut JobReport,
     ) -> Result<(), JobError> {
-        let cap = self.policy.kind.cap();
-        while items.len() >= cap {
-            let victim = retention::next_to_drop(
-                &retention_view(self.policy, items),
-                &retention_policy(self.policy),
-                (self.now)(),
-                self.slot,
+        let Some(keeper) = items
+            .iter()
+            .filter(|i| self.is_slot_item(i) && i.status != Status::Failed)
+            .min_by_key(|i| i.id)
+            .cloned()
+        else {
+            return Ok(());
+        };
+        let ours_now = report.created.as_ref().is_some_and(|c| c.id == keeper.id)
+            || report.adopted.as_ref().is_some_and(|a| a.id == keeper.id);
+        if !ours_now && keeper.id != PLANNED_ID {
+            report.slot_taken = true;
+            self.event(
+                Action::Skip,
+                &report.server_name,
+                Some(&keeper),
+                &format!(
+                    "slot {} already has this item ({}); not creating another",
+                    self.slot.to_rfc3339(),
+                    keeper.status.as_str()
+                ),
+                "",
+                None,
             );
-            let Some(victim) = victim.and_then(|id| items.iter().find(|i| i.id == id).cloned())
-            else {
-                let ours = items.iter().filter(|i| self.owned(i).is_some()).count();
-                let other = items
-                    .iter()
-                    .filter(|i| self.owned(i).is_none() && self.owned_by_other_policy(i))
-                    .count();
-                let reason = if ours == 0 {
-                    "nothing of this policy's can go"
-                } else {
-                    "deleting more of this policy's would leave it without a completed item"
-                };
-                let err = JobError::Refused {
-                    server_id: self.server_id,
-                    name: if report.server_name.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({})", report.server_name)
-                    },
-                    cap,
-                    plural: self.policy.kind.plural(),
-                    total: items.len(),
-                    foreign: items.len() - ours - other,
-                    other,
-                    reason,
-                };
-                emit(
-                    Action::Refuse,
-                    self.subject(&report.server_name),
-                    Detail {
-                        reason: &err.to_string(),
-                        outcome: "error",
-                        ..Detail::default()
-                    },
+        }
+        if keeper.status != Status::Completed {
+            if self.dry_run {
+                return Ok(());
+            }
+            // In progress, or a status nobody documented: wait either way.
+            self.wait(&keeper, &report.server_name).await?;
+            if let Some(item) = items.iter_mut().find(|i| i.id == keeper.id) {
+                item.status = Status::Completed;
+            }
+        }
+        let duplicates: Vec<Item> = items
+            .iter()
+            .filter(|i| self.is_slot_item(i) && i.id != keeper.id)
+            .cloned()
+            .collect();
+        for dup in duplicates {
+            if let Status::Other(status) = &dup.status {
+                self.event(
+                    Action::Skip,
+                    &report.server_name,
+                    Some(&dup),
+                    &format!(
+                        "a second item for slot {} in status {status:?}, which is not known to be deletable; left alone",
+                        self.slot.to_rfc3339()
+                    ),
+                    "",
+                    None,
                 );
-                return Err(err);
-            };
+                continue;
+            }
             self.delete(
                 items,
-                &victim,
-                "room: at the cap, retention drops it next",
+                &dup,
+                &format!(
+                    "duplicate: #{} is the slot's item (the lowest id, completed)",
+                    keeper.id
+                ),
                 report,
             )
             .await?;
         }
         Ok(())
+    }
+
+    /// Rule 4. Counts everything on the server toward the cap (any status,
+    /// anyone's); deletes only our items that retention would drop next,
+    /// never our newest completed one. `Some(Relist)` when the victim was
+    /// already gone (another writer is at work on this server).
+    async fn make_room(
+        &self,
+        items: &mut Vec<Item>,
+        gone: &mut HashSet<u64>,
+        report: &mut JobReport,
+    ) -> Result<Option<Attempt>, JobError> {
+        let cap = self.policy.kind.cap();
+        while items.len() >= cap {
+            let victim = retention::next_to_drop(
+                &retention_view(self.policy, items),
+                &retention_policy(self.policy),
+                self.now(),
+                self.slot,
+            );
+            let Some((victim, instead)) = victim.and_then(|v| {
+                items
+                    .iter()
+                    .find(|i| i.id == v.id)
+                    .cloned()
+                    .map(|i| (i, v.instead_of_newest))
+            }) else {
+                return Err(self.refuse(items, report));
+            };
+            let reason = if instead {
+                "room: at the cap; the rules would drop only the newest completed item, which stays until its successor has completed, so the oldest completed item goes instead"
+            } else {
+                "room: at the cap, retention drops it next"
+            };
+            if self.delete(items, &victim, reason, report).await? == Deleted::AlreadyGone {
+                gone.insert(victim.id);
+                return Ok(Some(Attempt::Relist));
+            }
+        }
+        Ok(None)
+    }
+
+    fn refuse(&self, items: &[Item], report: &JobReport) -> JobError {
+        let cap = self.policy.kind.cap();
+        let ours = items.iter().filter(|i| self.owned(i).is_some()).count();
+        let other = items
+            .iter()
+            .filter(|i| self.owned(i).is_none() && self.owned_by_other_policy(i))
+            .count();
+        let reason = if ours == 0 {
+            "nothing of this policy's can go"
+        } else {
+            "deleting more of this policy's would leave it without its newest completed item before a successor exists"
+        };
+        let err = JobError::Refused {
+            server_id: self.server_id,
+            name: if report.server_name.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", report.server_name)
+            },
+            cap,
+            plural: self.policy.kind.plural(),
+            total: items.len(),
+            foreign: items.len() - ours - other,
+            other,
+            reason,
+        };
+        self.event(
+            Action::Refuse,
+            &report.server_name,
+            None,
+            &err.to_string(),
+            "error",
+            None,
+        );
+        err
     }
 
     fn owned_by_other_policy(&self, item: &Item) -> bool {
@@ -338,85 +690,38 @@ impl Job<'_> {
     }
 
     /// Waits for the client's admission (small), then runs the create boxed.
-    async fn create(&self, label: &str, server_name: &str) -> Result<Item, JobError> {
+    async fn create(&self, label: &str) -> Result<Item, ApiError> {
         let _turn = self.client.admit().await;
-        Box::pin(self.create_admitted(label, server_name)).await
-    }
-
-    async fn create_admitted(&self, label: &str, server_name: &str) -> Result<Item, JobError> {
-        let started = Instant::now();
-        let result = match self.policy.kind {
-            Kind::Snapshot => self
-                .client
-                .create_snapshot(self.server_id, label, self.policy.description.as_deref())
-                .await
-                .map(Item::from),
-            Kind::Backup => self
-                .client
-                .create_backup(self.server_id, label)
-                .await
-                .map(Item::from),
-        };
-        match result {
-            Ok(item) => {
-                emit(
-                    Action::Create,
-                    self.subject(if server_name.is_empty() {
-                        &item.server_name
-                    } else {
-                        server_name
-                    }),
-                    Detail {
-                        item_id: Some(item.id),
-                        item_name: label,
-                        reason: "scheduled slot",
-                        duration: Some(started.elapsed()),
-                        ..Detail::default()
-                    },
-                );
-                Ok(item)
+        Box::pin(async {
+            match self.policy.kind {
+                Kind::Snapshot => self
+                    .client
+                    .create_snapshot(self.server_id, label, self.policy.description.as_deref())
+                    .await
+                    .map(Item::from),
+                Kind::Backup => self
+                    .client
+                    .create_backup(self.server_id, label)
+                    .await
+                    .map(Item::from),
             }
-            Err(source) => {
-                emit(
-                    Action::Fail,
-                    self.subject(server_name),
-                    Detail {
-                        item_name: label,
-                        reason: &source.to_string(),
-                        outcome: "error",
-                        duration: Some(started.elapsed()),
-                        ..Detail::default()
-                    },
-                );
-                if source.is_limit_reached() {
-                    return Err(JobError::ProviderFull {
-                        server_id: self.server_id,
-                        source,
-                    });
-                }
-                Err(JobError::Api {
-                    action: "create",
-                    source,
-                })
-            }
-        }
+        })
+        .await
     }
 
     /// Waits until `item` is completed.
     async fn wait(&self, item: &Item, server_name: &str) -> Result<(), JobError> {
         let started = Instant::now();
-        emit(
+        self.event(
             Action::Wait,
-            self.subject(server_name),
-            Detail {
-                item_id: Some(item.id),
-                item_name: &item.label,
-                reason: &format!(
-                    "until completed (poll every {:?}, give up after {:?})",
-                    self.policy.poll_interval, self.policy.wait_timeout
-                ),
-                ..Detail::default()
-            },
+            server_name,
+            Some(item),
+            &format!(
+                "until completed (poll every {:?}, give up after {:?})",
+                self.policy.poll_interval, self.policy.wait_timeout
+            ),
+            "",
+            None,
         );
         match self
             .poller
@@ -424,15 +729,13 @@ impl Job<'_> {
             .await
         {
             Ok(()) => {
-                emit(
+                self.event(
                     Action::Completed,
-                    self.subject(server_name),
-                    Detail {
-                        item_id: Some(item.id),
-                        item_name: &item.label,
-                        duration: Some(started.elapsed()),
-                        ..Detail::default()
-                    },
+                    server_name,
+                    Some(item),
+                    "",
+                    "",
+                    Some(started.elapsed()),
                 );
                 Ok(())
             }
@@ -443,16 +746,13 @@ impl Job<'_> {
                     label: item.label.clone(),
                     source,
                 };
-                emit(
+                self.event(
                     Action::Fail,
-                    self.subject(server_name),
-                    Detail {
-                        item_id: Some(item.id),
-                        item_name: &item.label,
-                        reason: &err.to_string(),
-                        outcome: "error",
-                        duration: Some(started.elapsed()),
-                    },
+                    server_name,
+                    Some(item),
+                    &err.to_string(),
+                    "error",
+                    Some(started.elapsed()),
                 );
                 Err(err)
             }
@@ -466,7 +766,7 @@ impl Job<'_> {
         item: &Item,
         reason: &str,
         report: &mut JobReport,
-    ) -> Result<(), JobError> {
+    ) -> Result<Deleted, JobError> {
         let _turn = self.client.admit().await;
         Box::pin(self.delete_admitted(items, item, reason, report)).await
     }
@@ -477,52 +777,60 @@ impl Job<'_> {
         item: &Item,
         reason: &str,
         report: &mut JobReport,
-    ) -> Result<(), JobError> {
+    ) -> Result<Deleted, JobError> {
         let started = Instant::now();
-        let subject = Subject {
-            server_id: self.server_id,
-            server_name: &report.server_name,
-            policy: &self.policy.name,
-        };
         // A dry run deletes nothing but reports the same event and bookkeeping.
         let result = match (self.dry_run, self.policy.kind) {
-            (true, _) => Ok(()),
-            (false, Kind::Snapshot) => self.client.delete_snapshot(item.id).await,
-            (false, Kind::Backup) => self.client.delete_backup(item.id).await,
+            (true, _) => Ok(Deleted::Now),
+            (false, Kind::Snapshot) => self
+                .client
+                .delete_snapshot(item.id)
+                .await
+                .map(|()| Deleted::Now),
+            (false, Kind::Backup) => self
+                .client
+                .delete_backup(item.id)
+                .await
+                .map(|()| Deleted::Now),
+        };
+        let result = match result {
+            // Someone else removed it first: it is gone, but the server is
+            // not what we listed.
+            Err(ApiError::NotFound { .. }) => Ok(Deleted::AlreadyGone),
+            other => other,
         };
         match result {
-            // Someone else removed it first: the goal (it is gone) holds.
-            Ok(()) | Err(ApiError::NotFound { .. }) => {
-                emit(
+            Ok(how) => {
+                let reason = match how {
+                    Deleted::Now => reason.to_owned(),
+                    Deleted::AlreadyGone => {
+                        format!("{reason} (already gone: deleted by someone else)")
+                    }
+                };
+                self.event(
                     Action::Delete,
-                    subject,
-                    Detail {
-                        item_id: Some(item.id),
-                        item_name: &item.label,
-                        reason,
-                        outcome: if self.dry_run { "dry-run" } else { "" },
-                        duration: (!self.dry_run).then(|| started.elapsed()),
-                    },
+                    &report.server_name,
+                    Some(item),
+                    &reason,
+                    if self.dry_run { "dry-run" } else { "" },
+                    (!self.dry_run).then(|| started.elapsed()),
                 );
                 items.retain(|i| i.id != item.id);
-                if self.dry_run {
-                    report.would_delete.push((item.clone(), reason.to_owned()));
-                } else {
-                    report.deleted.push(item.clone());
+                match (self.dry_run, how) {
+                    (true, _) => report.would_delete.push((item.clone(), reason)),
+                    (false, Deleted::Now) => report.deleted.push(item.clone()),
+                    (false, Deleted::AlreadyGone) => {}
                 }
-                Ok(())
+                Ok(how)
             }
             Err(source) => {
-                emit(
+                self.event(
                     Action::Fail,
-                    subject,
-                    Detail {
-                        item_id: Some(item.id),
-                        item_name: &item.label,
-                        reason: &source.to_string(),
-                        outcome: "error",
-                        duration: Some(started.elapsed()),
-                    },
+                    &report.server_name,
+                    Some(item),
+                    &source.to_string(),
+                    "error",
+                    Some(started.elapsed()),
                 );
                 Err(JobError::Api {
                     action: "delete",

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::task::JoinSet;
 
-use crate::api::Client;
+use crate::api::{CallStats, Client};
 use crate::clock::Clock;
 use crate::config::{Config, Kind};
 use crate::events::{Action, Detail, Subject, emit};
@@ -37,9 +37,24 @@ pub(crate) struct JobSpec {
     /// Index into `config.policies`.
     pub(crate) policy: usize,
     pub(crate) slot: DateTime<Utc>,
+    /// Only finish what an interrupted pass started for this slot (wait for
+    /// its item, prune); never create.
+    pub(crate) resume_only: bool,
 }
 
-/// API calls a pass made (a difference of the client's counters).
+impl JobSpec {
+    /// A regular job: create the slot's item if it does not exist.
+    pub(crate) fn new(server_id: u64, policy: usize, slot: DateTime<Utc>) -> JobSpec {
+        JobSpec {
+            server_id,
+            policy,
+            slot,
+            resume_only: false,
+        }
+    }
+}
+
+/// API calls one pass made (its own, also while other passes run).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct ApiUse {
     pub(crate) calls: u64,
@@ -47,29 +62,24 @@ pub(crate) struct ApiUse {
 }
 
 impl ApiUse {
-    pub(crate) fn of(client: &Client) -> ApiUse {
+    fn of(stats: &CallStats) -> ApiUse {
         ApiUse {
-            calls: client.stats().total(),
-            retries: client.stats().retries(),
-        }
-    }
-
-    pub(crate) fn since(self, before: ApiUse) -> ApiUse {
-        ApiUse {
-            calls: self.calls - before.calls,
-            retries: self.retries - before.retries,
+            calls: stats.total(),
+            retries: stats.retries(),
         }
     }
 }
 
-/// How a job ended.
+/// How a job ended: what it did, and the error that stopped it, if any.
 #[derive(Debug)]
 pub(crate) struct JobOutcome {
     pub(crate) spec: JobSpec,
     /// As the provider names it (empty when nothing on the server showed it).
     pub(crate) server_name: String,
     pub(crate) policy_name: String,
-    pub(crate) result: Result<JobReport, JobError>,
+    /// Kept also when the job failed: the deletions it made still happened.
+    pub(crate) report: JobReport,
+    pub(crate) error: Option<JobError>,
     pub(crate) duration: Duration,
 }
 
@@ -80,23 +90,38 @@ type ListingError = (String, &'static str);
 pub(crate) struct PassReport {
     pub(crate) outcomes: Vec<JobOutcome>,
     pub(crate) duration: Duration,
+    /// The API calls this pass made.
+    pub(crate) api: ApiUse,
 }
 
 impl PassReport {
     pub(crate) fn failed(&self) -> usize {
-        self.outcomes.iter().filter(|o| o.result.is_err()).count()
+        self.outcomes.iter().filter(|o| o.error.is_some()).count()
     }
 }
 
-/// Runs `jobs` (any order) and returns one outcome per job, sorted by server then policy.
+/// How a pass runs besides its jobs.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PassOptions {
+    pub(crate) dry_run: bool,
+    /// Told each server's id as soon as that server's jobs are over (the
+    /// daemon frees the server for queued fires then, not at the pass's end).
+    pub(crate) server_done: Option<tokio::sync::mpsc::UnboundedSender<u64>>,
+}
+
+/// Runs `jobs` (any order) and returns one outcome per job, sorted by server
+/// then policy — every job, also those whose server task panicked.
 pub(crate) async fn run_pass(
     config: Arc<Config>,
     client: Client,
     clock: Arc<dyn Clock>,
     jobs: Vec<JobSpec>,
-    dry_run: bool,
+    options: PassOptions,
 ) -> PassReport {
     let started = Instant::now();
+    let pass_stats = Arc::new(CallStats::default());
+    let client = client.counting_into(Arc::clone(&pass_stats));
+    let dry_run = options.dry_run;
     let mut by_server: BTreeMap<u64, Vec<JobSpec>> = BTreeMap::new();
     for job in jobs {
         by_server.entry(job.server_id).or_default().push(job);
@@ -147,6 +172,8 @@ pub(crate) async fn run_pass(
     );
 
     let mut tasks = JoinSet::new();
+    // What each task was given, so a panicked task's jobs are still reported.
+    let mut given: HashMap<tokio::task::Id, Vec<JobSpec>> = HashMap::new();
     for (server_id, mut specs) in by_server {
         // Each server's items move into its task (a fleet's inventory is
         // held once, not once in the listing and again in the tasks).
@@ -161,24 +188,39 @@ pub(crate) async fn run_pass(
             ));
         }
         specs.shrink_to_fit();
-        tasks.spawn(run_server(
+        let task = tasks.spawn(run_server(
             Arc::clone(&config),
             client.clone(),
             Arc::clone(&clock),
             Arc::clone(&pollers),
-            specs,
+            specs.clone(),
             items,
             dry_run,
         ));
+        given.insert(task.id(), specs);
     }
     let mut outcomes = Vec::new();
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(mut o) => outcomes.append(&mut o),
+    while let Some(joined) = tasks.join_next_with_id().await {
+        let (id, mut done) = match joined {
+            Ok((id, done)) => (id, done),
             Err(e) => {
-                tracing::error!(error = %e, "a server's task panicked; its jobs are lost from the report")
+                let message = panic_message(&e);
+                tracing::error!(error = %message, "a server's task panicked; its jobs are reported as failed");
+                let id = e.id();
+                let lost = given
+                    .get(&id)
+                    .map(|specs| panicked(&config, specs, &message))
+                    .unwrap_or_default();
+                (id, lost)
             }
+        };
+        if let (Some(tx), Some(spec)) =
+            (&options.server_done, given.get(&id).and_then(|s| s.first()))
+        {
+            let _ = tx.send(spec.server_id);
         }
+        given.remove(&id);
+        outcomes.append(&mut done);
     }
     outcomes.sort_by_key(|o| (o.spec.server_id, o.spec.policy));
     drop(pollers);
@@ -193,7 +235,38 @@ pub(crate) async fn run_pass(
     PassReport {
         outcomes,
         duration: started.elapsed(),
+        api: ApiUse::of(&pass_stats),
     }
+}
+
+/// The outcomes of jobs whose task panicked: failed, with the panic's text.
+fn panicked(config: &Config, specs: &[JobSpec], message: &str) -> Vec<JobOutcome> {
+    specs
+        .iter()
+        .map(|spec| JobOutcome {
+            spec: spec.clone(),
+            server_name: String::new(),
+            policy_name: config
+                .policies
+                .get(spec.policy)
+                .map(|p| p.name.clone())
+                .unwrap_or_default(),
+            report: JobReport::default(),
+            error: Some(JobError::Panicked {
+                message: message.to_owned(),
+            }),
+            duration: Duration::ZERO,
+        })
+        .collect()
+}
+
+fn panic_message(e: &tokio::task::JoinError) -> String {
+    if e.is_cancelled() {
+        return "the task was cancelled".to_owned();
+    }
+    // The payload itself is not reachable through a shared reference; the
+    // panic hook already printed it with its location.
+    format!("a server task panicked ({e})")
 }
 
 /// A server's items by kind (at most two kinds: a list beats a map), or why
@@ -213,7 +286,6 @@ async fn run_server(
     mut items: ServerItems,
     dry_run: bool,
 ) -> Vec<JobOutcome> {
-    let now = move || clock.now();
     let mut out = Vec::new();
     let mut server_name = items
         .iter()
@@ -225,24 +297,34 @@ async fn run_server(
     for spec in specs {
         let policy = &config.policies[spec.policy];
         let started = Instant::now();
+        let mut report = JobReport {
+            server_name: server_name.clone(),
+            ..JobReport::default()
+        };
         let result = match items
             .iter_mut()
             .find(|(kind, _)| *kind == policy.kind)
             .map(|(_, inv)| inv)
         {
-            Some(Ok(server_items)) => {
-                let job = Job {
-                    client: &client,
-                    poller: &pollers[&policy.kind],
-                    policy,
-                    all_policies: &config.policies,
-                    server_id: spec.server_id,
-                    slot: spec.slot,
-                    now: &now,
-                    dry_run,
-                };
-                job.run(server_items).await
-            }
+            Some(Ok(server_items)) => match pollers.get(&policy.kind) {
+                Some(poller) => {
+                    let job = Job {
+                        client: &client,
+                        poller,
+                        policy,
+                        all_policies: &config.policies,
+                        server_id: spec.server_id,
+                        slot: spec.slot,
+                        clock: &*clock,
+                        dry_run,
+                        resume_only: spec.resume_only,
+                    };
+                    job.run(server_items, &mut report).await
+                }
+                None => Err(JobError::Panicked {
+                    message: format!("no poller for {}", policy.kind.plural()),
+                }),
+            },
             Some(Err((message, kind))) => {
                 emit(
                     Action::Fail,
@@ -262,18 +344,19 @@ async fn run_server(
                     kind,
                 })
             }
-            None => unreachable!("every kind with jobs was listed"),
+            None => Err(JobError::Panicked {
+                message: format!("{} were not listed", policy.kind.plural()),
+            }),
         };
-        if let Ok(r) = &result {
-            if server_name.is_empty() {
-                server_name.clone_from(&r.server_name);
-            }
+        if server_name.is_empty() {
+            server_name.clone_from(&report.server_name);
         }
         out.push(JobOutcome {
             server_name: server_name.clone(),
             policy_name: policy.name.clone(),
             spec,
-            result,
+            report,
+            error: result.err(),
             duration: started.elapsed(),
         });
     }
@@ -281,7 +364,7 @@ async fn run_server(
 }
 
 /// The human summary: one line per job, then a total.
-pub(crate) fn summary(report: &PassReport, api: ApiUse, dry_run: bool) -> String {
+pub(crate) fn summary(report: &PassReport, dry_run: bool) -> String {
     let mut out = String::new();
     let (mut created, mut deleted) = (0, 0);
     for o in &report.outcomes {
@@ -290,27 +373,37 @@ pub(crate) fn summary(report: &PassReport, api: ApiUse, dry_run: bool) -> String
         } else {
             format!("{} ({})", o.spec.server_id, o.server_name)
         };
-        let line = match &o.result {
-            Ok(r) => {
-                let mut parts = Vec::new();
-                if let Some(c) = &r.created {
-                    created += 1;
-                    parts.push(format!("created #{} {}", c.id, c.label));
-                }
-                if let Some(label) = &r.would_create {
-                    created += 1;
-                    parts.push(format!("would create {label}"));
-                }
-                if r.slot_taken {
-                    parts.push("slot already taken, nothing created".to_owned());
-                }
-                deleted += r.deleted.len() + r.would_delete.len();
-                for d in &r.deleted {
-                    parts.push(format!("deleted #{} {}", d.id, d.label));
-                }
-                for (d, why) in &r.would_delete {
-                    parts.push(format!("would delete #{} {} ({why})", d.id, d.label));
-                }
+        let r = &o.report;
+        let mut parts = Vec::new();
+        if let Some(c) = &r.created {
+            created += 1;
+            parts.push(format!("created #{} {}", c.id, c.label));
+        }
+        if let Some(a) = &r.adopted {
+            parts.push(format!(
+                "adopted #{} {} (made by another writer or by a create whose answer was lost)",
+                a.id, a.label
+            ));
+        }
+        if let Some(label) = &r.would_create {
+            created += 1;
+            parts.push(format!("would create {label}"));
+        }
+        if r.nothing_to_resume {
+            parts.push("nothing left unfinished for this slot (missed = \"skip\")".to_owned());
+        }
+        if r.slot_taken && r.created.is_none() && r.adopted.is_none() {
+            parts.push("slot already taken, nothing created".to_owned());
+        }
+        deleted += r.deleted.len() + r.would_delete.len();
+        for d in &r.deleted {
+            parts.push(format!("deleted #{} {}", d.id, d.label));
+        }
+        for (d, why) in &r.would_delete {
+            parts.push(format!("would delete #{} {} ({why})", d.id, d.label));
+        }
+        let line = match &o.error {
+            None => {
                 if parts.is_empty() {
                     parts.push("nothing to do".to_owned());
                 }
@@ -320,11 +413,18 @@ pub(crate) fn summary(report: &PassReport, api: ApiUse, dry_run: bool) -> String
                     parts.join("; ")
                 )
             }
-            Err(e) => format!(
-                "FAILED  server {server} policy {} ({}): {e}",
-                o.policy_name,
-                e.kind()
-            ),
+            Some(e) => {
+                let done = if parts.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [before that: {}]", parts.join("; "))
+                };
+                format!(
+                    "FAILED  server {server} policy {} ({}): {e}{done}",
+                    o.policy_name,
+                    e.kind()
+                )
+            }
         };
         out.push_str(&line);
         out.push_str(&format!(" [{:.1}s]\n", o.duration.as_secs_f64()));
@@ -337,8 +437,8 @@ pub(crate) fn summary(report: &PassReport, api: ApiUse, dry_run: bool) -> String
         total - failed,
         if dry_run { "would create" } else { "created" },
         if dry_run { "would delete" } else { "deleted" },
-        api.calls,
-        api.retries,
+        report.api.calls,
+        report.api.retries,
         report.duration.as_secs_f64()
     ));
     out

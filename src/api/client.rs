@@ -2,12 +2,17 @@
 //!
 //! Everything snapkeep does to a provider goes through here, so this is where
 //! the provider's undocumented behaviour is survived: lists that page (follow
-//! `next`), answers that get lost (a create is retried only after a fresh
-//! list shows it did not land, so a lost response never duplicates), 429s
-//! (honour `Retry-After`), flaky 5xx (exponential backoff with jitter, bounded
-//! by a count and a deadline), and bodies that are not JSON.
+//! `next`; pages that shift while walked are de-duplicated by id; a `count`
+//! that lies is never trusted for allocation or fan-out), items that do not
+//! decode (skipped and counted, never failing the list), answers that get
+//! lost (a create is sent again only after an answer that proves it was not
+//! applied; otherwise the caller looks for it), 429s (honour `Retry-After`,
+//! whatever its form, within `retry_deadline`), flaky 5xx (exponential
+//! backoff with jitter, bounded by a count and a deadline), and bodies that
+//! are not JSON.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -16,12 +21,13 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{Method, Url};
 use serde::de::DeserializeOwned;
 use serde_json::json;
+use serde_json::value::RawValue;
 use tokio::time::Instant;
 use tracing::{debug, warn};
 
 use super::error::ApiError;
 use super::limiter::Limiter;
-use super::models::{Backup, BackupType, Page, RestoreAccepted, Snapshot};
+use super::models::{Backup, BackupType, RestoreAccepted, Snapshot};
 use super::secret::ApiToken;
 
 /// The provider's production endpoint.
@@ -159,6 +165,8 @@ impl Endpoint {
 pub(crate) struct CallStats {
     calls: Mutex<BTreeMap<(Endpoint, u16), u64>>,
     retries: Mutex<u64>,
+    /// List items that could not be decoded and were skipped.
+    undecodable: AtomicU64,
 }
 
 impl CallStats {
@@ -169,6 +177,14 @@ impl CallStats {
             .expect("stats lock")
             .entry((ep, status))
             .or_default() += 1;
+    }
+
+    fn record_retry(&self) {
+        *self.retries.lock().expect("stats lock") += 1;
+    }
+
+    pub(crate) fn undecodable(&self) -> u64 {
+        self.undecodable.load(Ordering::Relaxed)
     }
 
     pub(crate) fn snapshot(&self) -> BTreeMap<(Endpoint, u16), u64> {
@@ -185,10 +201,12 @@ impl CallStats {
 }
 
 /// Cheap to clone; all clones share one connection pool, one limiter and one
-/// set of counters.
+/// set of counters. A clone made by [`Client::counting_into`] also counts
+/// into counters of its own (one pass's, while other passes run).
 #[derive(Clone)]
 pub(crate) struct Client {
     inner: Arc<Inner>,
+    also: Option<Arc<CallStats>>,
 }
 
 struct Inner {
@@ -212,24 +230,59 @@ impl std::fmt::Debug for Client {
 struct Retrier {
     delays: backon::ExponentialBackoff,
     deadline: Instant,
+    /// `retry_deadline`, for the error that says it was exceeded.
+    budget: Duration,
     attempt: u32,
 }
 
 impl Retrier {
-    /// The wait before the next attempt, or None when `err` is permanent or
-    /// the count or the deadline is spent.
-    fn next_delay(&mut self, err: &ApiError) -> Option<Duration> {
+    /// The wait before the next attempt, or the error to give up with: `err`
+    /// itself when it is permanent or the count or deadline is spent, or a
+    /// clear "Retry-After past retry_deadline" when the provider asked for
+    /// more patience than we have (however absurd its number).
+    fn next_delay(&mut self, err: ApiError) -> Result<Duration, ApiError> {
         if !err.is_temporary() {
-            return None;
+            return Err(err);
         }
-        let backoff = self.delays.next()?;
+        let Some(backoff) = self.delays.next() else {
+            return Err(err);
+        };
         let wait = err.retry_after().map_or(backoff, |ra| ra.max(backoff));
-        if Instant::now() + wait > self.deadline {
-            return None;
+        let fits = Instant::now()
+            .checked_add(wait)
+            .is_some_and(|at| at <= self.deadline);
+        if !fits {
+            return Err(match err {
+                ApiError::RateLimited {
+                    endpoint,
+                    retry_after: Some(retry_after),
+                } if retry_after >= backoff => ApiError::RetryAfterTooLong {
+                    endpoint,
+                    retry_after,
+                    deadline: self.budget,
+                },
+                other => other,
+            });
         }
         self.attempt += 1;
-        Some(wait)
+        Ok(wait)
     }
+}
+
+/// Reads a `Retry-After` value: delay-seconds (a number too large for any
+/// clock saturates, so the caller's deadline check turns it down) or an HTTP
+/// date. Negative, fractional or unreadable values count as absent.
+pub(crate) fn parse_retry_after(raw: &str, now: chrono::DateTime<chrono::Utc>) -> Option<Duration> {
+    let raw = raw.trim();
+    if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Duration::from_secs(raw.parse::<u64>().unwrap_or(u64::MAX)));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(raw).ok()?;
+    Some(
+        (at.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 impl Client {
@@ -272,7 +325,21 @@ impl Client {
                 settings,
                 stats,
             }),
+            also: None,
         })
+    }
+
+    /// A clone that also counts its calls into `stats`: one pass's own API
+    /// use, exact even while other passes share the client.
+    pub(crate) fn counting_into(&self, stats: Arc<CallStats>) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            also: Some(stats),
+        }
+    }
+
+    fn each_stats(&self) -> impl Iterator<Item = &CallStats> {
+        std::iter::once(&*self.inner.stats).chain(self.also.as_deref())
     }
 
     /// Waits until a create or delete may start (see `Limiter::admit`);
@@ -301,27 +368,36 @@ impl Client {
             .build();
         Retrier {
             delays,
-            deadline: Instant::now() + s.retry_deadline,
+            deadline: Instant::now()
+                .checked_add(s.retry_deadline)
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400 * 365)),
+            budget: s.retry_deadline,
             attempt: 0,
         }
     }
 
-    async fn wait_before_retry(&self, retry: &mut Retrier, label: &str, err: &ApiError) -> bool {
-        match retry.next_delay(err) {
-            Some(wait) => {
-                *self.inner.stats.retries.lock().expect("stats lock") += 1;
-                warn!(
-                    endpoint = label,
-                    attempt = retry.attempt,
-                    wait_ms = wait.as_millis() as u64,
-                    error = %err,
-                    "API call failed, retrying"
-                );
-                tokio::time::sleep(wait).await;
-                true
-            }
-            None => false,
+    /// Sleeps before the next attempt after `err`, or returns the error to
+    /// give up with.
+    async fn retry_after_sleep(
+        &self,
+        retry: &mut Retrier,
+        label: &str,
+        err: ApiError,
+    ) -> Result<(), ApiError> {
+        let text = err.to_string();
+        let wait = retry.next_delay(err)?;
+        for stats in self.each_stats() {
+            stats.record_retry();
         }
+        warn!(
+            endpoint = label,
+            attempt = retry.attempt,
+            wait_ms = wait.as_millis() as u64,
+            error = %text,
+            "API call failed, retrying"
+        );
+        tokio::time::sleep(wait).await;
+        Ok(())
     }
 
     fn url(&self, path: &str) -> Url {
@@ -354,23 +430,28 @@ impl Client {
         let transport = |e: reqwest::Error| ApiError::Transport {
             endpoint: label.to_owned(),
             message: describe_transport(&e),
+            // A connection never made cannot have carried the request.
+            sent: !e.is_connect(),
         };
         let resp = match req.send().await {
             Ok(r) => r,
             Err(e) => {
-                self.inner.stats.record(ep, 0);
+                for stats in self.each_stats() {
+                    stats.record(ep, 0);
+                }
                 debug!(endpoint = label, method = %method, error = %describe_transport(&e), "API call got no answer");
                 return Err(transport(e));
             }
         };
         let status = resp.status().as_u16();
-        self.inner.stats.record(ep, status);
+        for stats in self.each_stats() {
+            stats.record(ep, status);
+        }
         let retry_after = resp
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
         let bytes = resp.bytes().await.map_err(transport)?;
         debug!(
             endpoint = label,
@@ -398,18 +479,45 @@ impl Client {
         })
     }
 
-    /// Fetches every page of a list, each page with its own retries.
+    /// Decodes a page's items one at a time: an item that does not decode
+    /// (`"server": null` on a snapshot of a deleted server, a missing field)
+    /// is skipped with a warning and counted — it is never ours, so never
+    /// deleted, and it must not fail the listing for every job.
+    fn decode_items<T: DeserializeOwned>(&self, label: &str, raw: Vec<Box<RawValue>>) -> Vec<T> {
+        let mut out = Vec::with_capacity(raw.len());
+        for item in raw {
+            match serde_json::from_str::<T>(item.get()) {
+                Ok(t) => out.push(t),
+                Err(e) => {
+                    for stats in self.each_stats() {
+                        stats.undecodable.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let id = serde_json::from_str::<IdOnly>(item.get())
+                        .ok()
+                        .and_then(|i| i.id)
+                        .map_or_else(|| "unknown".to_owned(), |v| v.to_string());
+                    warn!(endpoint = label, item_id = %id, error = %e, "skipping a list item that cannot be read; it is never treated as ours");
+                }
+            }
+        }
+        out
+    }
+
+    /// Fetches every page of a list, each page with its own retries, and
+    /// returns each item once (by id: a page-number list that changes while
+    /// it is walked repeats items).
     ///
     /// Page 1 first. When its `next` link is DRF page-number pagination (the
     /// same URL plus `page=2`) and it gives `count`, the remaining pages are
-    /// known up front and fetched concurrently (still within the limiter's
-    /// `max_concurrency` and rate): a fleet's listing then costs about one
-    /// round trip per `max_concurrency` pages instead of one per page, with
-    /// exactly the same requests. Any other `next` (a cursor, say) is
-    /// followed one page at a time. A list that grew meanwhile is finished
-    /// by following the last page's `next`; a computed page that no longer
-    /// exists (the list shrank) is empty.
-    async fn list_all<T: DeserializeOwned + Send + 'static>(
+    /// fetched concurrently (still within the limiter's `max_concurrency` and
+    /// rate) in windows of `max_concurrency` pages: a fleet's listing costs
+    /// about one round trip per window instead of one per page, and a `count`
+    /// that lies (millions on a short list) costs at most one window of
+    /// empty pages, because the walk stops at the first page that ends the
+    /// list. Any other `next` (a cursor, say) is followed one page at a time.
+    /// A list that grew meanwhile is finished by following the last page's
+    /// `next`.
+    async fn list_all<T: DeserializeOwned + Listed + Send + 'static>(
         &self,
         ep: Endpoint,
         label: &str,
@@ -418,29 +526,46 @@ impl Client {
     ) -> Result<Vec<T>, ApiError> {
         let mut seen = std::collections::HashSet::new();
         seen.insert(first.to_string());
-        let page: Page<T> = self.get_page(ep, label, first.clone()).await?;
+        let page = self.get_page(ep, label, first.clone()).await?;
         let per_page = page.results.len() as u64;
-        let mut out = Vec::new();
-        // All of it at once: doubling would briefly hold the list twice.
+        let mut listing = Listing {
+            items: Vec::new(),
+            ids: HashSet::new(),
+        };
+        // Reserved up front (doubling would briefly hold the list twice),
+        // but never more than a sane amount whatever `count` claims.
         if let (Some(count), None) = (page.count, &keep) {
-            out.reserve(usize::try_from(count).unwrap_or(0));
+            listing
+                .items
+                .reserve(usize::try_from(count.min(MAX_RESERVE)).unwrap_or(0));
         }
-        out.extend(kept(page.results, &keep));
+        listing.extend(kept(self.decode_items(label, page.results), &keep));
         let mut next = match page.next.filter(|l| !l.is_empty()) {
             Some(link) => Some(self.same_origin(label, &link)?),
             None => None,
         };
-        if let (Some(second), Some(count)) = (&next, page.count) {
+        if let (Some(second), Some(count)) = (next.clone(), page.count) {
             let pages = count.div_ceil(per_page.max(1));
-            if per_page > 0 && pages >= 2 && is_page_link(&first, second, 2) {
-                let urls: Vec<Url> = (2..=pages).map(|n| with_page(second, n)).collect();
-                seen.extend(urls.iter().map(Url::to_string));
-                let last_next = self.get_pages(ep, label, urls, &keep, &mut out).await?;
-                // A `next` past the pages counted at the start: the list grew.
-                next = match last_next {
-                    Some(link) => Some(self.same_origin(label, &link)?),
-                    None => None,
-                };
+            if per_page > 0 && pages >= 2 && is_page_link(&first, &second, 2) {
+                let window = self.inner.settings.max_concurrency.max(1) as u64;
+                let mut from = 2;
+                next = None;
+                while from <= pages {
+                    let to = (from + window - 1).min(pages);
+                    let urls: Vec<Url> = (from..=to).map(|n| with_page(&second, n)).collect();
+                    seen.extend(urls.iter().map(Url::to_string));
+                    let window_end = self.get_pages(ep, label, urls, &keep, &mut listing).await?;
+                    match window_end {
+                        // The list ended inside this window.
+                        WindowEnd::Ended => break,
+                        WindowEnd::Next(link) if to == pages => {
+                            // A `next` past the pages counted at the start: the list grew.
+                            next = Some(self.same_origin(label, &link)?);
+                        }
+                        WindowEnd::Next(_) => {}
+                    }
+                    from = to + 1;
+                }
             }
         }
         while let Some(url) = next.take() {
@@ -450,26 +575,26 @@ impl Client {
                     message: format!("pagination loops back to {url}"),
                 });
             }
-            let page: Page<T> = self.get_page(ep, label, url).await?;
-            out.extend(kept(page.results, &keep));
+            let page = self.get_page(ep, label, url).await?;
+            listing.extend(kept(self.decode_items(label, page.results), &keep));
             if let Some(link) = page.next.filter(|l| !l.is_empty()) {
                 next = Some(self.same_origin(label, &link)?);
             }
         }
-        Ok(out)
+        Ok(listing.items)
     }
 
-    /// Fetches `urls` (pages 2.. of a page-number list) concurrently into
-    /// `out` (what `keep` keeps, in the order pages arrive); returns the last
-    /// page's `next` link.
-    async fn get_pages<T: DeserializeOwned + Send + 'static>(
+    /// Fetches `urls` (consecutive pages of a page-number list)
+    /// concurrently into `listing` (what `keep` keeps); says whether the
+    /// list ended within them or where the last one points.
+    async fn get_pages<T: DeserializeOwned + Listed + Send + 'static>(
         &self,
         ep: Endpoint,
         label: &str,
         urls: Vec<Url>,
         keep: &Keep<T>,
-        out: &mut Vec<T>,
-    ) -> Result<Option<String>, ApiError> {
+        listing: &mut Listing<T>,
+    ) -> Result<WindowEnd, ApiError> {
         let last = urls.len().saturating_sub(1);
         let mut tasks = tokio::task::JoinSet::new();
         for (index, url) in urls.into_iter().enumerate() {
@@ -477,63 +602,76 @@ impl Client {
             let label = label.to_owned();
             let keep = keep.clone();
             tasks.spawn(async move {
-                match client.get_page::<T>(ep, &label, url).await {
-                    Ok(page) => Ok((
-                        index,
-                        kept(page.results, &keep),
-                        page.next.filter(|l| !l.is_empty()),
-                    )),
-                    // Items were deleted since page 1 was counted.
-                    Err(ApiError::NotFound { .. }) => Ok((index, Vec::new(), None)),
+                match client.get_page(ep, &label, url).await {
+                    Ok(page) => {
+                        let ended = page.results.is_empty();
+                        let items = kept(client.decode_items(&label, page.results), &keep);
+                        Ok((index, items, page.next.filter(|l| !l.is_empty()), ended))
+                    }
+                    // Items were deleted since page 1 was counted (or `count` lied).
+                    Err(ApiError::NotFound { .. }) => Ok((index, Vec::new(), None, true)),
                     Err(e) => Err(e),
                 }
             });
         }
+        let mut ended = false;
         let mut last_next = None;
         while let Some(joined) = tasks.join_next().await {
-            let (index, results, next) = joined.map_err(|e| ApiError::Transport {
+            let (index, results, next, empty) = joined.map_err(|e| ApiError::Transport {
                 endpoint: label.to_owned(),
                 message: format!("fetching a page failed: {e}"),
+                sent: true,
             })??;
-            out.extend(results);
+            listing.extend(results);
+            ended |= empty || (next.is_none() && index < last);
             if index == last {
-                last_next = next;
+                match next {
+                    Some(link) => last_next = Some(link),
+                    None => ended = true,
+                }
             }
         }
-        Ok(last_next)
+        Ok(match (ended, last_next) {
+            (false, Some(link)) => WindowEnd::Next(link),
+            _ => WindowEnd::Ended,
+        })
     }
 
-    async fn get_page<T: DeserializeOwned>(
-        &self,
-        ep: Endpoint,
-        label: &str,
-        url: Url,
-    ) -> Result<Page<T>, ApiError> {
+    async fn get_page(&self, ep: Endpoint, label: &str, url: Url) -> Result<RawPage, ApiError> {
         let mut retry = self.retrier();
         loop {
             let result = self
                 .exchange(ep, label, Method::GET, url.clone(), None)
                 .await
-                .and_then(|(_, body)| Self::decode::<Page<T>>(label, &body));
+                .and_then(|(_, body)| Self::decode::<RawPage>(label, &body));
             match result {
                 Ok(page) => return Ok(page),
-                Err(e) => {
-                    if !self.wait_before_retry(&mut retry, label, &e).await {
-                        return Err(e);
-                    }
-                }
+                Err(e) => self.retry_after_sleep(&mut retry, label, e).await?,
             }
         }
     }
 
     /// A `next` link is followed only on the configured origin: the token
-    /// must never be sent to a host the operator did not configure.
+    /// must never be sent to a host the operator did not configure. One
+    /// exception, always upgraded, never downgraded: behind a TLS-terminating
+    /// proxy the API builds its links with `http://` on the same host (and
+    /// port); such a link is followed over https.
     fn same_origin(&self, label: &str, link: &str) -> Result<Url, ApiError> {
-        let url = self.inner.base.join(link).map_err(|e| ApiError::Decode {
+        let mut url = self.inner.base.join(link).map_err(|e| ApiError::Decode {
             endpoint: label.to_owned(),
             message: format!("bad pagination link {link:?}: {e}"),
         })?;
         let base = &self.inner.base;
+        let same_port = url.port_or_known_default() == base.port_or_known_default()
+            || (url.port().is_none() && base.port().is_none());
+        if url.scheme() == "http"
+            && base.scheme() == "https"
+            && url.host_str() == base.host_str()
+            && same_port
+        {
+            let _ = url.set_scheme("https");
+            let _ = url.set_port(base.port());
+        }
         if url.scheme() != base.scheme()
             || url.host_str() != base.host_str()
             || url.port_or_known_default() != base.port_or_known_default()
@@ -547,6 +685,7 @@ impl Client {
     }
 
     /// All snapshots, or those of one server; in no particular order.
+    #[cfg(test)]
     pub(crate) async fn list_snapshots(
         &self,
         server_id: Option<u64>,
@@ -572,6 +711,7 @@ impl Client {
     }
 
     /// All backups, optionally filtered by server and type; in no particular order.
+    #[cfg(test)]
     pub(crate) async fn list_backups(
         &self,
         server_id: Option<u64>,
@@ -608,101 +748,66 @@ impl Client {
             .await
     }
 
-    /// Creates a snapshot. After a temporary failure the server's list is
-    /// checked for `name` before trying again, so a create whose answer was
-    /// lost is found instead of repeated.
+    /// Creates a snapshot named `name` (see [`Client::create`]).
     pub(crate) async fn create_snapshot(
         &self,
         server_id: u64,
         name: &str,
         description: Option<&str>,
     ) -> Result<Snapshot, ApiError> {
-        let ep = Endpoint::SnapshotsCreate;
-        let label = label(ep, Some(server_id));
         let mut body = json!({"server_id": server_id, "name": name});
         if let Some(d) = description {
             body["description"] = json!(d);
         }
-        // Serialized once: a JSON map is a B-tree node of ~600 bytes, held by
-        // every create that waits for the limiter (thousands in a fleet pass).
-        let body = body.to_string();
-        let mut retry = self.retrier();
-        // Whether an earlier attempt may have created the item (anything but
-        // a 429, which is known not to have been applied).
-        let mut may_have_landed = false;
-        loop {
-            let result = async {
-                if may_have_landed {
-                    // Boxed: this rare path would otherwise double the size
-                    // of every create that waits for the limiter.
-                    let existing = Box::pin(self.list_snapshots(Some(server_id))).await?;
-                    if let Some(found) = existing
-                        .into_iter()
-                        .find(|s| s.name == name && s.server.id == server_id)
-                    {
-                        debug!(endpoint = %label, id = found.id, "create had landed; not repeating it");
-                        return Ok(found);
-                    }
-                }
-                let (_, bytes) = self
-                    .exchange(ep, &label, Method::POST, self.url("snapshots/"), Some(body.as_str()))
-                    .await?;
-                Self::decode::<Snapshot>(&label, &bytes)
-            }
-            .await;
-            match result {
-                Ok(s) => return Ok(s),
-                Err(e) => {
-                    may_have_landed |= !matches!(e, ApiError::RateLimited { .. });
-                    if !self.wait_before_retry(&mut retry, &label, &e).await {
-                        return Err(e);
-                    }
-                }
-            }
-        }
+        self.create(Endpoint::SnapshotsCreate, server_id, "snapshots/", body)
+            .await
     }
 
-    /// Creates a manual backup; `description` is the ownership marker and is
-    /// what a retry looks for (backups have no name).
+    /// Creates a manual backup; `description` is the ownership marker
+    /// (backups have no name). See [`Client::create`].
     pub(crate) async fn create_backup(
         &self,
         server_id: u64,
         description: &str,
     ) -> Result<Backup, ApiError> {
-        let ep = Endpoint::BackupsCreate;
+        let body = json!({"server_id": server_id, "description": description});
+        self.create(Endpoint::BackupsCreate, server_id, "backups/", body)
+            .await
+    }
+
+    /// The one create path for both kinds. A create is sent again only
+    /// after an answer that proves it was not applied (a 429, or a
+    /// connection that was never made). Any other failure is returned at
+    /// once: when [`ApiError::may_have_applied`] says so, the item may exist,
+    /// and only the caller, who lists the server anyway while it waits, can
+    /// find out — a blind retry would duplicate it.
+    async fn create<T: DeserializeOwned>(
+        &self,
+        ep: Endpoint,
+        server_id: u64,
+        path: &str,
+        body: serde_json::Value,
+    ) -> Result<T, ApiError> {
         let label = label(ep, Some(server_id));
-        let body = json!({"server_id": server_id, "description": description}).to_string();
+        // Serialized once: a JSON map is a B-tree node of ~600 bytes, held by
+        // every create that waits for the limiter (thousands in a fleet pass).
+        let body = body.to_string();
         let mut retry = self.retrier();
-        // Whether an earlier attempt may have created the item (anything but
-        // a 429, which is known not to have been applied).
-        let mut may_have_landed = false;
         loop {
-            let result = async {
-                if may_have_landed {
-                    let existing =
-                        Box::pin(self.list_backups(Some(server_id), Some(BackupType::Manual)))
-                            .await?;
-                    if let Some(found) = existing.into_iter().find(|b| {
-                        b.server.id == server_id && b.description.as_deref() == Some(description)
-                    }) {
-                        debug!(endpoint = %label, id = found.id, "create had landed; not repeating it");
-                        return Ok(found);
-                    }
-                }
-                let (_, bytes) = self
-                    .exchange(ep, &label, Method::POST, self.url("backups/"), Some(body.as_str()))
-                    .await?;
-                Self::decode::<Backup>(&label, &bytes)
-            }
-            .await;
+            let result = self
+                .exchange(
+                    ep,
+                    &label,
+                    Method::POST,
+                    self.url(path),
+                    Some(body.as_str()),
+                )
+                .await
+                .and_then(|(_, bytes)| Self::decode::<T>(&label, &bytes));
             match result {
-                Ok(b) => return Ok(b),
-                Err(e) => {
-                    may_have_landed |= !matches!(e, ApiError::RateLimited { .. });
-                    if !self.wait_before_retry(&mut retry, &label, &e).await {
-                        return Err(e);
-                    }
-                }
+                Ok(item) => return Ok(item),
+                Err(e) if e.may_have_applied() => return Err(e),
+                Err(e) => self.retry_after_sleep(&mut retry, &label, e).await?,
             }
         }
     }
@@ -734,12 +839,8 @@ impl Client {
                     return Ok(());
                 }
                 Err(e) => {
-                    // A 429 is known not to have been applied; any other
-                    // temporary failure may have deleted the item.
-                    attempted |= !matches!(e, ApiError::RateLimited { .. });
-                    if !self.wait_before_retry(&mut retry, &label, &e).await {
-                        return Err(e);
-                    }
+                    attempted |= e.may_have_applied();
+                    self.retry_after_sleep(&mut retry, &label, e).await?;
                 }
             }
         }
@@ -787,14 +888,74 @@ impl Client {
             {
                 Ok((_, bytes)) => return Self::decode(label, &bytes),
                 Err(e @ ApiError::RateLimited { .. }) => {
-                    if !self.wait_before_retry(&mut retry, label, &e).await {
-                        return Err(e);
-                    }
+                    self.retry_after_sleep(&mut retry, label, e).await?;
                 }
                 Err(e) => return Err(e),
             }
         }
     }
+}
+
+/// Most items a listing reserves room for before it has seen them: `count`
+/// is the provider's word, not a fact.
+const MAX_RESERVE: u64 = 4096;
+
+/// How a window of concurrently fetched pages ended.
+enum WindowEnd {
+    /// A page in it was empty, missing or had no `next`.
+    Ended,
+    /// Its last page points on.
+    Next(String),
+}
+
+/// What a list item is told apart by.
+pub(crate) trait Listed {
+    fn id(&self) -> u64;
+}
+
+impl Listed for Snapshot {
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+impl Listed for Backup {
+    fn id(&self) -> u64 {
+        self.id
+    }
+}
+
+/// The items of a listing so far, each once.
+struct Listing<T> {
+    items: Vec<T>,
+    ids: HashSet<u64>,
+}
+
+impl<T: Listed> Listing<T> {
+    fn extend(&mut self, items: Vec<T>) {
+        for item in items {
+            if self.ids.insert(item.id()) {
+                self.items.push(item);
+            }
+        }
+    }
+}
+
+/// A list page whose items are decoded one by one.
+#[derive(serde::Deserialize)]
+struct RawPage {
+    #[serde(default)]
+    count: Option<u64>,
+    #[serde(default)]
+    next: Option<String>,
+    results: Vec<Box<RawValue>>,
+}
+
+/// Just enough of an unreadable item to name it in a warning.
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
 }
 
 /// Which items of a list to keep, decided page by page; `None` keeps all.

@@ -49,8 +49,26 @@ pub(crate) enum ApiError {
         detail: String,
     },
 
+    /// No answer. `sent` is false only when the connection was never made,
+    /// so the provider cannot have acted on the request.
     #[error("{endpoint}: could not reach the VPS.org API ({message})")]
-    Transport { endpoint: String, message: String },
+    Transport {
+        endpoint: String,
+        message: String,
+        sent: bool,
+    },
+
+    /// The provider asked us to come back later than `api.retry_deadline` allows.
+    #[error(
+        "{endpoint}: rate limited (429) with Retry-After {}s, past api.retry_deadline ({}s); gave up, try again later",
+        retry_after.as_secs(),
+        deadline.as_secs()
+    )]
+    RetryAfterTooLong {
+        endpoint: String,
+        retry_after: Duration,
+        deadline: Duration,
+    },
 
     #[error("{endpoint}: could not read the answer ({message})")]
     Decode { endpoint: String, message: String },
@@ -70,6 +88,7 @@ impl ApiError {
             | ApiError::NotFound { .. }
             | ApiError::Rejected { .. }
             | ApiError::Unexpected { .. }
+            | ApiError::RetryAfterTooLong { .. }
             | ApiError::ForeignLink { .. } => RetryClass::Permanent,
         }
     }
@@ -82,15 +101,38 @@ impl ApiError {
     pub(crate) fn retry_after(&self) -> Option<Duration> {
         match self {
             ApiError::RateLimited { retry_after, .. } => *retry_after,
+            ApiError::RetryAfterTooLong { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
 
-    /// True for the 400 the provider sends when a server is at its cap.
+    /// True for the 400 the provider sends when a server is at its cap
+    /// ("Snapshot limit reached (5 per server).", "Manual backup limit
+    /// reached …"), not for any rejection that happens to say "limit".
     pub(crate) fn is_limit_reached(&self) -> bool {
         match self {
-            ApiError::Rejected { detail, .. } => detail.to_ascii_lowercase().contains("limit"),
+            ApiError::Rejected { detail, .. } => {
+                detail.to_ascii_lowercase().contains("limit reached")
+            }
             _ => false,
+        }
+    }
+
+    /// Whether the provider may have carried out the request although it
+    /// did not say so: a 5xx (a proxy can fail after the backend acted), an
+    /// answer lost after the request was sent, or a success whose body could
+    /// not be read. Only an answer that proves otherwise (4xx, 429, a
+    /// connection never made) allows sending a create again.
+    pub(crate) fn may_have_applied(&self) -> bool {
+        match self {
+            ApiError::Server { .. } | ApiError::Decode { .. } | ApiError::Unexpected { .. } => true,
+            ApiError::Transport { sent, .. } => *sent,
+            ApiError::Unauthorized { .. }
+            | ApiError::NotFound { .. }
+            | ApiError::Rejected { .. }
+            | ApiError::RateLimited { .. }
+            | ApiError::RetryAfterTooLong { .. }
+            | ApiError::ForeignLink { .. } => false,
         }
     }
 
@@ -100,7 +142,7 @@ impl ApiError {
             ApiError::Unauthorized { .. } => "unauthorized",
             ApiError::NotFound { .. } => "not_found",
             ApiError::Rejected { .. } => "rejected",
-            ApiError::RateLimited { .. } => "rate_limited",
+            ApiError::RateLimited { .. } | ApiError::RetryAfterTooLong { .. } => "rate_limited",
             ApiError::Server { .. } => "server_error",
             ApiError::Unexpected { .. } => "unexpected",
             ApiError::Transport { .. } => "transport",
@@ -187,6 +229,20 @@ mod tests {
             None,
         );
         assert!(e.is_limit_reached());
+        let other = ApiError::from_status(
+            "snapshots.create".into(),
+            400,
+            br#"{"detail":"name exceeds the length limit"}"#,
+            None,
+        );
+        assert!(!other.is_limit_reached());
+        let backups = ApiError::from_status(
+            "backups.create".into(),
+            400,
+            br#"{"detail":"Manual backup limit reached (10 per server)."}"#,
+            None,
+        );
+        assert!(backups.is_limit_reached());
         assert_eq!(
             e.to_string(),
             "snapshots.create: request rejected (400: Snapshot limit reached (5 per server).)"

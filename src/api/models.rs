@@ -43,7 +43,9 @@ impl<'de> Deserialize<'de> for Status {
         Ok(match raw.as_str() {
             "in_progress" => Status::InProgress,
             "completed" => Status::Completed,
-            "failed" | "error" => Status::Failed,
+            // Only `failed` is known to be over: anything else (`error`,
+            // `pending`, `deleting`, …) is neither done nor failed.
+            "failed" => Status::Failed,
             _ => Status::Other(raw),
         })
     }
@@ -98,17 +100,6 @@ pub(crate) struct Backup {
     pub(crate) description: Option<String>,
 }
 
-/// One page of a DRF-style list. `next` is followed until null or absent.
-#[derive(Debug, Deserialize)]
-pub(crate) struct Page<T> {
-    /// Items in the whole list (all pages), when the provider says.
-    #[serde(default)]
-    pub(crate) count: Option<u64>,
-    #[serde(default)]
-    pub(crate) next: Option<String>,
-    pub(crate) results: Vec<T>,
-}
-
 /// Body of a successful restore call; only the fields we show are typed.
 #[derive(Debug, Clone, Deserialize)]
 pub(crate) struct RestoreAccepted {
@@ -128,13 +119,14 @@ mod tests {
 
     #[test]
     fn unknown_fields_and_statuses_survive() {
-        let json = r#"{"count":1,"results":[{"id":9,"server":{"id":1,"name":"a","region":"x"},
+        let json = r#"{"id":9,"server":{"id":1,"name":"a","region":"x"},
             "name":null,"status":"pending_upload","size_mb":null,"created_at":"2025-01-15T18:30:00Z",
-            "extra":{"nested":true}}]}"#;
-        let page: Page<Snapshot> = serde_json::from_str(json).unwrap();
-        assert_eq!(page.next, None);
-        let s = &page.results[0];
+            "extra":{"nested":true}}"#;
+        let s: Snapshot = serde_json::from_str(json).unwrap();
         assert_eq!(s.status, Status::Other("pending_upload".into()));
+        // `error` is not `failed`: only `failed` is known to be over.
+        let e: Status = serde_json::from_str(r#""error""#).unwrap();
+        assert_eq!(e, Status::Other("error".into()));
         assert_eq!(s.name, "");
         assert_eq!(s.description, None);
     }

@@ -583,17 +583,48 @@ async fn server_errors_are_retried_then_succeed() {
     assert!(codes[..codes.len() - 1].iter().all(|&c| c == 503));
     sim.shutdown().await;
 
-    // A create answered 503 (nothing done) is checked for, then sent again:
-    // one snapshot in the end.
+    // A create answered 503 may have been applied by the backend behind a
+    // proxy: it is not sent again blind; the caller is told it may exist.
     let sim = start(SimConfig {
         rng_seed: RNG_SEED,
-        ..sim_config(Seed::docs_example(), only(Endpoint::SnapshotsCreate, spec))
+        ..sim_config(
+            Seed::docs_example(),
+            only(
+                Endpoint::SnapshotsCreate,
+                FaultSpec::none().with_errors(1.0, 503),
+            ),
+        )
     })
     .await;
     let api = client(&sim);
-    let created = api.create_snapshot(12346, "after-503", None).await.unwrap();
+    let err = api
+        .create_snapshot(12346, "after-503", None)
+        .await
+        .unwrap_err();
+    assert!(err.may_have_applied(), "{err:?}");
+    assert_eq!(
+        statuses(&requests_to(&sim, Endpoint::SnapshotsCreate)),
+        [503]
+    );
+    assert!(requests_to(&sim, Endpoint::SnapshotsList).is_empty());
+    sim.shutdown().await;
+
+    // A 429 proves nothing was done: that create is sent again.
+    let sim = start(SimConfig {
+        rng_seed: RNG_SEED,
+        ..sim_config(
+            Seed::docs_example(),
+            only(
+                Endpoint::SnapshotsCreate,
+                FaultSpec::none().with_rate_limit(0.5, 0),
+            ),
+        )
+    })
+    .await;
+    let api = client(&sim);
+    let created = api.create_snapshot(12346, "after-429", None).await.unwrap();
     let posts = statuses(&requests_to(&sim, Endpoint::SnapshotsCreate));
-    assert!(posts.len() >= 2 && posts[0] == 503, "{posts:?}");
+    assert!(posts.len() >= 2 && posts[0] == 429, "{posts:?}");
     assert_eq!(posts.last(), Some(&201), "{posts:?}");
     let held = sim.snapshots(Some(12346));
     assert_eq!(held.len(), 1);
@@ -628,59 +659,50 @@ async fn server_errors_give_up_after_max_retries() {
 }
 
 #[tokio::test]
-async fn lost_create_responses_do_not_duplicate() {
+async fn a_create_that_may_have_landed_is_never_sent_again() {
     // Every answer of the create endpoint is lost: the work is done, but the
-    // client never hears. Its retry must find the snapshot, not POST again.
+    // client never hears. It must not POST again (the rotation job looks for
+    // the item in its lists instead); one POST, one snapshot.
     let sim = start_docs(only(
         Endpoint::SnapshotsCreate,
         FaultSpec::none().with_lost_responses(1.0),
     ))
     .await;
     let api = client(&sim);
-    let got = api
+    let err = api
         .create_snapshot(12346, "lost-answer", Some("d"))
         .await
-        .unwrap();
-    assert_eq!(got.name, "lost-answer");
-    assert_eq!(got.server.id, 12346);
+        .unwrap_err();
+    assert!(err.may_have_applied(), "{err:?}");
     let named: Vec<_> = sim
         .snapshots(None)
         .into_iter()
         .filter(|s| s.name == "lost-answer")
         .collect();
     assert_eq!(named.len(), 1, "exactly one snapshot with that name");
-    assert_eq!(named[0].id, got.id);
     let posts = requests_to(&sim, Endpoint::SnapshotsCreate);
     assert_eq!(faults_of(&posts), [Some(InjectedFault::LostResponse)]);
 
-    // The same for a backup, matched by its description.
+    // The same for a backup.
     sim.clear_requests();
     sim.set_faults(only(
         Endpoint::BackupsCreate,
         FaultSpec::none().with_lost_responses(1.0),
     ));
-    let got = api
+    let err = api
         .create_backup(12346, "snapkeep: lost answer")
         .await
-        .unwrap();
-    assert_eq!(got.description.as_deref(), Some("snapkeep: lost answer"));
-    assert_eq!(got.backup_type, BackupType::Manual);
-    let described: Vec<_> = sim
-        .backups(None)
-        .into_iter()
-        .filter(|b| b.description == "snapkeep: lost answer")
-        .collect();
-    assert_eq!(
-        described.len(),
-        1,
-        "exactly one backup with that description"
-    );
-    assert_eq!(described[0].id, got.id);
+        .unwrap_err();
+    assert!(err.may_have_applied(), "{err:?}");
     let posts = requests_to(&sim, Endpoint::BackupsCreate);
     assert_eq!(faults_of(&posts), [Some(InjectedFault::LostResponse)]);
-    let lists = requests_to(&sim, Endpoint::BackupsList);
-    assert_eq!(lists.len(), 1);
-    assert_eq!(lists[0].query, "server_id=12346&backup_type=manual");
+    assert_eq!(
+        sim.backups(None)
+            .into_iter()
+            .filter(|b| b.description == "snapkeep: lost answer")
+            .count(),
+        1
+    );
 
     // A garbled 201 (work done, body cut in half) is no different.
     sim.clear_requests();
@@ -688,11 +710,27 @@ async fn lost_create_responses_do_not_duplicate() {
         Endpoint::SnapshotsCreate,
         FaultSpec::none().with_malformed(1.0),
     ));
-    let got = api.create_snapshot(12347, "garbled", None).await.unwrap();
+    let err = api
+        .create_snapshot(12347, "garbled", None)
+        .await
+        .unwrap_err();
+    assert!(err.may_have_applied(), "{err:?}");
     assert_eq!(sim.snapshots(Some(12347)).len(), 1);
-    assert_eq!(sim.snapshots(Some(12347))[0].id, got.id);
     let posts = requests_to(&sim, Endpoint::SnapshotsCreate);
     assert_eq!(faults_of(&posts), [Some(InjectedFault::Malformed)]);
+
+    // A connection that was never made carried nothing: that is retried.
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = closed.local_addr().unwrap();
+    drop(closed);
+    let mut settings = fast_settings(format!("http://{addr}/api/v1"), sim.token());
+    settings.max_retries = 1;
+    let err = Client::new(settings)
+        .unwrap()
+        .create_snapshot(1, "nowhere", None)
+        .await
+        .unwrap_err();
+    assert!(!err.may_have_applied(), "{err:?}");
     sim.shutdown().await;
 }
 
@@ -1108,7 +1146,7 @@ async fn canary_token_never_leaks() {
         };
         errors.push(err);
     }
-    // Lost answers that the client survives (create found, delete done).
+    // Lost answers: the creates come back as "may have landed" errors.
     sim.set_faults(
         Faults::none()
             .with_endpoint(
@@ -1120,10 +1158,16 @@ async fn canary_token_never_leaks() {
                 FaultSpec::none().with_malformed(1.0),
             ),
     );
-    api.create_snapshot(12348, "canary-lost", None)
-        .await
-        .unwrap();
-    api.create_backup(12348, "canary garbled").await.unwrap();
+    errors.push(
+        api.create_snapshot(12348, "canary-lost", None)
+            .await
+            .unwrap_err(),
+    );
+    errors.push(
+        api.create_backup(12348, "canary garbled")
+            .await
+            .unwrap_err(),
+    );
     // A lost DELETE whose retry finds the item gone...
     sim.clear_requests();
     sim.set_faults(only(
@@ -1182,7 +1226,6 @@ async fn canary_token_never_leaks() {
     // The subscriber really saw the client's events, at every level used.
     assert!(captured.contains("API call"), "{captured}");
     assert!(captured.contains("retrying"), "{captured}");
-    assert!(captured.contains("create had landed"), "{captured}");
     assert!(captured.contains("already gone"), "{captured}");
     assert!(!captured.contains(CANARY), "canary token in the logs");
     assert!(!captured.contains(WRONG_CANARY), "wrong canary in the logs");

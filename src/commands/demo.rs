@@ -66,13 +66,15 @@ pub(crate) async fn run(args: &DemoArgs) -> Result<u8, AppError> {
         );
         let jobs = select_jobs(&config, &[], &[], false, now)?;
         let dyn_clock: Arc<dyn Clock> = clock.clone();
-        let before = runner::ApiUse::of(&client);
-        let report =
-            runner::run_pass(Arc::clone(&config), client.clone(), dyn_clock, jobs, false).await;
-        print!(
-            "{}",
-            runner::summary(&report, runner::ApiUse::of(&client).since(before), false)
-        );
+        let report = runner::run_pass(
+            Arc::clone(&config),
+            client.clone(),
+            dyn_clock,
+            jobs,
+            runner::PassOptions::default(),
+        )
+        .await;
+        print!("{}", runner::summary(&report, false));
         println!();
     }
 

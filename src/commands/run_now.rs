@@ -19,23 +19,18 @@ pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Resul
     let started = notifier
         .clone()
         .map(|n| tokio::spawn(async move { n.pass_started().await }));
-    let before = runner::ApiUse::of(&client);
     let report = runner::run_pass(
         Arc::clone(&config),
         client.clone(),
         clock,
         jobs,
-        cli.dry_run,
+        runner::PassOptions {
+            dry_run: cli.dry_run,
+            ..runner::PassOptions::default()
+        },
     )
     .await;
-    print!(
-        "{}",
-        runner::summary(
-            &report,
-            runner::ApiUse::of(&client).since(before),
-            cli.dry_run
-        )
-    );
+    print!("{}", runner::summary(&report, cli.dry_run));
     if let Some(n) = notifier {
         // Bounded: a notification never holds up the exit for long.
         let deliver = async {
@@ -98,11 +93,7 @@ pub(crate) fn select_jobs(
         };
         for server_id in &policy.servers {
             if servers.is_empty() || servers.contains(server_id) {
-                jobs.push(JobSpec {
-                    server_id: *server_id,
-                    policy: index,
-                    slot,
-                });
+                jobs.push(JobSpec::new(*server_id, index, slot));
             }
         }
     }
