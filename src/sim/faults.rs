@@ -501,6 +501,40 @@ mod tests {
     }
 
     #[test]
+    fn new_knobs_deserialize_and_unknown_fields_are_refused() {
+        let f: Faults = serde_json::from_str(
+            r#"{"global": {"applied_error_rate": 0.5, "retry_after_raw": "soon"},
+                "list_lag": "1s 500ms", "page_shift_rate": 0.25,
+                "count_inflation": 5000000,
+                "junk_items": [{"id": 9001, "server": null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(f.global.applied_error_rate, 0.5);
+        assert_eq!(f.global.retry_after_raw.as_deref(), Some("soon"));
+        assert_eq!(f.list_lag, Duration::from_millis(1500));
+        assert_eq!(f.page_shift_rate, 0.25);
+        assert_eq!(f.count_inflation, Some(5_000_000));
+        assert_eq!(
+            f.junk_items,
+            [serde_json::json!({"id": 9001, "server": null})]
+        );
+        let round: Faults = serde_json::from_value(serde_json::to_value(&f).unwrap()).unwrap();
+        assert_eq!(round, f);
+        assert!(serde_json::from_str::<Faults>(r#"{"list_lags": "1s"}"#).is_err());
+        assert!(serde_json::from_str::<Faults>(r#"{"global": {"retry_after": "1"}}"#).is_err());
+        let d = Faults::default();
+        assert_eq!(
+            (
+                d.list_lag,
+                d.page_shift_rate,
+                d.count_inflation,
+                d.junk_items.len()
+            ),
+            (Duration::ZERO, 0.0, None, 0)
+        );
+    }
+
+    #[test]
     fn roll_extremes_need_no_luck() {
         let mut rng = fastrand::Rng::with_seed(1);
         assert!(!roll(&mut rng, 0.0));

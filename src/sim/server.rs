@@ -20,8 +20,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::conn::{ConnHandle, KillableListener};
-use super::faults::Fate;
-use super::faults::Faults;
+use super::faults::{Fate, Faults};
 use super::model::{SimBackup, SimServer, SimSnapshot, SimStatus};
 use super::record::{RecordedRequest, RequestLog};
 use super::routes;

@@ -786,6 +786,55 @@ mod tests {
     }
 
     #[test]
+    fn lagging_lists_hide_the_new_and_keep_the_deleted_until_the_lag_passes() {
+        let mut w = world();
+        let t0 = Instant::now();
+        let lag = Duration::from_secs(3);
+        let made = w
+            .create_snapshot(
+                12345,
+                "n".into(),
+                String::new(),
+                Fate::Stuck,
+                t0,
+                Utc::now(),
+            )
+            .unwrap()
+            .id;
+        w.delete_snapshot(801, t0 + Duration::from_secs(1)).unwrap();
+        w.delete_backup(499, t0 + Duration::from_secs(1)).unwrap();
+        let listed = |w: &World, at: u64| -> Vec<u64> {
+            let mut ids: Vec<u64> = w
+                .listed_snapshots(Some(12345), t0 + Duration::from_secs(at), lag)
+                .iter()
+                .map(|s| s.id)
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(listed(&w, 2), [798, 801]);
+        assert_eq!(listed(&w, 3), [798, 801, made]);
+        assert_eq!(listed(&w, 4), [798, made]);
+        assert_eq!(w.snapshots(Some(12345)).len(), 2);
+        assert!(w.listed_snapshots(Some(12346), t0, lag).is_empty());
+        let manual = |w: &World, at: u64| {
+            w.listed_backups(
+                Some(12345),
+                Some(BackupType::Manual),
+                t0 + Duration::from_secs(at),
+                lag,
+            )
+            .len()
+        };
+        assert_eq!(manual(&w, 2), 1);
+        // No lag: the real state; forgotten deletions do not come back.
+        assert_eq!(w.listed_snapshots(Some(12345), t0, Duration::ZERO).len(), 2);
+        w.forget_deleted(t0 + Duration::from_secs(4), lag);
+        assert!(w.gone_snapshots.is_empty() && w.gone_backups.is_empty());
+        assert_eq!(manual(&w, 2), 0);
+    }
+
+    #[test]
     fn restore_needs_completed_item_and_idle_server() {
         let mut w = world();
         let t0 = Instant::now();
