@@ -48,7 +48,7 @@ mod tests;
 
 pub use faults::{DEFAULT_PAGE_SIZE, Endpoint, FaultSpec, Faults, InjectedFault, UnknownEndpoint};
 pub use model::{BackupType, SimBackup, SimServer, SimSnapshot, SimStatus};
-pub use options::SimOptions;
+pub use options::{AdversityOptions, SimOptions};
 pub use record::{DEFAULT_RECORD_LIMIT, RecordedRequest};
 pub use seed::{Seed, SeedBackup, SeedError, SeedFormat, SeedServer, SeedSnapshot, SeedTime};
 pub use server::{SimConfig, SimRefusal, Simulator};

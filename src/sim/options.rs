@@ -53,6 +53,59 @@ pub struct SimOptions {
     /// Retry-After seconds sent with a 429 (0 sends no Retry-After header).
     #[arg(long, default_value_t = 1, env = "SNAPKEEP_SIM_RETRY_AFTER")]
     pub retry_after: u64,
+    /// Delay added to every request (e.g. 200ms).
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, env = "SNAPKEEP_SIM_LATENCY")]
+    pub latency: Duration,
+    /// Share of requests (0.0-1.0) that take effect but whose connection is
+    /// then dropped without a response (a lost response).
+    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_LOST_RESPONSE_RATE")]
+    pub lost_response_rate: f64,
+    /// Share of successful responses (0.0-1.0) whose JSON body is cut in half.
+    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_MALFORMED_RATE")]
+    pub malformed_rate: f64,
+    /// Items per list page; 0 serves every item on one page.
+    #[arg(long, default_value_t = DEFAULT_PAGE_SIZE, env = "SNAPKEEP_SIM_PAGE_SIZE")]
+    pub page_size: usize,
+    /// The flags for lagging lists, shifting pages, junk items, absurd
+    /// Retry-After values and applied errors (boxed: they would make
+    /// `snapkeep`'s command enum lopsided).
+    #[command(flatten)]
+    pub adversity: Box<AdversityOptions>,
+    /// New snapshots and backups stay in_progress forever.
+    #[arg(long, env = "SNAPKEEP_SIM_STUCK")]
+    pub stuck: bool,
+    /// New snapshots and backups end failed instead of completed.
+    #[arg(long, env = "SNAPKEEP_SIM_FAIL_CREATES")]
+    pub fail_creates: bool,
+    /// Limit --stuck and --fail-creates to these server ids (repeatable or
+    /// comma-separated); all servers when none.
+    #[arg(
+        long = "fault-server",
+        value_name = "ID",
+        env = "SNAPKEEP_SIM_FAULT_SERVERS",
+        value_delimiter = ','
+    )]
+    pub fault_servers: Vec<u64>,
+    /// Apply the error, 429 (and Retry-After), latency, lost-response,
+    /// applied-error and malformed faults above to this endpoint only
+    /// (snapshots.list, snapshots.create, snapshots.delete, snapshots.restore,
+    /// backups.list, backups.create, backups.delete, servers.restore);
+    /// all endpoints when absent. The list faults (--list-lag,
+    /// --page-shift-rate, --count-inflation, --junk-item, --stock-junk) always
+    /// apply to both lists.
+    #[arg(long, value_name = "ENDPOINT", env = "SNAPKEEP_SIM_ENDPOINT")]
+    pub endpoint: Option<Endpoint>,
+    /// Seed of the random draws that pick which requests fail, so a run can
+    /// be replayed.
+    #[arg(long, default_value_t = 1, env = "SNAPKEEP_SIM_RNG_SEED")]
+    pub rng_seed: u64,
+}
+
+/// The `snapkeep sim` flags for the misbehaviours a hardened client must
+/// survive beyond errors and latency (see [`Faults`] and [`FaultSpec`]),
+/// part of [`SimOptions`].
+#[derive(Clone, Debug, PartialEq, clap::Args)]
+pub struct AdversityOptions {
     /// Send exactly this Retry-After value with a 429 instead of
     /// --retry-after, to test absurd ones: 10000000000000000000, -5, soon,
     /// "Wed, 21 Oct 2015 07:28:00 GMT".
@@ -63,23 +116,10 @@ pub struct SimOptions {
         env = "SNAPKEEP_SIM_RETRY_AFTER_RAW"
     )]
     pub retry_after_raw: Option<String>,
-    /// Delay added to every request (e.g. 200ms).
-    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, env = "SNAPKEEP_SIM_LATENCY")]
-    pub latency: Duration,
-    /// Share of requests (0.0-1.0) that take effect but whose connection is
-    /// then dropped without a response (a lost response).
-    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_LOST_RESPONSE_RATE")]
-    pub lost_response_rate: f64,
     /// Share of successful requests (0.0-1.0) that take effect but are then
     /// answered with --error-status (a proxy's 5xx after the backend acted).
     #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_APPLIED_ERROR_RATE")]
     pub applied_error_rate: f64,
-    /// Share of successful responses (0.0-1.0) whose JSON body is cut in half.
-    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_MALFORMED_RATE")]
-    pub malformed_rate: f64,
-    /// Items per list page; 0 serves every item on one page.
-    #[arg(long, default_value_t = DEFAULT_PAGE_SIZE, env = "SNAPKEEP_SIM_PAGE_SIZE")]
-    pub page_size: usize,
     /// Lists lag behind writes by this long (e.g. 3s): new items are missing
     /// from lists and deleted ones still show until it has passed; caps and
     /// deletes see the real state.
@@ -108,39 +148,28 @@ pub struct SimOptions {
     /// only an id and a status (9000003).
     #[arg(long, env = "SNAPKEEP_SIM_STOCK_JUNK")]
     pub stock_junk: bool,
-    /// New snapshots and backups stay in_progress forever.
-    #[arg(long, env = "SNAPKEEP_SIM_STUCK")]
-    pub stuck: bool,
-    /// New snapshots and backups end failed instead of completed.
-    #[arg(long, env = "SNAPKEEP_SIM_FAIL_CREATES")]
-    pub fail_creates: bool,
-    /// Limit --stuck and --fail-creates to these server ids (repeatable or
-    /// comma-separated); all servers when none.
-    #[arg(
-        long = "fault-server",
-        value_name = "ID",
-        env = "SNAPKEEP_SIM_FAULT_SERVERS",
-        value_delimiter = ','
-    )]
-    pub fault_servers: Vec<u64>,
-    /// Apply the error, 429, latency, lost-response, applied-error and
-    /// malformed faults above to this endpoint only
-    /// (snapshots.list, snapshots.create, snapshots.delete, snapshots.restore,
-    /// backups.list, backups.create, backups.delete, servers.restore);
-    /// all endpoints when absent.
-    #[arg(long, value_name = "ENDPOINT", env = "SNAPKEEP_SIM_ENDPOINT")]
-    pub endpoint: Option<Endpoint>,
-    /// Seed of the random draws that pick which requests fail, so a run can
-    /// be replayed.
-    #[arg(long, default_value_t = 1, env = "SNAPKEEP_SIM_RNG_SEED")]
-    pub rng_seed: u64,
+}
+
+impl Default for AdversityOptions {
+    fn default() -> Self {
+        let spec = FaultSpec::default();
+        let faults = Faults::default();
+        AdversityOptions {
+            retry_after_raw: spec.retry_after_raw,
+            applied_error_rate: spec.applied_error_rate,
+            list_lag: faults.list_lag,
+            page_shift_rate: faults.page_shift_rate,
+            count_inflation: faults.count_inflation,
+            junk_items: faults.junk_items,
+            stock_junk: false,
+        }
+    }
 }
 
 impl Default for SimOptions {
     fn default() -> Self {
         let config = SimConfig::default();
         let spec = FaultSpec::default();
-        let faults = Faults::default();
         SimOptions {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             token: config.token,
@@ -151,17 +180,11 @@ impl Default for SimOptions {
             error_status: spec.error_status,
             rate_limit_rate: spec.rate_limit_rate,
             retry_after: spec.retry_after_secs,
-            retry_after_raw: spec.retry_after_raw,
             latency: spec.latency,
             lost_response_rate: spec.lost_response_rate,
-            applied_error_rate: spec.applied_error_rate,
             malformed_rate: spec.malformed_rate,
             page_size: DEFAULT_PAGE_SIZE,
-            list_lag: faults.list_lag,
-            page_shift_rate: faults.page_shift_rate,
-            count_inflation: faults.count_inflation,
-            junk_items: faults.junk_items,
-            stock_junk: false,
+            adversity: Box::default(),
             stuck: false,
             fail_creates: false,
             fault_servers: Vec::new(),
@@ -186,27 +209,28 @@ impl SimOptions {
                 });
             }
         };
+        let adversity = *self.adversity;
         let spec = FaultSpec {
             error_rate: self.error_rate,
             error_status: self.error_status,
             rate_limit_rate: self.rate_limit_rate,
             retry_after_secs: self.retry_after,
-            retry_after_raw: self.retry_after_raw,
+            retry_after_raw: adversity.retry_after_raw,
             latency: self.latency,
             lost_response_rate: self.lost_response_rate,
-            applied_error_rate: self.applied_error_rate,
+            applied_error_rate: adversity.applied_error_rate,
             malformed_rate: self.malformed_rate,
         };
         let mut faults = Faults::none()
             .with_page_size(self.page_size)
-            .with_list_lag(self.list_lag)
-            .with_page_shift(self.page_shift_rate)
-            .with_junk_items(self.junk_items.into_iter().flat_map(|v| match v {
+            .with_list_lag(adversity.list_lag)
+            .with_page_shift(adversity.page_shift_rate)
+            .with_junk_items(adversity.junk_items.into_iter().flat_map(|v| match v {
                 Value::Array(items) => items,
                 item => vec![item],
             }));
-        faults.count_inflation = self.count_inflation;
-        if self.stock_junk {
+        faults.count_inflation = adversity.count_inflation;
+        if adversity.stock_junk {
             faults = faults.with_junk_items([
                 junk::deleted_server_snapshot(9_000_001),
                 junk::deleted_server_backup(9_000_002),

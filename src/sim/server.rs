@@ -200,7 +200,8 @@ impl Simulator {
         self.shared.lock().world.servers()
     }
 
-    /// Snapshots (of one server, or all), by id, statuses as of now.
+    /// Snapshots (of one server, or all), by id, statuses as of now: the
+    /// real state, however far lists lag behind it (`list_lag`).
     pub fn snapshots(&self, server_id: Option<u64>) -> Vec<SimSnapshot> {
         let inner = self.shared.lock();
         inner
@@ -211,7 +212,8 @@ impl Simulator {
             .collect()
     }
 
-    /// Backups (of one server, or all), by id, statuses as of now.
+    /// Backups (of one server, or all), by id, statuses as of now: the real
+    /// state, however far lists lag behind it (`list_lag`).
     pub fn backups(&self, server_id: Option<u64>) -> Vec<SimBackup> {
         let inner = self.shared.lock();
         inner
