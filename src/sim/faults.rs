@@ -1,10 +1,13 @@
 //! Fault injection: the ways VPS.org can misbehave that snapkeep must survive.
 //!
-//! The real API can be slow, rate-limit us, fail with 5xx, lose a response
-//! after doing the work, answer with a body that is not JSON, or leave an item
-//! `in_progress` forever. Each of those is a knob here, set globally or per
-//! endpoint, changeable while the simulator runs, and drawn from a seeded RNG
-//! so a failing run can be replayed.
+//! The real API can be slow, rate-limit us (with a sane or an absurd
+//! `Retry-After`), fail with 5xx before or after doing the work, lose a
+//! response after doing the work, answer with a body that is not JSON, leave
+//! an item `in_progress` forever, serve lists that lag behind writes, shift
+//! pages under a client walking them, inflate `count`, or slip malformed items
+//! into a list. Each of those is a knob here, set globally or per endpoint,
+//! changeable while the simulator runs, and drawn from a seeded RNG so a
+//! failing run can be replayed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -106,9 +109,15 @@ impl FromStr for Endpoint {
 /// Rates are probabilities per request in `0.0..=1.0` (values outside are
 /// clamped: `<= 0` never, `>= 1` always). Faults are tried in this order, and
 /// the first that fires decides the answer: `latency` (always added),
-/// `rate_limit_rate`, `error_rate` (neither changes any state), then the real
-/// work is done and `lost_response_rate`, then `malformed_rate`, spoil its
-/// answer.
+/// `rate_limit_rate` (429 with `retry_after_raw` or `retry_after_secs`),
+/// `error_rate` (neither changes any state), then the real work is done
+/// (lists shaped by the list faults of [`Faults`]: `list_lag`,
+/// `page_shift_rate`, `junk_items`, `count_inflation`), and
+/// `lost_response_rate`, then `applied_error_rate` (2xx answers only), then
+/// `malformed_rate` (2xx answers with a body only), spoil its answer. Each
+/// fault draws from the simulator's one seeded RNG only when it is reached
+/// and its rate is strictly between 0 and 1, so adding a knob at 0 never
+/// changes the draws of the others.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FaultSpec {
@@ -121,6 +130,12 @@ pub struct FaultSpec {
     pub rate_limit_rate: f64,
     /// `Retry-After` seconds sent with a 429; 0 sends no `Retry-After` header.
     pub retry_after_secs: u64,
+    /// When set, the exact `Retry-After` value sent with a 429 instead of
+    /// `retry_after_secs`, so clients meet what real servers and proxies send:
+    /// years (`"10000000000000000000"`), negatives (`"-5"`), words
+    /// (`"soon"`), HTTP dates (`"Wed, 21 Oct 2015 07:28:00 GMT"`). A value
+    /// that cannot be an HTTP header value (control characters) sends none.
+    pub retry_after_raw: Option<String>,
     /// Delay added before every request is handled.
     #[serde(with = "humantime_serde")]
     pub latency: Duration,
@@ -128,6 +143,11 @@ pub struct FaultSpec {
     /// error faults) whose work is done but whose connection is then dropped
     /// without any response.
     pub lost_response_rate: f64,
+    /// Share of successful (2xx) answers whose work is done (an item created
+    /// or deleted, a restore started) but which are then answered with
+    /// `error_status` instead, like a proxy's 502 after the backend acted.
+    /// The client cannot tell this from `error_rate`; the state can.
+    pub applied_error_rate: f64,
     /// Share of successful answers with a body (lists, creates, restores)
     /// whose JSON is cut in half; status and state change are kept.
     pub malformed_rate: f64,
@@ -140,8 +160,10 @@ impl Default for FaultSpec {
             error_status: 500,
             rate_limit_rate: 0.0,
             retry_after_secs: 1,
+            retry_after_raw: None,
             latency: Duration::ZERO,
             lost_response_rate: 0.0,
+            applied_error_rate: 0.0,
             malformed_rate: 0.0,
         }
     }
@@ -167,6 +189,13 @@ impl FaultSpec {
         self
     }
 
+    /// Answer 429s with exactly `value` as `Retry-After` (see
+    /// [`FaultSpec::retry_after_raw`]); combine with [`FaultSpec::with_rate_limit`].
+    pub fn with_retry_after_raw(mut self, value: impl Into<String>) -> Self {
+        self.retry_after_raw = Some(value.into());
+        self
+    }
+
     /// Delay every request by `latency`.
     pub fn with_latency(mut self, latency: Duration) -> Self {
         self.latency = latency;
@@ -176,6 +205,14 @@ impl FaultSpec {
     /// Do the work of `rate` of requests, then drop the connection unanswered.
     pub fn with_lost_responses(mut self, rate: f64) -> Self {
         self.lost_response_rate = rate;
+        self
+    }
+
+    /// Do the work of `rate` of successful requests, then answer `status`
+    /// (502, 503, 504, ...) anyway.
+    pub fn with_applied_errors(mut self, rate: f64, status: u16) -> Self {
+        self.applied_error_rate = rate;
+        self.error_status = status;
         self
     }
 
@@ -207,6 +244,37 @@ pub struct Faults {
     /// Limits `stuck_in_progress` and `fail_creates` to creates on these
     /// servers; `None` means every server.
     pub only_servers: Option<BTreeSet<u64>>,
+    /// Eventual consistency of list answers (`GET /snapshots/`, `GET
+    /// /backups/`): an item created less than this long ago is missing from
+    /// them, and one deleted less than this long ago still shows, with the
+    /// status it had when deleted. Everything else (caps, deletes, restores,
+    /// [`Simulator::snapshots`](super::Simulator::snapshots)) sees the real
+    /// state: a create at the cap gets 400 even when the list shows room, a
+    /// second delete of a lingering item gets 404. The lag in force when a
+    /// list is served decides; deletions older than the lag are forgotten, so
+    /// raising it later does not bring them back. Seeded items are never hidden.
+    #[serde(with = "humantime_serde")]
+    pub list_lag: Duration,
+    /// Share of list pages 2..n served shifted by one item, as when the list
+    /// changes while a client walks it: half of them (drawn) backwards,
+    /// repeating the previous page's last item (and, unless the next page
+    /// shifts too, leaving this page's last item out of the walk); the other
+    /// half forwards, skipping this page's first item (which the previous page
+    /// did not have either) and repeating its last one on the next page.
+    /// `count`, `next` and `previous` are not affected.
+    pub page_shift_rate: f64,
+    /// When set, every list answer reports this `count` (e.g. 5_000_000)
+    /// whatever the real number, as a broken or cached counter does; `next`
+    /// and `previous` links still follow the real list.
+    pub count_inflation: Option<u64>,
+    /// Raw JSON values appended, as given, to the end of every snapshot and
+    /// backup list (after the real items, so they land on the last page), no
+    /// matter the filters; they count in `count`. Use them for what the
+    /// client must skip without crashing: a snapshot of a deleted server
+    /// (`"server": null`), missing fields, odd types (see [`super::junk`]).
+    /// Pick ids no real item will take (the simulator does not check), and
+    /// expect deleting them to answer 404: they are not in the state.
+    pub junk_items: Vec<serde_json::Value>,
 }
 
 /// The page size VPS.org-style DRF pagination uses unless told otherwise.
@@ -221,6 +289,10 @@ impl Default for Faults {
             stuck_in_progress: false,
             fail_creates: false,
             only_servers: None,
+            list_lag: Duration::ZERO,
+            page_shift_rate: 0.0,
+            count_inflation: None,
+            junk_items: Vec::new(),
         }
     }
 }
@@ -264,6 +336,31 @@ impl Faults {
     /// Limit `stuck_in_progress` and `fail_creates` to these servers.
     pub fn with_only_servers(mut self, servers: impl IntoIterator<Item = u64>) -> Self {
         self.only_servers = Some(servers.into_iter().collect());
+        self
+    }
+
+    /// Lists lag `lag` behind creates and deletes (see [`Faults::list_lag`]).
+    pub fn with_list_lag(mut self, lag: Duration) -> Self {
+        self.list_lag = lag;
+        self
+    }
+
+    /// Shift `rate` of list pages 2..n by one item (see [`Faults::page_shift_rate`]).
+    pub fn with_page_shift(mut self, rate: f64) -> Self {
+        self.page_shift_rate = rate;
+        self
+    }
+
+    /// Report `count` in every list answer, whatever the real number.
+    pub fn with_count_inflation(mut self, count: u64) -> Self {
+        self.count_inflation = Some(count);
+        self
+    }
+
+    /// Append these raw JSON values to every list (see [`Faults::junk_items`]);
+    /// adds to the ones already set.
+    pub fn with_junk_items(mut self, items: impl IntoIterator<Item = serde_json::Value>) -> Self {
+        self.junk_items.extend(items);
         self
     }
 
@@ -317,6 +414,11 @@ pub enum InjectedFault {
     RateLimit,
     /// Did the work, then dropped the connection unanswered.
     LostResponse,
+    /// Did the work (the endpoint's own answer was 2xx and is the recorded
+    /// status), then answered `error_status` instead.
+    AppliedError,
+    /// Served a list page shifted by one item (`page_shift_rate`).
+    PageShift,
     /// Did the work, then sent a truncated JSON body.
     Malformed,
 }
@@ -396,6 +498,40 @@ mod tests {
         );
         assert_eq!(f.page_size, 3);
         assert!(f.unknown_endpoint_keys().is_empty());
+    }
+
+    #[test]
+    fn new_knobs_deserialize_and_unknown_fields_are_refused() {
+        let f: Faults = serde_json::from_str(
+            r#"{"global": {"applied_error_rate": 0.5, "retry_after_raw": "soon"},
+                "list_lag": "1s 500ms", "page_shift_rate": 0.25,
+                "count_inflation": 5000000,
+                "junk_items": [{"id": 9001, "server": null}]}"#,
+        )
+        .unwrap();
+        assert_eq!(f.global.applied_error_rate, 0.5);
+        assert_eq!(f.global.retry_after_raw.as_deref(), Some("soon"));
+        assert_eq!(f.list_lag, Duration::from_millis(1500));
+        assert_eq!(f.page_shift_rate, 0.25);
+        assert_eq!(f.count_inflation, Some(5_000_000));
+        assert_eq!(
+            f.junk_items,
+            [serde_json::json!({"id": 9001, "server": null})]
+        );
+        let round: Faults = serde_json::from_value(serde_json::to_value(&f).unwrap()).unwrap();
+        assert_eq!(round, f);
+        assert!(serde_json::from_str::<Faults>(r#"{"list_lags": "1s"}"#).is_err());
+        assert!(serde_json::from_str::<Faults>(r#"{"global": {"retry_after": "1"}}"#).is_err());
+        let d = Faults::default();
+        assert_eq!(
+            (
+                d.list_lag,
+                d.page_shift_rate,
+                d.count_inflation,
+                d.junk_items.len()
+            ),
+            (Duration::ZERO, 0.0, None, 0)
+        );
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //! faithfully to `shared/api/vps-org-api.md`: DRF-style JSON and pagination,
 //! bearer auth, the per-server caps, lifecycles that complete after a
 //! configurable delay, list results in no useful order, and seeded,
-//! reproducible fault injection. It records every request so tests can check
-//! what the client did, not just where it ended up.
+//! reproducible fault injection (including the misbehaviours the API digest
+//! lists: lagging lists, shifting pages, malformed items, absurd headers, and
+//! other writers acting through [`Simulator`]). It records every request so
+//! tests can check what the client did, not just where it ended up.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -30,6 +32,7 @@
 mod conn;
 mod control;
 mod faults;
+pub mod junk;
 mod model;
 mod options;
 mod pagination;
@@ -45,8 +48,8 @@ mod tests;
 
 pub use faults::{DEFAULT_PAGE_SIZE, Endpoint, FaultSpec, Faults, InjectedFault, UnknownEndpoint};
 pub use model::{BackupType, SimBackup, SimServer, SimSnapshot, SimStatus};
-pub use options::SimOptions;
+pub use options::{AdversityOptions, SimOptions};
 pub use record::{DEFAULT_RECORD_LIMIT, RecordedRequest};
 pub use seed::{Seed, SeedBackup, SeedError, SeedFormat, SeedServer, SeedSnapshot, SeedTime};
-pub use server::{SimConfig, Simulator};
+pub use server::{SimConfig, SimRefusal, Simulator};
 pub use state::{MANUAL_BACKUP_CAP, SNAPSHOT_CAP};

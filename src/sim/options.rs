@@ -9,7 +9,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use serde_json::Value;
+
 use super::faults::{DEFAULT_PAGE_SIZE, Endpoint, FaultSpec, Faults};
+use super::junk;
 use super::seed::{Seed, SeedError};
 use super::server::SimConfig;
 
@@ -63,6 +66,11 @@ pub struct SimOptions {
     /// Items per list page; 0 serves every item on one page.
     #[arg(long, default_value_t = DEFAULT_PAGE_SIZE, env = "SNAPKEEP_SIM_PAGE_SIZE")]
     pub page_size: usize,
+    /// The flags for lagging lists, shifting pages, junk items, absurd
+    /// Retry-After values and applied errors (boxed: they would make
+    /// `snapkeep`'s command enum lopsided).
+    #[command(flatten)]
+    pub adversity: Box<AdversityOptions>,
     /// New snapshots and backups stay in_progress forever.
     #[arg(long, env = "SNAPKEEP_SIM_STUCK")]
     pub stuck: bool,
@@ -78,16 +86,84 @@ pub struct SimOptions {
         value_delimiter = ','
     )]
     pub fault_servers: Vec<u64>,
-    /// Apply the rate/latency faults above to this endpoint only
+    /// Apply the error, 429 (and Retry-After), latency, lost-response,
+    /// applied-error and malformed faults above to this endpoint only
     /// (snapshots.list, snapshots.create, snapshots.delete, snapshots.restore,
     /// backups.list, backups.create, backups.delete, servers.restore);
-    /// all endpoints when absent.
+    /// all endpoints when absent. The list faults (--list-lag,
+    /// --page-shift-rate, --count-inflation, --junk-item, --stock-junk) always
+    /// apply to both lists.
     #[arg(long, value_name = "ENDPOINT", env = "SNAPKEEP_SIM_ENDPOINT")]
     pub endpoint: Option<Endpoint>,
     /// Seed of the random draws that pick which requests fail, so a run can
     /// be replayed.
     #[arg(long, default_value_t = 1, env = "SNAPKEEP_SIM_RNG_SEED")]
     pub rng_seed: u64,
+}
+
+/// The `snapkeep sim` flags for the misbehaviours a hardened client must
+/// survive beyond errors and latency (see [`Faults`] and [`FaultSpec`]),
+/// part of [`SimOptions`].
+#[derive(Clone, Debug, PartialEq, clap::Args)]
+pub struct AdversityOptions {
+    /// Send exactly this Retry-After value with a 429 instead of
+    /// --retry-after, to test absurd ones: 10000000000000000000, -5, soon,
+    /// "Wed, 21 Oct 2015 07:28:00 GMT".
+    #[arg(
+        long,
+        value_name = "VALUE",
+        allow_hyphen_values = true,
+        env = "SNAPKEEP_SIM_RETRY_AFTER_RAW"
+    )]
+    pub retry_after_raw: Option<String>,
+    /// Share of successful requests (0.0-1.0) that take effect but are then
+    /// answered with --error-status (a proxy's 5xx after the backend acted).
+    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_APPLIED_ERROR_RATE")]
+    pub applied_error_rate: f64,
+    /// Lists lag behind writes by this long (e.g. 3s): new items are missing
+    /// from lists and deleted ones still show until it has passed; caps and
+    /// deletes see the real state.
+    #[arg(long, default_value = "0s", value_parser = humantime::parse_duration, env = "SNAPKEEP_SIM_LIST_LAG")]
+    pub list_lag: Duration,
+    /// Share of list pages 2..n (0.0-1.0) served shifted by one item
+    /// (repeating or skipping one), as when the list changes mid-walk.
+    #[arg(long, default_value_t = 0.0, env = "SNAPKEEP_SIM_PAGE_SHIFT_RATE")]
+    pub page_shift_rate: f64,
+    /// Report this count in every list answer whatever the real number (e.g.
+    /// 5000000); next links still follow the real list.
+    #[arg(long, value_name = "N", env = "SNAPKEEP_SIM_COUNT_INFLATION")]
+    pub count_inflation: Option<u64>,
+    /// Append this raw JSON object (or every object of this JSON array) to
+    /// every snapshot and backup list, e.g. '{"id": 9000001, "server": null,
+    /// "status": "completed", "created_at": null}' (repeatable).
+    #[arg(
+        long = "junk-item",
+        value_name = "JSON",
+        value_parser = parse_junk,
+        env = "SNAPKEEP_SIM_JUNK_ITEMS"
+    )]
+    pub junk_items: Vec<Value>,
+    /// Append three stock malformed items to every list: a snapshot and a
+    /// backup of a deleted server (ids 9000001, 9000002) and an item with
+    /// only an id and a status (9000003).
+    #[arg(long, env = "SNAPKEEP_SIM_STOCK_JUNK")]
+    pub stock_junk: bool,
+}
+
+impl Default for AdversityOptions {
+    fn default() -> Self {
+        let spec = FaultSpec::default();
+        let faults = Faults::default();
+        AdversityOptions {
+            retry_after_raw: spec.retry_after_raw,
+            applied_error_rate: spec.applied_error_rate,
+            list_lag: faults.list_lag,
+            page_shift_rate: faults.page_shift_rate,
+            count_inflation: faults.count_inflation,
+            junk_items: faults.junk_items,
+            stock_junk: false,
+        }
+    }
 }
 
 impl Default for SimOptions {
@@ -108,6 +184,7 @@ impl Default for SimOptions {
             lost_response_rate: spec.lost_response_rate,
             malformed_rate: spec.malformed_rate,
             page_size: DEFAULT_PAGE_SIZE,
+            adversity: Box::default(),
             stuck: false,
             fail_creates: false,
             fault_servers: Vec::new(),
@@ -132,16 +209,34 @@ impl SimOptions {
                 });
             }
         };
+        let adversity = *self.adversity;
         let spec = FaultSpec {
             error_rate: self.error_rate,
             error_status: self.error_status,
             rate_limit_rate: self.rate_limit_rate,
             retry_after_secs: self.retry_after,
+            retry_after_raw: adversity.retry_after_raw,
             latency: self.latency,
             lost_response_rate: self.lost_response_rate,
+            applied_error_rate: adversity.applied_error_rate,
             malformed_rate: self.malformed_rate,
         };
-        let mut faults = Faults::none().with_page_size(self.page_size);
+        let mut faults = Faults::none()
+            .with_page_size(self.page_size)
+            .with_list_lag(adversity.list_lag)
+            .with_page_shift(adversity.page_shift_rate)
+            .with_junk_items(adversity.junk_items.into_iter().flat_map(|v| match v {
+                Value::Array(items) => items,
+                item => vec![item],
+            }));
+        faults.count_inflation = adversity.count_inflation;
+        if adversity.stock_junk {
+            faults = faults.with_junk_items([
+                junk::deleted_server_snapshot(9_000_001),
+                junk::deleted_server_backup(9_000_002),
+                junk::missing_fields(9_000_003),
+            ]);
+        }
         faults = match self.endpoint {
             Some(endpoint) => faults.with_endpoint(endpoint, spec),
             None => faults.with_global(spec),
@@ -158,6 +253,20 @@ impl SimOptions {
             faults,
             rng_seed: self.rng_seed,
         })
+    }
+}
+
+/// `--junk-item`: a JSON object, or an array of them.
+fn parse_junk(text: &str) -> Result<Value, String> {
+    let value: Value = serde_json::from_str(text).map_err(|e| format!("not JSON: {e}"))?;
+    let objects = match &value {
+        Value::Array(items) => items.iter().all(Value::is_object),
+        other => other.is_object(),
+    };
+    if objects {
+        Ok(value)
+    } else {
+        Err("expected a JSON object or an array of objects".to_owned())
     }
 }
 
@@ -207,5 +316,56 @@ mod tests {
         .into_config()
         .unwrap_err();
         assert!(err.to_string().contains("use one of them"), "{err}");
+    }
+
+    #[test]
+    fn list_and_header_flags_reach_the_faults() {
+        use clap::Parser;
+
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            sim: SimOptions,
+        }
+        let cli = Cli::try_parse_from([
+            "sim",
+            "--fleet",
+            "2",
+            "--retry-after-raw",
+            "-5",
+            "--applied-error-rate",
+            "0.25",
+            "--list-lag",
+            "3s",
+            "--page-shift-rate",
+            "0.5",
+            "--count-inflation",
+            "5000000",
+            "--junk-item",
+            r#"{"id": 9001, "server": null}"#,
+            "--junk-item",
+            r#"[{"id": 9002}, {"id": 9003}]"#,
+            "--stock-junk",
+            "--endpoint",
+            "snapshots.list",
+        ])
+        .unwrap();
+        let faults = cli.sim.into_config().unwrap().faults;
+        let spec = faults.spec_for(Endpoint::SnapshotsList);
+        assert_eq!(spec.retry_after_raw.as_deref(), Some("-5"));
+        assert_eq!(spec.applied_error_rate, 0.25);
+        assert_eq!(faults.list_lag, Duration::from_secs(3));
+        assert_eq!(faults.page_shift_rate, 0.5);
+        assert_eq!(faults.count_inflation, Some(5_000_000));
+        let ids: Vec<u64> = faults
+            .junk_items
+            .iter()
+            .map(|j| j["id"].as_u64().unwrap())
+            .collect();
+        assert_eq!(ids, [9001, 9002, 9003, 9_000_001, 9_000_002, 9_000_003]);
+        assert!(
+            Cli::try_parse_from(["sim", "--junk-item", "[1]"]).is_err(),
+            "junk items must be objects"
+        );
     }
 }

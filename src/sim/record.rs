@@ -23,8 +23,9 @@ pub struct RecordedRequest {
     /// Request body: parsed JSON, a JSON string holding the raw text when it
     /// is not JSON, `None` when empty.
     pub body: Option<serde_json::Value>,
-    /// Status the simulator answered (for a lost response: the status it
-    /// would have sent; the client saw none).
+    /// Status the simulator answered; for a lost response the status it
+    /// would have sent (the client saw none), for an applied error the 2xx
+    /// the endpoint produced (the client saw `error_status`).
     pub status: u16,
     /// When the request arrived (before any injected latency).
     pub at: DateTime<Utc>,

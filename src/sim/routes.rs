@@ -3,9 +3,10 @@
 //!
 //! Every API request takes the same path, so faults and recording cannot be
 //! forgotten by one endpoint: wait out the injected latency, then under one
-//! lock check the token, draw 429/error faults, do the endpoint's work, draw
-//! lost/malformed faults, record the request, and finally answer (or kill the
-//! connection).
+//! lock check the token, draw 429/error faults, do the endpoint's work (lists
+//! shaped by the lag, page-shift, junk and count faults), draw
+//! lost/applied-error/malformed faults, record the request, and finally
+//! answer (or kill the connection).
 
 use std::sync::Arc;
 
@@ -22,8 +23,8 @@ use tokio::time::Instant;
 
 use super::conn::ConnHandle;
 use super::control;
-use super::faults::{Endpoint, InjectedFault, roll};
-use super::model::{BackupType, SimBackup, SimSnapshot};
+use super::faults::{Endpoint, FaultSpec, Faults, InjectedFault, roll};
+use super::model::BackupType;
 use super::pagination::{page_link, page_param, scramble, slice};
 use super::record::RecordedRequest;
 use super::server::{Inner, Shared};
@@ -192,6 +193,9 @@ struct Answer {
     status: StatusCode,
     body: AnswerBody,
     headers: Vec<(header::HeaderName, HeaderValue)>,
+    /// A fault the endpoint itself injected while doing its work (a shifted
+    /// page), for the request log; later faults replace it.
+    fault: Option<InjectedFault>,
 }
 
 enum AnswerBody {
@@ -208,6 +212,7 @@ impl Answer {
                 serde_json::to_string(value).expect("wire types always serialize"),
             ),
             headers: Vec::new(),
+            fault: None,
         }
     }
 
@@ -220,6 +225,7 @@ impl Answer {
             status,
             body: AnswerBody::Empty,
             headers: Vec::new(),
+            fault: None,
         }
     }
 
@@ -228,6 +234,7 @@ impl Answer {
             status,
             body: AnswerBody::Html(html),
             headers: Vec::new(),
+            fault: None,
         }
     }
 
@@ -309,14 +316,21 @@ async fn serve(sim: Arc<Shared>, route: Route, path_id: Option<String>, req: Req
         let (mut answer, stage) = decide(&sim, &mut inner, route, &call);
         let mut fault = match stage {
             Stage::Injected(fault) => Some(fault),
-            Stage::Refused | Stage::Handled => None,
+            Stage::Refused => None,
+            Stage::Handled => answer.fault,
         };
+        // What the endpoint answered: the status recorded even when a lost
+        // response or an applied error keeps it from the client.
+        let status = answer.status;
         let mut lost = false;
         if let (Route::Api(endpoint), Stage::Handled) = (route, stage) {
             let spec = inner.faults.spec_for(endpoint).clone();
             if roll(&mut inner.rng, spec.lost_response_rate) {
                 lost = true;
                 fault = Some(InjectedFault::LostResponse);
+            } else if answer.status.is_success() && roll(&mut inner.rng, spec.applied_error_rate) {
+                answer = injected_error(spec.error_status);
+                fault = Some(InjectedFault::AppliedError);
             } else if answer.status.is_success()
                 && matches!(answer.body, AnswerBody::Json(_))
                 && roll(&mut inner.rng, spec.malformed_rate)
@@ -332,7 +346,7 @@ async fn serve(sim: Arc<Shared>, route: Route, path_id: Option<String>, req: Req
             path: call.path.clone(),
             query: call.query.clone(),
             body: call.body_json(),
-            status: answer.status.as_u16(),
+            status: status.as_u16(),
             at,
             server_id,
             endpoint: match route {
@@ -390,10 +404,7 @@ fn decide(sim: &Shared, inner: &mut Inner, route: Route, call: &Call) -> (Answer
     }
     let spec = inner.faults.spec_for(endpoint).clone();
     if roll(&mut inner.rng, spec.rate_limit_rate) {
-        return (
-            throttled(spec.retry_after_secs),
-            Stage::Injected(InjectedFault::RateLimit),
-        );
+        return (throttled(&spec), Stage::Injected(InjectedFault::RateLimit));
     }
     if roll(&mut inner.rng, spec.error_rate) {
         return (
@@ -404,13 +415,13 @@ fn decide(sim: &Shared, inner: &mut Inner, route: Route, call: &Call) -> (Answer
     let now = Instant::now();
     let wall = Utc::now();
     let result = match endpoint {
-        Endpoint::SnapshotsList => list_snapshots(sim, inner, call),
+        Endpoint::SnapshotsList => list_snapshots(sim, inner, call, now),
         Endpoint::SnapshotsCreate => create_snapshot(inner, call, now, wall),
-        Endpoint::SnapshotsDelete => delete_snapshot(inner, call),
+        Endpoint::SnapshotsDelete => delete_snapshot(inner, call, now),
         Endpoint::SnapshotsRestore => restore_snapshot(inner, call, now),
-        Endpoint::BackupsList => list_backups(sim, inner, call),
+        Endpoint::BackupsList => list_backups(sim, inner, call, now),
         Endpoint::BackupsCreate => create_backup(inner, call, now, wall),
-        Endpoint::BackupsDelete => delete_backup(inner, call),
+        Endpoint::BackupsDelete => delete_backup(inner, call, now),
         Endpoint::ServersRestore => restore_from_backup(inner, call, now),
     };
     (result.unwrap_or_else(Answer::from), Stage::Handled)
@@ -441,7 +452,18 @@ fn authenticate(sim: &Shared, call: &Call) -> Result<(), Answer> {
         .header(header::WWW_AUTHENTICATE, "Bearer realm=\"api\""))
 }
 
-fn throttled(retry_after_secs: u64) -> Answer {
+fn throttled(spec: &FaultSpec) -> Answer {
+    if let Some(raw) = &spec.retry_after_raw {
+        let answer = Answer::detail(StatusCode::TOO_MANY_REQUESTS, "Request was throttled.");
+        if HeaderValue::from_str(raw).is_err() {
+            tracing::warn!(
+                value = raw,
+                "retry_after_raw is not a valid header value; sending no Retry-After"
+            );
+        }
+        return answer.header(header::RETRY_AFTER, raw);
+    }
+    let retry_after_secs = spec.retry_after_secs;
     if retry_after_secs == 0 {
         return Answer::detail(StatusCode::TOO_MANY_REQUESTS, "Request was throttled.");
     }
@@ -535,59 +557,94 @@ fn backup_type_filter(pairs: &[(String, String)]) -> Result<Option<BackupType>, 
     }
 }
 
-/// Pages `items` (already filtered) in scrambled order.
+/// One entry of a list page: a real item, or a raw junk value.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Row<'a, O> {
+    Item(O),
+    Junk(&'a Value),
+}
+
+/// Pages `items` (already filtered and scrambled), then the junk items, with
+/// the page-shift and count faults applied.
 fn paged<'a, T, O: Serialize>(
     sim: &Shared,
-    inner: &Inner,
     call: &Call,
     pairs: &[(String, String)],
-    mut items: Vec<&'a T>,
-    id: impl Fn(&T) -> u64,
+    faults: &Faults,
+    rng: &mut fastrand::Rng,
+    items: Vec<&'a T>,
     out: impl Fn(&'a T) -> O,
 ) -> Result<Answer, Refusal> {
     let param = page_param(pairs)?;
-    scramble(&mut items, |item| id(item));
-    let page = slice(items.len(), param, inner.faults.page_size)?;
+    let junk = &faults.junk_items;
+    let total = items.len() + junk.len();
+    let page = slice(total, param, faults.page_size)?;
+    let mut range = page.range;
+    let mut fault = None;
+    // Pages 2..n only; `slice` never yields an empty page past the first,
+    // so both shifts stay within 0..=total.
+    if page.previous.is_some() && roll(rng, faults.page_shift_rate) {
+        range = if rng.bool() {
+            range.start - 1..range.end - 1
+        } else {
+            (range.start + 1).min(total)..(range.end + 1).min(total)
+        };
+        fault = Some(InjectedFault::PageShift);
+    }
     let host = call.host(sim);
     let link = |n: usize| page_link(&host, &call.path, &call.query, n);
     let body = Page {
-        count: items.len(),
+        count: faults.count_inflation.unwrap_or(total as u64),
         next: page.next.map(link),
         previous: page.previous.map(link),
-        results: items[page.range].iter().map(|item| out(*item)).collect(),
+        results: range
+            .map(|i| match items.get(i) {
+                Some(item) => Row::Item(out(*item)),
+                None => Row::Junk(&junk[i - items.len()]),
+            })
+            .collect(),
     };
-    Ok(Answer::json(StatusCode::OK, &body))
+    let mut answer = Answer::json(StatusCode::OK, &body);
+    answer.fault = fault;
+    Ok(answer)
 }
 
-fn list_snapshots(sim: &Shared, inner: &Inner, call: &Call) -> Result<Answer, Refusal> {
+fn list_snapshots(
+    sim: &Shared,
+    inner: &mut Inner,
+    call: &Call,
+    now: Instant,
+) -> Result<Answer, Refusal> {
     let pairs = call.query_pairs()?;
     let server_id = int_filter(&pairs, "server_id")?;
-    let items = inner.world.snapshots(server_id);
-    paged(
-        sim,
-        inner,
-        call,
-        &pairs,
-        items,
-        |s: &SimSnapshot| s.id,
-        |s| SnapshotOut::new(s, None),
-    )
+    let Inner {
+        world, faults, rng, ..
+    } = inner;
+    let mut items = world.listed_snapshots(server_id, now, faults.list_lag);
+    scramble(&mut items, |s| s.id);
+    paged(sim, call, &pairs, faults, rng, items, |s| {
+        SnapshotOut::new(s, None)
+    })
 }
 
-fn list_backups(sim: &Shared, inner: &Inner, call: &Call) -> Result<Answer, Refusal> {
+fn list_backups(
+    sim: &Shared,
+    inner: &mut Inner,
+    call: &Call,
+    now: Instant,
+) -> Result<Answer, Refusal> {
     let pairs = call.query_pairs()?;
     let server_id = int_filter(&pairs, "server_id")?;
     let backup_type = backup_type_filter(&pairs)?;
-    let items = inner.world.backups(server_id, backup_type);
-    paged(
-        sim,
-        inner,
-        call,
-        &pairs,
-        items,
-        |b: &SimBackup| b.id,
-        |b| BackupOut::new(b, None),
-    )
+    let Inner {
+        world, faults, rng, ..
+    } = inner;
+    let mut items = world.listed_backups(server_id, backup_type, now, faults.list_lag);
+    scramble(&mut items, |b| b.id);
+    paged(sim, call, &pairs, faults, rng, items, |b| {
+        BackupOut::new(b, None)
+    })
 }
 
 fn required_int(body: &Map<String, Value>, key: &str) -> Result<u64, Refusal> {
@@ -676,13 +733,13 @@ fn id_or_404(call: &Call) -> Result<u64, Refusal> {
         .ok_or_else(|| Refusal::not_found("Not found."))
 }
 
-fn delete_snapshot(inner: &mut Inner, call: &Call) -> Result<Answer, Refusal> {
-    inner.world.delete_snapshot(id_or_404(call)?)?;
+fn delete_snapshot(inner: &mut Inner, call: &Call, now: Instant) -> Result<Answer, Refusal> {
+    inner.world.delete_snapshot(id_or_404(call)?, now)?;
     Ok(Answer::empty(StatusCode::NO_CONTENT))
 }
 
-fn delete_backup(inner: &mut Inner, call: &Call) -> Result<Answer, Refusal> {
-    inner.world.delete_backup(id_or_404(call)?)?;
+fn delete_backup(inner: &mut Inner, call: &Call, now: Instant) -> Result<Answer, Refusal> {
+    inner.world.delete_backup(id_or_404(call)?, now)?;
     Ok(Answer::empty(StatusCode::NO_CONTENT))
 }
 

@@ -3,7 +3,10 @@
 //! Tests, `snapkeep demo` and `snapkeep sim` all hold a [`Simulator`]; it owns
 //! nothing but an `Arc` to the shared state, so clones can be handed to
 //! helper tasks, and everything a test wants to know (state, request log,
-//! high-water marks) is read in-process rather than over HTTP.
+//! high-water marks) is read in-process rather than over HTTP. A test can
+//! also act as another writer (the user, another tool, a second snapkeep)
+//! on the same servers, through the same state rules but without faults or
+//! the request log.
 
 use std::io;
 use std::net::SocketAddr;
@@ -17,12 +20,12 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::conn::{ConnHandle, KillableListener};
-use super::faults::Faults;
+use super::faults::{Fate, Faults};
 use super::model::{SimBackup, SimServer, SimSnapshot, SimStatus};
 use super::record::{RecordedRequest, RequestLog};
 use super::routes;
 use super::seed::Seed;
-use super::state::World;
+use super::state::{Refusal, World};
 
 /// Everything the simulator needs to start.
 #[derive(Clone, Debug)]
@@ -74,7 +77,10 @@ impl Shared {
         // A panic while holding the lock (a bug in a test) should not make
         // every later request fail too.
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.world.settle(Instant::now());
+        let now = Instant::now();
+        let lag = inner.faults.list_lag;
+        inner.world.settle(now);
+        inner.world.forget_deleted(now, lag);
         inner
     }
 }
@@ -194,7 +200,8 @@ impl Simulator {
         self.shared.lock().world.servers()
     }
 
-    /// Snapshots (of one server, or all), by id, statuses as of now.
+    /// Snapshots (of one server, or all), by id, statuses as of now: the
+    /// real state, however far lists lag behind it (`list_lag`).
     pub fn snapshots(&self, server_id: Option<u64>) -> Vec<SimSnapshot> {
         let inner = self.shared.lock();
         inner
@@ -205,7 +212,8 @@ impl Simulator {
             .collect()
     }
 
-    /// Backups (of one server, or all), by id, statuses as of now.
+    /// Backups (of one server, or all), by id, statuses as of now: the real
+    /// state, however far lists lag behind it (`list_lag`).
     pub fn backups(&self, server_id: Option<u64>) -> Vec<SimBackup> {
         let inner = self.shared.lock();
         inner
@@ -235,6 +243,79 @@ impl Simulator {
     /// Forces a backup's status; `false` if no such id.
     pub fn set_backup_status(&self, id: u64, status: SimStatus) -> bool {
         self.shared.lock().world.set_backup_status(id, status)
+    }
+
+    /// Creates a snapshot as another writer would (the user in the panel,
+    /// another tool, a second snapkeep): same rules as `POST /snapshots/`
+    /// (404 for an unknown server, 400 at the cap, next free id, lagging
+    /// lists hide it for `list_lag`) but no faults and no request log, and
+    /// `name` is not validated. `status` `InProgress` completes after
+    /// `complete_after` like any create (`stuck_in_progress`/`fail_creates`
+    /// do not apply); any other status is set at once and kept for good.
+    /// Returns the new id.
+    pub fn create_snapshot_as_other(
+        &self,
+        server_id: u64,
+        name: impl Into<String>,
+        status: SimStatus,
+    ) -> Result<u64, SimRefusal> {
+        let mut inner = self.shared.lock();
+        let created = inner.world.create_snapshot(
+            server_id,
+            name.into(),
+            String::new(),
+            Fate::Complete,
+            Instant::now(),
+            Utc::now(),
+        )?;
+        if status != SimStatus::InProgress {
+            inner.world.set_snapshot_status(created.id, status);
+        }
+        Ok(created.id)
+    }
+
+    /// Creates a manual backup as another writer would (see
+    /// [`Simulator::create_snapshot_as_other`]; the cap is the manual-backup
+    /// one). Returns the new id.
+    pub fn create_backup_as_other(
+        &self,
+        server_id: u64,
+        description: impl Into<String>,
+        status: SimStatus,
+    ) -> Result<u64, SimRefusal> {
+        let mut inner = self.shared.lock();
+        let created = inner.world.create_backup(
+            server_id,
+            description.into(),
+            Fate::Complete,
+            Instant::now(),
+            Utc::now(),
+        )?;
+        if status != SimStatus::InProgress {
+            inner.world.set_backup_status(created.id, status);
+        }
+        Ok(created.id)
+    }
+
+    /// Deletes a snapshot as another writer would: same effect as `DELETE
+    /// /snapshots/{id}/` (lagging lists keep showing it for `list_lag`) but
+    /// no faults and no request log. `false` if no such id.
+    pub fn delete_snapshot_directly(&self, id: u64) -> bool {
+        self.shared
+            .lock()
+            .world
+            .delete_snapshot(id, Instant::now())
+            .is_ok()
+    }
+
+    /// Deletes a backup (manual or automatic) as another writer would (see
+    /// [`Simulator::delete_snapshot_directly`]). `false` if no such id.
+    pub fn delete_backup_directly(&self, id: u64) -> bool {
+        self.shared
+            .lock()
+            .world
+            .delete_backup(id, Instant::now())
+            .is_ok()
     }
 
     /// Stops accepting connections, lets requests in flight finish (up to
@@ -272,6 +353,27 @@ impl std::fmt::Debug for Simulator {
         f.debug_struct("Simulator")
             .field("addr", &self.shared.addr)
             .finish_non_exhaustive()
+    }
+}
+
+/// Why a write as another writer was refused: what the API would have
+/// answered (404 unknown server, 400 cap reached), so a test can tell a full
+/// server from a typo.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {detail}")]
+pub struct SimRefusal {
+    /// The HTTP status the API would have sent.
+    pub status: u16,
+    /// DRF's `detail` text.
+    pub detail: String,
+}
+
+impl From<Refusal> for SimRefusal {
+    fn from(r: Refusal) -> Self {
+        SimRefusal {
+            status: r.status.as_u16(),
+            detail: r.detail,
+        }
     }
 }
 

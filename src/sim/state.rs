@@ -6,8 +6,13 @@
 //! restore) are decided in one place, under one lock, without I/O. Lifecycles
 //! are settled lazily: each request first moves every item whose time has
 //! come, so no background task is needed.
+//!
+//! Lists may lag behind this real state (`Faults::list_lag`): every item
+//! remembers when it was created, and deleted items are kept aside with the
+//! time of their deletion, so a list can be served as of "a while ago" while
+//! caps, deletes and restores keep deciding on the real state.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -61,6 +66,19 @@ struct Tracked<T> {
     value: T,
     /// When it leaves `in_progress`, and into what.
     due: Option<(Instant, Fate)>,
+    /// When it was created while running; `None` for seeded items, which
+    /// lagging lists never hide.
+    born: Option<Instant>,
+}
+
+/// Whether an item born at `born` shows in a list lagging `lag` at `now`.
+fn born_visible(born: Option<Instant>, now: Instant, lag: Duration) -> bool {
+    born.is_none_or(|born| now.saturating_duration_since(born) >= lag)
+}
+
+/// Whether an item deleted at `gone` still shows in a list lagging `lag` at `now`.
+fn gone_visible(gone: Instant, now: Instant, lag: Duration) -> bool {
+    now.saturating_duration_since(gone) < lag
 }
 
 /// The whole simulated provider.
@@ -80,6 +98,10 @@ pub(crate) struct World {
     restoring: BTreeSet<u64>,
     max_snapshots: HashMap<u64, usize>,
     max_manual_backups: HashMap<u64, usize>,
+    /// Deleted items with the time of their deletion, oldest first, for
+    /// lagging lists; forgotten once older than the lag in force.
+    gone_snapshots: VecDeque<(Instant, SimSnapshot)>,
+    gone_backups: VecDeque<(Instant, SimBackup)>,
 }
 
 impl World {
@@ -114,6 +136,8 @@ impl World {
             restoring: BTreeSet::new(),
             max_snapshots: HashMap::new(),
             max_manual_backups: HashMap::new(),
+            gone_snapshots: VecDeque::new(),
+            gone_backups: VecDeque::new(),
         };
         for s in &seed.servers {
             world.servers.insert(
@@ -139,7 +163,7 @@ impl World {
                 created_at: s.created.resolve(started),
                 description: s.description.clone(),
             };
-            world.insert_snapshot(value, None);
+            world.insert_snapshot(value, None, None);
         }
         for b in &seed.backups {
             let id = b.id.unwrap_or_else(|| world.take_backup_id());
@@ -162,7 +186,7 @@ impl World {
                 expires_at,
                 description: b.description.clone(),
             };
-            world.insert_backup(value, None);
+            world.insert_backup(value, None, None);
         }
         Ok(world)
     }
@@ -179,12 +203,17 @@ impl World {
         id
     }
 
-    fn insert_snapshot(&mut self, value: SimSnapshot, due: Option<(Instant, Fate)>) {
+    fn insert_snapshot(
+        &mut self,
+        value: SimSnapshot,
+        due: Option<(Instant, Fate)>,
+        born: Option<Instant>,
+    ) {
         let (id, server_id) = (value.id, value.server_id);
         if due.is_some() {
             self.pending_snapshots.insert(id);
         }
-        self.snapshots.insert(id, Tracked { value, due });
+        self.snapshots.insert(id, Tracked { value, due, born });
         let on_server = self.snapshots_by_server.entry(server_id).or_default();
         on_server.insert(id);
         let count = on_server.len();
@@ -192,12 +221,17 @@ impl World {
         *max = (*max).max(count);
     }
 
-    fn insert_backup(&mut self, value: SimBackup, due: Option<(Instant, Fate)>) {
+    fn insert_backup(
+        &mut self,
+        value: SimBackup,
+        due: Option<(Instant, Fate)>,
+        born: Option<Instant>,
+    ) {
         let (id, server_id) = (value.id, value.server_id);
         if due.is_some() {
             self.pending_backups.insert(id);
         }
-        self.backups.insert(id, Tracked { value, due });
+        self.backups.insert(id, Tracked { value, due, born });
         self.backups_by_server
             .entry(server_id)
             .or_default()
@@ -320,6 +354,79 @@ impl World {
             .collect()
     }
 
+    /// Snapshots as a list lagging `lag` shows them at `now`: the real ones
+    /// created at least `lag` ago, plus the ones deleted less than `lag` ago
+    /// (as they were then). Ids are unique (ids are never reused); order is
+    /// not meaningful.
+    pub(crate) fn listed_snapshots(
+        &self,
+        server_id: Option<u64>,
+        now: Instant,
+        lag: Duration,
+    ) -> Vec<&SimSnapshot> {
+        if lag.is_zero() {
+            return self.snapshots(server_id);
+        }
+        let live = self
+            .snapshots(server_id)
+            .into_iter()
+            .filter(|s| born_visible(self.snapshots[&s.id].born, now, lag));
+        let gone = self
+            .gone_snapshots
+            .iter()
+            .filter(|(at, s)| {
+                gone_visible(*at, now, lag) && server_id.is_none_or(|id| s.server_id == id)
+            })
+            .map(|(_, s)| s);
+        live.chain(gone).collect()
+    }
+
+    /// Backups as a list lagging `lag` shows them at `now` (see
+    /// [`World::listed_snapshots`]).
+    pub(crate) fn listed_backups(
+        &self,
+        server_id: Option<u64>,
+        backup_type: Option<BackupType>,
+        now: Instant,
+        lag: Duration,
+    ) -> Vec<&SimBackup> {
+        if lag.is_zero() {
+            return self.backups(server_id, backup_type);
+        }
+        let live = self
+            .backups(server_id, backup_type)
+            .into_iter()
+            .filter(|b| born_visible(self.backups[&b.id].born, now, lag));
+        let gone = self
+            .gone_backups
+            .iter()
+            .filter(|(at, b)| {
+                gone_visible(*at, now, lag)
+                    && server_id.is_none_or(|id| b.server_id == id)
+                    && backup_type.is_none_or(|t| b.backup_type == t)
+            })
+            .map(|(_, b)| b);
+        live.chain(gone).collect()
+    }
+
+    /// Drops deleted items a list lagging `lag` no longer shows at `now`.
+    pub(crate) fn forget_deleted(&mut self, now: Instant, lag: Duration) {
+        while self
+            .gone_snapshots
+            .front()
+            .is_some_and(|(at, _)| !gone_visible(*at, now, lag))
+        {
+            self.gone_snapshots.pop_front();
+        }
+        while self
+            .gone_backups
+            .front()
+            .is_some_and(|(at, _)| !gone_visible(*at, now, lag))
+        {
+            self.gone_backups.pop_front();
+        }
+    }
+
     pub(crate) fn snapshot_owner(&self, id: u64) -> Option<u64> {
         self.snapshots.get(&id).map(|t| t.value.server_id)
     }
@@ -361,7 +468,7 @@ impl World {
             created_at: whole_seconds(wall),
             description,
         };
-        self.insert_snapshot(value.clone(), self.due(fate, now));
+        self.insert_snapshot(value.clone(), self.due(fate, now), Some(now));
         Ok(value)
     }
 
@@ -392,7 +499,7 @@ impl World {
             expires_at: None,
             description,
         };
-        self.insert_backup(value.clone(), self.due(fate, now));
+        self.insert_backup(value.clone(), self.due(fate, now), Some(now));
         Ok(value)
     }
 
@@ -403,8 +510,12 @@ impl World {
         }
     }
 
-    /// `DELETE /snapshots/{id}/`: returns what was deleted.
-    pub(crate) fn delete_snapshot(&mut self, id: u64) -> Result<SimSnapshot, Refusal> {
+    /// `DELETE /snapshots/{id}/` at `now`: returns what was deleted.
+    pub(crate) fn delete_snapshot(
+        &mut self,
+        id: u64,
+        now: Instant,
+    ) -> Result<SimSnapshot, Refusal> {
         let gone = self
             .snapshots
             .remove(&id)
@@ -414,13 +525,14 @@ impl World {
         if let Some(ids) = self.snapshots_by_server.get_mut(&gone.server_id) {
             ids.remove(&id);
         }
+        self.gone_snapshots.push_back((now, gone.clone()));
         Ok(gone)
     }
 
-    /// `DELETE /backups/{id}/`: returns what was deleted. Automatic backups
+    /// `DELETE /backups/{id}/` at `now`: returns what was deleted. Automatic backups
     /// can be deleted too: the docs do not say the API refuses, and a test
     /// should see the client's mistake in the state rather than a 4xx.
-    pub(crate) fn delete_backup(&mut self, id: u64) -> Result<SimBackup, Refusal> {
+    pub(crate) fn delete_backup(&mut self, id: u64, now: Instant) -> Result<SimBackup, Refusal> {
         let gone = self
             .backups
             .remove(&id)
@@ -430,6 +542,7 @@ impl World {
         if let Some(ids) = self.backups_by_server.get_mut(&gone.server_id) {
             ids.remove(&id);
         }
+        self.gone_backups.push_back((now, gone.clone()));
         Ok(gone)
     }
 
@@ -667,9 +780,58 @@ mod tests {
         );
         assert_eq!(w.max_snapshots_seen(12345), 5);
         assert_eq!(w.max_manual_backups_seen(12345), 10);
-        w.delete_snapshot(801).unwrap();
+        w.delete_snapshot(801, now).unwrap();
         assert_eq!(w.max_snapshots_seen(12345), 5);
         assert_eq!(w.snapshots_on(12345), 4);
+    }
+
+    #[test]
+    fn lagging_lists_hide_the_new_and_keep_the_deleted_until_the_lag_passes() {
+        let mut w = world();
+        let t0 = Instant::now();
+        let lag = Duration::from_secs(3);
+        let made = w
+            .create_snapshot(
+                12345,
+                "n".into(),
+                String::new(),
+                Fate::Stuck,
+                t0,
+                Utc::now(),
+            )
+            .unwrap()
+            .id;
+        w.delete_snapshot(801, t0 + Duration::from_secs(1)).unwrap();
+        w.delete_backup(499, t0 + Duration::from_secs(1)).unwrap();
+        let listed = |w: &World, at: u64| -> Vec<u64> {
+            let mut ids: Vec<u64> = w
+                .listed_snapshots(Some(12345), t0 + Duration::from_secs(at), lag)
+                .iter()
+                .map(|s| s.id)
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(listed(&w, 2), [798, 801]);
+        assert_eq!(listed(&w, 3), [798, 801, made]);
+        assert_eq!(listed(&w, 4), [798, made]);
+        assert_eq!(w.snapshots(Some(12345)).len(), 2);
+        assert!(w.listed_snapshots(Some(12346), t0, lag).is_empty());
+        let manual = |w: &World, at: u64| {
+            w.listed_backups(
+                Some(12345),
+                Some(BackupType::Manual),
+                t0 + Duration::from_secs(at),
+                lag,
+            )
+            .len()
+        };
+        assert_eq!(manual(&w, 2), 1);
+        // No lag: the real state; forgotten deletions do not come back.
+        assert_eq!(w.listed_snapshots(Some(12345), t0, Duration::ZERO).len(), 2);
+        w.forget_deleted(t0 + Duration::from_secs(4), lag);
+        assert!(w.gone_snapshots.is_empty() && w.gone_backups.is_empty());
+        assert_eq!(manual(&w, 2), 0);
     }
 
     #[test]

@@ -1238,3 +1238,455 @@ async fn shutdown_stops_serving() {
     // Clones still answer questions about the final state.
     assert_eq!(clone.snapshots(None).len(), 2);
 }
+
+/// Sorted ids of one list answer's results.
+fn sorted_ids(page: &Value) -> Vec<u64> {
+    let mut got = ids(page["results"].as_array().unwrap());
+    got.sort();
+    got
+}
+
+#[tokio::test]
+async fn list_lag_hides_new_items_and_keeps_deleted_ones_then_converges() {
+    let lag = Duration::from_secs(1);
+    let sim = start(SimConfig {
+        faults: Faults::none().with_list_lag(lag),
+        ..fast_config()
+    })
+    .await;
+    let api = Api::new(&sim);
+    let t0 = Instant::now();
+
+    // Seeded items show at once.
+    assert_eq!(
+        sorted_ids(&api.get("/snapshots/?server_id=12345").await.json()),
+        [798, 801]
+    );
+    let fresh = api.create_snapshot(12345, "fresh").await.json()["id"]
+        .as_u64()
+        .unwrap();
+    let theirs = sim
+        .create_snapshot_as_other(12345, "theirs", SimStatus::Completed)
+        .unwrap();
+    assert_eq!(api.delete("/snapshots/801/").await.status, 204);
+    let page = api.get("/snapshots/?server_id=12345").await.json();
+    // New ones hidden, the deleted one lingers with its last status.
+    assert_eq!(sorted_ids(&page), [798, 801]);
+    assert_eq!(page["count"], 2);
+    let ghost = page["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == 801)
+        .unwrap();
+    assert_eq!(ghost["status"], "completed");
+    assert_eq!(ghost["size_mb"], 5120);
+    // The real state decides everything but lists.
+    assert_eq!(api.delete("/snapshots/801/").await.status, 404);
+    assert_eq!(
+        api.post("/snapshots/801/restore/", json!(null))
+            .await
+            .status,
+        404
+    );
+    let real: Vec<u64> = sim.snapshots(Some(12345)).iter().map(|s| s.id).collect();
+    assert_eq!(real, [798, fresh, theirs]);
+    for i in 0..2 {
+        assert_eq!(
+            api.create_snapshot(12345, &format!("more{i}")).await.status,
+            201
+        );
+    }
+    assert_eq!(
+        api.get("/snapshots/?server_id=12345").await.json()["count"],
+        2
+    );
+    let refused = api.create_snapshot(12345, "over").await;
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert_eq!(sim.max_snapshots_seen(12345), 5);
+
+    // Backups lag the same way, filters included.
+    let backup = api.create_backup(12345).await.json()["id"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(api.delete("/backups/499/").await.status, 204);
+    assert_eq!(
+        sorted_ids(
+            &api.get("/backups/?server_id=12345&backup_type=manual")
+                .await
+                .json()
+        ),
+        [499]
+    );
+    assert_eq!(
+        sorted_ids(&api.get("/backups/?backup_type=automatic").await.json()),
+        [495, 501]
+    );
+    assert!(
+        t0.elapsed() < lag,
+        "the machine is too slow for this test's timing"
+    );
+
+    // Once the lag has passed, lists show the real state.
+    tokio::time::sleep(lag).await;
+    let page = api.get("/snapshots/?server_id=12345").await.json();
+    let real: Vec<u64> = sim.snapshots(Some(12345)).iter().map(|s| s.id).collect();
+    assert_eq!(sorted_ids(&page), real);
+    assert_eq!(page["count"], 5);
+    assert!(!real.contains(&801));
+    assert_eq!(
+        sorted_ids(
+            &api.get("/backups/?server_id=12345&backup_type=manual")
+                .await
+                .json()
+        ),
+        [backup]
+    );
+}
+
+#[tokio::test]
+async fn applied_errors_do_the_work_then_answer_the_error() {
+    let sim = start(SimConfig {
+        faults: Faults::none().with_endpoint(
+            Endpoint::SnapshotsCreate,
+            FaultSpec::none().with_applied_errors(1.0, 502),
+        ),
+        ..fast_config()
+    })
+    .await;
+    let api = Api::new(&sim);
+    let reply = api.create_snapshot(12345, "applied").await;
+    assert_eq!(reply.status, 502);
+    assert!(reply.text.contains("502 Bad Gateway"), "{reply:?}");
+    let made: Vec<SimSnapshot> = sim
+        .snapshots(Some(12345))
+        .into_iter()
+        .filter(|s| s.name == "applied")
+        .collect();
+    assert_eq!(made.len(), 1);
+    let last = sim.requests().pop().unwrap();
+    // The log keeps what the backend did; the fault says what the client got.
+    assert_eq!(
+        (last.status, last.fault),
+        (201, Some(InjectedFault::AppliedError))
+    );
+    // Refusals are not dressed up as applied work.
+    let reply = api.create_snapshot(1, "nowhere").await;
+    assert_eq!(reply.status, 404);
+    assert_eq!(sim.requests().pop().unwrap().fault, None);
+
+    sim.set_faults(Faults::none().with_global(FaultSpec::none().with_applied_errors(1.0, 504)));
+    assert_eq!(api.delete("/backups/499/").await.status, 504);
+    assert!(sim.backups(Some(12345)).iter().all(|b| b.id != 499));
+    assert_eq!(api.delete("/backups/499/").await.status, 404);
+    let faults: Vec<Option<InjectedFault>> = sim.requests().iter().map(|r| r.fault).collect();
+    assert_eq!(faults[2..], [Some(InjectedFault::AppliedError), None]);
+}
+
+/// A seed with 12 completed snapshots on three servers.
+fn twelve_snapshots() -> Seed {
+    (0..12).fold(Seed::fleet(3), |seed, i| {
+        seed.snapshot(
+            i % 3 + 1,
+            format!("s{i}"),
+            Duration::from_secs(60 * i),
+            SimStatus::Completed,
+        )
+    })
+}
+
+#[tokio::test]
+async fn page_shift_repeats_or_skips_with_a_seeded_rng() {
+    async fn walk_pages(rng_seed: u64) -> (Vec<Vec<u64>>, Vec<u64>, Vec<Option<InjectedFault>>) {
+        let sim = start(SimConfig {
+            seed: twelve_snapshots(),
+            rng_seed,
+            ..fast_config()
+        })
+        .await;
+        let api = Api::new(&sim);
+        let order = ids(api.get("/snapshots/").await.json()["results"]
+            .as_array()
+            .unwrap());
+        sim.set_faults(Faults::none().with_page_size(4).with_page_shift(1.0));
+        sim.clear_requests();
+        let mut pages = Vec::new();
+        for _ in 0..8 {
+            for n in 1..=3 {
+                let page = api.get(&format!("/snapshots/?page={n}")).await.json();
+                assert_eq!(page["count"], 12);
+                pages.push(ids(page["results"].as_array().unwrap()));
+            }
+        }
+        let faults = sim.requests().iter().map(|r| r.fault).collect();
+        sim.shutdown().await;
+        (pages, order, faults)
+    }
+
+    let (pages, order, faults) = walk_pages(3).await;
+    let (mut back, mut forward) = (0, 0);
+    for (i, page) in pages.iter().enumerate() {
+        let n = i % 3 + 1;
+        let start = (n - 1) * 4;
+        if n == 1 {
+            assert_eq!(page[..], order[..4]);
+            assert_eq!(faults[i], None);
+            continue;
+        }
+        assert_eq!(faults[i], Some(InjectedFault::PageShift));
+        if page[..] == order[start - 1..start + 3] {
+            back += 1;
+        } else if page[..] == order[start + 1..(start + 5).min(12)] {
+            forward += 1;
+        } else {
+            panic!("page {n} is not shifted by one: {page:?} of {order:?}");
+        }
+    }
+    assert!(back > 0 && forward > 0, "{back} back, {forward} forward");
+    // Same seed, same shifts; rate 0 never shifts.
+    assert_eq!(walk_pages(3).await.0, pages);
+
+    let sim = start(SimConfig {
+        seed: twelve_snapshots(),
+        faults: Faults::none().with_page_size(4).with_page_shift(0.0),
+        ..fast_config()
+    })
+    .await;
+    let (all, pages) = Api::new(&sim).list_all("/snapshots/").await;
+    assert_eq!((all.len(), pages), (12, 3));
+    assert_eq!(sorted_ids(&json!({ "results": all })).len(), 12);
+    assert!(sim.requests().iter().all(|r| r.fault.is_none()));
+}
+
+#[tokio::test]
+async fn count_inflation_lies_about_count_but_links_follow_the_real_list() {
+    let sim = start(SimConfig {
+        faults: Faults::none()
+            .with_page_size(2)
+            .with_count_inflation(5_000_000),
+        ..fast_config()
+    })
+    .await;
+    let api = Api::new(&sim);
+    let first = api.get("/backups/").await.json();
+    assert_eq!(first["count"], 5_000_000);
+    assert!(first["next"].as_str().unwrap().ends_with("?page=2"));
+    let second = api.get(first["next"].as_str().unwrap()).await.json();
+    assert_eq!(second["count"], 5_000_000);
+    assert_eq!(second["next"], Value::Null);
+    let (all, pages) = api.list_all("/backups/").await;
+    assert_eq!((all.len(), pages), (3, 2));
+    let empty = api.get("/snapshots/?server_id=12346").await.json();
+    assert_eq!(
+        (empty["count"].clone(), empty["results"].clone()),
+        (json!(5_000_000), json!([]))
+    );
+}
+
+#[tokio::test]
+async fn junk_items_appear_raw_in_every_list() {
+    let orphan = junk::deleted_server_snapshot(9_000_001);
+    let bare = junk::missing_fields(9_000_002);
+    let sim = start(SimConfig {
+        faults: Faults::none().with_junk_items([orphan.clone(), bare.clone()]),
+        ..fast_config()
+    })
+    .await;
+    let api = Api::new(&sim);
+    // Filters do not remove them; they count.
+    let page = api.get("/snapshots/?server_id=12346").await.json();
+    assert_eq!(page["count"], 2);
+    assert_eq!(page["results"], json!([orphan, bare]));
+    let page = api.get("/backups/?backup_type=manual").await.json();
+    assert_eq!(page["count"], 3);
+    let results = page["results"].as_array().unwrap();
+    assert_eq!(results[0]["id"], 499);
+    assert_eq!(results[1..], [orphan.clone(), bare.clone()]);
+    // They come after the real items, so paging puts them last.
+    sim.set_faults(
+        Faults::none()
+            .with_page_size(3)
+            .with_junk_items([junk::deleted_server_backup(9_000_003)]),
+    );
+    let (all, pages) = api.list_all("/snapshots/").await;
+    assert_eq!((all.len(), pages), (3, 1));
+    assert_eq!(all[2], junk::deleted_server_backup(9_000_003));
+    let (all, pages) = api.list_all("/backups/").await;
+    assert_eq!((all.len(), pages), (4, 2));
+    assert_eq!(all[3]["server"], Value::Null);
+    // They are not in the state.
+    assert_eq!(api.delete("/backups/9000003/").await.status, 404);
+
+    // The control API takes them as raw JSON too.
+    let reply = reqwest::Client::new()
+        .put(format!("http://{}/_sim/faults", sim.addr()))
+        .body(r#"{"junk_items": [{"id": 7, "created_at": "yesterday"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    let page = api.get("/snapshots/?server_id=12346").await.json();
+    assert_eq!(
+        page["results"],
+        json!([{"id": 7, "created_at": "yesterday"}])
+    );
+}
+
+#[tokio::test]
+async fn raw_retry_after_is_sent_verbatim() {
+    let sim = start(fast_config()).await;
+    let api = Api::new(&sim);
+    for raw in [
+        "10000000000000000000",
+        "-5",
+        "soon",
+        "Wed, 21 Oct 2015 07:28:00 GMT",
+        "0",
+    ] {
+        sim.set_faults(
+            Faults::none().with_global(
+                FaultSpec::none()
+                    .with_rate_limit(1.0, 7)
+                    .with_retry_after_raw(raw),
+            ),
+        );
+        let reply = api.get("/snapshots/").await;
+        assert_eq!(reply.status, 429);
+        assert_eq!(reply.headers["retry-after"].as_bytes(), raw.as_bytes());
+        assert_eq!(reply.headers.get_all("retry-after").iter().count(), 1);
+        assert_eq!(reply.detail(), "Request was throttled.");
+    }
+    let reply = reqwest::Client::new()
+        .put(format!("http://{}/_sim/faults", sim.addr()))
+        .body(r#"{"global": {"rate_limit_rate": 1, "retry_after_raw": "-1"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200);
+    assert_eq!(api.get("/backups/").await.headers["retry-after"], "-1");
+}
+
+#[tokio::test]
+async fn seeded_unknown_statuses_persist() {
+    let seed = ["pending", "error", "deleting", "in_progress"]
+        .into_iter()
+        .enumerate()
+        .fold(Seed::fleet(1), |seed, (i, status)| {
+            seed.snapshot(
+                1,
+                format!("odd{i}"),
+                Duration::from_secs(60),
+                SimStatus::from(status),
+            )
+            .backup(
+                1,
+                BackupType::Manual,
+                format!("odd{i}"),
+                Duration::from_secs(60),
+                SimStatus::from(status),
+            )
+        });
+    let sim = start(SimConfig {
+        seed,
+        complete_after: Duration::from_millis(10),
+        ..SimConfig::default()
+    })
+    .await;
+    let api = Api::new(&sim);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut want = ["deleting", "error", "in_progress", "pending"];
+    want.sort();
+    for path in ["/snapshots/", "/backups/"] {
+        let (all, _) = api.list_all(path).await;
+        let mut got: Vec<&str> = all.iter().map(|i| i["status"].as_str().unwrap()).collect();
+        got.sort();
+        assert_eq!(got, want, "{path}");
+        assert!(all.iter().all(|i| i["size_mb"].is_null()), "{path}");
+    }
+    assert!(
+        sim.snapshots(None)
+            .iter()
+            .all(|s| s.status != SimStatus::Completed)
+    );
+    assert!(
+        sim.snapshots(None)
+            .iter()
+            .any(|s| s.status == SimStatus::Other("deleting".into()))
+    );
+    // They take slots and cannot be restored.
+    let odd = sim.snapshots(None)[0].id;
+    assert_eq!(
+        api.post(&format!("/snapshots/{odd}/restore/"), json!(null))
+            .await
+            .status,
+        400
+    );
+}
+
+#[tokio::test]
+async fn other_writers_act_on_the_state_without_faults_or_log() {
+    let sim = start(SimConfig {
+        faults: Faults::none()
+            .with_global(FaultSpec::none().with_errors(1.0, 503))
+            .with_stuck_in_progress(),
+        ..fast_config()
+    })
+    .await;
+    let api = Api::new(&sim);
+    let busy = sim
+        .create_snapshot_as_other(12345, "theirs-busy", SimStatus::InProgress)
+        .unwrap();
+    let done = sim
+        .create_snapshot_as_other(12345, "theirs-done", SimStatus::Completed)
+        .unwrap();
+    let odd = sim
+        .create_snapshot_as_other(12345, "theirs-odd", "pending".into())
+        .unwrap();
+    assert_eq!((busy, done, odd), (802, 803, 804));
+    let status = |id: u64| {
+        sim.snapshots(None)
+            .into_iter()
+            .find(|s| s.id == id)
+            .unwrap()
+            .status
+    };
+    assert_eq!(status(busy), SimStatus::InProgress);
+    assert_eq!(status(done), SimStatus::Completed);
+    // The cap and unknown servers refuse as the API would.
+    let err = sim
+        .create_snapshot_as_other(12345, "sixth", SimStatus::Completed)
+        .unwrap_err();
+    assert_eq!(err.status, 400);
+    assert!(err.detail.contains("Snapshot limit reached"), "{err}");
+    assert_eq!(
+        sim.create_backup_as_other(1, "nowhere", SimStatus::Completed)
+            .unwrap_err()
+            .status,
+        404
+    );
+    // Their in-progress items complete like any other (no stuck fault).
+    settle().await;
+    assert_eq!(status(busy), SimStatus::Completed);
+    assert_eq!(status(odd), SimStatus::Other("pending".into()));
+
+    let backup = sim
+        .create_backup_as_other(12345, "their backup", SimStatus::Failed)
+        .unwrap();
+    assert_eq!(
+        sim.backups(Some(12345))
+            .iter()
+            .find(|b| b.id == backup)
+            .map(|b| (b.backup_type, b.status.clone(), b.description.clone())),
+        Some((BackupType::Manual, SimStatus::Failed, "their backup".into()))
+    );
+    assert!(sim.delete_snapshot_directly(done));
+    assert!(!sim.delete_snapshot_directly(done));
+    assert!(sim.delete_backup_directly(backup));
+    assert!(sim.delete_backup_directly(501));
+    assert!(!sim.delete_backup_directly(backup));
+    assert_eq!(sim.snapshots(Some(12345)).len(), 4);
+    assert_eq!(sim.backups(Some(12345)).len(), 2);
+    // None of it went through the faults or into the log.
+    assert!(sim.requests().is_empty());
+    assert_eq!(api.get("/snapshots/").await.status, 503);
+}

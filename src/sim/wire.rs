@@ -38,7 +38,8 @@ pub(crate) struct Detail<'a> {
 /// DRF's page: `count`, `next`, `previous`, `results`.
 #[derive(Serialize)]
 pub(crate) struct Page<T> {
-    pub(crate) count: usize,
+    /// The real number of items, or the inflated one (`count_inflation`).
+    pub(crate) count: u64,
     pub(crate) next: Option<String>,
     pub(crate) previous: Option<String>,
     pub(crate) results: Vec<T>,
