@@ -37,3 +37,15 @@ impl Clock for ShiftedClock {
         Utc::now() + *self.offset.lock().expect("clock lock")
     }
 }
+
+/// A clock that always says the same time (tests).
+#[cfg(test)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct FixedClock(pub(crate) DateTime<Utc>);
+
+#[cfg(test)]
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}

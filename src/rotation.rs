@@ -914,3 +914,9 @@ fn rules_text(rules: &[retention::Rule]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod testkit;
+
+#[cfg(test)]
+mod tests;

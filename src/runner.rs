@@ -287,6 +287,13 @@ async fn run_server(
     dry_run: bool,
 ) -> Vec<JobOutcome> {
     let mut out = Vec::new();
+    #[cfg(test)]
+    if specs
+        .first()
+        .is_some_and(|s| s.server_id == PANICKING_SERVER)
+    {
+        panic!("test: server {PANICKING_SERVER} panics by design");
+    }
     let mut server_name = items
         .iter()
         .filter_map(|(_, r)| r.as_ref().ok())
@@ -362,6 +369,10 @@ async fn run_server(
     }
     out
 }
+
+/// In tests, the task of this server panics (how else would a bug show?).
+#[cfg(test)]
+pub(crate) const PANICKING_SERVER: u64 = 4242;
 
 /// The human summary: one line per job, then a total.
 pub(crate) fn summary(report: &PassReport, dry_run: bool) -> String {

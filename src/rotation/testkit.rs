@@ -1,0 +1,114 @@
+//! What the in-process rotation tests share: the real client, poller, job
+//! and pass, driven against the in-process simulator on loopback with a
+//! fixed clock, and quick settings so a whole pass takes milliseconds.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::api::{ApiToken, CallStats, Client, ClientSettings};
+use crate::clock::{Clock, FixedClock};
+use crate::config::{self, Config};
+use crate::runner::{self, JobSpec, PassOptions, PassReport};
+use crate::sim::{Faults, Seed, SimConfig, Simulator};
+
+/// How long simulated creates take.
+pub(crate) const COMPLETE_AFTER: Duration = Duration::from_millis(30);
+
+/// Policies get these waits unless a test says otherwise.
+pub(crate) const DEFAULTS: &str =
+    "[defaults]\npoll_interval = \"10ms\"\nwait_timeout = \"600ms\"\n\n";
+
+pub(crate) fn at(s: &str) -> DateTime<Utc> {
+    s.parse()
+        .unwrap_or_else(|e| panic!("bad test time {s:?}: {e}"))
+}
+
+pub(crate) async fn simulator(seed: Seed, faults: Faults, rng_seed: u64) -> Simulator {
+    Simulator::start(
+        "127.0.0.1:0".parse().expect("loopback"),
+        SimConfig {
+            complete_after: COMPLETE_AFTER,
+            seed,
+            faults,
+            rng_seed,
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("simulator starts")
+}
+
+/// A client with production logic and test-sized waits.
+pub(crate) fn client(sim: &Simulator) -> Client {
+    let mut s = ClientSettings::new(sim.base_url(), ApiToken::new(sim.token()));
+    s.timeout = Duration::from_secs(5);
+    s.connect_timeout = Duration::from_secs(2);
+    s.min_backoff = Duration::from_millis(1);
+    s.max_backoff = Duration::from_millis(5);
+    s.max_retries = 6;
+    s.retry_deadline = Duration::from_secs(3);
+    s.requests_per_second = 0.0;
+    s.max_concurrency = 4;
+    Client::with_stats(s, Arc::new(CallStats::default())).expect("client builds")
+}
+
+/// Parses policies (prefixed with [`DEFAULTS`]).
+pub(crate) fn config(policies: &str) -> Arc<Config> {
+    let text = format!("{DEFAULTS}{policies}");
+    Arc::new(config::parse_str(&text, "test.toml").unwrap_or_else(|e| panic!("{e}\n{text}")))
+}
+
+/// Every (server, policy) of `config` for its latest slot at `now`.
+pub(crate) fn jobs(config: &Config, now: DateTime<Utc>) -> Vec<JobSpec> {
+    crate::commands::run_now::select_jobs(config, &[], &[], false, now).expect("jobs")
+}
+
+/// One real pass at the fixed time `now`.
+pub(crate) async fn pass(
+    config: &Arc<Config>,
+    client: &Client,
+    now: DateTime<Utc>,
+    jobs: Vec<JobSpec>,
+) -> PassReport {
+    let clock: Arc<dyn Clock> = Arc::new(FixedClock(now));
+    runner::run_pass(
+        Arc::clone(config),
+        client.clone(),
+        clock,
+        jobs,
+        PassOptions::default(),
+    )
+    .await
+}
+
+/// The snapshot name a policy writes for `slot`.
+pub(crate) fn snap(policy: &str, slot: &str) -> String {
+    crate::naming::label_for(
+        crate::config::Kind::Snapshot,
+        "snapkeep",
+        policy,
+        at(slot),
+        None,
+    )
+}
+
+/// Names of the snapshots on `server`, sorted.
+pub(crate) fn names(sim: &Simulator, server: u64) -> Vec<String> {
+    let mut v: Vec<String> = sim
+        .snapshots(Some(server))
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    v.sort();
+    v
+}
+
+/// (method, path) of every request the simulator answered, in order.
+pub(crate) fn calls(sim: &Simulator) -> Vec<(String, String)> {
+    sim.requests()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect()
+}
