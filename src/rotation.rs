@@ -920,3 +920,6 @@ mod testkit;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod chaos;

@@ -1,0 +1,641 @@
+//! Randomized fault schedules at the pass level: invariants no single
+//! example can establish.
+//!
+//! Each schedule is drawn from one seed: a random fleet (foreign and manual
+//! items, our items from earlier slots, failed and unknown-status items, a
+//! slot left half done, policies sharing servers near the cap) × random
+//! faults (5xx before or after the work, 429 with odd `Retry-After`, lost
+//! answers, lagging lists, shifting pages, lying counts, undecodable items,
+//! creates that fail) × how it runs (one pass, two instances at once, or a
+//! pass dropped at a random await point and a fresh one started as after a
+//! restart). Then the faults stop and two clean passes converge. After every
+//! schedule the invariants are checked; a failure names its seed.
+//!
+//! `cargo test --lib chaos` runs [`CI_SCHEDULES`]; for a long run:
+//! `SNAPKEEP_CHAOS_SCHEDULES=10000 cargo test --release --lib chaos -- --nocapture`
+//! (`SNAPKEEP_CHAOS_SEED=N` starts at seed N; with `SNAPKEEP_CHAOS_SCHEDULES=1`
+//! it replays one).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use fastrand::Rng;
+
+use super::testkit::{at, client, config, jobs, pass, simulator};
+use crate::config::{Config, Kind};
+use crate::naming;
+use crate::runner::PassReport;
+use crate::sim::{BackupType, Endpoint, FaultSpec, Faults, Seed, SimStatus, Simulator, junk};
+
+/// Schedules `cargo test` runs (a few hundred; the long run is above).
+const CI_SCHEDULES: u64 = 240;
+/// Schedules run at once (each has its own simulator).
+const PARALLEL: usize = 8;
+
+/// What a schedule looked like, for the figures at the end.
+#[derive(Debug, Default, Clone, Copy)]
+struct Tally {
+    passes: u64,
+    jobs: u64,
+    failed_jobs: u64,
+    deletes: u64,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn randomized_fault_schedules_keep_every_invariant() {
+    let count = env_u64("SNAPKEEP_CHAOS_SCHEDULES").unwrap_or(CI_SCHEDULES);
+    let first = env_u64("SNAPKEEP_CHAOS_SEED").unwrap_or(0);
+    let permits = Arc::new(tokio::sync::Semaphore::new(PARALLEL));
+    let mut tasks = tokio::task::JoinSet::new();
+    for seed in first..first + count {
+        let permits = Arc::clone(&permits);
+        tasks.spawn(async move {
+            let _p = permits.acquire_owned().await.expect("open");
+            (seed, schedule(seed).await)
+        });
+    }
+    let mut failures = Vec::new();
+    let mut total = Tally::default();
+    while let Some(joined) = tasks.join_next().await {
+        match joined {
+            Ok((_, Ok(t))) => {
+                total.passes += t.passes;
+                total.jobs += t.jobs;
+                total.failed_jobs += t.failed_jobs;
+                total.deletes += t.deletes;
+            }
+            Ok((seed, Err(violations))) => failures.push((seed, violations)),
+            Err(e) => failures.push((u64::MAX, vec![format!("schedule task died: {e}")])),
+        }
+    }
+    failures.sort();
+    println!(
+        "chaos: {count} schedules from seed {first}: {} passes, {} jobs ({} failed honestly), {} deletes, {} schedule(s) violated an invariant",
+        total.passes,
+        total.jobs,
+        total.failed_jobs,
+        total.deletes,
+        failures.len()
+    );
+    if !failures.is_empty() {
+        let text: Vec<String> = failures
+            .iter()
+            .map(|(seed, v)| format!("seed {seed}:\n  {}", v.join("\n  ")))
+            .collect();
+        panic!(
+            "{} schedule(s) broke an invariant; replay one with SNAPKEEP_CHAOS_SEED=<seed> SNAPKEEP_CHAOS_SCHEDULES=1 cargo test --lib chaos -- --nocapture\n{}",
+            failures.len(),
+            text.join("\n")
+        );
+    }
+}
+
+fn env_u64(name: &str) -> Option<u64> {
+    std::env::var(name).ok()?.trim().parse().ok()
+}
+
+/// The fixed "now" of every schedule (retention and slots read it).
+fn now() -> DateTime<Utc> {
+    at("2025-03-10T12:00:30Z")
+}
+
+const POLICY_A: &str = "hourly";
+const POLICY_B: &str = "daily";
+const POLICY_C: &str = "nightly-backup";
+
+/// A random world: the simulator's seed, the config, and the ids that are
+/// not ours (which must survive).
+struct World {
+    seed: Seed,
+    config: Arc<Config>,
+    servers: Vec<u64>,
+}
+
+fn world(rng: &mut Rng) -> World {
+    let n = rng.u64(1..=4);
+    let servers: Vec<u64> = (1..=n).collect();
+    let a_keep = if rng.bool() {
+        format!("keep_last = {}", rng.u32(2..=3))
+    } else {
+        format!("keep_last = 1\nkeep_daily = {}", rng.u32(2..=3))
+    };
+    let b_servers: Vec<u64> = servers.iter().copied().filter(|_| rng.bool()).collect();
+    let b_keep = rng.u32(1..=2);
+    let c_servers: Vec<u64> = servers
+        .iter()
+        .copied()
+        .filter(|_| rng.u8(0..3) == 0)
+        .collect();
+    let list = |v: &[u64]| v.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
+    let mut text = format!(
+        "[[policy]]\nname = \"{POLICY_A}\"\nkind = \"snapshot\"\nservers = [{}]\nschedule = \"0 * * * *\"\n{a_keep}\n",
+        list(&servers)
+    );
+    let with_b = format!(
+        "{text}\n[[policy]]\nname = \"{POLICY_B}\"\nkind = \"snapshot\"\nservers = [{}]\nschedule = \"0 3 * * *\"\nkeep_last = {b_keep}\n",
+        list(&b_servers)
+    );
+    if !b_servers.is_empty()
+        && crate::config::parse_str(&format!("{}{with_b}", super::testkit::DEFAULTS), "t").is_ok()
+    {
+        text = with_b;
+    }
+    if !c_servers.is_empty() {
+        text.push_str(&format!(
+            "\n[[policy]]\nname = \"{POLICY_C}\"\nkind = \"backup\"\nservers = [{}]\nschedule = \"0 3 * * *\"\nkeep_last = {}\n",
+            list(&c_servers),
+            rng.u32(2..=4)
+        ));
+    }
+    let config = config(&text);
+
+    let now = now();
+    let mut seed = Seed::empty();
+    for &server in &servers {
+        seed = seed.server(server, format!("srv-{server}"));
+        let mut snapshots = 0;
+        let mut add = |seed: Seed, name: String, time: DateTime<Utc>, status: SimStatus| {
+            if snapshots >= 5 {
+                return seed;
+            }
+            snapshots += 1;
+            seed.snapshot(server, name, time, status)
+        };
+        for i in 0..rng.u8(0..=2) {
+            seed = add(
+                seed,
+                format!("manual-{i}"),
+                now - TimeDelta::days(30),
+                SimStatus::Completed,
+            );
+        }
+        for policy in &config.policies {
+            if policy.kind != Kind::Snapshot || !policy.servers.contains(&server) {
+                continue;
+            }
+            let latest = policy.schedule.latest_at_or_before(now).expect("fired");
+            let step = if policy.name == POLICY_A {
+                TimeDelta::hours(1)
+            } else {
+                TimeDelta::days(1)
+            };
+            for back in 1..=rng.i64(0..=3) {
+                let slot = latest - step * back as i32;
+                let status = match rng.u8(0..10) {
+                    0 => SimStatus::Failed,
+                    1 => SimStatus::from(if rng.bool() { "pending" } else { "error" }),
+                    _ => SimStatus::Completed,
+                };
+                seed = add(seed, label(policy, slot), slot, status);
+            }
+            // A slot a stopped pass left: in progress, done, or twice.
+            match rng.u8(0..8) {
+                0 => seed = add(seed, label(policy, latest), latest, SimStatus::InProgress),
+                1 => seed = add(seed, label(policy, latest), latest, SimStatus::Completed),
+                2 => {
+                    seed = add(seed, label(policy, latest), latest, SimStatus::Completed);
+                    seed = add(seed, label(policy, latest), latest, SimStatus::Completed);
+                }
+                _ => {}
+            }
+        }
+        for i in 0..rng.u8(0..=2) {
+            seed = seed.backup(
+                server,
+                BackupType::Automatic,
+                format!("auto {i}"),
+                now - TimeDelta::days(i64::from(i) + 1),
+                SimStatus::Completed,
+            );
+        }
+        for i in 0..rng.u8(0..=2) {
+            seed = seed.backup(
+                server,
+                BackupType::Manual,
+                format!("before upgrade {i}"),
+                now - TimeDelta::days(40),
+                SimStatus::Completed,
+            );
+        }
+    }
+    World {
+        seed,
+        config,
+        servers,
+    }
+}
+
+fn label(policy: &crate::config::Policy, slot: DateTime<Utc>) -> String {
+    naming::label_for(
+        policy.kind,
+        &policy.prefix,
+        &policy.name,
+        slot,
+        policy.description.as_deref(),
+    )
+}
+
+fn faults(rng: &mut Rng, servers: &[u64]) -> Faults {
+    let pick = |rng: &mut Rng, v: &[f64]| v[rng.usize(0..v.len())];
+    let mut global = FaultSpec::none()
+        .with_errors(
+            pick(rng, &[0.0, 0.0, 0.05, 0.15]),
+            [500, 502, 503][rng.usize(0..3)],
+        )
+        .with_rate_limit(pick(rng, &[0.0, 0.0, 0.05, 0.15]), 0);
+    if rng.u8(0..4) == 0 {
+        let raw = [
+            "-5",
+            "soon",
+            "0",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+            "10000000000000000000",
+        ];
+        global = global.with_retry_after_raw(raw[rng.usize(0..raw.len())]);
+    }
+    let write = |rng: &mut Rng, g: &FaultSpec| {
+        g.clone()
+            .with_lost_responses(pick(rng, &[0.0, 0.2, 0.5]))
+            .with_applied_errors(pick(rng, &[0.0, 0.0, 0.2]), 502)
+    };
+    let mut f = Faults::none()
+        .with_global(global.clone())
+        .with_endpoint(Endpoint::SnapshotsCreate, write(rng, &global))
+        .with_endpoint(Endpoint::BackupsCreate, write(rng, &global))
+        .with_endpoint(Endpoint::SnapshotsDelete, write(rng, &global))
+        .with_endpoint(Endpoint::BackupsDelete, write(rng, &global))
+        .with_list_lag(Duration::from_millis([0, 0, 30, 80][rng.usize(0..4)]))
+        .with_page_size([0, 1, 2, 3, 50][rng.usize(0..5)])
+        .with_page_shift(pick(rng, &[0.0, 0.0, 0.3]));
+    if rng.u8(0..4) == 0 {
+        f = f.with_junk_items([
+            junk::deleted_server_snapshot(9_000_001),
+            junk::deleted_server_backup(9_000_002),
+            junk::missing_fields(9_000_003),
+        ]);
+    }
+    if rng.u8(0..6) == 0 {
+        f = f.with_count_inflation(5_000_000);
+    }
+    if rng.u8(0..4) == 0 {
+        let failing: Vec<u64> = servers.iter().copied().filter(|_| rng.bool()).collect();
+        f = f.with_fail_creates().with_only_servers(failing);
+    }
+    f
+}
+
+/// One item as the monitor saw it.
+#[derive(Debug, Clone)]
+struct Seen {
+    server: u64,
+    kind: Kind,
+    label: String,
+    completed: bool,
+    failed: bool,
+    unknown: bool,
+}
+
+/// Everything the monitor learned while the schedule ran.
+#[derive(Debug, Default)]
+struct Watch {
+    /// Every id ever seen, with its item.
+    items: HashMap<(Kind, u64), Seen>,
+    violations: Vec<String>,
+}
+
+/// (kind, server, policy) → the newest completed item of ours (slot, id).
+type Newest = BTreeMap<(Kind, u64, String), (DateTime<Utc>, u64)>;
+
+fn sample(sim: &Simulator) -> Vec<(Kind, u64, Seen)> {
+    let mut out = Vec::new();
+    for s in sim.snapshots(None) {
+        out.push((
+            Kind::Snapshot,
+            s.id,
+            Seen {
+                server: s.server_id,
+                kind: Kind::Snapshot,
+                label: s.name,
+                completed: s.status == SimStatus::Completed,
+                failed: s.status == SimStatus::Failed,
+                unknown: matches!(s.status, SimStatus::Other(_)),
+            },
+        ));
+    }
+    for b in sim.backups(None) {
+        if b.backup_type != BackupType::Manual {
+            continue;
+        }
+        out.push((
+            Kind::Backup,
+            b.id,
+            Seen {
+                server: b.server_id,
+                kind: Kind::Backup,
+                label: b.description,
+                completed: b.status == SimStatus::Completed,
+                failed: b.status == SimStatus::Failed,
+                unknown: matches!(b.status, SimStatus::Other(_)),
+            },
+        ));
+    }
+    out
+}
+
+fn owner(config: &Config, seen: &Seen) -> Option<(String, DateTime<Utc>)> {
+    config.policies.iter().find_map(|p| {
+        (p.kind == seen.kind)
+            .then(|| naming::owned_slot(p.kind, &p.prefix, &p.name, &seen.label))
+            .flatten()
+            .map(|slot| (p.name.clone(), slot))
+    })
+}
+
+fn newest(config: &Config, items: &[(Kind, u64, Seen)]) -> Newest {
+    let mut out: Newest = BTreeMap::new();
+    for (kind, id, seen) in items {
+        if !seen.completed {
+            continue;
+        }
+        if let Some((policy, slot)) = owner(config, seen) {
+            let key = (*kind, seen.server, policy);
+            let cand = (slot, *id);
+            match out.get(&key) {
+                Some(&(s, i)) if (s, std::cmp::Reverse(i)) >= (slot, std::cmp::Reverse(*id)) => {}
+                _ => {
+                    out.insert(key, cand);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Watches the simulator's state every millisecond: a policy's newest
+/// completed item may disappear only once another completed item of that
+/// policy, for the same slot or a later one, exists.
+fn monitor(
+    sim: Simulator,
+    config: Arc<Config>,
+    watch: Arc<Mutex<Watch>>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut before: Newest = BTreeMap::new();
+        loop {
+            let items = sample(&sim);
+            let now_newest = newest(&config, &items);
+            {
+                let mut w = watch.lock().expect("watch");
+                for (kind, id, seen) in &items {
+                    w.items.entry((*kind, *id)).or_insert_with(|| seen.clone());
+                }
+                for (key, (slot, id)) in &before {
+                    let still = items.iter().any(|(k, i, _)| k == &key.0 && i == id);
+                    let successor = now_newest
+                        .get(key)
+                        .is_some_and(|(s, i)| s >= slot && i != id);
+                    if !still && !successor {
+                        w.violations.push(format!(
+                        "{} #{id} (newest completed of {} on server {}) was deleted before a successor completed",
+                        key.0, key.2, key.1
+                    ));
+                    }
+                }
+            }
+            before = now_newest;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+}
+
+/// Checks what a finished pass says against the simulator.
+fn check_pass(
+    config: &Config,
+    sim: &Simulator,
+    report: &PassReport,
+    expected_jobs: usize,
+    out: &mut Vec<String>,
+) {
+    if report.outcomes.len() != expected_jobs {
+        out.push(format!(
+            "{} job(s) in the report, {expected_jobs} started",
+            report.outcomes.len()
+        ));
+    }
+    let items = sample(sim);
+    for o in &report.outcomes {
+        let policy = &config.policies[o.spec.policy];
+        if let Some(e) = &o.error {
+            if e.kind() == "panic" {
+                out.push(format!("a task panicked: {e}"));
+            }
+            continue;
+        }
+        if o.report.nothing_to_resume {
+            continue;
+        }
+        let slot_done = items.iter().any(|(k, _, s)| {
+            *k == policy.kind
+                && s.server == o.spec.server_id
+                && s.completed
+                && naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &s.label)
+                    == Some(o.spec.slot)
+        });
+        if !slot_done {
+            out.push(format!(
+                "server {} policy {} reported ok without a completed item for slot {}",
+                o.spec.server_id,
+                policy.name,
+                o.spec.slot.to_rfc3339()
+            ));
+        }
+    }
+    let summary = crate::runner::summary(report, false);
+    let exit = if report.failed() > 0 { 1 } else { 0 };
+    let says_failed = !summary.contains(" 0 failed;");
+    if (exit == 1) != says_failed {
+        out.push(format!("exit code {exit} but the summary says:\n{summary}"));
+    }
+}
+
+/// Runs one schedule; the violations it found, if any.
+async fn schedule(seed: u64) -> Result<Tally, Vec<String>> {
+    let mut rng = Rng::with_seed(seed);
+    let World {
+        seed: world_seed,
+        config,
+        servers,
+    } = world(&mut rng);
+    let storm = faults(&mut rng, &servers);
+    let sim = simulator(world_seed, storm, seed).await;
+    let watch = Arc::new(Mutex::new(Watch::default()));
+    // Foreign items must all survive: what is not any policy's at the start.
+    let foreign: BTreeSet<(Kind, u64)> = sample(&sim)
+        .into_iter()
+        .filter(|(_, _, s)| owner(&config, s).is_none())
+        .map(|(k, i, _)| (k, i))
+        .collect();
+    let watcher = monitor(sim.clone(), Arc::clone(&config), Arc::clone(&watch));
+    let now = now();
+    let all = jobs(&config, now);
+    let mut violations = Vec::new();
+    let mut tally = Tally::default();
+    let record = |r: &PassReport, tally: &mut Tally| {
+        tally.passes += 1;
+        tally.jobs += r.outcomes.len() as u64;
+        tally.failed_jobs += r.failed() as u64;
+    };
+
+    match rng.u8(0..3) {
+        // One pass.
+        0 => {
+            let r = pass(&config, &client(&sim), now, all.clone()).await;
+            check_pass(&config, &sim, &r, all.len(), &mut violations);
+            record(&r, &mut tally);
+        }
+        // Two instances at once, each with its own client.
+        1 => {
+            let (a, b) = (client(&sim), client(&sim));
+            let (ra, rb) = tokio::join!(
+                pass(&config, &a, now, all.clone()),
+                pass(&config, &b, now, all.clone())
+            );
+            for r in [&ra, &rb] {
+                check_pass(&config, &sim, r, all.len(), &mut violations);
+                record(r, &mut tally);
+            }
+        }
+        // A crash: the pass is dropped wherever it is, then a fresh start.
+        _ => {
+            let cut = Duration::from_millis(rng.u64(0..250));
+            let _ = tokio::time::timeout(cut, pass(&config, &client(&sim), now, all.clone())).await;
+            let r = pass(&config, &client(&sim), now, all.clone()).await;
+            check_pass(&config, &sim, &r, all.len(), &mut violations);
+            record(&r, &mut tally);
+        }
+    }
+
+    // The storm is over: two clean passes converge.
+    sim.set_faults(Faults::none());
+    let mut last = PassReport::default();
+    for _ in 0..2 {
+        last = pass(&config, &client(&sim), now, all.clone()).await;
+        check_pass(&config, &sim, &last, all.len(), &mut violations);
+        record(&last, &mut tally);
+    }
+    // One more sample after everything settled.
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    watcher.abort();
+    let _ = watcher.await;
+
+    let items = sample(&sim);
+    for (kind, id) in &foreign {
+        if !items.iter().any(|(k, i, _)| k == kind && i == id) {
+            violations.push(format!("{kind} #{id}, not snapkeep's, was deleted"));
+        }
+    }
+    // At most one item per slot once converged. A slot whose keeper (the
+    // lowest id that has not failed) never completes — stuck in progress, a
+    // status nobody documented — cannot converge: its job must say so.
+    let mut per_slot: BTreeMap<(Kind, u64, String, DateTime<Utc>), Vec<(u64, bool)>> =
+        BTreeMap::new();
+    for (kind, id, s) in &items {
+        if s.unknown {
+            continue;
+        }
+        if let Some((policy, slot)) = owner(&config, s) {
+            per_slot
+                .entry((*kind, s.server, policy, slot))
+                .or_default()
+                .push((*id, s.completed));
+        }
+    }
+    for ((kind, server, policy, slot), mut group) in per_slot {
+        let n = group.len();
+        group.sort();
+        let keeper_done = items
+            .iter()
+            .filter(|(k, _, s)| {
+                *k == kind
+                    && s.server == server
+                    && !s.failed
+                    && owner(&config, s).is_some_and(|(p, t)| p == policy && t == slot)
+            })
+            .min_by_key(|(_, id, _)| *id)
+            .is_some_and(|(_, _, s)| s.completed);
+        if n > 1 && !keeper_done {
+            let reported_ok = last.outcomes.iter().any(|o| {
+                o.spec.server_id == server
+                    && config.policies[o.spec.policy].name == policy
+                    && o.spec.slot == slot
+                    && o.error.is_none()
+            });
+            if reported_ok {
+                violations.push(format!(
+                    "server {server} policy {policy}: slot {} reported ok while its item is not completed",
+                    slot.to_rfc3339()
+                ));
+            }
+            continue;
+        }
+        if n > 1 {
+            let which: Vec<String> = match kind {
+                Kind::Snapshot => sim
+                    .snapshots(Some(server))
+                    .into_iter()
+                    .map(|s| format!("#{} {} {}", s.id, s.name, s.status))
+                    .collect(),
+                Kind::Backup => sim
+                    .backups(Some(server))
+                    .into_iter()
+                    .map(|b| format!("#{} {} {}", b.id, b.description, b.status))
+                    .collect(),
+            };
+            violations.push(format!(
+                "{n} {kind}s for server {server} policy {policy} slot {} after converging: {}",
+                slot.to_rfc3339(),
+                which.join(", ")
+            ));
+        }
+    }
+    for &server in &servers {
+        if sim.max_snapshots_seen(server) > 5 || sim.max_manual_backups_seen(server) > 10 {
+            violations.push(format!("server {server} went over the cap"));
+        }
+    }
+    let deleted: Vec<u64> = sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE" && r.status == 204)
+        .filter_map(|r| {
+            r.path
+                .trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .and_then(|id| id.parse().ok())
+        })
+        .collect();
+    tally.deletes = deleted.len() as u64;
+    {
+        let w = watch.lock().expect("watch");
+        for id in deleted {
+            let theirs = [Kind::Snapshot, Kind::Backup].iter().any(|k| {
+                w.items
+                    .get(&(*k, id))
+                    .is_some_and(|s| owner(&config, s).is_none())
+            });
+            if theirs {
+                violations.push(format!("#{id}, not snapkeep's, was deleted"));
+            }
+        }
+        violations.extend(w.violations.iter().cloned());
+    }
+    sim.shutdown().await;
+    if violations.is_empty() {
+        Ok(tally)
+    } else {
+        Err(violations)
+    }
+}
