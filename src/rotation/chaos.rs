@@ -305,6 +305,9 @@ struct Watch {
     violations: Vec<String>,
 }
 
+/// (kind, server, policy, slot).
+type SlotKey = (Kind, u64, String, DateTime<Utc>);
+
 /// (kind, server, policy) → the newest completed item of ours (slot, id).
 type Newest = BTreeMap<(Kind, u64, String), (DateTime<Utc>, u64)>;
 
@@ -539,22 +542,16 @@ async fn schedule(seed: u64) -> Result<Tally, Vec<String>> {
     // At most one item per slot once converged. A slot whose keeper (the
     // lowest id that has not failed) never completes — stuck in progress, a
     // status nobody documented — cannot converge: its job must say so.
-    let mut per_slot: BTreeMap<(Kind, u64, String, DateTime<Utc>), Vec<(u64, bool)>> =
-        BTreeMap::new();
-    for (kind, id, s) in &items {
+    let mut per_slot: BTreeMap<SlotKey, usize> = BTreeMap::new();
+    for (kind, _, s) in &items {
         if s.unknown {
             continue;
         }
         if let Some((policy, slot)) = owner(&config, s) {
-            per_slot
-                .entry((*kind, s.server, policy, slot))
-                .or_default()
-                .push((*id, s.completed));
+            *per_slot.entry((*kind, s.server, policy, slot)).or_default() += 1;
         }
     }
-    for ((kind, server, policy, slot), mut group) in per_slot {
-        let n = group.len();
-        group.sort();
+    for ((kind, server, policy, slot), n) in per_slot {
         let keeper_done = items
             .iter()
             .filter(|(k, _, s)| {
