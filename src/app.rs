@@ -41,7 +41,8 @@ pub fn run(cli: Cli) -> ExitCode {
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            tracing::error!("{e}");
+            // Once, on stderr (where the logs go too): not a log line and
+            // then the same text again.
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code())
         }

@@ -28,6 +28,15 @@ pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/snapkeep/config.toml";
 pub(crate) const SNAPSHOT_CAP: usize = 5;
 pub(crate) const MANUAL_BACKUP_CAP: usize = 10;
 
+/// Longest duration any key accepts: beyond it a value is a typo, and
+/// clocks and timers overflow on absurd ones.
+const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+/// Longest `jitter`.
+const MAX_JITTER: Duration = Duration::from_secs(86_400);
+/// `api.requests_per_second` range (besides 0 = unlimited).
+const MIN_RATE: f64 = 0.01;
+const MAX_RATE: f64 = 10_000.0;
+
 /// What a policy makes and rotates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum Kind {
@@ -368,6 +377,17 @@ impl Validator<'_> {
     ) -> Duration {
         let Some(v) = value else { return default };
         match humantime::parse_duration(v.get_ref().trim()) {
+            Ok(d) if d > MAX_DURATION => {
+                self.problem(
+                    v.span(),
+                    key,
+                    format!(
+                        "{:?} is longer than a year; no wait, timeout or jitter of snapkeep needs that (write e.g. \"30m\", \"2h\", \"7d\")",
+                        v.get_ref()
+                    ),
+                );
+                default
+            }
             Ok(d) => d,
             Err(e) => {
                 self.problem(
@@ -381,6 +401,30 @@ impl Validator<'_> {
                 default
             }
         }
+    }
+
+    /// A jitter spreads fires over a window after the slot: at most a day.
+    fn jitter(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Duration {
+        let d = self.duration(value, key, default);
+        if d > MAX_JITTER {
+            if let Some(v) = value {
+                self.problem(
+                    v.span(),
+                    key,
+                    format!(
+                        "{:?} is longer than a day; a jitter only spreads fires over a few minutes (e.g. \"5m\")",
+                        v.get_ref()
+                    ),
+                );
+            }
+            return default;
+        }
+        d
     }
 
     fn positive_duration(
@@ -478,7 +522,7 @@ impl Validator<'_> {
                 base.wait_timeout,
             ),
             missed: self.missed(&raw.missed, &k("missed"), base.missed),
-            jitter: self.duration(&raw.jitter, &k("jitter"), base.jitter),
+            jitter: self.jitter(&raw.jitter, &k("jitter"), base.jitter),
         }
     }
 
@@ -599,11 +643,18 @@ impl Validator<'_> {
             None => 5,
         };
         let requests_per_second = match &raw.requests_per_second {
-            Some(v) if !(v.get_ref().is_finite() && *v.get_ref() >= 0.0) => {
+            Some(v)
+                if !(*v.get_ref() == 0.0
+                    || (v.get_ref().is_finite()
+                        && (MIN_RATE..=MAX_RATE).contains(v.get_ref()))) =>
+            {
                 self.problem(
                     v.span(),
                     "api.requests_per_second",
-                    "must be a number ≥ 0 (0 = no client-side rate limit)",
+                    format!(
+                        "must be 0 (no client-side rate limit) or between {MIN_RATE} and {MAX_RATE}; got {}",
+                        v.get_ref()
+                    ),
                 );
                 5.0
             }
@@ -812,6 +863,38 @@ impl Validator<'_> {
         for ((server, kind), ps) in per_server {
             let total: usize = ps.iter().map(|p| p.max_kept).sum();
             if total <= kind.cap() {
+                // A policy that keeps one item can replace it only by
+                // creating its successor first: it needs a free slot.
+                let single: Vec<&str> = ps
+                    .iter()
+                    .filter(|p| p.max_kept == 1)
+                    .map(|p| p.name.as_str())
+                    .collect();
+                if !single.is_empty() && total == kind.cap() {
+                    let key = format!("single:{}", single.join(","));
+                    if reported.insert(key) {
+                        let last = ps.last().expect("non-empty");
+                        let span = raw
+                            .iter()
+                            .find(|r| r.get_ref().name.get_ref() == &last.name)
+                            .map_or(0..0, |r| r.span());
+                        let detail: Vec<String> = ps
+                            .iter()
+                            .map(|p| format!("{} keeps up to {}", p.name, p.max_kept))
+                            .collect();
+                        self.problem(
+                            span,
+                            &format!("policy.{}", single[0]),
+                            format!(
+                                "server {server}: {} keep(s) only one {}, which may not be deleted before its successor exists, so it needs one free slot; but the policies on this server keep up to {total} and VPS.org allows {} ({}); once the others are full it could never rotate. Lower the other policies' keep_* by one, or keep 2",
+                                single.join(", "),
+                                kind.as_str(),
+                                kind.cap(),
+                                detail.join("; ")
+                            ),
+                        );
+                    }
+                }
                 continue;
             }
             let names: Vec<&str> = ps.iter().map(|p| p.name.as_str()).collect();

@@ -1083,6 +1083,98 @@ mod tests {
     }
 
     #[test]
+    fn retry_after_in_every_form() {
+        let now: chrono::DateTime<chrono::Utc> = "2015-10-21T07:28:00Z".parse().unwrap();
+        assert_eq!(parse_retry_after("5", now), Some(Duration::from_secs(5)));
+        assert_eq!(parse_retry_after(" 0 ", now), Some(Duration::ZERO));
+        // Absurd, or too big even for u64 (saturates): the deadline check says no.
+        assert_eq!(
+            parse_retry_after("10000000000000000000", now),
+            Some(Duration::from_secs(10_000_000_000_000_000_000))
+        );
+        assert_eq!(
+            parse_retry_after("100000000000000000000", now),
+            Some(Duration::from_secs(u64::MAX))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:30 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        // A date in the past means now.
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        for junk in ["-5", "soon", "1.5", "", "5s"] {
+            assert_eq!(parse_retry_after(junk, now), None, "{junk:?}");
+        }
+    }
+
+    #[test]
+    fn a_retry_after_past_the_deadline_gives_up_with_a_clear_error() {
+        let c = Client::new(ClientSettings::new(
+            "http://127.0.0.1:1/api/v1",
+            ApiToken::new("t"),
+        ))
+        .unwrap();
+        let mut retry = c.retrier();
+        let err = retry
+            .next_delay(ApiError::RateLimited {
+                endpoint: "snapshots.list".into(),
+                retry_after: Some(Duration::from_secs(u64::MAX)),
+            })
+            .unwrap_err();
+        assert!(matches!(err, ApiError::RetryAfterTooLong { .. }), "{err:?}");
+        assert!(err.to_string().contains("retry_deadline"), "{err}");
+        let wait = retry
+            .next_delay(ApiError::RateLimited {
+                endpoint: "snapshots.list".into(),
+                retry_after: Some(Duration::from_secs(3)),
+            })
+            .unwrap();
+        assert!(wait >= Duration::from_secs(3));
+    }
+
+    #[test]
+    fn next_links_behind_a_tls_proxy_are_upgraded_never_downgraded() {
+        let client =
+            |base: &str| Client::new(ClientSettings::new(base, ApiToken::new("t"))).unwrap();
+        let c = client("https://api.example:8443/api/v1");
+        let up = c
+            .same_origin("x", "http://api.example:8443/api/v1/snapshots/?page=2")
+            .unwrap();
+        assert_eq!(
+            up.as_str(),
+            "https://api.example:8443/api/v1/snapshots/?page=2"
+        );
+        let d = client("https://api.example/api/v1");
+        let up = d
+            .same_origin("x", "http://api.example/api/v1/snapshots/?page=2")
+            .unwrap();
+        assert_eq!(up.as_str(), "https://api.example/api/v1/snapshots/?page=2");
+        for foreign in [
+            "http://other.example/api/v1/snapshots/?page=2",
+            "http://api.example:9000/api/v1/snapshots/?page=2",
+            "https://other.example/api/v1/snapshots/?page=2",
+        ] {
+            assert!(
+                matches!(
+                    c.same_origin("x", foreign),
+                    Err(ApiError::ForeignLink { .. })
+                ),
+                "{foreign}"
+            );
+        }
+        // An https link from an http (loopback) base is another origin.
+        let plain = client("http://127.0.0.1:8080/api/v1");
+        assert!(
+            plain
+                .same_origin("x", "https://127.0.0.1:8080/api/v1/snapshots/?page=2")
+                .is_err()
+        );
+    }
+
+    #[test]
     fn client_debug_has_no_token() {
         let c = Client::new(ClientSettings::new(
             "http://127.0.0.1:1/api/v1",

@@ -241,3 +241,73 @@ fn prefix_rules() {
     let p = problems(&MINIMAL.replace("keep_last = 3", "keep_last = 3\nprefix = \"my-co\""));
     assert_eq!(p[0].key, "policy.nightly.prefix");
 }
+
+#[test]
+fn a_policy_that_keeps_one_item_needs_a_free_slot() {
+    let two = |a: u32, b: u32| {
+        format!(
+            "[[policy]]\nname = \"a\"\nkind = \"snapshot\"\nservers = [7]\nschedule = \"@daily\"\nkeep_last = {a}\n\n[[policy]]\nname = \"b\"\nkind = \"snapshot\"\nservers = [7]\nschedule = \"@hourly\"\nkeep_last = {b}\n"
+        )
+    };
+    // 1 + 4 = 5 fits the cap but can never rotate `a`.
+    let p = problems(&two(1, 4));
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].key, "policy.a");
+    for needle in [
+        "server 7",
+        "a keep(s) only one snapshot",
+        "keep up to 5",
+        "allows 5",
+        "b keeps up to 4",
+    ] {
+        assert!(p[0].message.contains(needle), "{needle}: {}", p[0].message);
+    }
+    // With a slot of headroom, or two items, it is fine.
+    assert!(parse_str(&two(1, 3), "t").is_ok());
+    assert!(parse_str(&two(2, 3), "t").is_ok());
+    // Alone on a server, one item has all the headroom it needs.
+    assert!(parse_str(&MINIMAL.replace("keep_last = 3", "keep_last = 1"), "t").is_ok());
+}
+
+#[test]
+fn numbers_out_of_range_are_refused_with_the_key() {
+    for (line, key, needle) in [
+        (
+            "requests_per_second = 1e-300",
+            "api.requests_per_second",
+            "between 0.01 and 10000",
+        ),
+        (
+            "requests_per_second = 1e300",
+            "api.requests_per_second",
+            "between 0.01 and 10000",
+        ),
+        (
+            "requests_per_second = nan",
+            "api.requests_per_second",
+            "between 0.01 and 10000",
+        ),
+        ("timeout = \"5000y\"", "api.timeout", "longer than a year"),
+        (
+            "retry_deadline = \"500years\"",
+            "api.retry_deadline",
+            "longer than a year",
+        ),
+    ] {
+        let text = format!("[api]\n{line}\n{MINIMAL}");
+        let p = problems(&text);
+        assert_eq!(p.len(), 1, "{line}: {p:?}");
+        assert_eq!(p[0].key, key);
+        assert!(p[0].message.contains(needle), "{line}: {}", p[0].message);
+    }
+    for (line, needle) in [
+        ("jitter = \"2d\"", "longer than a day"),
+        ("wait_timeout = \"400d\"", "longer than a year"),
+        ("poll_interval = \"9999999h\"", "longer than a year"),
+    ] {
+        let p = problems(&format!("{MINIMAL}{line}\n"));
+        assert_eq!(p.len(), 1, "{line}: {p:?}");
+        assert!(p[0].message.contains(needle), "{line}: {}", p[0].message);
+    }
+    assert!(parse_str(&format!("[api]\nrequests_per_second = 0\n{MINIMAL}"), "t").is_ok());
+}

@@ -107,3 +107,29 @@ fn jitter_is_fixed_per_server_and_within_bounds() {
     let b: Vec<_> = again.entries.iter().map(|e| e.due_at).collect();
     assert_eq!(a, b);
 }
+
+#[test]
+fn a_reload_keeps_fires_waiting_out_their_jitter() {
+    let c = config("0 * * * *", "run-once", "10m");
+    let (mut table, _) = Timetable::start(&c, utc(2025, 1, 10, 11, 59, 0));
+    let slot = utc(2025, 1, 10, 12, 0, 0);
+    let mut fired = table.take_due(&c, slot);
+    let pending = table.next_due().expect("due");
+    assert!(pending > slot && pending < slot + chrono::TimeDelta::minutes(10));
+    // SIGHUP between the slot and its jittered fire, with the same policy.
+    let reloaded = table.reload(&c, &c, slot + chrono::TimeDelta::seconds(1));
+    assert_eq!(reloaded.next_due(), Some(pending));
+    let mut reloaded = reloaded;
+    fired.extend(reloaded.take_due(&c, slot + chrono::TimeDelta::minutes(10)));
+    // Both servers fire once for the 12:00 slot, reload or not.
+    let mut servers: Vec<u64> = fired
+        .iter()
+        .filter(|f| f.job.slot == slot)
+        .map(|f| f.job.server_id)
+        .collect();
+    servers.sort();
+    assert_eq!(servers, [1, 2]);
+    // Without the carry-over the fresh table would wait for 13:00.
+    let fresh = Timetable::start(&c, slot + chrono::TimeDelta::seconds(1)).0;
+    assert!(fresh.next_due().unwrap() > utc(2025, 1, 10, 13, 0, 0) - chrono::TimeDelta::seconds(1));
+}
