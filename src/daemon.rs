@@ -565,3 +565,6 @@ fn notify(states: &[sd_notify::NotifyState]) {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod busy_tests;
