@@ -41,6 +41,7 @@ use crate::retention;
 const MAX_ROUNDS: u32 = 3;
 
 /// Everything one job needs besides the server's items.
+#[derive(Clone, Copy)]
 pub(crate) struct Job<'a> {
     pub(crate) client: &'a Client,
     pub(crate) poller: &'a Poller,
@@ -51,8 +52,9 @@ pub(crate) struct Job<'a> {
     pub(crate) slot: DateTime<Utc>,
     pub(crate) clock: &'a dyn Clock,
     pub(crate) dry_run: bool,
-    /// Finish a slot an interrupted pass started (wait for its item, prune)
-    /// but create nothing.
+    /// Finish what an interrupted pass started — the newest slot up to
+    /// `slot` with an item of ours in progress: wait for it, prune — but
+    /// create nothing.
     pub(crate) resume_only: bool,
 }
 
@@ -200,6 +202,20 @@ impl Job<'_> {
         self.owned(item) == Some(self.slot)
     }
 
+    /// The newest slot up to this job's with an item of ours still in
+    /// progress, when this job's own slot has no item.
+    fn unfinished_slot(&self, items: &[Item]) -> Option<DateTime<Utc>> {
+        if items.iter().any(|i| self.is_slot_item(i)) {
+            return None;
+        }
+        items
+            .iter()
+            .filter(|i| i.status == Status::InProgress)
+            .filter_map(|i| self.owned(i))
+            .filter(|slot| *slot < self.slot)
+            .max()
+    }
+
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
@@ -258,6 +274,12 @@ impl Job<'_> {
             self.slot,
             self.policy.description.as_deref(),
         );
+        if self.resume_only {
+            if let Some(slot) = self.unfinished_slot(items) {
+                let resumed = Job { slot, ..*self };
+                return Box::pin(resumed.run(items, report)).await;
+            }
+        }
         // Ids other writers deleted under us: lists may still show them.
         let mut gone: HashSet<u64> = HashSet::new();
         let mut rounds = 0;

@@ -124,3 +124,75 @@ async fn a_busy_server_queues_its_fires_and_counts_what_it_drops() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_start_with_missed_skip_finishes_what_a_stopped_pass_left() {
+    // A pass was stopped while its item was in progress; the older item it
+    // would have pruned is still there. missed = "skip" creates nothing for
+    // the missed slot, but the start still waits and prunes.
+    let slot = chrono::Utc::now() - chrono::TimeDelta::minutes(1);
+    let slot = slot - chrono::TimeDelta::seconds(i64::from(chrono::Timelike::second(&slot)));
+    let sim = Simulator::start(
+        "127.0.0.1:0".parse().expect("loopback"),
+        SimConfig {
+            complete_after: Duration::from_millis(300),
+            seed: Seed::empty().server(1, "web").snapshot(
+                1,
+                crate::naming::label_for(
+                    crate::config::Kind::Snapshot,
+                    "snapkeep",
+                    "minutely",
+                    slot - chrono::TimeDelta::minutes(1),
+                    None,
+                ),
+                slot - chrono::TimeDelta::minutes(1),
+                crate::sim::SimStatus::Completed,
+            ),
+            faults: Faults::none(),
+            ..SimConfig::default()
+        },
+    )
+    .await
+    .expect("simulator");
+    let left = crate::naming::label_for(
+        crate::config::Kind::Snapshot,
+        "snapkeep",
+        "minutely",
+        slot,
+        None,
+    );
+    sim.create_snapshot_as_other(1, left.clone(), crate::sim::SimStatus::InProgress)
+        .expect("created");
+    let text = "[defaults]\npoll_interval = \"50ms\"\nwait_timeout = \"10s\"\nmissed = \"skip\"\n\n[[policy]]\nname = \"minutely\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"* * * * *\"\nkeep_last = 1\n";
+    let config = crate::config::parse_str(text, "skip.toml").expect("config");
+    let mut settings = ClientSettings::new(sim.base_url(), ApiToken::new(sim.token()));
+    settings.requests_per_second = 0.0;
+    let client = Client::with_stats(settings, Arc::default()).expect("client");
+    let (tx, rx) = mpsc::channel(1);
+    let daemon = tokio::spawn(run_loop(config, client, Arc::new(SystemClock), rx, |_| {
+        Err(AppError::Runtime("no reload here".into()))
+    }));
+    let mut names = Vec::new();
+    for _ in 0..60 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        names = sim
+            .snapshots(Some(1))
+            .into_iter()
+            .map(|s| (s.name, s.status.to_string()))
+            .collect::<Vec<_>>();
+        if names.len() == 1 {
+            break;
+        }
+    }
+    tx.send(Control::Shutdown).await.expect("send");
+    daemon.await.expect("joins").expect("exits");
+    // The slot the stopped pass left, completed; its predecessor pruned;
+    // nothing created for the missed slot (one item, the one we seeded).
+    assert_eq!(names, [(left, "completed".to_owned())]);
+    assert!(
+        sim.requests().iter().all(|r| r.method != "POST"),
+        "{:?}",
+        sim.requests()
+    );
+    sim.shutdown().await;
+}

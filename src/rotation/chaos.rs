@@ -636,3 +636,66 @@ async fn schedule(seed: u64) -> Result<Tally, Vec<String>> {
         Err(violations)
     }
 }
+
+/// What a pass costs under light faults, against the same pass without:
+/// printed (`-- --nocapture`), and held within twice the clean cost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_per_bound_under_five_percent_5xx_and_429() {
+    const SERVERS: u64 = 40;
+    let mut seed = Seed::empty();
+    for server in 1..=SERVERS {
+        seed = seed.server(server, format!("srv-{server}"));
+        for d in ["2025-03-08T03:00:00Z", "2025-03-09T03:00:00Z"] {
+            seed = seed.snapshot(server, snap_name(d), at(d), SimStatus::Completed);
+        }
+    }
+    let servers: Vec<String> = (1..=SERVERS).map(|s| s.to_string()).collect();
+    let config = config(&format!(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [{}]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n",
+        servers.join(", ")
+    ));
+    let mut figures = Vec::new();
+    for (what, faults) in [
+        ("no faults", Faults::none()),
+        (
+            "5% 5xx + 5% 429",
+            Faults::none().with_global(
+                FaultSpec::none()
+                    .with_errors(0.05, 503)
+                    .with_rate_limit(0.05, 0),
+            ),
+        ),
+    ] {
+        let sim = simulator(seed.clone(), faults.with_page_size(50), 77).await;
+        let report = pass(&config, &client(&sim), now(), jobs(&config, now())).await;
+        let log = sim.requests();
+        let posts = log.iter().filter(|r| r.method == "POST").count();
+        let deletes = log.iter().filter(|r| r.method == "DELETE").count();
+        let lists = log.iter().filter(|r| r.method == "GET").count();
+        // The lower bound: one listing of ceil(items / 50) pages, one create
+        // and one delete per server.
+        let bound = (SERVERS * 2).div_ceil(50) + 2 * SERVERS;
+        figures.push((
+            what,
+            log.len(),
+            bound,
+            report.failed(),
+            posts,
+            deletes,
+            lists,
+        ));
+        sim.shutdown().await;
+    }
+    for (what, calls, bound, failed, posts, deletes, lists) in &figures {
+        println!(
+            "{what}: {calls} calls ({posts} POST, {deletes} DELETE, {lists} GET) for a bound of {bound}: calls/bound = {:.3}; {failed} job(s) failed",
+            *calls as f64 / *bound as f64
+        );
+    }
+    let clean = figures[0].1 as f64;
+    assert!(figures[1].1 as f64 <= 2.0 * clean, "{figures:?}");
+}
+
+fn snap_name(slot: &str) -> String {
+    super::testkit::snap("nightly", slot)
+}
