@@ -15,6 +15,7 @@ pub(crate) mod config;
 pub(crate) mod daemon;
 pub(crate) mod events;
 pub(crate) mod health;
+pub(crate) mod hooks;
 pub(crate) mod inventory;
 pub(crate) mod memory;
 pub(crate) mod metrics;
