@@ -21,6 +21,7 @@ pub(crate) mod memory;
 pub(crate) mod metrics;
 pub(crate) mod naming;
 pub(crate) mod notify;
+pub(crate) mod orphans;
 pub(crate) mod retention;
 pub(crate) mod rotation;
 pub(crate) mod runner;

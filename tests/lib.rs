@@ -3,6 +3,7 @@
 
 mod support;
 
+mod beyond;
 mod cli;
 mod daemon;
 mod ops;
