@@ -52,6 +52,7 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
     match &cli.command {
         Some(Command::Check) => commands::check::run(&cli.config),
         Some(Command::Schedule(args)) => commands::schedule::run(&cli.config, args),
+        Some(Command::Simulate(args)) => commands::simulate::run(&cli.config, args),
         Some(Command::Demo(args)) => runtime()?.block_on(commands::demo::run(args)),
         Some(Command::Sim(args)) => runtime()?.block_on(commands::sim::run(args)),
         Some(Command::Status(args)) if args.check => Ok(commands::status_check::run(&cli.config)),

@@ -101,6 +101,11 @@ pub enum Command {
     /// that policy no longer lists, so no pass prunes them — and with --yes delete exactly those
     /// (in-progress and protected ones are left and reported). Exit 0 done, 1 a listing or delete failed.
     PruneOrphans(PruneOrphansArgs),
+    /// Play a policy's schedule and keep rules forward (default 90 days) on one server, every create
+    /// succeeding, with the same code as a real pass; print day by day what is created, kept and deleted
+    /// (with the rule), the most items held at once against the cap, and the oldest and newest kept
+    /// at the end. No token or network needed.
+    Simulate(SimulateArgs),
     /// Run a rotation against the built-in simulator: no setup, no token, under a minute.
     Demo(DemoArgs),
     /// Run the built-in VPS.org API simulator standalone, to try a config without touching real servers.
@@ -163,6 +168,22 @@ pub struct PruneOrphansArgs {
     pub yes: bool,
     /// Print JSON: {"orphans": [{server_id, kind, id, name, status, policy, slot, reason, protected, verdict}]}.
     #[arg(long, env = "SNAPKEEP_PRUNE_ORPHANS_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The policy to simulate.
+    #[arg(long, value_name = "NAME", env = "SNAPKEEP_SIMULATE_POLICY")]
+    pub policy: String,
+    /// How many days to play forward (1 to 3660).
+    #[arg(long, default_value_t = 90, env = "SNAPKEEP_SIMULATE_DAYS")]
+    pub days: u32,
+    /// Start at this instant (RFC 3339, e.g. 2025-03-30T00:00:00+01:00) instead of now.
+    #[arg(long, value_name = "RFC3339", env = "SNAPKEEP_SIMULATE_FROM")]
+    pub from: Option<String>,
+    /// Print the same as one JSON document.
+    #[arg(long, env = "SNAPKEEP_SIMULATE_JSON")]
     pub json: bool,
 }
 

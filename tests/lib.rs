@@ -8,3 +8,4 @@ mod cli;
 mod daemon;
 mod ops;
 mod run_now;
+mod simulate;

@@ -8,5 +8,6 @@ pub(crate) mod restore;
 pub(crate) mod run_now;
 pub(crate) mod schedule;
 pub(crate) mod sim;
+pub(crate) mod simulate;
 pub(crate) mod status;
 pub(crate) mod status_check;
