@@ -150,6 +150,20 @@ impl Policy {
         self.protect.contains(&id)
     }
 
+    /// Whether a `--run-now` pass runs this policy: an enabled one unless
+    /// `--policy` names others, a paused one only when `--policy` names it.
+    #[allow(
+        dead_code,
+        reason = "for run_now::select_jobs, which the integrator is rewriting"
+    )]
+    pub(crate) fn selected_for_run_now(&self, named: &[String]) -> bool {
+        if named.is_empty() {
+            self.enabled
+        } else {
+            named.contains(&self.name)
+        }
+    }
+
     /// The alert thresholds at `now`. Unset ones default to 1.5× (warn)
     /// and 2× (crit) the schedule's interval around `now`, so a weekday
     /// schedule judges a Monday by the weekend's gap; when only one is set,

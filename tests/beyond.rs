@@ -415,3 +415,35 @@ fn check_says_unknown_for_config_token_and_api_errors() {
         "{out}"
     );
 }
+
+/// The new commands, with trace logs and every error path: the token
+/// appears nowhere.
+#[test]
+fn the_token_never_appears_in_the_new_commands() {
+    let sim = Sim::start(seed());
+    sim.faults(Faults::none().with_endpoint(
+        Endpoint::SnapshotsDelete,
+        FaultSpec::none().with_errors(1.0, 500),
+    ));
+    let s = Setup::with_api(&sim, "requests_per_second = 0\nmax_retries = 0\n", POLICIES);
+    let canary = sim.sim.token().to_owned();
+    for args in [
+        &["status", "--check", "--log-level", "trace"][..],
+        &["status", "--json", "--log-level", "trace"],
+        &["prune-orphans", "--yes", "--log-level", "trace"],
+        &[
+            "prune-orphans",
+            "--yes",
+            "--log-format",
+            "json",
+            "--log-level",
+            "trace",
+        ],
+    ] {
+        let run = s.run(args);
+        assert!(
+            !run.stdout().contains(&canary) && !run.stderr().contains(&canary),
+            "token leaked by {args:?}"
+        );
+    }
+}

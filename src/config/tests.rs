@@ -34,6 +34,10 @@ fn example_config_validates() {
         Some(Path::new("/etc/snapkeep/token"))
     );
     assert!(config.warnings.is_empty());
+    // The hook lines are commented out; the other new keys show their defaults.
+    let p = &config.policies[0];
+    assert!(p.hooks.is_none() && p.enabled && p.protect.is_empty());
+    assert_eq!((p.warn_after, p.crit_after), (None, None));
 }
 
 #[test]
@@ -469,4 +473,22 @@ fn alert_thresholds_default_to_the_schedule_interval() {
     );
     let zero = problems(&MINIMAL.replace("keep_last = 3", "keep_last = 3\ncrit_after = \"0s\""));
     assert_eq!(zero[0].key, "policy.nightly.crit_after");
+}
+
+#[test]
+fn run_now_selects_paused_policies_only_by_name() {
+    let text = format!(
+        "{MINIMAL}{}",
+        MINIMAL
+            .replace("nightly", "paused")
+            .replace("keep_last = 3", "keep_last = 1\nenabled = false")
+            .replace("servers = [1]", "servers = [2]")
+    );
+    let c = parse_str(&text, "t").unwrap();
+    let (on, off) = (&c.policies[0], &c.policies[1]);
+    assert!(on.selected_for_run_now(&[]));
+    assert!(!off.selected_for_run_now(&[]));
+    let named = vec!["paused".to_owned()];
+    assert!(off.selected_for_run_now(&named));
+    assert!(!on.selected_for_run_now(&named));
 }
