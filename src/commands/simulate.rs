@@ -159,9 +159,16 @@ pub(crate) fn simulate(
         )));
     }
     let from = from.trunc_subsecs(0);
-    let to = from + TimeDelta::days(i64::from(days));
+    let to = from
+        .checked_add_signed(TimeDelta::days(i64::from(days)))
+        .ok_or_else(|| {
+            AppError::Usage(format!(
+                "--from {} plus {days} days is past the end of time; start earlier",
+                from.to_rfc3339()
+            ))
+        })?;
     let tz = policy.schedule.timezone();
-    let server_id = policy.servers[0];
+    let server_id = policy.servers.first().copied().unwrap_or_default();
     let cap = policy.kind.cap();
     let retention_policy = rotation::retention_policy(policy);
 

@@ -78,6 +78,17 @@ fn unknown_policy_and_bad_days_are_usage_errors() {
     );
     let err = simulate(&every_second, "s", from(), 90).unwrap_err();
     assert!(err.to_string().contains("fewer --days"), "{err}");
+    let end = DateTime::<Utc>::MAX_UTC - TimeDelta::days(1);
+    let err = simulate(&c, "gfs", end, 90).unwrap_err();
+    assert!(err.to_string().contains("past the end of time"), "{err}");
+    let far = simulate(
+        &c,
+        "gfs",
+        Utc.with_ymd_and_hms(9999, 1, 1, 0, 0, 0).unwrap(),
+        30,
+    )
+    .unwrap();
+    assert_eq!(far.created, far.slots);
 }
 
 #[test]
