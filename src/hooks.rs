@@ -12,6 +12,17 @@
 //! own process group (a hook that outlives `hook_timeout` dies with
 //! everything it started), and never see the API token. What they print goes
 //! to the log, truncated.
+//!
+//! A rotation job uses it in this order (never when the slot's item already
+//! exists; with `--dry-run` it emits [`plan`]'s lines instead):
+//! 1. make room; then `HookRun::new(hooks, ctx)` for `policy.hooks`;
+//! 2. `pre()`: `Proceed`, `ProceedCrashConsistent(e)` (create anyway and
+//!    say so in the summary and audit line) or `Abort(e)` (no create:
+//!    `post(JobResult::Aborted, None)`, then fail the job with reason `hook`);
+//! 3. create: refused → `post(Failed, None)`; accepted and
+//!    `post_after() == Accepted` → `post(Accepted, Some(id))`;
+//! 4. wait: with `Completed`, `post(Completed or Failed, Some(id))`;
+//! 5. prune. Dropping the `HookRun` early (shutdown) runs the post hook.
 
 // The rotation job (rotation.rs, being rewritten) is what calls these; until
 // it does, only the tests and `check` do. Remove once wired.
