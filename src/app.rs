@@ -53,12 +53,21 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
     match &cli.command {
         Some(Command::Check) => commands::check::run(&cli.config),
         Some(Command::Schedule(args)) => commands::schedule::run(&cli.config, args),
+        Some(Command::Simulate(args)) => commands::simulate::run(&cli.config, args),
         Some(Command::Demo(args)) => runtime()?.block_on(commands::demo::run(args)),
         Some(Command::Sim(args)) => runtime()?.block_on(commands::sim::run(args)),
+        Some(Command::Status(args)) if args.check => Ok(commands::status_check::run(&cli.config)),
         Some(Command::Status(args)) => {
             let config = load_config(&cli.config)?;
             let client = client_for(&config, Arc::default())?;
             runtime()?.block_on(commands::status::run(&config, &client, args.json))
+        }
+        Some(Command::PruneOrphans(args)) => {
+            let config = load_config(&cli.config)?;
+            let client = client_for(&config, Arc::default())?;
+            runtime()?.block_on(commands::prune_orphans::run(
+                &config, &client, args.yes, args.json,
+            ))
         }
         Some(Command::Restore(args)) => {
             let config = load_config(&cli.config)?;

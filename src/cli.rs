@@ -93,9 +93,19 @@ pub enum Command {
     /// Print each policy's next fire times, in its time zone and in UTC.
     Schedule(ScheduleArgs),
     /// Show what each server holds per policy: ours / in progress / failed / not ours, the newest
-    /// completed item's age, what the next pass would delete and why, the next fire time, and
-    /// STALE when the newest completed item is older than twice the schedule's interval.
+    /// completed item's age, what the next pass would delete and why, the next fire time, paused
+    /// policies, protected items, orphans, and STALE when the newest completed item is older than
+    /// crit_after (default twice the schedule's interval). --check: a monitoring plugin.
     Status(StatusArgs),
+    /// List orphans — items in snapkeep's naming whose policy is no longer configured, or whose server
+    /// that policy no longer lists, so no pass prunes them — and with --yes delete exactly those
+    /// (in-progress and protected ones are left and reported). Exit 0 done, 1 a listing or delete failed.
+    PruneOrphans(PruneOrphansArgs),
+    /// Play a policy's schedule and keep rules forward (default 90 days) on one server, every create
+    /// succeeding, with the same code as a real pass; print day by day what is created, kept and deleted
+    /// (with the rule), the most items held at once against the cap, and the oldest and newest kept
+    /// at the end. No token or network needed.
+    Simulate(SimulateArgs),
     /// Run a rotation against the built-in simulator: no setup, no token, under a minute.
     Demo(DemoArgs),
     /// Run the built-in VPS.org API simulator standalone, to try a config without touching real servers.
@@ -142,8 +152,38 @@ pub struct ScheduleArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Print JSON (one object per server and policy) instead of a table.
+    /// Print JSON ({"pairs": one object per server and policy, "orphans": [...]}) instead of a table.
     #[arg(long, env = "SNAPKEEP_STATUS_JSON")]
+    pub json: bool,
+    /// Behave as a monitoring plugin (Nagios/Icinga/Sensu): first line `SNAPKEEP OK|WARNING|CRITICAL|UNKNOWN - ...`
+    /// with perfdata, exit 0/1/2/3. Judged per policy by warn_after/crit_after; a config, token or API error is UNKNOWN.
+    #[arg(long, conflicts_with = "json", env = "SNAPKEEP_STATUS_CHECK")]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneOrphansArgs {
+    /// Delete the listed orphans (without it, nothing is deleted).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print JSON: {"orphans": [{server_id, kind, id, name, status, policy, slot, reason, protected, verdict}]}.
+    #[arg(long, env = "SNAPKEEP_PRUNE_ORPHANS_JSON")]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// The policy to simulate.
+    #[arg(long, value_name = "NAME", env = "SNAPKEEP_SIMULATE_POLICY")]
+    pub policy: String,
+    /// How many days to play forward (1 to 3660).
+    #[arg(long, default_value_t = 90, env = "SNAPKEEP_SIMULATE_DAYS")]
+    pub days: u32,
+    /// Start at this instant (RFC 3339, e.g. 2025-03-30T00:00:00+01:00) instead of now.
+    #[arg(long, value_name = "RFC3339", env = "SNAPKEEP_SIMULATE_FROM")]
+    pub from: Option<String>,
+    /// Print the same as one JSON document.
+    #[arg(long, env = "SNAPKEEP_SIMULATE_JSON")]
     pub json: bool,
 }
 

@@ -13,11 +13,13 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;
 use toml::Spanned;
 
 use crate::api::{ApiToken, DEFAULT_BASE_URL};
+use crate::hooks::{Hooks, OnHookFailure, PostHookAfter};
 use crate::retention::{KeepRules, Span};
 use crate::schedule::Schedule;
 
@@ -130,6 +132,65 @@ pub(crate) struct Policy {
     /// How many completed items this policy may keep on one server: its
     /// rules' bound, or the provider's cap when the rules are unbounded.
     pub(crate) max_kept: usize,
+    /// `pre_hook`/`post_hook` and their settings; `None` when neither is set.
+    pub(crate) hooks: Option<Hooks>,
+    /// `enabled = false` pauses the policy: not fired, nothing pruned; its
+    /// items still count toward the caps and are not orphans.
+    pub(crate) enabled: bool,
+    /// Item ids (of this policy's kind) that no rule may ever delete.
+    pub(crate) protect: BTreeSet<u64>,
+    /// `warn_after`/`crit_after` as written; `None` = the default multiple
+    /// of the schedule's interval (see [`Policy::alert_thresholds`]).
+    pub(crate) warn_after: Option<Duration>,
+    pub(crate) crit_after: Option<Duration>,
+}
+
+/// When the newest completed item is old enough to warn about, and to be
+/// critical about (`snapkeep status --check`, the STALE flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AlertThresholds {
+    pub(crate) warn: Duration,
+    pub(crate) crit: Duration,
+}
+
+impl Policy {
+    /// Whether `id` is listed in `protect`: never deleted by any rule.
+    pub(crate) fn is_protected(&self, id: u64) -> bool {
+        self.protect.contains(&id)
+    }
+
+    /// Whether a `--run-now` pass runs this policy: an enabled one unless
+    /// `--policy` names others, a paused one only when `--policy` names it.
+    #[allow(
+        dead_code,
+        reason = "for run_now::select_jobs, which the integrator is rewriting"
+    )]
+    pub(crate) fn selected_for_run_now(&self, named: &[String]) -> bool {
+        if named.is_empty() {
+            self.enabled
+        } else {
+            named.contains(&self.name)
+        }
+    }
+
+    /// The alert thresholds at `now`. Unset ones default to 1.5× (warn)
+    /// and 2× (crit) the schedule's interval around `now`, so a weekday
+    /// schedule judges a Monday by the weekend's gap; when only one is set,
+    /// the other keeps its default but never crosses it (warn ≤ crit).
+    /// `None` when neither is set and the schedule has no interval (it
+    /// fires at most once more).
+    pub(crate) fn alert_thresholds(&self, now: DateTime<Utc>) -> Option<AlertThresholds> {
+        let interval = self.schedule.interval_at(now).and_then(|i| i.to_std().ok());
+        let scaled =
+            |num: u32, den: u32| interval.and_then(|i| i.checked_mul(num)).map(|i| i / den);
+        let (warn, crit) = match (self.warn_after, self.crit_after) {
+            (Some(w), Some(c)) => (w, c),
+            (Some(w), None) => (w, scaled(2, 1).map_or(w, |c| c.max(w))),
+            (None, Some(c)) => (scaled(3, 2).map_or(c, |w| w.min(c)), c),
+            (None, None) => (scaled(3, 2)?, scaled(2, 1)?),
+        };
+        Some(AlertThresholds { warn, crit })
+    }
 }
 
 /// A validated configuration.
@@ -311,6 +372,11 @@ struct RawDefaults {
     wait_timeout: Option<Spanned<String>>,
     missed: Option<Spanned<String>>,
     jitter: Option<Spanned<String>>,
+    pre_hook: Option<Spanned<Vec<Spanned<String>>>>,
+    post_hook: Option<Spanned<Vec<Spanned<String>>>>,
+    hook_timeout: Option<Spanned<String>>,
+    on_hook_failure: Option<Spanned<String>>,
+    post_hook_after: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -339,6 +405,15 @@ struct RawPolicy {
     keep_within_weekly: Option<Spanned<String>>,
     keep_within_monthly: Option<Spanned<String>>,
     keep_within_yearly: Option<Spanned<String>>,
+    pre_hook: Option<Spanned<Vec<Spanned<String>>>>,
+    post_hook: Option<Spanned<Vec<Spanned<String>>>>,
+    hook_timeout: Option<Spanned<String>>,
+    on_hook_failure: Option<Spanned<String>>,
+    post_hook_after: Option<Spanned<String>>,
+    enabled: Option<Spanned<bool>>,
+    protect: Option<Spanned<Vec<Spanned<i64>>>>,
+    warn_after: Option<Spanned<String>>,
+    crit_after: Option<Spanned<String>>,
 }
 
 // ---- validation ----
@@ -356,7 +431,16 @@ struct Inherited {
     wait_timeout: Duration,
     missed: Missed,
     jitter: Duration,
+    pre_hook: Option<Vec<String>>,
+    post_hook: Option<Vec<String>>,
+    hook_timeout: Duration,
+    on_hook_failure: OnHookFailure,
+    post_hook_after: PostHookAfter,
 }
+
+/// Longest `hook_timeout`: a hook that holds a filesystem frozen for more
+/// than an hour is a mistake, not a plan.
+const MAX_HOOK_TIMEOUT: Duration = Duration::from_secs(3600);
 
 impl Validator<'_> {
     fn problem(&mut self, span: std::ops::Range<usize>, key: &str, message: impl Into<String>) {
@@ -523,7 +607,114 @@ impl Validator<'_> {
             ),
             missed: self.missed(&raw.missed, &k("missed"), base.missed),
             jitter: self.jitter(&raw.jitter, &k("jitter"), base.jitter),
+            pre_hook: self.argv(&raw.pre_hook, &k("pre_hook"), &base.pre_hook),
+            post_hook: self.argv(&raw.post_hook, &k("post_hook"), &base.post_hook),
+            hook_timeout: self.hook_timeout(
+                &raw.hook_timeout,
+                &k("hook_timeout"),
+                base.hook_timeout,
+            ),
+            on_hook_failure: self.choice(
+                &raw.on_hook_failure,
+                &k("on_hook_failure"),
+                &[
+                    ("abort", OnHookFailure::Abort),
+                    ("continue", OnHookFailure::Continue),
+                ],
+                base.on_hook_failure,
+            ),
+            post_hook_after: self.choice(
+                &raw.post_hook_after,
+                &k("post_hook_after"),
+                &[
+                    ("accepted", PostHookAfter::Accepted),
+                    ("completed", PostHookAfter::Completed),
+                ],
+                base.post_hook_after,
+            ),
         }
+    }
+
+    /// A hook command: an argv array run without a shell.
+    fn argv(
+        &mut self,
+        value: &Option<Spanned<Vec<Spanned<String>>>>,
+        key: &str,
+        default: &Option<Vec<String>>,
+    ) -> Option<Vec<String>> {
+        let Some(v) = value else {
+            return default.clone();
+        };
+        let argv = v.get_ref();
+        if argv.is_empty() || argv[0].get_ref().trim().is_empty() {
+            self.problem(
+                v.span(),
+                key,
+                "must name a program and its arguments, e.g. [\"/usr/local/bin/flush-db\", \"--quick\"] (no shell: for pipes or globs use [\"sh\", \"-c\", \"...\"])",
+            );
+            return default.clone();
+        }
+        let mut ok = true;
+        for arg in argv {
+            if arg.get_ref().contains('\0') {
+                self.problem(
+                    arg.span(),
+                    key,
+                    "an argument may not contain a NUL character",
+                );
+                ok = false;
+            }
+        }
+        ok.then(|| argv.iter().map(|a| a.get_ref().clone()).collect())
+            .or_else(|| default.clone())
+    }
+
+    fn hook_timeout(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        default: Duration,
+    ) -> Duration {
+        let d = self.positive_duration(value, key, default);
+        if d > MAX_HOOK_TIMEOUT {
+            if let Some(v) = value {
+                self.problem(
+                    v.span(),
+                    key,
+                    format!(
+                        "{:?} is too long: at most 1h (a hook holds the job, and a pre hook may hold the server frozen)",
+                        v.get_ref()
+                    ),
+                );
+            }
+            return default;
+        }
+        d
+    }
+
+    /// One of a few words.
+    fn choice<T: Copy>(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        allowed: &[(&str, T)],
+        default: T,
+    ) -> T {
+        let Some(v) = value else { return default };
+        if let Some((_, t)) = allowed.iter().find(|(word, _)| *word == v.get_ref()) {
+            return *t;
+        }
+        let words: Vec<String> = allowed.iter().map(|(w, _)| format!("{w:?}")).collect();
+        self.problem(
+            v.span(),
+            key,
+            format!(
+                "{:?} is not allowed: use {}",
+                v.get_ref(),
+                words.join(" or ")
+            ),
+        );
+        default
     }
 
     fn config(&mut self, raw: RawConfig, origin: &str) -> Config {
@@ -575,6 +766,11 @@ impl Validator<'_> {
             wait_timeout: Duration::from_secs(30 * 60),
             missed: Missed::RunOnce,
             jitter: Duration::ZERO,
+            pre_hook: None,
+            post_hook: None,
+            hook_timeout: Duration::from_secs(60),
+            on_hook_failure: OnHookFailure::Abort,
+            post_hook_after: PostHookAfter::Accepted,
         };
         let defaults = self.inherit(&raw.defaults, &builtin, "defaults.");
         if raw.policy.is_empty() {
@@ -755,6 +951,11 @@ impl Validator<'_> {
             wait_timeout: p.wait_timeout.clone(),
             missed: p.missed.clone(),
             jitter: p.jitter.clone(),
+            pre_hook: p.pre_hook.clone(),
+            post_hook: p.post_hook.clone(),
+            hook_timeout: p.hook_timeout.clone(),
+            on_hook_failure: p.on_hook_failure.clone(),
+            post_hook_after: p.post_hook_after.clone(),
         };
         let inherited = self.inherit(&over, defaults, &section);
         let schedule = match Schedule::parse(p.schedule.get_ref(), inherited.timezone) {
@@ -783,6 +984,30 @@ impl Validator<'_> {
             .map(|d| d.get_ref().trim().to_owned())
             .filter(|d| !d.is_empty());
         let max_kept = keep.max_kept().map_or(kind.cap(), |n| n as usize);
+        let protect = self.protect(&p.protect, &format!("{section}protect"));
+        let warn_after = self.positive_duration_opt(&p.warn_after, &format!("{section}warn_after"));
+        let crit_after = self.positive_duration_opt(&p.crit_after, &format!("{section}crit_after"));
+        if let (Some(w), Some(c), Some(raw_warn)) = (warn_after, crit_after, &p.warn_after) {
+            if w >= c {
+                self.problem(
+                    raw_warn.span(),
+                    &format!("{section}warn_after"),
+                    format!(
+                        "{:?} is not shorter than crit_after ({}): warn_after must come first",
+                        raw_warn.get_ref(),
+                        humantime::format_duration(c)
+                    ),
+                );
+            }
+        }
+        let hooks =
+            (inherited.pre_hook.is_some() || inherited.post_hook.is_some()).then(|| Hooks {
+                pre: inherited.pre_hook.clone(),
+                post: inherited.post_hook.clone(),
+                timeout: inherited.hook_timeout,
+                on_failure: inherited.on_hook_failure,
+                post_after: inherited.post_hook_after,
+            });
         if self.problems.len() != before {
             return None;
         }
@@ -799,7 +1024,46 @@ impl Validator<'_> {
             keep,
             description,
             max_kept,
+            hooks,
+            enabled: p.enabled.as_ref().is_none_or(|e| *e.get_ref()),
+            protect,
+            warn_after,
+            crit_after,
         })
+    }
+
+    /// `protect = [ids]`: positive, each once.
+    fn protect(&mut self, value: &Option<Spanned<Vec<Spanned<i64>>>>, key: &str) -> BTreeSet<u64> {
+        let mut ids = BTreeSet::new();
+        let Some(v) = value else { return ids };
+        for id in v.get_ref() {
+            match u64::try_from(*id.get_ref()) {
+                Ok(n) if n > 0 => {
+                    if !ids.insert(n) {
+                        self.problem(id.span(), key, format!("item {n} is listed twice"));
+                    }
+                }
+                _ => self.problem(
+                    id.span(),
+                    key,
+                    format!(
+                        "{} is not an item id (a positive integer: the snapshot's or backup's id, as `snapkeep status` shows it)",
+                        id.get_ref()
+                    ),
+                ),
+            }
+        }
+        ids
+    }
+
+    fn positive_duration_opt(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+    ) -> Option<Duration> {
+        let before = self.problems.len();
+        let d = self.positive_duration(value, key, Duration::ZERO);
+        (value.is_some() && self.problems.len() == before).then_some(d)
     }
 
     fn keep_rules(&mut self, p: &RawPolicy) -> KeepRules {

@@ -17,6 +17,8 @@ pub(crate) enum Action {
     Skip,
     Refuse,
     Fail,
+    /// A pre or post hook ran (`outcome` says whether it succeeded).
+    Hook,
 }
 
 impl Action {
@@ -29,6 +31,7 @@ impl Action {
             Action::Skip => "skip",
             Action::Refuse => "refuse",
             Action::Fail => "fail",
+            Action::Hook => "hook",
         }
     }
 }

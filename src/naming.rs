@@ -56,28 +56,54 @@ pub(crate) fn owned_slot(
     policy: &str,
     label: &str,
 ) -> Option<DateTime<Utc>> {
+    parse_owned(kind, prefix, label)
+        .filter(|(name, _)| *name == policy)
+        .map(|(_, slot)| slot)
+}
+
+/// The policy name and slot of an item whose `label` has this prefix's
+/// exact ownership format, for *any* policy name (`[a-z0-9_-]+`): how items
+/// of policies no longer configured are found. Exactly as strict as
+/// [`owned_slot`], which is built on it. A snapshot name stays unambiguous
+/// with hyphens in policy names because the stamp is always its last 15
+/// characters; a backup's policy name ends at the first `:`. (A prefix
+/// holds no `-` and neither holds a `:`, so the prefix ends unambiguously.)
+pub(crate) fn parse_owned<'a>(
+    kind: Kind,
+    prefix: &str,
+    label: &'a str,
+) -> Option<(&'a str, DateTime<Utc>)> {
+    if prefix.is_empty() {
+        return None;
+    }
     match kind {
         Kind::Snapshot => {
-            let stamp = label
-                .strip_prefix(prefix)?
-                .strip_prefix('-')?
-                .strip_prefix(policy)?
-                .strip_prefix('-')?;
-            parse_exact(stamp, SNAPSHOT_STAMP, 15)
+            let rest = label.strip_prefix(prefix)?.strip_prefix('-')?;
+            let split = rest.len().checked_sub(16)?;
+            let (policy, stamp) = rest.split_at_checked(split)?;
+            let stamp = stamp.strip_prefix('-')?;
+            let slot = parse_exact(stamp, SNAPSHOT_STAMP, 15)?;
+            is_policy_name(policy).then_some((policy, slot))
         }
         Kind::Backup => {
-            let rest = label
-                .strip_prefix(prefix)?
-                .strip_prefix(':')?
-                .strip_prefix(policy)?
-                .strip_prefix(':')?;
+            let rest = label.strip_prefix(prefix)?.strip_prefix(':')?;
+            let (policy, rest) = rest.split_once(':')?;
             let (stamp, tail) = rest.split_at_checked(20)?;
             if !(tail.is_empty() || tail.starts_with(' ')) {
                 return None;
             }
-            parse_exact(stamp, BACKUP_STAMP, 20)
+            let slot = parse_exact(stamp, BACKUP_STAMP, 20)?;
+            is_policy_name(policy).then_some((policy, slot))
         }
     }
+}
+
+/// A policy name as config validation allows it: `[a-z0-9_-]+`.
+fn is_policy_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
 }
 
 /// Parses `text` with `format` and accepts it only if it is exactly the
@@ -152,6 +178,87 @@ mod tests {
                 None,
                 "{desc}"
             );
+        }
+    }
+
+    #[test]
+    fn any_policy_name_under_a_prefix() {
+        let n = snapshot_name("snapkeep", "old-web_2", slot());
+        assert_eq!(
+            parse_owned(Kind::Snapshot, "snapkeep", &n),
+            Some(("old-web_2", slot()))
+        );
+        let d = backup_description("snapkeep", "gone", slot(), Some("a: b"));
+        assert_eq!(
+            parse_owned(Kind::Backup, "snapkeep", &d),
+            Some(("gone", slot()))
+        );
+        for (kind, label) in [
+            (Kind::Snapshot, "snapkeep--20250105-040000"),
+            (Kind::Snapshot, "snapkeep-20250105-040000"),
+            (Kind::Snapshot, "snapkeep-Old-20250105-040000"),
+            (Kind::Snapshot, "snapkeep-old.x-20250105-040000"),
+            (Kind::Snapshot, "snapkeep-old-20250105-040000-copy"),
+            (Kind::Snapshot, "snapkeep-old-20250105_040000"),
+            (Kind::Snapshot, "other-old-20250105-040000"),
+            (Kind::Snapshot, "snapkeepx-old-20250105-040000"),
+            (Kind::Snapshot, "snapkeep-é-20250105-040000"),
+            (Kind::Snapshot, "snapkeep-ééééééééééééééééé"),
+            (Kind::Backup, "snapkeep::2025-01-05T04:00:00Z"),
+            (Kind::Backup, "snapkeep:Old:2025-01-05T04:00:00Z"),
+            (Kind::Backup, "snapkeep:old:2025-01-05T04:00:00Zx"),
+            (Kind::Backup, "snapkeep:old"),
+            (Kind::Backup, "snapkeep-old-20250105-040000"),
+            (Kind::Snapshot, "snapkeep:old:2025-01-05T04:00:00Z"),
+        ] {
+            assert_eq!(parse_owned(kind, "snapkeep", label), None, "{label}");
+        }
+        assert_eq!(parse_owned(Kind::Snapshot, "", "-a-20250105-040000"), None);
+    }
+
+    proptest::proptest! {
+        /// `owned_slot` for a configured name agrees with `parse_owned` on
+        /// any label, so finding orphans and owning items never disagree.
+        #[test]
+        fn parse_owned_agrees_with_owned_slot(
+            label in "(snapkeep|snap|x)[-:][a-z0-9_:-]{0,12}[-:]?[0-9TZ:-]{0,22}( .{0,3})?",
+            policy in "[a-z0-9_-]{1,6}",
+        ) {
+            for kind in [Kind::Snapshot, Kind::Backup] {
+                let parsed = parse_owned(kind, "snapkeep", &label);
+                let owned = owned_slot(kind, "snapkeep", &policy, &label);
+                proptest::prop_assert_eq!(
+                    owned,
+                    parsed.filter(|(p, _)| *p == policy).map(|(_, s)| s)
+                );
+                if let Some((p, slot)) = parsed {
+                    proptest::prop_assert_eq!(
+                        owned_slot(kind, "snapkeep", p, &label),
+                        Some(slot)
+                    );
+                    proptest::prop_assert!(label.starts_with(&crate::naming::label_for(
+                        kind, "snapkeep", p, slot, None
+                    )));
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn labels_round_trip_for_any_policy_name(
+            policy in "[a-z0-9_-]{1,20}",
+            secs in 0i64..4_000_000_000,
+            extra in proptest::option::of("[ -~]{0,10}"),
+        ) {
+            let slot = DateTime::from_timestamp(secs, 0).unwrap();
+            for kind in [Kind::Snapshot, Kind::Backup] {
+                let label = label_for(kind, "snapkeep", &policy, slot, extra.as_deref());
+                proptest::prop_assert_eq!(
+                    parse_owned(kind, "snapkeep", &label),
+                    Some((policy.as_str(), slot))
+                );
+            }
         }
     }
 

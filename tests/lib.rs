@@ -3,7 +3,9 @@
 
 mod support;
 
+mod beyond;
 mod cli;
 mod daemon;
 mod ops;
 mod run_now;
+mod simulate;

@@ -237,7 +237,9 @@ fn status_json_matches_the_simulator_and_flags_stale() {
         "[[policy]]\nname = \"daily\"\nkind = \"snapshot\"\nservers = [1, 2]\nschedule = \"0 3 * * *\"\nkeep_last = 1\n",
     );
     let run = s.run(&["status", "--json"]).expect(0);
-    let rows: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
+    assert_eq!(report["orphans"], serde_json::json!([]));
+    let rows = &report["pairs"];
     let row = |id: u64| {
         rows.as_array()
             .unwrap()

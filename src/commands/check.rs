@@ -7,7 +7,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::app::AppError;
+use crate::commands::status;
 use crate::config::{self, Config, Kind, Policy};
+use crate::hooks::{self, OnHookFailure, PostHookAfter};
 
 pub(crate) fn run(path: &Path) -> Result<u8, AppError> {
     let config = config::load(path)?;
@@ -60,6 +62,9 @@ pub(crate) fn summary(config: &Config, now: DateTime<Utc>) -> String {
                 .collect::<Vec<_>>()
                 .join(", ")
         );
+        for line in extras(p, now) {
+            let _ = writeln!(out, "      {line}");
+        }
     }
     let _ = writeln!(
         out,
@@ -95,6 +100,51 @@ pub(crate) fn summary(config: &Config, now: DateTime<Utc>) -> String {
         let _ = writeln!(out, "  server {server}: {}", parts.join("; "));
     }
     out
+}
+
+/// Pause, protect, hooks and alert thresholds, when they say something.
+fn extras(p: &Policy, now: DateTime<Utc>) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !p.enabled {
+        lines.push(
+            "PAUSED (enabled = false): not fired, nothing pruned; its items still count toward the cap"
+                .to_owned(),
+        );
+    }
+    if !p.protect.is_empty() {
+        let ids: Vec<String> = p.protect.iter().map(|id| format!("#{id}")).collect();
+        lines.push(format!("protects: {} (never deleted)", ids.join(", ")));
+    }
+    if let Some(h) = &p.hooks {
+        let mut parts = Vec::new();
+        if let Some(pre) = &h.pre {
+            parts.push(format!("pre {}", hooks::argv_text(pre)));
+        }
+        if let Some(post) = &h.post {
+            parts.push(format!("post {}", hooks::argv_text(post)));
+        }
+        lines.push(format!(
+            "hooks: {} (timeout {}; on pre failure: {}; post after the create is {})",
+            parts.join(", "),
+            status::compact_duration(h.timeout),
+            match h.on_failure {
+                OnHookFailure::Abort => "abort",
+                OnHookFailure::Continue => "continue",
+            },
+            match h.post_after {
+                PostHookAfter::Accepted => "accepted",
+                PostHookAfter::Completed => "completed",
+            }
+        ));
+    }
+    if let Some(t) = p.alert_thresholds(now) {
+        lines.push(format!(
+            "alerts (status --check): warning after {}, critical after {} without a new completed item",
+            status::compact_duration(t.warn),
+            status::compact_duration(t.crit)
+        ));
+    }
+    lines
 }
 
 fn keep_text(p: &Policy) -> String {
@@ -153,5 +203,45 @@ mod tests {
         assert!(s.contains("next: 2025-03-30T03:00:00+02:00"), "{s}");
         assert!(s.contains("10/10 manual backups (weekly-backup 10)"), "{s}");
         assert!(s.contains("5/5 snapshots (nightly 5)"), "{s}");
+        assert!(
+            // The interval around now spans the DST change: 23 hours.
+            s.contains(
+                "alerts (status --check): warning after 1d 10h, critical after 1d 22h without"
+            ),
+            "{s}"
+        );
+        assert!(!s.contains("PAUSED") && !s.contains("hooks:"), "{s}");
+    }
+
+    #[test]
+    fn summary_shows_pause_protect_and_hooks() {
+        let c = config::parse_str(
+            r#"
+[[policy]]
+name = "n"
+kind = "snapshot"
+servers = [1]
+schedule = "@hourly"
+keep_last = 2
+enabled = false
+protect = [801, 7]
+pre_hook = ["fsfreeze", "--freeze", "/"]
+post_hook = ["fsfreeze", "--unfreeze", "/"]
+on_hook_failure = "continue"
+warn_after = "90m"
+"#,
+            "t",
+        )
+        .unwrap();
+        let now = Utc.with_ymd_and_hms(2025, 3, 29, 12, 0, 0).unwrap();
+        let s = summary(&c, now);
+        for want in [
+            "      PAUSED (enabled = false): not fired, nothing pruned; its items still count toward the cap\n",
+            "      protects: #7, #801 (never deleted)\n",
+            "      hooks: pre [\"fsfreeze\", \"--freeze\", \"/\"], post [\"fsfreeze\", \"--unfreeze\", \"/\"] (timeout 1m; on pre failure: continue; post after the create is accepted)\n",
+            "      alerts (status --check): warning after 1h 30m, critical after 2h without a new completed item\n",
+        ] {
+            assert!(s.contains(want), "{want}\n---\n{s}");
+        }
     }
 }

@@ -13,6 +13,8 @@ use crate::config::{self, Config};
 struct PolicyTimes {
     policy: String,
     timezone: String,
+    /// `enabled = false`: the times are the schedule's, but nothing fires.
+    paused: bool,
     next: Vec<String>,
 }
 
@@ -40,6 +42,7 @@ pub(crate) fn render(config: &Config, from: DateTime<Utc>, count: usize, json: b
         .map(|p| PolicyTimes {
             policy: p.name.clone(),
             timezone: p.schedule.timezone().name().to_owned(),
+            paused: !p.enabled,
             next: p
                 .schedule
                 .upcoming(from, count)
@@ -54,11 +57,16 @@ pub(crate) fn render(config: &Config, from: DateTime<Utc>, count: usize, json: b
     let mut out = String::new();
     for (p, t) in config.policies.iter().zip(&times) {
         out.push_str(&format!(
-            "{} ({}, \"{}\" in {}):\n",
+            "{} ({}, \"{}\" in {}){}:\n",
             p.name,
             p.schedule.describe(),
             p.schedule.expression(),
-            t.timezone
+            t.timezone,
+            if p.enabled {
+                ""
+            } else {
+                " — PAUSED (enabled = false): these times do not fire"
+            }
         ));
         for local in p.schedule.upcoming(from, count) {
             out.push_str(&format!(
@@ -90,6 +98,19 @@ mod tests {
         assert!(
             text.contains("2025-03-30 03:00:00 CEST (+02:00)   2025-03-30T01:00:00Z"),
             "{text}"
+        );
+        assert_eq!(v[0]["paused"], false);
+        let paused = config::parse_str(
+            "[[policy]]\nname = \"p\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"@daily\"\nkeep_last = 1\nenabled = false\n",
+            "c",
+        )
+        .unwrap();
+        assert!(
+            render(&paused, from, 1, false).starts_with(
+                "p (at 00:00 every day (UTC), \"@daily\" in UTC) — PAUSED (enabled = false): these times do not fire:\n"
+            ),
+            "{}",
+            render(&paused, from, 1, false)
         );
     }
 }

@@ -1,10 +1,12 @@
 //! `snapkeep status`: what each server holds, per policy, at a glance.
 //!
-//! One listing per kind (as a pass does), then pure bookkeeping: counts,
-//! the newest completed item's age, what the next pass would prune and why,
-//! the next fire time, and a stale flag when the newest completed item is
-//! older than twice the schedule's interval (or there is none) — the
-//! "backups silently stopped months ago" alarm.
+//! One listing per kind for the whole account (as a pass does, and wide
+//! enough to see orphans on servers no policy names), then pure
+//! bookkeeping: counts, the newest completed item's age, what the next pass
+//! would prune and why, the next fire time, paused policies, protected
+//! items, orphans, and a stale flag when the newest completed item is older
+//! than the policy's `crit_after` (default twice the schedule's interval) or
+//! there is none — the "backups silently stopped months ago" alarm.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -12,12 +14,20 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::api::Client;
+use crate::api::{ApiError, Client};
 use crate::app::AppError;
 use crate::config::{Config, Kind};
 use crate::inventory::{self, Item};
+use crate::orphans::{self, Orphan};
 use crate::retention;
 use crate::rotation::{self, Holdings};
+
+/// Everything `status` shows: one row per (server, policy), then orphans.
+#[derive(Debug, Serialize)]
+pub(crate) struct Report {
+    pub(crate) pairs: Vec<Row>,
+    pub(crate) orphans: Vec<OrphanRow>,
+}
 
 #[derive(Debug, Serialize)]
 pub(crate) struct Row {
@@ -32,8 +42,30 @@ pub(crate) struct Row {
     pub(crate) next_fire: Option<String>,
     #[serde(skip)]
     next_fire_short: Option<String>,
+    /// `enabled = false`: not fired, nothing pruned, never stale.
+    pub(crate) paused: bool,
+    /// `ok`, `warning` (older than warn_after), `critical` (older than
+    /// crit_after, or no completed item) or `paused`.
+    pub(crate) health: Health,
+    /// The thresholds health was judged by (absent when the schedule has
+    /// no interval and none is configured).
+    pub(crate) warn_after_seconds: Option<u64>,
+    pub(crate) crit_after_seconds: Option<u64>,
+    /// `health == critical`, kept for scripts that read it.
     pub(crate) stale: bool,
     pub(crate) would_delete: Vec<Planned>,
+    /// Items on the server listed in the policy's `protect`.
+    pub(crate) protected: Vec<Listed>,
+}
+
+/// How a (server, policy) pair is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Health {
+    Ok,
+    Paused,
+    Warning,
+    Critical,
 }
 
 #[derive(Debug, Serialize)]
@@ -43,35 +75,105 @@ pub(crate) struct Planned {
     pub(crate) reasons: Vec<&'static str>,
 }
 
-pub(crate) async fn run(config: &Config, client: &Client, json: bool) -> Result<u8, AppError> {
-    let servers: Vec<u64> = config.servers().into_iter().collect();
-    let mut inventories = HashMap::new();
-    for kind in [Kind::Snapshot, Kind::Backup] {
-        if config.policies.iter().any(|p| p.kind == kind) {
-            let items = inventory::fetch(client, kind, &servers)
-                .await
-                .map_err(|e| AppError::Runtime(format!("cannot list {}: {e}", kind.plural())))?;
-            inventories.insert(kind, inventory::by_server(items));
+#[derive(Debug, Serialize)]
+pub(crate) struct Listed {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) status: String,
+}
+
+/// One orphan, as `status` and `prune-orphans` show it.
+#[derive(Debug, Serialize)]
+pub(crate) struct OrphanRow {
+    pub(crate) server_id: u64,
+    pub(crate) server_name: String,
+    pub(crate) kind: &'static str,
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    pub(crate) status: String,
+    /// The policy name its label carries.
+    pub(crate) policy: String,
+    pub(crate) slot: DateTime<Utc>,
+    /// Why no configured policy prunes it.
+    pub(crate) reason: String,
+    pub(crate) protected: bool,
+}
+
+impl From<&Orphan> for OrphanRow {
+    fn from(o: &Orphan) -> OrphanRow {
+        OrphanRow {
+            server_id: o.item.server_id,
+            server_name: o.item.server_name.clone(),
+            kind: o.kind.as_str(),
+            id: o.item.id,
+            name: o.item.label.clone(),
+            status: o.item.status.as_str().to_owned(),
+            policy: o.policy.clone(),
+            slot: o.slot,
+            reason: o.why(),
+            protected: o.protected,
         }
     }
-    let rows = rows(config, &inventories, Utc::now());
+}
+
+/// Each kind's items, by server.
+pub(crate) type Inventories = HashMap<Kind, HashMap<u64, Vec<Item>>>;
+
+/// Lists both kinds for the whole account: policies' servers and any other
+/// server that may hold orphans.
+pub(crate) async fn fetch_all(client: &Client) -> Result<Inventories, (Kind, ApiError)> {
+    let mut inventories = HashMap::new();
+    for kind in [Kind::Snapshot, Kind::Backup] {
+        let items = inventory::fetch(client, kind, &[])
+            .await
+            .map_err(|e| (kind, e))?;
+        inventories.insert(kind, inventory::by_server(items));
+    }
+    Ok(inventories)
+}
+
+pub(crate) async fn run(config: &Config, client: &Client, json: bool) -> Result<u8, AppError> {
+    let inventories = fetch_all(client)
+        .await
+        .map_err(|(kind, e)| AppError::Runtime(format!("cannot list {}: {e}", kind.plural())))?;
+    let report = report(config, &inventories, Utc::now());
     if json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&rows).expect("plain data serialises")
+            serde_json::to_string_pretty(&report).expect("plain data serialises")
         );
     } else {
-        print!("{}", table(&rows));
+        print!("{}", table(&report.pairs));
+        print!("{}", orphan_table(&report.orphans));
     }
     Ok(0)
 }
 
+/// Pure: rows and orphans; `now` injected.
+pub(crate) fn report(config: &Config, inventories: &Inventories, now: DateTime<Utc>) -> Report {
+    Report {
+        pairs: rows(config, inventories, now),
+        orphans: find_orphans(config, inventories)
+            .iter()
+            .map(OrphanRow::from)
+            .collect(),
+    }
+}
+
+/// Every orphan in the inventories, by server then kind then id.
+pub(crate) fn find_orphans(config: &Config, inventories: &Inventories) -> Vec<Orphan> {
+    let mut out = Vec::new();
+    for kind in [Kind::Snapshot, Kind::Backup] {
+        for items in inventories.get(&kind).into_iter().flat_map(|m| m.values()) {
+            out.extend(orphans::find(config, kind, items));
+        }
+    }
+    out.sort_by_key(|o| (o.item.server_id, o.kind, o.item.id));
+    out
+}
+
 /// Pure: one row per (server, policy); `now` injected.
-pub(crate) fn rows(
-    config: &Config,
-    inventories: &HashMap<Kind, HashMap<u64, Vec<Item>>>,
-    now: DateTime<Utc>,
-) -> Vec<Row> {
+pub(crate) fn rows(config: &Config, inventories: &Inventories, now: DateTime<Utc>) -> Vec<Row> {
     let mut out = Vec::new();
     let empty = Vec::new();
     for policy in &config.policies {
@@ -86,9 +188,10 @@ pub(crate) fn rows(
                 &rotation::retention_policy(policy),
                 now,
             );
+            // Nothing of a paused policy is pruned; protected items never are.
             let would_delete = plan
                 .iter()
-                .filter(|d| !d.keep)
+                .filter(|d| policy.enabled && !d.keep && !policy.is_protected(d.id))
                 .filter_map(|d| {
                     let item = items.iter().find(|i| i.id == d.id)?;
                     Some(Planned {
@@ -98,15 +201,33 @@ pub(crate) fn rows(
                     })
                 })
                 .collect();
-            let interval = policy.schedule.interval_at(now);
+            let mut protected: Vec<Listed> = items
+                .iter()
+                .filter(|i| policy.is_protected(i.id))
+                .map(|i| Listed {
+                    id: i.id,
+                    name: i.label.clone(),
+                    status: i.status.as_str().to_owned(),
+                })
+                .collect();
+            protected.sort_by_key(|l| l.id);
             let next = policy
                 .schedule
                 .next_after(now)
                 .map(|t| t.with_timezone(&policy.schedule.timezone()));
-            let stale = match (ours.newest_completed, interval) {
-                (Some(newest), Some(interval)) => now - newest > interval * 2,
-                (None, _) => true,
-                (Some(_), None) => false,
+            let thresholds = policy.alert_thresholds(now);
+            let age = ours.newest_completed.map(|t| now - t);
+            let older_than = |limit: std::time::Duration| {
+                age.is_some_and(|age| {
+                    chrono::Duration::from_std(limit).is_ok_and(|limit| age > limit)
+                })
+            };
+            let health = match (policy.enabled, age, thresholds) {
+                (false, _, _) => Health::Paused,
+                (true, None, _) => Health::Critical,
+                (true, Some(_), Some(t)) if older_than(t.crit) => Health::Critical,
+                (true, Some(_), Some(t)) if older_than(t.warn) => Health::Warning,
+                (true, Some(_), _) => Health::Ok,
             };
             out.push(Row {
                 server_id,
@@ -117,12 +238,17 @@ pub(crate) fn rows(
                     .unwrap_or_default(),
                 policy: policy.name.clone(),
                 kind: policy.kind.as_str(),
-                newest_age_seconds: ours.newest_completed.map(|t| (now - t).num_seconds()),
+                newest_age_seconds: age.map(|a| a.num_seconds()),
                 newest_completed: ours.newest_completed,
                 next_fire: next.map(|t| t.to_rfc3339()),
                 next_fire_short: next.map(|t| t.format("%m-%d %H:%M %Z").to_string()),
-                stale,
+                paused: !policy.enabled,
+                health,
+                warn_after_seconds: thresholds.map(|t| t.warn.as_secs()),
+                crit_after_seconds: thresholds.map(|t| t.crit.as_secs()),
+                stale: health == Health::Critical,
                 would_delete,
+                protected,
                 ours,
             });
         }
@@ -158,15 +284,46 @@ pub(crate) fn table(rows: &[Row]) -> String {
             newest,
             clip(r.next_fire_short.as_deref().unwrap_or("never"), 16),
             r.would_delete.len(),
-            if r.stale { "STALE" } else { "ok" }
+            match r.health {
+                Health::Paused => "PAUSED",
+                Health::Critical => "STALE",
+                Health::Warning => "old",
+                Health::Ok => "ok",
+            }
         );
     }
     let stale = rows.iter().filter(|r| r.stale).count();
     if stale > 0 {
         let _ = writeln!(
             out,
-            "\n{stale} STALE: newest completed item older than twice the schedule's interval, or none"
+            "\n{stale} STALE: newest completed item older than crit_after (default 2 × the schedule's interval), or none"
         );
+    }
+    let old = rows.iter().filter(|r| r.health == Health::Warning).count();
+    if old > 0 {
+        let _ = writeln!(
+            out,
+            "{}{old} old: newest completed item older than warn_after (default 1.5 × the schedule's interval)",
+            if stale > 0 { "" } else { "\n" }
+        );
+    }
+    let paused = rows.iter().filter(|r| r.paused).count();
+    if paused > 0 {
+        let _ = writeln!(
+            out,
+            "{}{paused} PAUSED: enabled = false; not fired, nothing pruned",
+            if stale + old > 0 { "" } else { "\n" }
+        );
+    }
+    for r in rows.iter().filter(|r| !r.protected.is_empty()) {
+        let _ = writeln!(
+            out,
+            "\nprotected on server {} policy {} (never deleted):",
+            r.server_id, r.policy
+        );
+        for p in &r.protected {
+            let _ = writeln!(out, "  #{} {} ({})", p.id, clip(&p.name, 60), p.status);
+        }
     }
     for r in rows.iter().filter(|r| !r.would_delete.is_empty()) {
         let _ = writeln!(
@@ -185,6 +342,64 @@ pub(crate) fn table(rows: &[Row]) -> String {
         }
     }
     out
+}
+
+/// Orphans per server, for people; empty when there are none.
+pub(crate) fn orphan_table(orphans: &[OrphanRow]) -> String {
+    let mut out = String::new();
+    if orphans.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "\n{} orphan{} (our naming, but no configured policy prunes {}; see snapkeep prune-orphans):",
+        orphans.len(),
+        if orphans.len() == 1 { "" } else { "s" },
+        if orphans.len() == 1 { "it" } else { "them" }
+    );
+    let mut server = None;
+    for o in orphans {
+        if server != Some(o.server_id) {
+            server = Some(o.server_id);
+            let _ = writeln!(
+                out,
+                "  server {}{}:",
+                o.server_id,
+                if o.server_name.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", o.server_name)
+                }
+            );
+        }
+        let _ = writeln!(
+            out,
+            "    {} #{} {} ({}{})\n      {}",
+            o.kind,
+            o.id,
+            clip(&o.name, 60),
+            o.status,
+            if o.protected { ", protected" } else { "" },
+            clip(&o.reason, 94)
+        );
+    }
+    out
+}
+
+/// A duration for people, two units at most: `45s`, `1h 30m`, `1d 12h`, `3d`.
+pub(crate) fn compact_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (big, big_unit, small, small_unit) = match s {
+        s if s < 60 => return format!("{s}s"),
+        s if s < 3600 => (s / 60, "m", s % 60, "s"),
+        s if s < 86_400 => (s / 3600, "h", s % 3600 / 60, "m"),
+        s => (s / 86_400, "d", s % 86_400 / 3600, "h"),
+    };
+    if small == 0 {
+        format!("{big}{big_unit}")
+    } else {
+        format!("{big}{big_unit} {small}{small_unit}")
+    }
 }
 
 fn age(secs: i64) -> String {
@@ -256,5 +471,116 @@ mod tests {
         // Three days later with nothing new: stale.
         let later = super::rows(&config, &inv, now + TimeDelta::days(3));
         assert!(later[0].stale);
+        assert_eq!(later[0].health, Health::Critical);
+        // 40 hours after the newest: past warn (36h), not crit (48h).
+        let warn = super::rows(&config, &inv, d(0) + TimeDelta::hours(16));
+        assert_eq!((warn[0].health, warn[0].stale), (Health::Warning, false));
+        assert_eq!(warn[0].warn_after_seconds, Some(36 * 3600));
+        assert!(table(&warn).contains("1 old: newest completed item older than warn_after"));
+    }
+
+    #[test]
+    fn paused_policies_and_protected_items_and_orphans() {
+        let config = crate::config::parse_str(
+            r#"
+[[policy]]
+name = "n"
+kind = "snapshot"
+servers = [1]
+schedule = "0 3 * * *"
+keep_last = 1
+protect = [2]
+[[policy]]
+name = "p"
+kind = "snapshot"
+servers = [1]
+schedule = "0 4 * * *"
+keep_last = 1
+enabled = false
+"#,
+            "t",
+        )
+        .unwrap();
+        let now = Utc.with_ymd_and_hms(2025, 1, 10, 12, 0, 0).unwrap();
+        let d =
+            |days, h| Utc.with_ymd_and_hms(2025, 1, 10, h, 0, 0).unwrap() - TimeDelta::days(days);
+        let items = vec![
+            item(1, "snapkeep-n-20250110-030000", Status::Completed, d(0, 3)),
+            item(2, "snapkeep-n-20250101-030000", Status::Completed, d(9, 3)),
+            item(3, "snapkeep-n-20250102-030000", Status::Completed, d(8, 3)),
+            item(4, "snapkeep-p-20250101-040000", Status::Completed, d(9, 4)),
+            item(5, "snapkeep-p-20241231-040000", Status::Completed, d(10, 4)),
+            item(
+                6,
+                "snapkeep-gone-20241231-040000",
+                Status::Completed,
+                d(10, 4),
+            ),
+        ];
+        let mut elsewhere = item(
+            7,
+            "snapkeep-n-20241231-030000",
+            Status::InProgress,
+            d(10, 3),
+        );
+        elsewhere.server_id = 5;
+        elsewhere.server_name = "old-box".into();
+        let inv = HashMap::from([(
+            Kind::Snapshot,
+            HashMap::from([(1, items), (5, vec![elsewhere])]),
+        )]);
+        let report = report(&config, &inv, now);
+        let n = &report.pairs[0];
+        let ids: Vec<u64> = n.would_delete.iter().map(|p| p.id).collect();
+        assert_eq!(ids, vec![3], "2 is protected");
+        assert_eq!(n.protected.len(), 1);
+        assert_eq!(n.protected[0].id, 2);
+        let p = &report.pairs[1];
+        assert!(p.paused && !p.stale, "9 days old but paused");
+        assert_eq!(p.health, Health::Paused);
+        assert!(
+            p.would_delete.is_empty(),
+            "nothing of a paused policy is pruned"
+        );
+        let orphans: Vec<(u64, u64, &str)> = report
+            .orphans
+            .iter()
+            .map(|o| (o.server_id, o.id, o.reason.as_str()))
+            .collect();
+        assert_eq!(
+            orphans,
+            vec![
+                (
+                    1,
+                    6,
+                    "no snapshot policy \"gone\" with prefix \"snapkeep\" is configured"
+                ),
+                (5, 7, "policy \"n\" no longer lists server 5"),
+            ]
+        );
+        let t = table(&report.pairs);
+        assert!(t.contains("PAUSED"), "{t}");
+        assert!(
+            t.contains("1 PAUSED: enabled = false; not fired, nothing pruned"),
+            "{t}"
+        );
+        assert!(
+            t.contains("protected on server 1 policy n (never deleted):\n  #2 snapkeep-n-20250101-030000 (completed)\n"),
+            "{t}"
+        );
+        let o = orphan_table(&report.orphans);
+        assert_eq!(
+            o,
+            "\n2 orphans (our naming, but no configured policy prunes them; see snapkeep prune-orphans):
+  server 1 (web-01):
+    snapshot #6 snapkeep-gone-20241231-040000 (completed)
+      no snapshot policy \"gone\" with prefix \"snapkeep\" is configured
+  server 5 (old-box):
+    snapshot #7 snapkeep-n-20241231-030000 (in_progress)
+      policy \"n\" no longer lists server 5
+"
+        );
+        assert!(o.lines().chain(t.lines()).all(|l| l.chars().count() <= 100));
+        assert_eq!(orphan_table(&[]), "");
     }
 }

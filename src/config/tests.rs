@@ -1,4 +1,5 @@
 use super::*;
+use crate::hooks::{OnHookFailure, PostHookAfter};
 
 const MINIMAL: &str = r#"
 [[policy]]
@@ -33,6 +34,10 @@ fn example_config_validates() {
         Some(Path::new("/etc/snapkeep/token"))
     );
     assert!(config.warnings.is_empty());
+    // The hook lines are commented out; the other new keys show their defaults.
+    let p = &config.policies[0];
+    assert!(p.hooks.is_none() && p.enabled && p.protect.is_empty());
+    assert_eq!((p.warn_after, p.crit_after), (None, None));
 }
 
 #[test]
@@ -310,4 +315,250 @@ fn numbers_out_of_range_are_refused_with_the_key() {
         assert!(p[0].message.contains(needle), "{line}: {}", p[0].message);
     }
     assert!(parse_str(&format!("[api]\nrequests_per_second = 0\n{MINIMAL}"), "t").is_ok());
+}
+
+#[test]
+fn hooks_come_from_defaults_and_a_policy_overrides_them() {
+    let text = r#"
+[defaults]
+pre_hook = ["ssh", "root@web-01", "fsfreeze --freeze /"]
+post_hook = ["ssh", "root@web-01", "fsfreeze --unfreeze /"]
+hook_timeout = "2m"
+[[policy]]
+name = "a"
+kind = "snapshot"
+servers = [1]
+schedule = "@daily"
+keep_last = 1
+[[policy]]
+name = "b"
+kind = "backup"
+servers = [1]
+schedule = "@daily"
+keep_last = 1
+pre_hook = ["/usr/local/bin/flush-db"]
+on_hook_failure = "continue"
+post_hook_after = "completed"
+[[policy]]
+name = "c"
+kind = "backup"
+servers = [2]
+schedule = "@daily"
+keep_last = 1
+"#;
+    let c = parse_str(text, "t").unwrap();
+    let a = c.policies[0].hooks.as_ref().unwrap();
+    assert_eq!(
+        a.pre.as_deref().unwrap(),
+        ["ssh", "root@web-01", "fsfreeze --freeze /"]
+    );
+    assert_eq!(a.timeout, Duration::from_secs(120));
+    assert_eq!(a.on_failure, OnHookFailure::Abort);
+    assert_eq!(a.post_after, PostHookAfter::Accepted);
+    let b = c.policies[1].hooks.as_ref().unwrap();
+    assert_eq!(b.pre.as_deref().unwrap(), ["/usr/local/bin/flush-db"]);
+    assert_eq!(
+        b.post.as_deref().unwrap(),
+        ["ssh", "root@web-01", "fsfreeze --unfreeze /"],
+        "post_hook still from [defaults]"
+    );
+    assert_eq!(b.on_failure, OnHookFailure::Continue);
+    assert_eq!(b.post_after, PostHookAfter::Completed);
+    // Without hooks anywhere: none, and the documented defaults.
+    let plain = parse_str(MINIMAL, "t").unwrap();
+    assert!(plain.policies[0].hooks.is_none());
+    let only_post = parse_str(
+        &MINIMAL.replace("keep_last = 3", "keep_last = 3\npost_hook = [\"true\"]"),
+        "t",
+    )
+    .unwrap();
+    let h = only_post.policies[0].hooks.as_ref().unwrap();
+    assert!(h.pre.is_none());
+    assert_eq!(h.timeout, Duration::from_secs(60));
+    assert_eq!(h.on_failure, OnHookFailure::Abort);
+    assert_eq!(h.post_after, PostHookAfter::Accepted);
+}
+
+#[test]
+fn hook_problems_are_all_reported_with_their_place() {
+    let text = r#"
+[defaults]
+pre_hook = []
+hook_timeout = "0s"
+[[policy]]
+name = "a"
+kind = "snapshot"
+servers = [1]
+schedule = "@daily"
+keep_last = 1
+post_hook = "fsfreeze --unfreeze /"
+"#;
+    let p = problems(text);
+    // A string instead of an array is a type error: reported alone by serde.
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].message.contains("sequence"), "{p:?}");
+    assert_eq!(p[0].line, 11);
+
+    let text = r#"
+[defaults]
+pre_hook = []
+hook_timeout = "0s"
+[[policy]]
+name = "a"
+kind = "snapshot"
+servers = [1]
+schedule = "@daily"
+keep_last = 1
+post_hook = [""]
+hook_timeout = "2h"
+on_hook_failure = "ignore"
+post_hook_after = "done"
+"#;
+    let p = problems(text);
+    let got: Vec<(usize, &str)> = p.iter().map(|p| (p.line, p.key.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (3, "defaults.pre_hook"),
+            (4, "defaults.hook_timeout"),
+            (11, "policy.a.post_hook"),
+            (12, "policy.a.hook_timeout"),
+            (13, "policy.a.on_hook_failure"),
+            (14, "policy.a.post_hook_after"),
+        ],
+        "{p:?}"
+    );
+    assert!(p[0].message.contains("no shell"), "{p:?}");
+    assert!(p[3].message.contains("at most 1h"), "{p:?}");
+    assert!(
+        p[4].message.contains("use \"abort\" or \"continue\""),
+        "{p:?}"
+    );
+    assert!(
+        p[5].message.contains("use \"accepted\" or \"completed\""),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn enabled_and_protect() {
+    let c = parse_str(MINIMAL, "t").unwrap();
+    assert!(c.policies[0].enabled);
+    assert!(c.policies[0].protect.is_empty());
+    let c = parse_str(
+        &MINIMAL.replace(
+            "keep_last = 3",
+            "keep_last = 3\nenabled = false\nprotect = [801, 798]",
+        ),
+        "t",
+    )
+    .unwrap();
+    let p = &c.policies[0];
+    assert!(!p.enabled);
+    assert!(p.is_protected(801) && p.is_protected(798) && !p.is_protected(1));
+    let bad = problems(&MINIMAL.replace("keep_last = 3", "keep_last = 3\nprotect = [5, -1, 5]"));
+    let got: Vec<(&str, &str)> = bad
+        .iter()
+        .map(|p| (p.key.as_str(), p.message.as_str()))
+        .collect();
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got[0].0, "policy.nightly.protect");
+    assert!(got[0].1.contains("-1 is not an item id"), "{got:?}");
+    assert!(got[1].1.contains("item 5 is listed twice"), "{got:?}");
+    let typo = problems(&MINIMAL.replace("keep_last = 3", "keep_last = 3\nenabled = \"no\""));
+    assert!(typo[0].message.contains("bool"), "{typo:?}");
+}
+
+#[test]
+fn disabled_policies_still_count_toward_the_cap() {
+    let text = r#"
+[[policy]]
+name = "a"
+kind = "snapshot"
+servers = [1]
+schedule = "@daily"
+keep_last = 3
+enabled = false
+[[policy]]
+name = "b"
+kind = "snapshot"
+servers = [1]
+schedule = "@daily"
+keep_last = 3
+"#;
+    let p = problems(text);
+    assert!(p[0].message.contains("server 1"), "{p:?}");
+}
+
+#[test]
+fn alert_thresholds_default_to_the_schedule_interval() {
+    use chrono::TimeZone;
+    let now = Utc.with_ymd_and_hms(2025, 1, 8, 12, 0, 0).unwrap(); // a Wednesday
+    let c = parse_str(MINIMAL, "t").unwrap();
+    let t = c.policies[0].alert_thresholds(now).unwrap();
+    assert_eq!(t.warn, Duration::from_secs(36 * 3600));
+    assert_eq!(t.crit, Duration::from_secs(48 * 3600));
+
+    let set = |extra: &str| {
+        let c = parse_str(
+            &MINIMAL.replace("keep_last = 3", &format!("keep_last = 3\n{extra}")),
+            "t",
+        )
+        .unwrap();
+        c.policies[0].alert_thresholds(now).unwrap()
+    };
+    let both = set("warn_after = \"26h\"\ncrit_after = \"3d\"");
+    assert_eq!(
+        (both.warn, both.crit),
+        (
+            Duration::from_secs(26 * 3600),
+            Duration::from_secs(72 * 3600)
+        )
+    );
+    // Only one set: the other keeps its default unless that would cross it.
+    let warn_only = set("warn_after = \"3d\"");
+    assert_eq!(warn_only.crit, Duration::from_secs(72 * 3600));
+    let crit_only = set("crit_after = \"1d\"");
+    assert_eq!(
+        (crit_only.warn, crit_only.crit),
+        (
+            Duration::from_secs(24 * 3600),
+            Duration::from_secs(24 * 3600)
+        )
+    );
+    let crit_later = set("crit_after = \"5d\"");
+    assert_eq!(crit_later.warn, Duration::from_secs(36 * 3600));
+
+    let bad = problems(&MINIMAL.replace(
+        "keep_last = 3",
+        "keep_last = 3\nwarn_after = \"2d\"\ncrit_after = \"1d\"",
+    ));
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(bad[0].key, "policy.nightly.warn_after");
+    assert!(
+        bad[0]
+            .message
+            .contains("not shorter than crit_after (1day)"),
+        "{bad:?}"
+    );
+    let zero = problems(&MINIMAL.replace("keep_last = 3", "keep_last = 3\ncrit_after = \"0s\""));
+    assert_eq!(zero[0].key, "policy.nightly.crit_after");
+}
+
+#[test]
+fn run_now_selects_paused_policies_only_by_name() {
+    let text = format!(
+        "{MINIMAL}{}",
+        MINIMAL
+            .replace("nightly", "paused")
+            .replace("keep_last = 3", "keep_last = 1\nenabled = false")
+            .replace("servers = [1]", "servers = [2]")
+    );
+    let c = parse_str(&text, "t").unwrap();
+    let (on, off) = (&c.policies[0], &c.policies[1]);
+    assert!(on.selected_for_run_now(&[]));
+    assert!(!off.selected_for_run_now(&[]));
+    let named = vec!["paused".to_owned()];
+    assert!(off.selected_for_run_now(&named));
+    assert!(!on.selected_for_run_now(&named));
 }

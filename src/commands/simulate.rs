@@ -1,0 +1,560 @@
+//! `snapkeep simulate`: see what a policy's rules keep before trusting them.
+//!
+//! "Pruning deleted almost everything" is the bug report every rotation tool
+//! gets, and it is almost always the rules doing exactly what they say. This
+//! plays a policy's schedule forward over N days on one server, assuming
+//! every create succeeds and nothing else is on the server, and shows day
+//! by day what is created, kept and deleted, and why. It runs the very code
+//! a pass runs — the schedule's fire times, `rotation::retention_view` and
+//! `retention_policy`, `retention::next_to_drop` to make room at the cap and
+//! `retention::plan` to prune — on items named as a pass names them. Nothing
+//! here decides anything itself; no token, no network.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, SecondsFormat, SubsecRound, TimeDelta, Utc};
+use serde::Serialize;
+
+use crate::api::Status;
+use crate::app::AppError;
+use crate::cli::SimulateArgs;
+use crate::commands::status::compact_duration;
+use crate::config::{self, Config, Policy};
+use crate::inventory::Item;
+use crate::naming;
+use crate::retention;
+use crate::rotation;
+
+/// Longest simulation, in days (ten years).
+pub(crate) const MAX_DAYS: u32 = 3660;
+
+/// Most slots one simulation plays: an hourly schedule for ten years fits;
+/// one that fires every second would take minutes and show nothing useful.
+pub(crate) const MAX_SLOTS: usize = 100_000;
+
+pub(crate) fn run(path: &Path, args: &SimulateArgs) -> Result<u8, AppError> {
+    let config = config::load(path)?;
+    let from = match &args.from {
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map_err(|e| {
+                AppError::Usage(format!(
+                    "--from {text:?} is not RFC 3339 (e.g. 2025-03-30T00:00:00+01:00): {e}"
+                ))
+            })?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    };
+    let sim = simulate(&config, &args.policy, from, args.days)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&sim).expect("plain data serialises")
+        );
+    } else {
+        print!("{}", render(&sim));
+    }
+    Ok(0)
+}
+
+/// One simulation, as printed (`--json` prints this).
+#[derive(Debug, Serialize)]
+pub(crate) struct Simulation {
+    pub(crate) policy: String,
+    pub(crate) kind: &'static str,
+    pub(crate) schedule: String,
+    #[serde(skip)]
+    schedule_words: String,
+    pub(crate) timezone: String,
+    /// The keep rules in words: `2 last + 2 daily + 1 weekly`.
+    pub(crate) keeps: String,
+    /// `enabled = false` in the config (simulated as if enabled).
+    pub(crate) paused: bool,
+    /// The server simulated (the policy's first); every one of its servers
+    /// would hold the same.
+    pub(crate) server_id: u64,
+    pub(crate) servers: usize,
+    /// Other policies of this kind on that server, which this simulation
+    /// leaves out.
+    pub(crate) sharing_server: Vec<Sharing>,
+    pub(crate) from: DateTime<Utc>,
+    pub(crate) to: DateTime<Utc>,
+    pub(crate) days: u32,
+    /// The provider's cap for this kind, per server.
+    pub(crate) cap: usize,
+    pub(crate) slots: usize,
+    pub(crate) created: usize,
+    pub(crate) deleted: usize,
+    /// Slots whose create a pass would refuse (at the cap, nothing to drop).
+    pub(crate) refused: usize,
+    /// Most items held at once (right after a create).
+    pub(crate) max_held: usize,
+    /// Creates that first had to delete an item to make room at the cap.
+    pub(crate) room_deletes: usize,
+    /// Days with at least one slot, in the policy's time zone.
+    pub(crate) timeline: Vec<Day>,
+    /// What is kept when the simulation ends, newest first.
+    pub(crate) kept_at_end: Vec<Kept>,
+    pub(crate) oldest: Option<Aged>,
+    pub(crate) newest: Option<Aged>,
+}
+
+/// Another policy that shares the simulated server's cap.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct Sharing {
+    pub(crate) policy: String,
+    /// How many items it keeps there at most.
+    pub(crate) max_kept: usize,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Day {
+    pub(crate) date: NaiveDate,
+    pub(crate) created: Vec<DateTime<Utc>>,
+    pub(crate) deleted: Vec<Deleted>,
+    pub(crate) refused: Vec<DateTime<Utc>>,
+    /// Kept at the end of the day, newest first, with the rules that keep them.
+    pub(crate) kept: Vec<Kept>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Deleted {
+    pub(crate) slot: DateTime<Utc>,
+    /// The retention rules that decided (`no-rule`, `over-cap`, ...), or
+    /// `room` when it went to make room for a create at the cap.
+    pub(crate) rules: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Kept {
+    pub(crate) slot: DateTime<Utc>,
+    pub(crate) rules: Vec<&'static str>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Aged {
+    pub(crate) slot: DateTime<Utc>,
+    pub(crate) age_seconds: i64,
+}
+
+/// Plays `policy_name` forward `days` days from `from`. Pure.
+pub(crate) fn simulate(
+    config: &Config,
+    policy_name: &str,
+    from: DateTime<Utc>,
+    days: u32,
+) -> Result<Simulation, AppError> {
+    let Some(policy) = config.policies.iter().find(|p| p.name == policy_name) else {
+        let known: Vec<&str> = config.policies.iter().map(|p| p.name.as_str()).collect();
+        return Err(AppError::Usage(format!(
+            "--policy {policy_name}: no such policy in {}; policies: {}",
+            config.origin,
+            known.join(", ")
+        )));
+    };
+    if !(1..=MAX_DAYS).contains(&days) {
+        return Err(AppError::Usage(format!(
+            "--days {days}: simulate between 1 and {MAX_DAYS} days"
+        )));
+    }
+    let from = from.trunc_subsecs(0);
+    let to = from
+        .checked_add_signed(TimeDelta::days(i64::from(days)))
+        .ok_or_else(|| {
+            AppError::Usage(format!(
+                "--from {} plus {days} days is past the end of time; start earlier",
+                from.to_rfc3339()
+            ))
+        })?;
+    let tz = policy.schedule.timezone();
+    let server_id = policy.servers.first().copied().unwrap_or_default();
+    let cap = policy.kind.cap();
+    let retention_policy = rotation::retention_policy(policy);
+
+    let mut items: Vec<Item> = Vec::new();
+    let mut timeline: BTreeMap<NaiveDate, Day> = BTreeMap::new();
+    let (mut slots, mut created, mut deleted, mut refused) = (0, 0, 0, 0);
+    let (mut max_held, mut room_deletes) = (0, 0);
+    let mut next_id = 1u64;
+    let fire_times = std::iter::successors(policy.schedule.next_from(from, true), |t| {
+        policy.schedule.next_after(*t)
+    })
+    .take_while(|t| *t < to);
+    // A quick estimate first: counting millions of fire times is slow too.
+    let estimate = policy
+        .schedule
+        .interval_at(from)
+        .filter(|i| i.num_seconds() > 0)
+        .map_or(0, |i| (to - from).num_seconds() / i.num_seconds());
+    if estimate > 2 * MAX_SLOTS as i64 || fire_times.clone().nth(MAX_SLOTS).is_some() {
+        return Err(AppError::Usage(format!(
+            "policy {}'s schedule fires more than {MAX_SLOTS} times in {days} days; simulate fewer --days",
+            policy.name
+        )));
+    }
+    for slot in fire_times {
+        slots += 1;
+        let day = timeline
+            .entry(slot.with_timezone(&tz).date_naive())
+            .or_insert_with(|| Day {
+                date: slot.with_timezone(&tz).date_naive(),
+                created: Vec::new(),
+                deleted: Vec::new(),
+                refused: Vec::new(),
+                kept: Vec::new(),
+            });
+
+        // Room, as a pass makes it: everything on the server counts.
+        let mut room = true;
+        while items.len() >= cap {
+            let victim = retention::next_to_drop(
+                &rotation::retention_view(policy, &items),
+                &retention_policy,
+                slot,
+                slot,
+            );
+            let Some(victim) = victim else {
+                room = false;
+                break;
+            };
+            if let Some(at) = items.iter().position(|i| i.id == victim.id) {
+                let gone = items.remove(at);
+                day.deleted.push(Deleted {
+                    slot: gone.created_at,
+                    rules: vec![if victim.instead_of_newest {
+                        "room, instead of the newest"
+                    } else {
+                        "room"
+                    }],
+                });
+                deleted += 1;
+                room_deletes += 1;
+            }
+        }
+        if !room {
+            day.refused.push(slot);
+            refused += 1;
+        } else {
+            items.push(Item {
+                id: next_id,
+                server_id,
+                server_name: String::new(),
+                label: naming::label_for(
+                    policy.kind,
+                    &policy.prefix,
+                    &policy.name,
+                    slot,
+                    policy.description.as_deref(),
+                ),
+                status: Status::Completed,
+                created_at: slot,
+            });
+            next_id += 1;
+            created += 1;
+            day.created.push(slot);
+            max_held = max_held.max(items.len());
+        }
+
+        // Prune, as a pass does once the item completed.
+        let plan = retention::plan(
+            &rotation::retention_view(policy, &items),
+            &retention_policy,
+            slot,
+        );
+        for d in plan.iter().filter(|d| !d.keep) {
+            if let Some(at) = items.iter().position(|i| i.id == d.id) {
+                let gone = items.remove(at);
+                day.deleted.push(Deleted {
+                    slot: gone.created_at,
+                    rules: d.reasons.iter().map(|r| r.as_str()).collect(),
+                });
+                deleted += 1;
+            }
+        }
+        day.kept = plan
+            .iter()
+            .filter(|d| d.keep)
+            .map(|d| Kept {
+                slot: d.time,
+                rules: d.reasons.iter().map(|r| r.as_str()).collect(),
+            })
+            .collect();
+    }
+
+    let kept_at_end = timeline
+        .values()
+        .next_back()
+        .map(|d| d.kept.clone())
+        .unwrap_or_default();
+    let aged = |k: &Kept| Aged {
+        slot: k.slot,
+        age_seconds: (to - k.slot).num_seconds(),
+    };
+    let sharing_server = config
+        .policies
+        .iter()
+        .filter(|p| {
+            p.kind == policy.kind && p.name != policy.name && p.servers.contains(&server_id)
+        })
+        .map(|p| Sharing {
+            policy: p.name.clone(),
+            max_kept: p.max_kept,
+        })
+        .collect();
+    Ok(Simulation {
+        policy: policy.name.clone(),
+        kind: policy.kind.as_str(),
+        schedule: policy.schedule.expression().to_owned(),
+        schedule_words: policy.schedule.describe(),
+        timezone: tz.name().to_owned(),
+        keeps: keeps_text(policy),
+        paused: !policy.enabled,
+        server_id,
+        servers: policy.servers.len(),
+        sharing_server,
+        from,
+        to,
+        days,
+        cap,
+        slots,
+        created,
+        deleted,
+        refused,
+        max_held,
+        room_deletes,
+        timeline: timeline.into_values().collect(),
+        oldest: kept_at_end.last().map(aged),
+        newest: kept_at_end.first().map(aged),
+        kept_at_end,
+    })
+}
+
+fn keeps_text(p: &Policy) -> String {
+    let k = &p.keep;
+    let mut parts = Vec::new();
+    for (n, what) in [
+        (k.last, "last"),
+        (k.hourly, "hourly"),
+        (k.daily, "daily"),
+        (k.weekly, "weekly"),
+        (k.monthly, "monthly"),
+        (k.yearly, "yearly"),
+    ] {
+        match n {
+            Some(n) if n < 0 => parts.push(format!("every {what}")),
+            Some(n) => parts.push(format!("{n} {what}")),
+            None => {}
+        }
+    }
+    for (span, what) in [
+        (k.within, "all within"),
+        (k.within_hourly, "hourly within"),
+        (k.within_daily, "daily within"),
+        (k.within_weekly, "weekly within"),
+        (k.within_monthly, "monthly within"),
+        (k.within_yearly, "yearly within"),
+    ] {
+        if let Some(s) = span {
+            parts.push(format!("{what} {s}"));
+        }
+    }
+    parts.join(" + ")
+}
+
+/// The text for people.
+pub(crate) fn render(sim: &Simulation) -> String {
+    let mut out = String::new();
+    let tz: chrono_tz::Tz = sim.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let kinds = if sim.kind == "snapshot" {
+        "snapshots"
+    } else {
+        "manual backups"
+    };
+    let _ = writeln!(
+        out,
+        "policy {}: {} {} (\"{}\"), keeps {}{}",
+        sim.policy,
+        sim.kind,
+        sim.schedule_words,
+        sim.schedule,
+        sim.keeps,
+        if sim.paused {
+            " — paused in the config (enabled = false), simulated as if enabled"
+        } else {
+            ""
+        }
+    );
+    let _ = writeln!(
+        out,
+        "simulated on server {} alone{}",
+        sim.server_id,
+        if sim.servers > 1 {
+            format!(
+                " (items are per server; each of its {} servers holds the same)",
+                sim.servers
+            )
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(
+        out,
+        "every create succeeding, nothing else on the server: {} from {}",
+        plural(sim.days as usize, "day", "days"),
+        sim.from.to_rfc3339_opts(SecondsFormat::Secs, true),
+    );
+    let _ = writeln!(
+        out,
+        "to {}; times in {}.",
+        sim.to.to_rfc3339_opts(SecondsFormat::Secs, true),
+        sim.timezone
+    );
+    for day in &sim.timeline {
+        let _ = writeln!(
+            out,
+            "\n{} {}: {}, {}, holding {}",
+            day.date,
+            day.date.format("%a"),
+            plural(day.created.len(), "created", "created"),
+            plural(day.deleted.len(), "deleted", "deleted"),
+            day.kept.len()
+        );
+        if !day.refused.is_empty() {
+            let times: Vec<String> = day.refused.iter().map(|t| local(*t)).collect();
+            wrap(
+                &mut out,
+                "  refused ",
+                &times
+                    .iter()
+                    .map(|t| format!("{t} (at the cap, nothing of this policy's can go)"))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        if !day.deleted.is_empty() {
+            // Items made and deleted the same day are counted, not listed.
+            let mut parts = Vec::new();
+            let mut same_day: BTreeMap<String, usize> = BTreeMap::new();
+            for d in &day.deleted {
+                let rules = d.rules.join(", ");
+                if d.slot.with_timezone(&tz).date_naive() == day.date {
+                    *same_day.entry(rules).or_default() += 1;
+                } else {
+                    parts.push(format!("{} ({rules})", local(d.slot)));
+                }
+            }
+            for (rules, n) in same_day {
+                parts.push(format!("{n} made this day ({rules})"));
+            }
+            wrap(&mut out, "  deleted ", &parts);
+        }
+        let kept: Vec<String> = day
+            .kept
+            .iter()
+            .map(|k| format!("{} ({})", local(k.slot), k.rules.join(", ")))
+            .collect();
+        wrap(&mut out, "  kept    ", &kept);
+    }
+    if sim.timeline.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nthe schedule does not fire in this time: nothing to show"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "\n{}: {} created, {} deleted{}.",
+        plural(sim.slots, "slot", "slots"),
+        sim.created,
+        sim.deleted,
+        if sim.refused > 0 {
+            format!(
+                ", {} REFUSED (at the cap, nothing of this policy's could go)",
+                sim.refused
+            )
+        } else {
+            String::new()
+        }
+    );
+    let held = plural(sim.max_held, sim.kind, kinds);
+    if sim.max_held < sim.cap {
+        let _ = writeln!(
+            out,
+            "held at most {held} at once; VPS.org's cap is {} per server ({} to spare).",
+            sim.cap,
+            sim.cap - sim.max_held
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "held at most {held} at once: VPS.org's cap, so {} first made room.",
+            plural(sim.room_deletes, "create", "creates")
+        );
+    }
+    if !sim.sharing_server.is_empty() {
+        let others: Vec<String> = sim
+            .sharing_server
+            .iter()
+            .map(|o| format!("{} (up to {})", o.policy, o.max_kept))
+            .collect();
+        let _ = writeln!(
+            out,
+            "not simulated: other {kinds} policies on server {} share that cap: {}.",
+            sim.server_id,
+            others.join(", ")
+        );
+    }
+    let age =
+        |a: &Aged| compact_duration(std::time::Duration::from_secs(a.age_seconds.max(0) as u64));
+    match (&sim.oldest, &sim.newest) {
+        (Some(oldest), Some(newest)) => {
+            let _ = writeln!(
+                out,
+                "at the end, {} kept:\n  oldest {}, {} old\n  newest {}, {} old",
+                plural(sim.kept_at_end.len(), sim.kind, kinds),
+                local(oldest.slot),
+                age(oldest),
+                local(newest.slot),
+                age(newest)
+            );
+        }
+        _ => {
+            let _ = writeln!(out, "at the end, nothing is kept.");
+        }
+    }
+    out
+}
+
+/// Writes `items` after `lead`, comma-separated, wrapped at 100 columns
+/// with continuation lines indented like the first.
+fn wrap(out: &mut String, lead: &str, items: &[String]) {
+    if items.is_empty() {
+        return;
+    }
+    let indent = " ".repeat(lead.chars().count());
+    let mut line = lead.to_owned();
+    let mut first = true;
+    for (i, item) in items.iter().enumerate() {
+        let piece = if i + 1 < items.len() {
+            format!("{item},")
+        } else {
+            item.clone()
+        };
+        let sep = if first { "" } else { " " };
+        if !first && line.chars().count() + sep.len() + piece.chars().count() > 100 {
+            let _ = writeln!(out, "{line}");
+            line = format!("{indent}{piece}");
+        } else {
+            line.push_str(sep);
+            line.push_str(&piece);
+        }
+        first = false;
+    }
+    let _ = writeln!(out, "{line}");
+}
+
+#[cfg(test)]
+mod tests;
