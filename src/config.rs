@@ -161,10 +161,6 @@ impl Policy {
 
     /// Whether a `--run-now` pass runs this policy: an enabled one unless
     /// `--policy` names others, a paused one only when `--policy` names it.
-    #[allow(
-        dead_code,
-        reason = "for run_now::select_jobs, which the integrator is rewriting"
-    )]
     pub(crate) fn selected_for_run_now(&self, named: &[String]) -> bool {
         if named.is_empty() {
             self.enabled

@@ -75,6 +75,10 @@ impl Timetable {
         let mut entries = Vec::new();
         let mut fires = Vec::new();
         for (index, p) in config.policies.iter().enumerate() {
+            // A paused policy (`enabled = false`) never fires.
+            if !p.enabled {
+                continue;
+            }
             for &server_id in &p.servers {
                 let jitter = chrono::TimeDelta::from_std(jitter_for(server_id, &p.name, p.jitter))
                     .unwrap_or_default();
@@ -418,6 +422,7 @@ impl Fleet {
                 tokio::spawn(async move { n.pass_started().await });
             }
             let clock_for_metrics = Arc::clone(&clock);
+            let (config_after, client_after) = (Arc::clone(&config), client.clone());
             let report = runner::run_pass(config, client, clock, jobs, options).await;
             for line in runner::summary(&report, false).lines() {
                 info!("{line}");
@@ -425,6 +430,9 @@ impl Fleet {
             hooks
                 .metrics
                 .record_pass(&report, clock_now_unix(&*clock_for_metrics));
+            if hooks.metrics.orphan_scan_due(ORPHAN_SCAN_EVERY) {
+                count_orphans(&config_after, &client_after, &hooks.metrics).await;
+            }
             // A fleet's pass leaves tens of MB of freed heap behind; the daemon
             // should not keep it until the next one.
             if let Some(n) = hooks.notifier {
@@ -534,6 +542,27 @@ impl Fleet {
             "fire skipped: {reason}"
         );
         count_skipped(&self.hooks, f.job.server_id, policy, reason);
+    }
+}
+
+/// How often (at most, after a pass) the daemon lists the whole account to
+/// count orphans for `snapkeep_orphans`: one listing per kind.
+const ORPHAN_SCAN_EVERY: Duration = Duration::from_secs(15 * 60);
+
+/// Sets `snapkeep_orphans{kind}` from an account-wide listing.
+async fn count_orphans(config: &Config, client: &Client, metrics: &Metrics) {
+    for kind in [crate::config::Kind::Snapshot, crate::config::Kind::Backup] {
+        if !config.policies.iter().any(|p| p.kind == kind) {
+            continue;
+        }
+        match crate::inventory::fetch(client, kind, &[]).await {
+            Ok(items) => {
+                metrics.set_orphans(kind, crate::orphans::find(config, kind, &items).len())
+            }
+            Err(e) => {
+                warn!(kind = kind.as_str(), error = %e, "could not count orphans; will try after a later pass")
+            }
+        }
     }
 }
 

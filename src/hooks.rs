@@ -26,7 +26,6 @@
 
 // The rotation job (rotation.rs, being rewritten) is what calls these; until
 // it does, only the tests and `check` do. Remove once wired.
-#![allow(dead_code, reason = "called by the rotation job once it is wired")]
 
 use std::os::fd::AsFd as _;
 use std::os::unix::process::{CommandExt as _, ExitStatusExt as _};
@@ -218,14 +217,6 @@ pub(crate) struct HookError {
     pub(crate) failure: HookFailure,
     /// The end of its stderr (up to a few KB).
     pub(crate) stderr: String,
-}
-
-impl HookError {
-    /// A short stable label for summaries and metrics: every hook failure
-    /// is a job failure of reason `hook`.
-    pub(crate) fn kind(&self) -> &'static str {
-        "hook"
-    }
 }
 
 fn server_name(name: &str) -> String {

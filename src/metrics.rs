@@ -75,11 +75,9 @@ pub(crate) struct Metrics {
     job_failures: Family<FailureLabels, Counter>,
     skipped_fires: Family<SkipLabels, Counter>,
     undecodable: Counter,
-    #[allow(
-        dead_code,
-        reason = "set through set_orphans, once the daemon's pass calls it"
-    )]
     orphans: Family<KindLabels, Gauge>,
+    /// When orphans were last counted (an account-wide listing per kind).
+    last_orphan_scan: Mutex<Option<Instant>>,
     /// What the API counters were at the previous scrape.
     api_seen: Mutex<ApiSeen>,
     /// Health: when the scheduler loop last went round.
@@ -156,6 +154,7 @@ impl Metrics {
             pass_duration,
             job_failures,
             orphans,
+            last_orphan_scan: Mutex::new(None),
             api_seen: Mutex::default(),
             last_tick: Mutex::new(Instant::now()),
             unauthorized: AtomicBool::new(false),
@@ -219,10 +218,16 @@ impl Metrics {
 
     /// Sets `snapkeep_orphans{kind}` from a listing of the whole account
     /// (`orphans::find(..).len()` for that kind).
-    #[allow(
-        dead_code,
-        reason = "the daemon's pass calls it once wired (daemon.rs is being rewritten)"
-    )]
+    /// True at most once per `every`: time to count orphans again.
+    pub(crate) fn orphan_scan_due(&self, every: Duration) -> bool {
+        let mut last = self.last_orphan_scan.lock().expect("metrics lock");
+        if last.is_some_and(|t| t.elapsed() < every) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
+
     pub(crate) fn set_orphans(&self, kind: Kind, count: usize) {
         self.orphans
             .get_or_create(&KindLabels {

@@ -32,6 +32,7 @@ use crate::api::{ApiError, Client, Status};
 use crate::clock::Clock;
 use crate::config::{Kind, Policy};
 use crate::events::{Action, Detail, Subject, emit};
+use crate::hooks::{self, HookContext, HookRun, JobResult, PostHookAfter, PreOutcome};
 use crate::inventory::{self, Item, Poller, WaitError};
 use crate::naming;
 use crate::retention;
@@ -75,6 +76,14 @@ pub(crate) struct JobReport {
     /// Dry run: what would be deleted, with the deciding rules.
     pub(crate) would_delete: Vec<(Item, String)>,
     pub(crate) would_create: Option<String>,
+    /// Dry run: the hooks that would run, with their variables.
+    pub(crate) would_run_hooks: Vec<String>,
+    /// The pre hook failed and `on_hook_failure = "continue"`: the item was
+    /// created anyway and is only crash-consistent. The hook's error.
+    pub(crate) crash_consistent: Option<String>,
+    /// The post hook failed (the job fails with reason `hook` after its
+    /// pruning). The hook's error.
+    pub(crate) post_hook_failed: Option<String>,
     /// What the server holds for this policy when the job ended.
     pub(crate) holdings: Holdings,
 }
@@ -136,6 +145,10 @@ pub(crate) enum JobError {
         #[source]
         source: WaitError,
     },
+    /// A hook failed: the pre hook with `on_hook_failure = "abort"` (no
+    /// create), or the post hook (after the job's work was done).
+    #[error("{message}")]
+    Hook { message: String },
     /// The job's task panicked: a bug, reported as a failure, never lost.
     #[error("internal error (a bug; please report it): {message}")]
     Panicked { message: String },
@@ -163,6 +176,7 @@ impl JobError {
                 source: WaitError::Vanished,
                 ..
             } => "item_vanished",
+            JobError::Hook { .. } => "hook",
             JobError::Panicked { .. } => "panic",
         }
     }
@@ -178,6 +192,8 @@ enum Deleted {
     Now,
     /// It was gone already: someone else deleted it first.
     AlreadyGone,
+    /// Protected: not deleted (a guard; no rule should ask for it).
+    Kept,
 }
 
 /// How one attempt at the slot ended when it did not fail outright.
@@ -196,6 +212,11 @@ impl Job<'_> {
             &self.policy.name,
             &item.label,
         )
+    }
+
+    /// Protected items are never deleted, by any rule.
+    fn deletable(&self, item: &Item) -> bool {
+        !self.policy.is_protected(item.id)
     }
 
     fn is_slot_item(&self, item: &Item) -> bool {
@@ -218,6 +239,16 @@ impl Job<'_> {
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    fn hook_context(&self, report: &JobReport) -> HookContext {
+        HookContext {
+            server_id: self.server_id,
+            server_name: report.server_name.clone(),
+            policy: self.policy.name.clone(),
+            kind: self.policy.kind,
+            slot: self.slot,
+        }
     }
 
     /// One audit event about this job.
@@ -330,6 +361,11 @@ impl Job<'_> {
         }
         items.retain(|i| i.id != PLANNED_ID);
         report.holdings = holdings(self.policy, items);
+        if let Some(message) = &report.post_hook_failed {
+            return Err(JobError::Hook {
+                message: message.clone(),
+            });
+        }
         Ok(())
     }
 
@@ -345,7 +381,7 @@ impl Job<'_> {
         // Rule 3: our failed items go first.
         let failed: Vec<Item> = items
             .iter()
-            .filter(|i| i.status == Status::Failed && self.owned(i).is_some())
+            .filter(|i| i.status == Status::Failed && self.owned(i).is_some() && self.deletable(i))
             .cloned()
             .collect();
         for item in failed {
@@ -382,6 +418,9 @@ impl Job<'_> {
                 "dry-run",
                 None,
             );
+            if let Some(h) = &self.policy.hooks {
+                report.would_run_hooks = hooks::plan(h, &self.hook_context(report));
+            }
             report.would_create = Some(label.to_owned());
             items.push(Item {
                 id: PLANNED_ID,
@@ -393,8 +432,51 @@ impl Job<'_> {
             });
             return Ok(Attempt::Done);
         }
+        // The hooks bracket the create: pre before it, post as soon as the
+        // provider accepted it (or once it completed). Once the pre hook has
+        // started the post hook always runs (`HookRun` runs it on drop too).
+        let mut hook_run = self
+            .policy
+            .hooks
+            .as_ref()
+            .map(|h| HookRun::new(h, self.hook_context(report)));
+        if let Some(run) = hook_run.as_mut() {
+            match run.pre().await {
+                PreOutcome::Proceed => {}
+                PreOutcome::ProceedCrashConsistent(e) => {
+                    report.crash_consistent = Some(e.to_string());
+                }
+                PreOutcome::Abort(e) => {
+                    let post = run.post(JobResult::Aborted, None).await.err();
+                    return Err(JobError::Hook {
+                        message: match post {
+                            None => format!("{e}; no create (on_hook_failure = \"abort\")"),
+                            Some(p) => format!(
+                                "{e}; no create (on_hook_failure = \"abort\"); and then {p}"
+                            ),
+                        },
+                    });
+                }
+            }
+        }
         let started = Instant::now();
-        match self.create(label).await {
+        let created = self.create(label).await;
+        let mut post_error = None;
+        if let Some(run) = hook_run.as_mut() {
+            let after_accept = run.post_after() == PostHookAfter::Accepted;
+            match &created {
+                Ok(item) if after_accept => {
+                    post_error = run.post(JobResult::Accepted, Some(item.id)).await.err();
+                }
+                Ok(_) => {}
+                // Thaw now: a lost answer may take wait_timeout to resolve.
+                Err(_) => post_error = run.post(JobResult::Failed, None).await.err(),
+            }
+        }
+        if let Some(e) = &post_error {
+            report.post_hook_failed = Some(e.to_string());
+        }
+        match created {
             Ok(created) => {
                 if report.server_name.is_empty() {
                     report.server_name.clone_from(&created.server_name);
@@ -408,8 +490,20 @@ impl Job<'_> {
                     Some(started.elapsed()),
                 );
                 report.created = Some(created.clone());
+                let id = created.id;
                 items.push(created);
-                self.settle_slot(items, report).await?;
+                let settled = self.settle_slot(items, report).await;
+                if let Some(run) = hook_run.as_mut() {
+                    let result = if settled.is_ok() {
+                        JobResult::Completed
+                    } else {
+                        JobResult::Failed
+                    };
+                    if let Err(e) = run.post(result, Some(id)).await {
+                        report.post_hook_failed = Some(e.to_string());
+                    }
+                }
+                settled?;
                 Ok(Attempt::Done)
             }
             Err(source) if source.is_limit_reached() => {
@@ -598,6 +692,17 @@ impl Job<'_> {
             .cloned()
             .collect();
         for dup in duplicates {
+            if !self.deletable(&dup) {
+                self.event(
+                    Action::Skip,
+                    &report.server_name,
+                    Some(&dup),
+                    "a second item for this slot, protected (protect = [...]); left alone",
+                    "",
+                    None,
+                );
+                continue;
+            }
             if let Status::Other(status) = &dup.status {
                 self.event(
                     Action::Skip,
@@ -789,6 +894,17 @@ impl Job<'_> {
         reason: &str,
         report: &mut JobReport,
     ) -> Result<Deleted, JobError> {
+        if !self.deletable(item) {
+            self.event(
+                Action::Skip,
+                &report.server_name,
+                Some(item),
+                &format!("{reason}, but protected (protect = [...]): never deleted"),
+                "",
+                None,
+            );
+            return Ok(Deleted::Kept);
+        }
         let _turn = self.client.admit().await;
         Box::pin(self.delete_admitted(items, item, reason, report)).await
     }
@@ -824,7 +940,7 @@ impl Job<'_> {
         match result {
             Ok(how) => {
                 let reason = match how {
-                    Deleted::Now => reason.to_owned(),
+                    Deleted::Now | Deleted::Kept => reason.to_owned(),
                     Deleted::AlreadyGone => {
                         format!("{reason} (already gone: deleted by someone else)")
                     }
@@ -841,7 +957,7 @@ impl Job<'_> {
                 match (self.dry_run, how) {
                     (true, _) => report.would_delete.push((item.clone(), reason)),
                     (false, Deleted::Now) => report.deleted.push(item.clone()),
-                    (false, Deleted::AlreadyGone) => {}
+                    (false, Deleted::AlreadyGone | Deleted::Kept) => {}
                 }
                 Ok(how)
             }
@@ -879,7 +995,10 @@ pub(crate) fn retention_view(policy: &Policy, items: &[Item]) -> Vec<retention::
     items
         .iter()
         .map(|it| {
-            let slot = naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &it.label);
+            // Protected items count toward the cap but not toward the keep
+            // rules, and retention never drops what is not ours.
+            let slot = naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &it.label)
+                .filter(|_| !policy.is_protected(it.id));
             retention::Item {
                 id: it.id,
                 time: slot.unwrap_or(it.created_at),

@@ -400,6 +400,12 @@ pub(crate) fn summary(report: &PassReport, dry_run: bool) -> String {
             created += 1;
             parts.push(format!("would create {label}"));
         }
+        parts.extend(r.would_run_hooks.iter().cloned());
+        if let Some(e) = &r.crash_consistent {
+            parts.push(format!(
+                "pre_hook failed, created anyway (only crash-consistent): {e}"
+            ));
+        }
         if r.nothing_to_resume {
             parts.push("nothing left unfinished for this slot (missed = \"skip\")".to_owned());
         }

@@ -79,7 +79,8 @@ pub(crate) fn select_jobs(
     }
     let mut jobs = Vec::new();
     for (index, policy) in config.policies.iter().enumerate() {
-        if !policies.is_empty() && !policies.contains(&policy.name) {
+        // A paused policy runs only when named with --policy.
+        if !policy.selected_for_run_now(policies) {
             continue;
         }
         let slot = if force {

@@ -396,3 +396,185 @@ async fn shifting_pages_and_a_lying_count_list_each_item_once() {
     }
     sim.shutdown().await;
 }
+
+fn cfg(text: &str) -> std::sync::Arc<crate::config::Config> {
+    config(text)
+}
+
+fn hook_log() -> (tempdir::Dir, String) {
+    let dir = tempdir::Dir::new();
+    let log = dir.path().join("hooks.log").display().to_string();
+    (dir, log)
+}
+
+/// A tiny temporary directory (no crate for one test helper).
+mod tempdir {
+    pub(super) struct Dir(std::path::PathBuf);
+
+    impl Dir {
+        pub(super) fn new() -> Dir {
+            use std::sync::atomic::{AtomicUsize, Ordering};
+            static N: AtomicUsize = AtomicUsize::new(0);
+            let path = std::env::temp_dir().join(format!(
+                "snapkeep-hooks-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&path).expect("temp dir");
+            Dir(path)
+        }
+
+        pub(super) fn path(&self) -> &std::path::Path {
+            &self.0
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn hooked_policy(log: &str, pre: &str, extra: &str) -> String {
+    format!(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n\
+         pre_hook = [\"sh\", \"-c\", \"{pre}; echo pre $SNAPKEEP_PHASE $SNAPKEEP_SLOT token=${{VPS_API_TOKEN:-none}} >> {log}\"]\n\
+         post_hook = [\"sh\", \"-c\", \"echo post $SNAPKEEP_RESULT ${{SNAPKEEP_ITEM_ID:-noid}} >> {log}\"]\n{extra}"
+    )
+}
+
+#[tokio::test]
+async fn hooks_bracket_the_create_and_the_thaw_always_runs() {
+    // Accepted: pre, create, post (accepted, with the id), then the wait.
+    let (_dir, log) = hook_log();
+    let sim = simulator(Seed::empty().server(SERVER, "web-01"), Faults::none(), 11).await;
+    let config = cfg(&hooked_policy(&log, "true", ""));
+    let now = at("2025-02-01T03:00:10Z");
+    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    assert!(
+        report.outcomes[0].error.is_none(),
+        "{:?}",
+        report.outcomes[0].error
+    );
+    let id = id_of(&sim, &snap("nightly", "2025-02-01T03:00:00Z"));
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!("pre pre 2025-02-01T03:00:00Z token=none\npost accepted {id}\n")
+    );
+    sim.shutdown().await;
+
+    // A refused create: the post hook still runs, with "failed".
+    let (_dir, log) = hook_log();
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01"),
+        Faults::none().with_endpoint(
+            Endpoint::SnapshotsCreate,
+            FaultSpec::none().with_errors(1.0, 400),
+        ),
+        12,
+    )
+    .await;
+    let config = cfg(&hooked_policy(&log, "true", ""));
+    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    assert!(report.outcomes[0].error.is_some());
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "pre pre 2025-02-01T03:00:00Z token=none\npost failed noid\n"
+    );
+    sim.shutdown().await;
+
+    // A failed pre hook aborts: no create, the job fails with reason hook,
+    // and the post hook runs with "aborted".
+    let (_dir, log) = hook_log();
+    let sim = simulator(Seed::empty().server(SERVER, "web-01"), Faults::none(), 13).await;
+    let config = cfg(&hooked_policy(&log, "echo frozen-not >&2; exit 3", ""));
+    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let err = report.outcomes[0].error.as_ref().expect("fails");
+    assert_eq!(err.kind(), "hook");
+    assert_eq!(posts(&sim), 0);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "post aborted noid\n"
+    );
+    // With "continue" and post after completion: created anyway, reported.
+    let config = cfg(&hooked_policy(
+        &log,
+        "exit 3",
+        "on_hook_failure = \"continue\"\npost_hook_after = \"completed\"\n",
+    ));
+    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert!(o.report.crash_consistent.is_some());
+    let id = id_of(&sim, &snap("nightly", "2025-02-01T03:00:00Z"));
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .ends_with(&format!("post completed {id}\n"))
+    );
+    // The slot exists now: no hooks at all on the next pass.
+    let before = std::fs::read_to_string(&log).unwrap();
+    pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), before);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn protected_items_are_never_deleted_and_count_toward_the_cap() {
+    let days = [
+        "2025-01-27T03:00:00Z",
+        "2025-01-28T03:00:00Z",
+        "2025-01-29T03:00:00Z",
+        "2025-01-30T03:00:00Z",
+        "2025-01-31T03:00:00Z",
+    ];
+    let mut seed = Seed::empty().server(SERVER, "web-01");
+    for d in days {
+        seed = seed.snapshot(SERVER, snap("nightly", d), at(d), SimStatus::Completed);
+    }
+    let sim = simulator(seed, Faults::none(), 14).await;
+    let oldest = id_of(&sim, &snap("nightly", days[0]));
+    let second = id_of(&sim, &snap("nightly", days[1]));
+    let config = cfg(&format!(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\nprotect = [{oldest}]\n"
+    ));
+    let now = at("2025-02-01T03:00:10Z");
+    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    assert!(
+        report.outcomes[0].error.is_none(),
+        "{:?}",
+        report.outcomes[0].error
+    );
+    let left = names(&sim, SERVER);
+    // The protected one stays; making room and pruning took the others.
+    assert!(left.contains(&snap("nightly", days[0])), "{left:?}");
+    assert!(!deletes(&sim).contains(&format!("/api/v1/snapshots/{oldest}/")));
+    assert!(deletes(&sim).contains(&format!("/api/v1/snapshots/{second}/")));
+    // keep_last = 3 counts only unprotected items: 3 of them + the protected.
+    assert_eq!(left.len(), 4, "{left:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_paused_policy_runs_only_when_named() {
+    let config = config(
+        "[[policy]]\nname = \"on\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n\n[[policy]]\nname = \"off\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\nenabled = false\n",
+    );
+    let now = at("2025-02-01T03:00:10Z");
+    let all = jobs(&config, now);
+    assert_eq!(all.len(), 1);
+    assert_eq!(config.policies[all[0].policy].name, "on");
+    let named =
+        crate::commands::run_now::select_jobs(&config, &["off".to_owned()], &[], false, now)
+            .expect("jobs");
+    assert_eq!(named.len(), 1);
+    assert_eq!(config.policies[named[0].policy].name, "off");
+    // The daemon never fires it.
+    let (_, fires) = crate::daemon::Timetable::start(&config, now);
+    assert!(
+        fires
+            .iter()
+            .all(|f| config.policies[f.job.policy].name == "on")
+    );
+}
