@@ -491,20 +491,33 @@ impl Validator<'_> {
         default: Duration,
     ) -> Duration {
         let d = self.duration(value, key, default);
-        if d > MAX_JITTER {
-            if let Some(v) = value {
-                self.problem(
-                    v.span(),
-                    key,
-                    format!(
-                        "{:?} is longer than a day; a jitter only spreads fires over a few minutes (e.g. \"5m\")",
-                        v.get_ref()
-                    ),
-                );
-            }
-            return default;
+        self.at_most(
+            value,
+            key,
+            d,
+            default,
+            MAX_JITTER,
+            "is longer than a day; a jitter only spreads fires over a few minutes (e.g. \"5m\")",
+        )
+    }
+
+    /// `d` when it is at most `max`; else a problem (`why`) and `default`.
+    fn at_most(
+        &mut self,
+        value: &Option<Spanned<String>>,
+        key: &str,
+        d: Duration,
+        default: Duration,
+        max: Duration,
+        why: &str,
+    ) -> Duration {
+        if d <= max {
+            return d;
         }
-        d
+        if let Some(v) = value {
+            self.problem(v.span(), key, format!("{:?} {why}", v.get_ref()));
+        }
+        default
     }
 
     fn positive_duration(
@@ -672,20 +685,14 @@ impl Validator<'_> {
         default: Duration,
     ) -> Duration {
         let d = self.positive_duration(value, key, default);
-        if d > MAX_HOOK_TIMEOUT {
-            if let Some(v) = value {
-                self.problem(
-                    v.span(),
-                    key,
-                    format!(
-                        "{:?} is too long: at most 1h (a hook holds the job, and a pre hook may hold the server frozen)",
-                        v.get_ref()
-                    ),
-                );
-            }
-            return default;
-        }
-        d
+        self.at_most(
+            value,
+            key,
+            d,
+            default,
+            MAX_HOOK_TIMEOUT,
+            "is too long: at most 1h (a hook holds the job, and a pre hook may hold the server frozen)",
+        )
     }
 
     /// One of a few words.

@@ -241,6 +241,39 @@ impl KeepRules {
     }
 
     /// No rule that keeps anything: restic would then keep nothing at all.
+    /// The rules in words, one part each ("2 last", "every daily",
+    /// "weekly within 1m"), for `check` and `simulate`.
+    pub(crate) fn parts(&self) -> Vec<String> {
+        let mut parts = Vec::new();
+        for (n, what) in [
+            (self.last, "last"),
+            (self.hourly, "hourly"),
+            (self.daily, "daily"),
+            (self.weekly, "weekly"),
+            (self.monthly, "monthly"),
+            (self.yearly, "yearly"),
+        ] {
+            match n {
+                Some(n) if n < 0 => parts.push(format!("every {what}")),
+                Some(n) => parts.push(format!("{n} {what}")),
+                None => {}
+            }
+        }
+        for (span, what) in [
+            (self.within, "all within"),
+            (self.within_hourly, "hourly within"),
+            (self.within_daily, "daily within"),
+            (self.within_weekly, "weekly within"),
+            (self.within_monthly, "monthly within"),
+            (self.within_yearly, "yearly within"),
+        ] {
+            if let Some(s) = span {
+                parts.push(format!("{what} {s}"));
+            }
+        }
+        parts
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.counts().iter().all(|&c| c == 0)
             && active_span(self.within).is_none()

@@ -148,38 +148,9 @@ fn extras(p: &Policy, now: DateTime<Utc>) -> Vec<String> {
 }
 
 fn keep_text(p: &Policy) -> String {
-    let k = &p.keep;
-    let mut parts = Vec::new();
-    let count = |n: Option<i32>, what: &str, parts: &mut Vec<String>| {
-        if let Some(n) = n {
-            parts.push(if n < 0 {
-                format!("every {what}")
-            } else {
-                format!("{n} {what}")
-            });
-        }
-    };
-    count(k.last, "last", &mut parts);
-    count(k.hourly, "hourly", &mut parts);
-    count(k.daily, "daily", &mut parts);
-    count(k.weekly, "weekly", &mut parts);
-    count(k.monthly, "monthly", &mut parts);
-    count(k.yearly, "yearly", &mut parts);
-    for (span, what) in [
-        (k.within, "all within"),
-        (k.within_hourly, "hourly within"),
-        (k.within_daily, "daily within"),
-        (k.within_weekly, "weekly within"),
-        (k.within_monthly, "monthly within"),
-        (k.within_yearly, "yearly within"),
-    ] {
-        if let Some(s) = span {
-            parts.push(format!("{what} {s}"));
-        }
-    }
     format!(
         "{} (at most {} per server; the newest completed is always kept)",
-        parts.join(", "),
+        p.keep.parts().join(", "),
         p.max_kept
     )
 }

@@ -331,35 +331,7 @@ pub(crate) fn simulate(
 }
 
 fn keeps_text(p: &Policy) -> String {
-    let k = &p.keep;
-    let mut parts = Vec::new();
-    for (n, what) in [
-        (k.last, "last"),
-        (k.hourly, "hourly"),
-        (k.daily, "daily"),
-        (k.weekly, "weekly"),
-        (k.monthly, "monthly"),
-        (k.yearly, "yearly"),
-    ] {
-        match n {
-            Some(n) if n < 0 => parts.push(format!("every {what}")),
-            Some(n) => parts.push(format!("{n} {what}")),
-            None => {}
-        }
-    }
-    for (span, what) in [
-        (k.within, "all within"),
-        (k.within_hourly, "hourly within"),
-        (k.within_daily, "daily within"),
-        (k.within_weekly, "weekly within"),
-        (k.within_monthly, "monthly within"),
-        (k.within_yearly, "yearly within"),
-    ] {
-        if let Some(s) = span {
-            parts.push(format!("{what} {s}"));
-        }
-    }
-    parts.join(" + ")
+    p.keep.parts().join(" + ")
 }
 
 /// The text for people.
