@@ -268,21 +268,50 @@ pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
 
 /// Validates config text; `origin` names it in errors.
 pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| {
+    let problem = |e: &toml::de::Error| {
         let (line, column) = e.span().map_or((1, 1), |s| position(text, s.start));
-        ConfigError::Invalid {
-            origin: origin.to_owned(),
-            problems: vec![Problem {
-                line,
-                column,
-                key: String::new(),
-                message: e.message().trim().to_owned(),
-            }],
+        Problem {
+            line,
+            column,
+            key: String::new(),
+            message: e.message().trim().to_owned(),
         }
-    })?;
+    };
+    let invalid = |problems: Vec<Problem>| ConfigError::Invalid {
+        origin: origin.to_owned(),
+        problems,
+    };
+    let mut root = toml::de::DeTable::parse(text).map_err(|e| invalid(vec![problem(&e)]))?;
+    // An unknown key (a typo) is reported with the closest allowed one and
+    // taken out, so the rest of the file is still checked.
+    let mut unknown = Vec::new();
+    let raw: RawConfig = loop {
+        match RawConfig::deserialize(toml::de::Deserializer::from(root.clone())) {
+            Ok(raw) => break raw,
+            Err(e) => {
+                let removed = match (unknown_key(&e), e.span()) {
+                    (Some(hint), Some(span)) if unknown.len() < 100 => {
+                        remove_key(root.get_mut(), &span, "").map(|path| (hint, span, path))
+                    }
+                    _ => None,
+                };
+                let Some((hint, span, path)) = removed else {
+                    unknown.push(problem(&e));
+                    return Err(invalid(unknown));
+                };
+                let (line, column) = position(text, span.start);
+                unknown.push(Problem {
+                    line,
+                    column,
+                    key: path,
+                    message: hint.message,
+                });
+            }
+        }
+    };
     let mut v = Validator {
         text,
-        problems: Vec::new(),
+        problems: unknown,
     };
     let config = v.config(raw, origin);
     if v.problems.is_empty() {
@@ -294,6 +323,86 @@ pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError>
             problems: v.problems,
         })
     }
+}
+
+/// What to say about an unknown key.
+struct UnknownKey {
+    message: String,
+}
+
+/// Reads serde's "unknown field `x`, expected one of `a`, `b`" and suggests
+/// the closest allowed key.
+fn unknown_key(e: &toml::de::Error) -> Option<UnknownKey> {
+    let message = e.message();
+    let rest = message.strip_prefix("unknown field ")?;
+    let mut quoted = rest.split('`').skip(1).step_by(2);
+    let key = quoted.next()?.to_owned();
+    let allowed: Vec<&str> = quoted.collect();
+    let closest = allowed
+        .iter()
+        .map(|a| (edit_distance(&key, a), *a))
+        .min()
+        .filter(|(d, a)| *d <= (a.len() / 3).max(2));
+    let message = match closest {
+        Some((_, a)) => format!("unknown key `{key}`; did you mean `{a}`?"),
+        None => format!("unknown key `{key}`; allowed here: {}", allowed.join(", ")),
+    };
+    Some(UnknownKey { message })
+}
+
+/// Levenshtein distance (keys are short).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Removes the key whose name sits at `span`, wherever it is nested;
+/// returns its dotted path (`api.requests_per_secnd`,
+/// `policy.nightly.keep_lst`).
+fn remove_key(
+    table: &mut toml::de::DeTable<'_>,
+    span: &std::ops::Range<usize>,
+    path: &str,
+) -> Option<String> {
+    let join = |name: &str| {
+        if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let found = table.keys().find(|k| k.span() == *span).cloned();
+    if let Some(key) = found {
+        table.remove(&key);
+        return Some(join(key.get_ref()));
+    }
+    table.iter_mut().find_map(|(k, v)| {
+        let here = join(k.get_ref());
+        match v.get_mut() {
+            toml::de::DeValue::Table(t) => remove_key(t, span, &here),
+            toml::de::DeValue::Array(items) => items.iter_mut().find_map(|item| {
+                let toml::de::DeValue::Table(t) = item.get_mut() else {
+                    return None;
+                };
+                let named = match t.get("name").map(|n| n.get_ref()) {
+                    Some(toml::de::DeValue::String(name)) => format!("{here}.{name}"),
+                    _ => here.clone(),
+                };
+                remove_key(t, span, &named)
+            }),
+            _ => None,
+        }
+    })
 }
 
 /// 1-based line and column (in characters) of a byte offset.

@@ -78,11 +78,38 @@ keep_daily = 7
 
 #[test]
 fn unknown_key_names_line_and_key() {
-    let text = MINIMAL.replace("keep_last = 3", "keep_lst = 3");
+    let text = MINIMAL.replace("keep_last = 3", "keep_lst = 3\nkeep_daily = 2");
     let p = problems(&text);
     assert_eq!(p.len(), 1);
     assert_eq!(p[0].line, 7, "{p:?}");
-    assert!(p[0].message.contains("keep_lst"), "{p:?}");
+    assert_eq!(p[0].key, "policy.nightly.keep_lst");
+    assert_eq!(
+        p[0].message,
+        "unknown key `keep_lst`; did you mean `keep_last`?"
+    );
+}
+
+#[test]
+fn typos_say_did_you_mean_and_hide_no_other_problem() {
+    let text = format!(
+        "[api]\nrequests_per_secnd = 3\n{}zzzzqqq = 1\n",
+        MINIMAL.replace("\"0 3 * * *\"", "\"0 25 * * *\"")
+    );
+    let err = parse_str(&text, "c.toml").unwrap_err().to_string();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert_eq!(
+        lines[0],
+        "c.toml:2:1: api.requests_per_secnd: unknown key `requests_per_secnd`; did you mean `requests_per_second`?"
+    );
+    assert!(
+        lines[1].starts_with("c.toml:8:12: policy.schedule: "),
+        "{err}"
+    );
+    assert!(
+        lines[2].starts_with("c.toml:10:1: policy.nightly.zzzzqqq: unknown key `zzzzqqq`; allowed here: name, kind, servers"),
+        "{err}"
+    );
 }
 
 #[test]
