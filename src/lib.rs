@@ -2,7 +2,7 @@
 //!
 //! The binary (`main.rs`) is a thin shell around [`run`]; everything that
 //! decides or talks to the provider lives in the modules below, one concern
-//! each (see design.md for the module map). `cli` is public so `main` can
+//! each (see ARCHITECTURE.md for the module map). `cli` is public so `main` can
 //! parse arguments; `sim` is public so integration tests and benchmarks can
 //! run the simulator in-process.
 

@@ -1,6 +1,6 @@
 //! One rotation job for one (server, policy, slot): the rules of a pass.
 //!
-//! The order is the safety argument (design: README "How a pass decides"):
+//! The order is the safety argument (ARCHITECTURE.md, "The rules of a pass"):
 //! 1. ownership — only items whose name/description we would have written;
 //! 2. idempotent slots — an item for this slot, in any status, means no
 //!    create; several (two instances, a lost answer) converge to the lowest
