@@ -620,3 +620,54 @@ fn the_checker_catches_a_wrong_name_or_label() {
         "renders a label the aggregation dropped"
     );
 }
+
+#[test]
+fn kubernetes_sidecar_config_is_valid_and_its_probes_hit_the_metrics_port() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/kubernetes-sidecar.yaml"
+    ))
+    .unwrap();
+    let docs = Yaml::load_from_str(&text).unwrap();
+    let kind = |d: &Yaml| {
+        d.as_mapping_get("kind")
+            .and_then(Yaml::as_str)
+            .map(str::to_owned)
+    };
+    let config_map = docs
+        .iter()
+        .find(|d| kind(d).as_deref() == Some("ConfigMap"))
+        .expect("a ConfigMap");
+    let config = config_map["data"]["config.toml"].as_str().unwrap();
+    let path = temp_dir().join("config.toml");
+    std::fs::write(&path, config).unwrap();
+    run_bin(&["check", "--config", path.to_str().unwrap()]).expect(0);
+
+    let table: toml::Table = config.parse().unwrap();
+    let listen = table["metrics"]["listen"].as_str().unwrap();
+    let port: i64 = listen.rsplit_once(':').unwrap().1.parse().unwrap();
+    let deployment = docs
+        .iter()
+        .find(|d| kind(d).as_deref() == Some("Deployment"))
+        .expect("a Deployment");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let port_name = container["ports"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|p| p["containerPort"].as_integer() == Some(port))
+        .and_then(|p| p["name"].as_str())
+        .unwrap_or_else(|| panic!("no container port {port} (metrics.listen = {listen})"));
+    for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
+        let get = &container[probe]["httpGet"];
+        assert_eq!(get["path"].as_str(), Some(path), "{probe}");
+        let to = get["port"]
+            .as_str()
+            .map(str::to_owned)
+            .or(get["port"].as_integer().map(|p| p.to_string()));
+        assert!(
+            to.as_deref() == Some(port_name) || to == Some(port.to_string()),
+            "{probe} targets port {to:?}, not the metrics port {port_name}/{port}"
+        );
+    }
+}
