@@ -27,11 +27,11 @@ pub(crate) fn manpage() -> Result<u8, AppError> {
 /// options), EXIT STATUS, FILES, VERSION. clap_mangen renders the sections;
 /// subcommands become `.SS` subsections instead of pointers to separate
 /// `snapkeep-check(1)` pages we would have to ship too.
-pub(crate) fn manpage_roff() -> Result<Vec<u8>, AppError> {
+fn manpage_roff() -> Result<Vec<u8>, AppError> {
     let mut cmd = Cli::command().name(NAME).bin_name(NAME);
     cmd.build();
-    let date = ""; // reproducible: no build date in the page
-    let man = clap_mangen::Man::new(cmd.clone()).date(date);
+    // No date: the page is reproducible (the .deb's bytes do not change with the day).
+    let man = clap_mangen::Man::new(cmd.clone()).date("");
     let mut out = Vec::new();
     let io = |e: std::io::Error| AppError::Runtime(format!("cannot render the man page: {e}"));
     man.render_title(&mut out).map_err(io)?;
@@ -46,8 +46,11 @@ pub(crate) fn manpage_roff() -> Result<Vec<u8>, AppError> {
     {
         // The global options are listed once, above; --help goes without saying.
         let sub = sub.clone().mut_args(|a| {
-            let noise = a.is_global_set() || a.get_id() == "help";
-            a.hide(noise)
+            if a.is_global_set() || a.get_id() == "help" {
+                a.hide(true)
+            } else {
+                a
+            }
         });
         let page = clap_mangen::Man::new(sub.clone());
         let mut section = Vec::new();
