@@ -4,7 +4,8 @@
 //! `cargo bench --bench fleet` runs, against the embedded simulator (in this
 //! process, 20 ms injected latency on every request):
 //!
-//! 1. `--run-now` passes of the real release binary over fleets of 10, 100,
+//! 1. `--run-now` passes of the real binary (built with the `bench` profile,
+//!    which has the shipping `dist` profile's settings) over fleets of 10, 100,
 //!    1000 and 5000 servers — wall time, API calls by kind, the lower bound
 //!    on calls, calls ÷ bound, the concurrency floor, peak RSS, CPU time;
 //! 2. an idle daemon with 1000 policies — RSS and CPU over the idle window;
@@ -45,7 +46,7 @@ use snapkeep::sim::{
     DEFAULT_PAGE_SIZE, FaultSpec, Faults, RecordedRequest, Seed, SimConfig, SimStatus, Simulator,
 };
 
-/// The release binary cargo built for this bench; `SNAPKEEP_BENCH_BIN`
+/// The binary cargo built for this bench (`bench` profile = `dist` settings); `SNAPKEEP_BENCH_BIN`
 /// points elsewhere (e.g. an unstripped build to profile).
 fn bin() -> PathBuf {
     std::env::var_os("SNAPKEEP_BENCH_BIN").map_or_else(

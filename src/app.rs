@@ -74,6 +74,8 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
             let client = client_for(&config, Arc::default())?;
             runtime()?.block_on(commands::restore::run(client, args))
         }
+        Some(Command::Completions(args)) => commands::docs::completions(args.shell),
+        Some(Command::Manpage) => commands::docs::manpage(),
         None if cli.run_now => {
             let config = load_config(&cli.config)?;
             let client = client_for(&config, Arc::default())?;

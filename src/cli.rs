@@ -114,6 +114,17 @@ pub enum Command {
     /// This overwrites all current data on the server and cannot be undone; VPS.org stops the
     /// server first. Needs --yes.
     Restore(RestoreArgs),
+    /// Print a shell completion script, e.g. `snapkeep completions bash > /etc/bash_completion.d/snapkeep`.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff), generated from these same definitions: `snapkeep manpage | man -l -`.
+    Manpage,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ mod support;
 mod beyond;
 mod cli;
 mod daemon;
+mod ecosystem;
 mod ops;
 mod run_now;
 mod simulate;

@@ -3,6 +3,7 @@
 pub(crate) mod check;
 pub(crate) mod daemon;
 pub(crate) mod demo;
+pub(crate) mod docs;
 pub(crate) mod prune_orphans;
 pub(crate) mod restore;
 pub(crate) mod run_now;
