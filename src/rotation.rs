@@ -200,6 +200,9 @@ enum Deleted {
 enum Attempt {
     /// The slot has its item in `items` now (ours, adopted or planned).
     Done,
+    /// `items` is fresh (re-listed, or the slot's item found): apply the
+    /// rules again.
+    Again,
     /// Another writer changed the server: re-list and start over.
     Relist,
 }
@@ -320,7 +323,7 @@ impl Job<'_> {
                 .await?
             {
                 Attempt::Done => break,
-                Attempt::Relist => {
+                next @ (Attempt::Relist | Attempt::Again) => {
                     rounds += 1;
                     if rounds > MAX_ROUNDS {
                         return Err(JobError::Contention {
@@ -328,7 +331,9 @@ impl Job<'_> {
                             rounds,
                         });
                     }
-                    self.relist(items, &gone).await?;
+                    if matches!(next, Attempt::Relist) {
+                        self.relist(items, &gone).await?;
+                    }
                 }
             }
         }
@@ -525,18 +530,19 @@ impl Job<'_> {
                 }
                 self.relist(items, gone).await?;
                 if items.iter().any(|i| self.is_slot_item(i)) {
-                    return Ok(Attempt::Relist);
+                    return Ok(Attempt::Again);
                 }
                 if items.len() < self.policy.kind.cap() {
                     // The list shows room the provider does not have: an
                     // item is hidden (lists lag). The other writer's create
                     // for this slot shows up once lists catch up.
-                    return match self.look_for(label, report).await {
-                        Some(_) => Ok(Attempt::Relist),
-                        None => Err(self.provider_full(source, rounds, report)),
+                    return match self.look_for(label, items, report).await {
+                        true => Ok(Attempt::Again),
+                        false => Err(self.provider_full(source, rounds, report)),
                     };
                 }
-                Ok(Attempt::Relist)
+                // At the cap again: someone else's item took the room.
+                Ok(Attempt::Again)
             }
             Err(source) if source.may_have_applied() => {
                 self.event(
@@ -550,9 +556,9 @@ impl Job<'_> {
                     "error",
                     Some(started.elapsed()),
                 );
-                match self.look_for(label, report).await {
-                    Some(_) => Ok(Attempt::Relist),
-                    None => {
+                match self.look_for(label, items, report).await {
+                    true => Ok(Attempt::Again),
+                    false => {
                         let err = JobError::OutcomeUnknown {
                             server_id: self.server_id,
                             label: label.to_owned(),
@@ -605,13 +611,16 @@ impl Job<'_> {
     }
 
     /// Looks for the slot's item in the poller's listings for up to
-    /// `wait_timeout`; adopts it into `report` when it shows. The caller
-    /// re-lists the server afterwards.
-    async fn look_for(&self, label: &str, report: &mut JobReport) -> Option<Item> {
-        let found = self
+    /// `wait_timeout`; when it shows, adopts it (into `report` and `items`,
+    /// where the slot rule finds it).
+    async fn look_for(&self, label: &str, items: &mut Vec<Item>, report: &mut JobReport) -> bool {
+        let Some(found) = self
             .poller
             .find(self.server_id, label, self.policy.wait_timeout)
-            .await?;
+            .await
+        else {
+            return false;
+        };
         self.event(
             Action::Skip,
             &report.server_name,
@@ -621,7 +630,10 @@ impl Job<'_> {
             None,
         );
         report.adopted = Some(found.clone());
-        Some(found)
+        if !items.iter().any(|i| i.id == found.id) {
+            items.push(found);
+        }
+        true
     }
 
     /// Replaces `items` with a fresh listing of this server (less what
