@@ -196,6 +196,9 @@ enum Deleted {
     Kept,
 }
 
+/// A create's answer, the hooks still owed after it, and how long it took.
+type Bracketed = (Result<Item, ApiError>, Option<Box<HookRun>>, Duration);
+
 /// How one attempt at the slot ended when it did not fail outright.
 enum Attempt {
     /// The slot has its item in `items` now (ours, adopted or planned).
@@ -437,50 +440,9 @@ impl Job<'_> {
             });
             return Ok(Attempt::Done);
         }
-        // The hooks bracket the create: pre before it, post as soon as the
-        // provider accepted it (or once it completed). Once the pre hook has
-        // started the post hook always runs (`HookRun` runs it on drop too).
-        let mut hook_run = self
-            .policy
-            .hooks
-            .as_ref()
-            .map(|h| HookRun::new(h, self.hook_context(report)));
-        if let Some(run) = hook_run.as_mut() {
-            match run.pre().await {
-                PreOutcome::Proceed => {}
-                PreOutcome::ProceedCrashConsistent(e) => {
-                    report.crash_consistent = Some(e.to_string());
-                }
-                PreOutcome::Abort(e) => {
-                    let post = run.post(JobResult::Aborted, None).await.err();
-                    return Err(JobError::Hook {
-                        message: match post {
-                            None => format!("{e}; no create (on_hook_failure = \"abort\")"),
-                            Some(p) => format!(
-                                "{e}; no create (on_hook_failure = \"abort\"); and then {p}"
-                            ),
-                        },
-                    });
-                }
-            }
-        }
-        let started = Instant::now();
-        let created = self.create(label).await;
-        let mut post_error = None;
-        if let Some(run) = hook_run.as_mut() {
-            let after_accept = run.post_after() == PostHookAfter::Accepted;
-            match &created {
-                Ok(item) if after_accept => {
-                    post_error = run.post(JobResult::Accepted, Some(item.id)).await.err();
-                }
-                Ok(_) => {}
-                // Thaw now: a lost answer may take wait_timeout to resolve.
-                Err(_) => post_error = run.post(JobResult::Failed, None).await.err(),
-            }
-        }
-        if let Some(e) = &post_error {
-            report.post_hook_failed = Some(e.to_string());
-        }
+        // Boxed: hooks and the create are big futures that a job waiting
+        // for completion (most of a pass) should not carry.
+        let (created, mut hook_run, took) = Box::pin(self.create_bracketed(label, report)).await?;
         match created {
             Ok(created) => {
                 if report.server_name.is_empty() {
@@ -492,7 +454,7 @@ impl Job<'_> {
                     Some(&created),
                     "scheduled slot",
                     "",
-                    Some(started.elapsed()),
+                    Some(took),
                 );
                 report.created = Some(created.clone());
                 let id = created.id;
@@ -504,7 +466,7 @@ impl Job<'_> {
                     } else {
                         JobResult::Failed
                     };
-                    if let Err(e) = run.post(result, Some(id)).await {
+                    if let Err(e) = Box::pin(run.post(result, Some(id))).await {
                         report.post_hook_failed = Some(e.to_string());
                     }
                 }
@@ -523,7 +485,7 @@ impl Job<'_> {
                         "create of {label} refused, the server is full ({source}); re-listing to see who took the room"
                     ),
                     "",
-                    Some(started.elapsed()),
+                    Some(took),
                 );
                 if rounds >= MAX_ROUNDS {
                     return Err(self.provider_full(source, rounds, report));
@@ -554,7 +516,7 @@ impl Job<'_> {
                         self.policy.wait_timeout
                     ),
                     "error",
-                    Some(started.elapsed()),
+                    Some(took),
                 );
                 match self.look_for(label, items, report).await {
                     true => Ok(Attempt::Again),
@@ -584,7 +546,7 @@ impl Job<'_> {
                     None,
                     &format!("create of {label}: {source}"),
                     "error",
-                    Some(started.elapsed()),
+                    Some(took),
                 );
                 Err(JobError::Api {
                     action: "create",
@@ -592,6 +554,60 @@ impl Job<'_> {
                 })
             }
         }
+    }
+
+    /// The create, bracketed by the hooks: pre before it, post as soon as
+    /// the provider accepted it (or, with `post_hook_after = "completed"`,
+    /// left to the caller, who gets the `HookRun` back). Once the pre hook
+    /// has started the post hook always runs (`HookRun` runs it on drop
+    /// too); after a failed create it runs at once, so a frozen filesystem
+    /// never waits out the search for a lost answer.
+    async fn create_bracketed(
+        &self,
+        label: &str,
+        report: &mut JobReport,
+    ) -> Result<Bracketed, JobError> {
+        let mut hook_run = self
+            .policy
+            .hooks
+            .as_ref()
+            .map(|h| Box::new(HookRun::new(h, self.hook_context(report))));
+        if let Some(run) = hook_run.as_mut() {
+            match run.pre().await {
+                PreOutcome::Proceed => {}
+                PreOutcome::ProceedCrashConsistent(e) => {
+                    report.crash_consistent = Some(e.to_string());
+                }
+                PreOutcome::Abort(e) => {
+                    let post = run.post(JobResult::Aborted, None).await.err();
+                    return Err(JobError::Hook {
+                        message: match post {
+                            None => format!("{e}; no create (on_hook_failure = \"abort\")"),
+                            Some(p) => format!(
+                                "{e}; no create (on_hook_failure = \"abort\"); and then {p}"
+                            ),
+                        },
+                    });
+                }
+            }
+        }
+        let started = Instant::now();
+        let created = self.create(label).await;
+        let took = started.elapsed();
+        if let Some(run) = hook_run.as_mut() {
+            let after_accept = run.post_after() == PostHookAfter::Accepted;
+            let post = match &created {
+                Ok(item) if after_accept => {
+                    run.post(JobResult::Accepted, Some(item.id)).await.err()
+                }
+                Ok(_) => None,
+                Err(_) => run.post(JobResult::Failed, None).await.err(),
+            };
+            if let Some(e) = post {
+                report.post_hook_failed = Some(e.to_string());
+            }
+        }
+        Ok((created, hook_run, took))
     }
 
     fn provider_full(&self, source: ApiError, rounds: u32, report: &JobReport) -> JobError {
@@ -614,10 +630,13 @@ impl Job<'_> {
     /// `wait_timeout`; when it shows, adopts it (into `report` and `items`,
     /// where the slot rule finds it).
     async fn look_for(&self, label: &str, items: &mut Vec<Item>, report: &mut JobReport) -> bool {
-        let Some(found) = self
-            .poller
-            .find(self.server_id, label, self.policy.wait_timeout)
-            .await
+        // Boxed: a rare path, and every waiting job would carry its size.
+        let Some(found) = Box::pin(self.poller.find(
+            self.server_id,
+            label,
+            self.policy.wait_timeout,
+        ))
+        .await
         else {
             return false;
         };

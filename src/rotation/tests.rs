@@ -578,3 +578,42 @@ async fn a_paused_policy_runs_only_when_named() {
             .all(|f| config.policies[f.job.policy].name == "on")
     );
 }
+
+/// A fleet pass holds one job future per server for the whole pass, mostly
+/// waiting: its size is memory per server (BENCHMARKS.md). The rare, big
+/// paths (hooks, the create, a lost answer's search) are boxed; this keeps
+/// them so.
+#[tokio::test]
+async fn a_waiting_job_stays_small() {
+    let sim = simulator(Seed::empty().server(SERVER, "web-01"), Faults::none(), 99).await;
+    let config = config(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
+    );
+    let client = client(&sim);
+    let poller = crate::inventory::Poller::start(
+        client.clone(),
+        crate::config::Kind::Snapshot,
+        Duration::from_millis(10),
+        Duration::from_millis(10),
+    );
+    let clock = crate::clock::FixedClock(at("2025-02-01T03:00:10Z"));
+    let job = super::Job {
+        client: &client,
+        poller: poller.poller(),
+        policy: &config.policies[0],
+        all_policies: &config.policies,
+        server_id: 1,
+        slot: at("2025-02-01T03:00:00Z"),
+        clock: &clock,
+        dry_run: false,
+        resume_only: false,
+    };
+    let mut items = Vec::new();
+    let mut report = super::JobReport::default();
+    let run = job.run(&mut items, &mut report);
+    let size = std::mem::size_of_val(&run);
+    drop(run);
+    println!("Job::run future: {size} bytes");
+    assert!(size <= 1536, "Job::run future is {size} bytes; box the new big path");
+    sim.shutdown().await;
+}
