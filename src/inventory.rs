@@ -154,8 +154,9 @@ impl Want {
     }
 }
 
-/// One published listing: the items someone waits for, or why listing failed.
-type Listing = Arc<Result<Vec<Item>, String>>;
+/// One published listing: the items someone waits for, by id, or why
+/// listing failed.
+type Listing = Arc<Result<HashMap<u64, Item>, String>>;
 
 /// Shared completion watcher: one list per interval serves every waiter.
 pub(crate) struct Poller {
@@ -181,7 +182,7 @@ impl Poller {
         interval: Duration,
         max_defer: Duration,
     ) -> PollerHandle {
-        let (tx, _) = watch::channel(Arc::new(Ok(Vec::new())));
+        let (tx, _) = watch::channel(Arc::new(Ok(HashMap::new())));
         let poller = Arc::new(Poller {
             client,
             kind,
@@ -228,7 +229,7 @@ impl Poller {
                 me.is_waited(server_id, id, label)
             }));
             let listing = match fetch_where(&self.client, self.kind, &servers, keep).await {
-                Ok(items) => Ok(items),
+                Ok(items) => Ok(items.into_iter().map(|i| (i.id, i)).collect()),
                 Err(e) => {
                     warn!(kind = self.kind.as_str(), error = %e, "listing while waiting for completion failed; will try again");
                     Err(e.to_string())
@@ -267,10 +268,7 @@ impl Poller {
                 let Ok(items) = listing.as_ref() else {
                     continue;
                 };
-                match items
-                    .iter()
-                    .find(|i| i.id == id && i.server_id == server_id)
-                {
+                match items.get(&id).filter(|i| i.server_id == server_id) {
                     Some(item) => {
                         missing_since = None;
                         match &item.status {
@@ -321,7 +319,7 @@ impl Poller {
                     // Of several (an old duplicate), the lowest id: the one
                     // every instance keeps.
                     if let Some(item) = items
-                        .iter()
+                        .values()
                         .filter(|i| i.server_id == server_id && i.label == label)
                         .min_by_key(|i| i.id)
                     {

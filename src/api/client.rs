@@ -479,6 +479,24 @@ impl Client {
         })
     }
 
+    /// A page: in one go when every item reads (the usual case, no copy of
+    /// each item), else item by item ([`Client::decode_items`]).
+    fn decode_page<T: DeserializeOwned>(
+        &self,
+        label: &str,
+        body: &[u8],
+    ) -> Result<Page<T>, ApiError> {
+        if let Ok(page) = serde_json::from_slice::<Page<T>>(body) {
+            return Ok(page);
+        }
+        let raw = Self::decode::<RawPage>(label, body)?;
+        Ok(Page {
+            count: raw.count,
+            next: raw.next,
+            results: self.decode_items(label, raw.results),
+        })
+    }
+
     /// Decodes a page's items one at a time: an item that does not decode
     /// (`"server": null` on a snapshot of a deleted server, a missing field)
     /// is skipped with a warning and counted — it is never ours, so never
@@ -539,7 +557,7 @@ impl Client {
                 .items
                 .reserve(usize::try_from(count.min(MAX_RESERVE)).unwrap_or(0));
         }
-        listing.extend(kept(self.decode_items(label, page.results), &keep));
+        listing.extend(kept(page.results, &keep));
         let mut next = match page.next.filter(|l| !l.is_empty()) {
             Some(link) => Some(self.same_origin(label, &link)?),
             None => None,
@@ -576,7 +594,7 @@ impl Client {
                 });
             }
             let page = self.get_page(ep, label, url).await?;
-            listing.extend(kept(self.decode_items(label, page.results), &keep));
+            listing.extend(kept(page.results, &keep));
             if let Some(link) = page.next.filter(|l| !l.is_empty()) {
                 next = Some(self.same_origin(label, &link)?);
             }
@@ -602,10 +620,10 @@ impl Client {
             let label = label.to_owned();
             let keep = keep.clone();
             tasks.spawn(async move {
-                match client.get_page(ep, &label, url).await {
+                match client.get_page::<T>(ep, &label, url).await {
                     Ok(page) => {
                         let ended = page.results.is_empty();
-                        let items = kept(client.decode_items(&label, page.results), &keep);
+                        let items = kept(page.results, &keep);
                         Ok((index, items, page.next.filter(|l| !l.is_empty()), ended))
                     }
                     // Items were deleted since page 1 was counted (or `count` lied).
@@ -637,13 +655,18 @@ impl Client {
         })
     }
 
-    async fn get_page(&self, ep: Endpoint, label: &str, url: Url) -> Result<RawPage, ApiError> {
+    async fn get_page<T: DeserializeOwned>(
+        &self,
+        ep: Endpoint,
+        label: &str,
+        url: Url,
+    ) -> Result<Page<T>, ApiError> {
         let mut retry = self.retrier();
         loop {
             let result = self
                 .exchange(ep, label, Method::GET, url.clone(), None)
                 .await
-                .and_then(|(_, body)| Self::decode::<RawPage>(label, &body));
+                .and_then(|(_, body)| self.decode_page::<T>(label, &body));
             match result {
                 Ok(page) => return Ok(page),
                 Err(e) => self.retry_after_sleep(&mut retry, label, e).await?,
@@ -939,6 +962,16 @@ impl<T: Listed> Listing<T> {
             }
         }
     }
+}
+
+/// A list page, every item read.
+#[derive(serde::Deserialize)]
+struct Page<T> {
+    #[serde(default)]
+    count: Option<u64>,
+    #[serde(default)]
+    next: Option<String>,
+    results: Vec<T>,
 }
 
 /// A list page whose items are decoded one by one.

@@ -614,6 +614,9 @@ async fn a_waiting_job_stays_small() {
     let size = std::mem::size_of_val(&run);
     drop(run);
     println!("Job::run future: {size} bytes");
-    assert!(size <= 1536, "Job::run future is {size} bytes; box the new big path");
+    assert!(
+        size <= 1536,
+        "Job::run future is {size} bytes; box the new big path"
+    );
     sim.shutdown().await;
 }
