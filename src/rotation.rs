@@ -682,22 +682,27 @@ impl Job<'_> {
         items: &mut Vec<Item>,
         report: &mut JobReport,
     ) -> Result<(), JobError> {
-        let Some(keeper) = items
+        // Referred to by position, not cloned, across the wait: a fleet pass
+        // holds thousands of jobs waiting at once.
+        let Some(at) = items
             .iter()
-            .filter(|i| self.is_slot_item(i) && i.status != Status::Failed)
-            .min_by_key(|i| i.id)
-            .cloned()
+            .enumerate()
+            .filter(|(_, i)| self.is_slot_item(i) && i.status != Status::Failed)
+            .min_by_key(|(_, i)| i.id)
+            .map(|(at, _)| at)
         else {
             return Ok(());
         };
-        let ours_now = report.created.as_ref().is_some_and(|c| c.id == keeper.id)
-            || report.adopted.as_ref().is_some_and(|a| a.id == keeper.id);
+        let keeper = &items[at];
+        let keeper_id = keeper.id;
+        let ours_now = report.created.as_ref().is_some_and(|c| c.id == keeper_id)
+            || report.adopted.as_ref().is_some_and(|a| a.id == keeper_id);
         if !ours_now && keeper.id != PLANNED_ID {
             report.slot_taken = true;
             self.event(
                 Action::Skip,
                 &report.server_name,
-                Some(&keeper),
+                Some(keeper),
                 &format!(
                     "slot {} already has this item ({}); not creating another",
                     self.slot.to_rfc3339(),
@@ -712,14 +717,12 @@ impl Job<'_> {
                 return Ok(());
             }
             // In progress, or a status nobody documented: wait either way.
-            self.wait(&keeper, &report.server_name).await?;
-            if let Some(item) = items.iter_mut().find(|i| i.id == keeper.id) {
-                item.status = Status::Completed;
-            }
+            self.wait(keeper, &report.server_name).await?;
+            items[at].status = Status::Completed;
         }
         let duplicates: Vec<Item> = items
             .iter()
-            .filter(|i| self.is_slot_item(i) && i.id != keeper.id)
+            .filter(|i| self.is_slot_item(i) && i.id != keeper_id)
             .cloned()
             .collect();
         for dup in duplicates {
@@ -753,7 +756,7 @@ impl Job<'_> {
                 &dup,
                 &format!(
                     "duplicate: #{} is the slot's item (the lowest id, completed)",
-                    keeper.id
+                    keeper_id
                 ),
                 report,
             )
