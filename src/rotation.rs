@@ -440,9 +440,17 @@ impl Job<'_> {
             });
             return Ok(Attempt::Done);
         }
-        // Boxed: hooks and the create are big futures that a job waiting
-        // for completion (most of a pass) should not carry.
-        let (created, mut hook_run, took) = Box::pin(self.create_bracketed(label, report)).await?;
+        // Without hooks, the create waits for admission small and boxes only
+        // its request (thousands of jobs queue for admission at once); with
+        // hooks, the bracketed create is boxed whole so a job waiting for
+        // completion does not carry the hooks' futures.
+        let (created, mut hook_run, took) = if self.policy.hooks.is_none() {
+            let started = Instant::now();
+            let created = self.create(label).await;
+            (created, None, started.elapsed())
+        } else {
+            Box::pin(self.create_bracketed(label, report)).await?
+        };
         match created {
             Ok(created) => {
                 if report.server_name.is_empty() {

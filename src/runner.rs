@@ -173,8 +173,9 @@ pub(crate) async fn run_pass(
 
     let mut tasks = JoinSet::new();
     // What each task was given, so a panicked task's jobs are still reported.
-    let mut given: HashMap<tokio::task::Id, Vec<JobSpec>> = HashMap::new();
-    for (server_id, mut specs) in by_server {
+    // (Shared with the task, not copied: a fleet has thousands.)
+    let mut given: HashMap<tokio::task::Id, Arc<[JobSpec]>> = HashMap::new();
+    for (server_id, specs) in by_server {
         // Each server's items move into its task (a fleet's inventory is
         // held once, not once in the listing and again in the tasks).
         let mut items: ServerItems = Vec::with_capacity(inventories.len());
@@ -187,13 +188,13 @@ pub(crate) async fn run_pass(
                 },
             ));
         }
-        specs.shrink_to_fit();
+        let specs: Arc<[JobSpec]> = specs.into();
         let task = tasks.spawn(run_server(
             Arc::clone(&config),
             client.clone(),
             Arc::clone(&clock),
             Arc::clone(&pollers),
-            specs.clone(),
+            Arc::clone(&specs),
             items,
             dry_run,
         ));
@@ -282,7 +283,7 @@ async fn run_server(
     client: Client,
     clock: Arc<dyn Clock>,
     pollers: Arc<HashMap<Kind, Arc<Poller>>>,
-    specs: Vec<JobSpec>,
+    specs: Arc<[JobSpec]>,
     mut items: ServerItems,
     dry_run: bool,
 ) -> Vec<JobOutcome> {
@@ -301,7 +302,7 @@ async fn run_server(
         .map(|i| i.server_name.clone())
         .find(|n| !n.is_empty())
         .unwrap_or_default();
-    for spec in specs {
+    for spec in specs.iter().cloned() {
         let policy = &config.policies[spec.policy];
         let started = Instant::now();
         let mut report = JobReport {
