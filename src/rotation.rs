@@ -66,8 +66,9 @@ pub(crate) struct JobReport {
     pub(crate) server_name: String,
     pub(crate) created: Option<Item>,
     /// The slot's item was made by someone else (another instance) or by a
-    /// create whose answer was lost, and this job adopted it.
-    pub(crate) adopted: Option<Item>,
+    /// create whose answer was lost, and this job adopted it. (Boxed: rare,
+    /// and every job's report carries the field.)
+    pub(crate) adopted: Option<Box<Item>>,
     pub(crate) deleted: Vec<Item>,
     /// The slot already had an item; no create.
     pub(crate) slot_taken: bool,
@@ -656,7 +657,7 @@ impl Job<'_> {
             "",
             None,
         );
-        report.adopted = Some(found.clone());
+        report.adopted = Some(Box::new(found.clone()));
         if !items.iter().any(|i| i.id == found.id) {
             items.push(found);
         }
