@@ -12,3 +12,19 @@ pub(crate) mod sim;
 pub(crate) mod simulate;
 pub(crate) mod status;
 pub(crate) mod status_check;
+
+/// `--from RFC3339` (schedule, simulate), or now.
+pub(crate) fn from_arg(
+    from: Option<&str>,
+) -> Result<chrono::DateTime<chrono::Utc>, crate::app::AppError> {
+    match from {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(|e| {
+                crate::app::AppError::Usage(format!(
+                    "--from {text:?} is not RFC 3339 (e.g. 2025-03-30T00:00:00+01:00): {e}"
+                ))
+            }),
+        None => Ok(chrono::Utc::now()),
+    }
+}

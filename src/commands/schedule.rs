@@ -20,16 +20,7 @@ struct PolicyTimes {
 
 pub(crate) fn run(path: &Path, args: &ScheduleArgs) -> Result<u8, AppError> {
     let config = config::load(path)?;
-    let from = match &args.from {
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map_err(|e| {
-                AppError::Usage(format!(
-                    "--from {text:?} is not RFC 3339 (e.g. 2025-03-30T00:00:00+01:00): {e}"
-                ))
-            })?
-            .with_timezone(&Utc),
-        None => Utc::now(),
-    };
+    let from = super::from_arg(args.from.as_deref())?;
     print!("{}", render(&config, from, args.count, args.json));
     Ok(0)
 }

@@ -36,16 +36,7 @@ pub(crate) const MAX_SLOTS: usize = 100_000;
 
 pub(crate) fn run(path: &Path, args: &SimulateArgs) -> Result<u8, AppError> {
     let config = config::load(path)?;
-    let from = match &args.from {
-        Some(text) => DateTime::parse_from_rfc3339(text)
-            .map_err(|e| {
-                AppError::Usage(format!(
-                    "--from {text:?} is not RFC 3339 (e.g. 2025-03-30T00:00:00+01:00): {e}"
-                ))
-            })?
-            .with_timezone(&Utc),
-        None => Utc::now(),
-    };
+    let from = super::from_arg(args.from.as_deref())?;
     let sim = simulate(&config, &args.policy, from, args.days)?;
     if args.json {
         println!(
