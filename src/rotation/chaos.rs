@@ -311,40 +311,33 @@ type SlotKey = (Kind, u64, String, DateTime<Utc>);
 /// (kind, server, policy) → the newest completed item of ours (slot, id).
 type Newest = BTreeMap<(Kind, u64, String), (DateTime<Utc>, u64)>;
 
-fn sample(sim: &Simulator) -> Vec<(Kind, u64, Seen)> {
-    let mut out = Vec::new();
-    for s in sim.snapshots(None) {
-        out.push((
-            Kind::Snapshot,
-            s.id,
-            Seen {
-                server: s.server_id,
-                kind: Kind::Snapshot,
-                label: s.name,
-                completed: s.status == SimStatus::Completed,
-                failed: s.status == SimStatus::Failed,
-                unknown: matches!(s.status, SimStatus::Other(_)),
-            },
-        ));
-    }
-    for b in sim.backups(None) {
-        if b.backup_type != BackupType::Manual {
-            continue;
+impl Seen {
+    fn new(server: u64, kind: Kind, label: String, status: &SimStatus) -> Seen {
+        Seen {
+            server,
+            kind,
+            label,
+            completed: *status == SimStatus::Completed,
+            failed: *status == SimStatus::Failed,
+            unknown: matches!(status, SimStatus::Other(_)),
         }
-        out.push((
-            Kind::Backup,
-            b.id,
-            Seen {
-                server: b.server_id,
-                kind: Kind::Backup,
-                label: b.description,
-                completed: b.status == SimStatus::Completed,
-                failed: b.status == SimStatus::Failed,
-                unknown: matches!(b.status, SimStatus::Other(_)),
-            },
-        ));
     }
-    out
+}
+
+fn sample(sim: &Simulator) -> Vec<(Kind, u64, Seen)> {
+    let snapshots = sim.snapshots(None).into_iter().map(|s| {
+        let seen = Seen::new(s.server_id, Kind::Snapshot, s.name, &s.status);
+        (Kind::Snapshot, s.id, seen)
+    });
+    let backups = sim
+        .backups(None)
+        .into_iter()
+        .filter(|b| b.backup_type == BackupType::Manual)
+        .map(|b| {
+            let seen = Seen::new(b.server_id, Kind::Backup, b.description, &b.status);
+            (Kind::Backup, b.id, seen)
+        });
+    snapshots.chain(backups).collect()
 }
 
 fn owner(config: &Config, seen: &Seen) -> Option<(String, DateTime<Utc>)> {
