@@ -42,7 +42,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use snapkeep::sim::{
+use snapkeep_sim::{
     DEFAULT_PAGE_SIZE, FaultSpec, Faults, RecordedRequest, Seed, SimConfig, SimStatus, Simulator,
 };
 

@@ -109,7 +109,7 @@ pub enum Command {
     /// Run a rotation against the built-in simulator: no setup, no token, under a minute.
     Demo(DemoArgs),
     /// Run the built-in VPS.org API simulator standalone, to try a config without touching real servers.
-    Sim(crate::sim::SimOptions),
+    Sim(snapkeep_sim::SimOptions),
     /// Restore a server from a snapshot (--snapshot ID) or a backup (--backup ID --server ID).
     /// This overwrites all current data on the server and cannot be undone; VPS.org stops the
     /// server first. Needs --yes.

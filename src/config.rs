@@ -8,7 +8,6 @@
 //! never touch disk. Nothing here reads the clock or the network.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
@@ -20,15 +19,12 @@ use toml::Spanned;
 
 use crate::api::{ApiToken, DEFAULT_BASE_URL};
 use crate::hooks::{Hooks, OnHookFailure, PostHookAfter};
+use crate::provider::Kind;
 use crate::retention::{KeepRules, Span};
 use crate::schedule::Schedule;
 
 /// Default config location (`--config`, env `SNAPKEEP_CONFIG`).
 pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/snapkeep/config.toml";
-
-/// The provider's caps per server.
-pub(crate) const SNAPSHOT_CAP: usize = 5;
-pub(crate) const MANUAL_BACKUP_CAP: usize = 10;
 
 /// Longest duration any key accepts: beyond it a value is a typo, and
 /// clocks and timers overflow on absurd ones.
@@ -38,37 +34,6 @@ const MAX_JITTER: Duration = Duration::from_secs(86_400);
 /// `api.requests_per_second` range (besides 0 = unlimited).
 const MIN_RATE: f64 = 0.01;
 const MAX_RATE: f64 = 10_000.0;
-
-/// What a policy makes and rotates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum Kind {
-    Snapshot,
-    Backup,
-}
-
-impl Kind {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Kind::Snapshot => "snapshot",
-            Kind::Backup => "backup",
-        }
-    }
-
-    /// How many items of this kind the provider lets one server hold.
-    pub(crate) fn cap(self) -> usize {
-        match self {
-            Kind::Snapshot => SNAPSHOT_CAP,
-            Kind::Backup => MANUAL_BACKUP_CAP,
-        }
-    }
-
-    pub(crate) fn plural(self) -> &'static str {
-        match self {
-            Kind::Snapshot => "snapshots",
-            Kind::Backup => "manual backups",
-        }
-    }
-}
 
 /// What to do about a slot that passed while snapkeep was not running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1304,12 +1269,6 @@ impl Validator<'_> {
                 ),
             );
         }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

@@ -551,7 +551,7 @@ const ORPHAN_SCAN_EVERY: Duration = Duration::from_secs(15 * 60);
 
 /// Sets `snapkeep_orphans{kind}` from an account-wide listing.
 async fn count_orphans(config: &Config, client: &Client, metrics: &Metrics) {
-    for kind in [crate::config::Kind::Snapshot, crate::config::Kind::Backup] {
+    for kind in crate::provider::Kind::ALL {
         if !config.policies.iter().any(|p| p.kind == kind) {
             continue;
         }

@@ -36,8 +36,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::io::AsyncReadExt as _;
 
-use crate::config::Kind;
 use crate::events::{Action, Detail, Subject, emit};
+use crate::provider::Kind;
 
 /// What `on_hook_failure` says to do when the pre hook fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use tokio::sync::{Notify, watch};
 use tracing::warn;
 
 use crate::api::{ApiError, Backup, BackupType, Client, Keep, Snapshot, Status};
-use crate::config::Kind;
+use crate::provider::Kind;
 
 /// A snapshot or a manual backup, as the rotation sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]

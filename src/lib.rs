@@ -3,8 +3,9 @@
 //! The binary (`main.rs`) is a thin shell around [`run`]; everything that
 //! decides or talks to the provider lives in the modules below, one concern
 //! each (see ARCHITECTURE.md for the module map). `cli` is public so `main` can
-//! parse arguments; `sim` is public so integration tests and benchmarks can
-//! run the simulator in-process.
+//! parse arguments. The VPS.org simulator is its own crate (`crates/sim`,
+//! `snapkeep_sim`): `demo`, `sim` and the tests use it, no production module
+//! does.
 
 pub(crate) mod api;
 mod app;
@@ -22,11 +23,11 @@ pub(crate) mod metrics;
 pub(crate) mod naming;
 pub(crate) mod notify;
 pub(crate) mod orphans;
+pub(crate) mod provider;
 pub(crate) mod retention;
 pub(crate) mod rotation;
 pub(crate) mod runner;
 pub(crate) mod schedule;
-pub mod sim;
 pub mod telemetry;
 pub(crate) mod token;
 

@@ -9,7 +9,7 @@
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 
-use crate::config::Kind;
+use crate::provider::Kind;
 
 const SNAPSHOT_STAMP: &str = "%Y%m%d-%H%M%S";
 const BACKUP_STAMP: &str = "%Y-%m-%dT%H:%M:%SZ";

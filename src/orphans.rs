@@ -13,9 +13,10 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::{Config, Kind};
+use crate::config::Config;
 use crate::inventory::Item;
 use crate::naming;
+use crate::provider::Kind;
 
 /// Why an item is an orphan.
 #[derive(Debug, Clone, PartialEq, Eq)]

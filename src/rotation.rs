@@ -30,11 +30,12 @@ use chrono::{DateTime, Utc};
 
 use crate::api::{ApiError, Client, Status};
 use crate::clock::Clock;
-use crate::config::{Kind, Policy};
+use crate::config::Policy;
 use crate::events::{Action, Detail, Subject, emit};
 use crate::hooks::{self, HookContext, HookRun, JobResult, PostHookAfter, PreOutcome};
 use crate::inventory::{self, Item, Poller, WaitError};
 use crate::naming;
+use crate::provider::Kind;
 use crate::retention;
 
 /// How often one job re-lists its server after another writer got in the

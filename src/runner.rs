@@ -25,9 +25,10 @@ use tokio::task::JoinSet;
 
 use crate::api::{CallStats, Client};
 use crate::clock::Clock;
-use crate::config::{Config, Kind};
+use crate::config::Config;
 use crate::events::{Action, Detail, Subject, emit};
 use crate::inventory::{self, Item, Poller, PollerHandle};
+use crate::provider::Kind;
 use crate::rotation::{Job, JobError, JobReport};
 
 /// One scheduled unit of work: a policy on a server, for a slot.
@@ -134,7 +135,7 @@ pub(crate) async fn run_pass(
     let mut inventories: HashMap<Kind, Result<HashMap<u64, Vec<Item>>, ListingError>> =
         HashMap::new();
     let mut pollers: HashMap<Kind, PollerHandle> = HashMap::new();
-    for kind in [Kind::Snapshot, Kind::Backup] {
+    for kind in Kind::ALL {
         let servers: Vec<u64> = by_server
             .iter()
             .filter(|(_, js)| js.iter().any(|j| config.policies[j.policy].kind == kind))

@@ -2,7 +2,7 @@
 //! monitoring check (`status --check`), paused policies and protected items.
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};
-use snapkeep::sim::{
+use snapkeep_sim::{
     BackupType, Endpoint, FaultSpec, Faults, Seed, SeedBackup, SeedSnapshot, SimStatus,
 };
 

@@ -1,6 +1,6 @@
 //! Commands that need no API: check, schedule, help; and token hygiene.
 
-use snapkeep::sim::{Endpoint, FaultSpec, Faults, Seed};
+use snapkeep_sim::{Endpoint, FaultSpec, Faults, Seed};
 
 use crate::support::{BIN, Run, Setup, Sim, temp_dir};
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use snapkeep::sim::{Faults, Seed, SimConfig};
+use snapkeep_sim::{Faults, Seed, SimConfig};
 
 use crate::support::{Setup, Sim};
 

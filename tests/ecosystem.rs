@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::CommandFactory;
 use saphyr::{LoadableYamlNode, Yaml};
 use snapkeep::cli::Cli;
-use snapkeep::sim::Seed;
+use snapkeep_sim::Seed;
 
 use crate::support::{BIN, Run, Setup, Sim, temp_dir};
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use snapkeep::sim::{Seed, SimStatus};
+use snapkeep_sim::{Seed, SimStatus};
 
 use crate::support::{Setup, Sim};
 

@@ -1,7 +1,7 @@
 //! `--run-now`, `--dry-run`, `--force`: the rotation pass end to end.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use snapkeep::sim::{BackupType, Endpoint, FaultSpec, Faults, Seed, SimStatus};
+use snapkeep_sim::{BackupType, Endpoint, FaultSpec, Faults, Seed, SimStatus};
 
 use crate::support::{Setup, Sim};
 

@@ -5,7 +5,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use snapkeep::sim::{Faults, Seed, SimConfig, Simulator};
+use snapkeep_sim::{Faults, Seed, SimConfig, Simulator};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_snapkeep");
 

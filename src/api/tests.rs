@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use super::{ApiError, ApiToken, BackupType, Client, ClientSettings, Status};
-use crate::sim::{
+use snapkeep_sim::{
     BackupType as SimBackupType, Endpoint, FaultSpec, Faults, InjectedFault, RecordedRequest, Seed,
     SeedBackup, SeedSnapshot, SimConfig, SimStatus, Simulator,
 };
@@ -1242,7 +1242,7 @@ mod paging {
     use std::time::Duration;
 
     use crate::api::*;
-    use crate::sim::{FaultSpec, Faults, Seed, SimConfig, SimStatus, Simulator};
+    use snapkeep_sim::{FaultSpec, Faults, Seed, SimConfig, SimStatus, Simulator};
 
     /// Long enough that pages fetched one after another could not overlap.
     const LATENCY: Duration = Duration::from_millis(200);

@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 
 use crate::app::AppError;
 use crate::commands::status;
-use crate::config::{self, Config, Kind, Policy};
+use crate::config::{self, Config, Policy};
 use crate::hooks::{self, OnHookFailure, PostHookAfter};
+use crate::provider::Kind;
 
 pub(crate) fn run(path: &Path) -> Result<u8, AppError> {
     let config = config::load(path)?;

@@ -20,7 +20,7 @@ use crate::commands::run_now::select_jobs;
 use crate::config::{self, Config};
 use crate::naming;
 use crate::runner;
-use crate::sim::{BackupType, Seed, SimConfig, SimStatus, Simulator};
+use snapkeep_sim::{BackupType, Seed, SimConfig, SimStatus, Simulator};
 
 const SCHEDULE_HOUR: u32 = 3;
 

@@ -15,9 +15,10 @@ use serde::Serialize;
 use crate::api::{ApiError, Client, Status};
 use crate::app::AppError;
 use crate::commands::status::{self, OrphanRow};
-use crate::config::{Config, Kind};
+use crate::config::Config;
 use crate::events::{Action, Detail, Subject, emit};
 use crate::orphans::Orphan;
+use crate::provider::Kind;
 
 /// What happened (or would happen) to one orphan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

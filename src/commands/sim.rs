@@ -1,7 +1,7 @@
 //! `snapkeep sim`: the embedded VPS.org simulator, standalone.
 
 use crate::app::AppError;
-use crate::sim::{SimOptions, Simulator};
+use snapkeep_sim::{SimOptions, Simulator};
 
 pub(crate) async fn run(options: &SimOptions) -> Result<u8, AppError> {
     let listen = options.listen;

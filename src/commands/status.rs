@@ -16,9 +16,10 @@ use serde::Serialize;
 
 use crate::api::{ApiError, Client};
 use crate::app::AppError;
-use crate::config::{Config, Kind};
+use crate::config::Config;
 use crate::inventory::{self, Item};
 use crate::orphans::{self, Orphan};
+use crate::provider::Kind;
 use crate::retention;
 use crate::rotation::{self, Holdings};
 
@@ -123,7 +124,7 @@ pub(crate) type Inventories = HashMap<Kind, HashMap<u64, Vec<Item>>>;
 /// server that may hold orphans.
 pub(crate) async fn fetch_all(client: &Client) -> Result<Inventories, (Kind, ApiError)> {
     let mut inventories = HashMap::new();
-    for kind in [Kind::Snapshot, Kind::Backup] {
+    for kind in Kind::ALL {
         let items = inventory::fetch(client, kind, &[])
             .await
             .map_err(|e| (kind, e))?;
@@ -163,7 +164,7 @@ pub(crate) fn report(config: &Config, inventories: &Inventories, now: DateTime<U
 /// Every orphan in the inventories, by server then kind then id.
 pub(crate) fn find_orphans(config: &Config, inventories: &Inventories) -> Vec<Orphan> {
     let mut out = Vec::new();
-    for kind in [Kind::Snapshot, Kind::Backup] {
+    for kind in Kind::ALL {
         for items in inventories.get(&kind).into_iter().flat_map(|m| m.values()) {
             out.extend(orphans::find(config, kind, items));
         }

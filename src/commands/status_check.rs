@@ -203,8 +203,8 @@ fn problem(r: &Row) -> String {
 mod tests {
     use super::*;
     use crate::api::Status;
-    use crate::config::Kind;
     use crate::inventory::Item;
+    use crate::provider::Kind;
     use chrono::{TimeDelta, TimeZone};
     use std::collections::HashMap;
 

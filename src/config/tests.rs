@@ -1,5 +1,6 @@
 use super::*;
 use crate::hooks::{OnHookFailure, PostHookAfter};
+use crate::provider::SNAPSHOT_CAP;
 
 const MINIMAL: &str = r#"
 [[policy]]

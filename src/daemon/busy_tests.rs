@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::*;
 use crate::api::{ApiToken, ClientSettings};
 use crate::clock::SystemClock;
-use crate::sim::{Faults, Seed, SimConfig, Simulator};
+use snapkeep_sim::{Faults, Seed, SimConfig, Simulator};
 
 fn scrape(addr: std::net::SocketAddr) -> String {
     let mut s = std::net::TcpStream::connect(addr).expect("metrics listen");
@@ -139,14 +139,14 @@ async fn a_start_with_missed_skip_finishes_what_a_stopped_pass_left() {
             seed: Seed::empty().server(1, "web").snapshot(
                 1,
                 crate::naming::label_for(
-                    crate::config::Kind::Snapshot,
+                    crate::provider::Kind::Snapshot,
                     "snapkeep",
                     "minutely",
                     slot - chrono::TimeDelta::minutes(1),
                     None,
                 ),
                 slot - chrono::TimeDelta::minutes(1),
-                crate::sim::SimStatus::Completed,
+                snapkeep_sim::SimStatus::Completed,
             ),
             faults: Faults::none(),
             ..SimConfig::default()
@@ -155,13 +155,13 @@ async fn a_start_with_missed_skip_finishes_what_a_stopped_pass_left() {
     .await
     .expect("simulator");
     let left = crate::naming::label_for(
-        crate::config::Kind::Snapshot,
+        crate::provider::Kind::Snapshot,
         "snapkeep",
         "minutely",
         slot,
         None,
     );
-    sim.create_snapshot_as_other(1, left.clone(), crate::sim::SimStatus::InProgress)
+    sim.create_snapshot_as_other(1, left.clone(), snapkeep_sim::SimStatus::InProgress)
         .expect("created");
     let text = "[defaults]\npoll_interval = \"50ms\"\nwait_timeout = \"10s\"\nmissed = \"skip\"\n\n[[policy]]\nname = \"minutely\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"* * * * *\"\nkeep_last = 1\n";
     let config = crate::config::parse_str(text, "skip.toml").expect("config");

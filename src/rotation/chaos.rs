@@ -24,10 +24,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use fastrand::Rng;
 
 use super::testkit::{at, client, config, jobs, pass, simulator};
-use crate::config::{Config, Kind};
+use crate::config::Config;
 use crate::naming;
+use crate::provider::Kind;
 use crate::runner::PassReport;
-use crate::sim::{BackupType, Endpoint, FaultSpec, Faults, Seed, SimStatus, Simulator, junk};
+use snapkeep_sim::{BackupType, Endpoint, FaultSpec, Faults, Seed, SimStatus, Simulator, junk};
 
 /// Schedules `cargo test` runs (a few hundred; the long run is above).
 const CI_SCHEDULES: u64 = 240;

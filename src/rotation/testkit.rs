@@ -11,7 +11,7 @@ use crate::api::{ApiToken, CallStats, Client, ClientSettings};
 use crate::clock::{Clock, FixedClock};
 use crate::config::{self, Config};
 use crate::runner::{self, JobSpec, PassOptions, PassReport};
-use crate::sim::{Faults, Seed, SimConfig, Simulator};
+use snapkeep_sim::{Faults, Seed, SimConfig, Simulator};
 
 /// How long simulated creates take.
 pub(crate) const COMPLETE_AFTER: Duration = Duration::from_millis(30);
@@ -86,7 +86,7 @@ pub(crate) async fn pass(
 /// The snapshot name a policy writes for `slot`.
 pub(crate) fn snap(policy: &str, slot: &str) -> String {
     crate::naming::label_for(
-        crate::config::Kind::Snapshot,
+        crate::provider::Kind::Snapshot,
         "snapkeep",
         policy,
         at(slot),

@@ -5,11 +5,11 @@
 use std::time::Duration;
 
 use super::testkit::*;
-use crate::sim::{Endpoint, FaultSpec, Faults, Seed, SimStatus, junk};
+use snapkeep_sim::{Endpoint, FaultSpec, Faults, Seed, SimStatus, junk};
 
 const SERVER: u64 = 1;
 
-fn deletes(sim: &crate::sim::Simulator) -> Vec<String> {
+fn deletes(sim: &snapkeep_sim::Simulator) -> Vec<String> {
     calls(sim)
         .into_iter()
         .filter(|(m, _)| m == "DELETE")
@@ -17,11 +17,11 @@ fn deletes(sim: &crate::sim::Simulator) -> Vec<String> {
         .collect()
 }
 
-fn posts(sim: &crate::sim::Simulator) -> usize {
+fn posts(sim: &snapkeep_sim::Simulator) -> usize {
     calls(sim).iter().filter(|(m, _)| m == "POST").count()
 }
 
-fn id_of(sim: &crate::sim::Simulator, name: &str) -> u64 {
+fn id_of(sim: &snapkeep_sim::Simulator, name: &str) -> u64 {
     sim.snapshots(None)
         .into_iter()
         .find(|s| s.name == name)
@@ -592,7 +592,7 @@ async fn a_waiting_job_stays_small() {
     let client = client(&sim);
     let poller = crate::inventory::Poller::start(
         client.clone(),
-        crate::config::Kind::Snapshot,
+        crate::provider::Kind::Snapshot,
         Duration::from_millis(10),
         Duration::from_millis(10),
     );

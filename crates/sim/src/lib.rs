@@ -16,7 +16,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use snapkeep::sim::{Endpoint, FaultSpec, Faults, SimConfig, Simulator};
+//! use snapkeep_sim::{Endpoint, FaultSpec, Faults, SimConfig, Simulator};
 //! let sim = Simulator::start("127.0.0.1:0".parse().unwrap(), SimConfig::default()).await?;
 //! sim.set_faults(Faults::none().with_endpoint(
 //!     Endpoint::SnapshotsCreate,

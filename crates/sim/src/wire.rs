@@ -203,8 +203,8 @@ impl<'a> BackupRestored<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::seed::Seed;
-    use crate::sim::state::World;
+    use crate::seed::Seed;
+    use crate::state::World;
 
     #[test]
     fn list_items_match_the_docs_byte_for_byte() {
