@@ -32,3 +32,28 @@ pub mod telemetry;
 pub(crate) mod token;
 
 pub use app::run;
+
+/// The slot a pass at `now` works on: the latest fire time of the cron
+/// expression `schedule` (in the IANA zone `tz`) at or before `now`, the
+/// same computation `--run-now` and the daemon make. `None` when the
+/// expression or the zone is invalid, or nothing fires before `now`.
+///
+/// Public so that the demo, the integration tests and the benchmark share
+/// one "latest slot" with the binary instead of computing it by hand.
+///
+/// ```
+/// use chrono::{TimeZone, Utc};
+/// let now = Utc.with_ymd_and_hms(2025, 3, 4, 2, 59, 0).unwrap();
+/// let slot = snapkeep::latest_slot("0 3 * * *", "UTC", now).unwrap();
+/// assert_eq!(slot, Utc.with_ymd_and_hms(2025, 3, 3, 3, 0, 0).unwrap());
+/// ```
+pub fn latest_slot(
+    schedule: &str,
+    tz: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    let tz: chrono_tz::Tz = tz.parse().ok()?;
+    schedule::Schedule::parse(schedule, tz)
+        .ok()?
+        .latest_at_or_before(now)
+}

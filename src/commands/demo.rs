@@ -22,7 +22,8 @@ use crate::naming;
 use crate::runner;
 use snapkeep_sim::{BackupType, Seed, SimConfig, SimStatus, Simulator};
 
-const SCHEDULE_HOUR: u32 = 3;
+/// The demo's policies fire daily at 03:00 UTC.
+const SCHEDULE: &str = "0 3 * * *";
 
 pub(crate) async fn run(args: &DemoArgs) -> Result<u8, AppError> {
     let clock = Arc::new(ShiftedClock::default());
@@ -132,16 +133,7 @@ fn demo_config(base_url: &str) -> Result<Config, AppError> {
 }
 
 fn latest_daily_slot(now: DateTime<Utc>) -> DateTime<Utc> {
-    let today = now
-        .date_naive()
-        .and_hms_opt(SCHEDULE_HOUR, 0, 0)
-        .expect("valid time")
-        .and_utc();
-    if today <= now {
-        today
-    } else {
-        today - TimeDelta::days(1)
-    }
+    crate::latest_slot(SCHEDULE, "UTC", now).expect("a valid literal schedule fires every day")
 }
 
 fn demo_seed(slot: DateTime<Utc>) -> Seed {
