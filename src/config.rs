@@ -20,8 +20,13 @@ use toml::Spanned;
 use crate::api::{ApiToken, DEFAULT_BASE_URL};
 use crate::hooks::{Hooks, OnHookFailure, PostHookAfter};
 use crate::provider::Kind;
+
+mod connect;
+pub(crate) mod token;
 use crate::retention::{KeepRules, Span};
 use crate::schedule::Schedule;
+pub(crate) use connect::{StartError, load_and_connect, load_logged};
+pub(crate) use token::TokenError;
 
 /// Default config location (`--config`, env `SNAPKEEP_CONFIG`).
 pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/snapkeep/config.toml";

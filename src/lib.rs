@@ -14,6 +14,7 @@ pub(crate) mod clock;
 mod commands;
 pub(crate) mod config;
 pub(crate) mod daemon;
+mod error;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod hooks;
@@ -29,7 +30,6 @@ pub(crate) mod rotation;
 pub(crate) mod runner;
 pub(crate) mod schedule;
 pub mod telemetry;
-pub(crate) mod token;
 
 pub use app::run;
 

@@ -31,6 +31,9 @@ use crate::inventory::{self, Item, Poller, PollerHandle};
 use crate::provider::Kind;
 use crate::rotation::{Job, JobError, JobReport};
 
+mod select;
+pub(crate) use select::{SelectError, select_jobs};
+
 /// One scheduled unit of work: a policy on a server, for a slot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct JobSpec {

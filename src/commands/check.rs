@@ -6,9 +6,9 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::app::AppError;
 use crate::commands::status;
 use crate::config::{self, Config, Policy};
+use crate::error::AppError;
 use crate::hooks::{self, OnHookFailure, PostHookAfter};
 use crate::provider::Kind;
 

@@ -1,13 +1,43 @@
-//! The default command: run as a daemon (see `crate::daemon`).
+//! The default command: run as a daemon. Wires the process's signals and
+//! its config file to the daemon loop (`crate::daemon::run_loop`), which
+//! takes them as inputs (`Control`, a reload function) so its tests drive
+//! reload and shutdown in-process.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::api::Client;
-use crate::app::AppError;
-use crate::clock::SystemClock;
-use crate::config::Config;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+use tracing::info;
 
+use crate::api::Client;
+use crate::clock::SystemClock;
+use crate::config::{self, Config};
+use crate::daemon::{self, Control};
+use crate::error::AppError;
+
+/// Runs until SIGTERM/SIGINT; SIGHUP re-reads the config at `path`.
 pub(crate) async fn run(path: PathBuf, config: Config, client: Client) -> Result<u8, AppError> {
-    crate::daemon::run(path, config, client, Arc::new(SystemClock)).await
+    let watch = |kind: SignalKind, name: &str| {
+        signal(kind).map_err(|e| AppError::io(format!("cannot watch {name}"), e))
+    };
+    let mut term = watch(SignalKind::terminate(), "SIGTERM")?;
+    let mut int = watch(SignalKind::interrupt(), "SIGINT")?;
+    let mut hup = watch(SignalKind::hangup(), "SIGHUP")?;
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(async move {
+        loop {
+            let control = tokio::select! {
+                _ = term.recv() => { info!("SIGTERM: finishing in-flight work, starting nothing new"); Control::Shutdown }
+                _ = int.recv() => { info!("SIGINT: finishing in-flight work, starting nothing new"); Control::Shutdown }
+                _ = hup.recv() => Control::Reload,
+            };
+            if tx.send(control).await.is_err() {
+                return;
+            }
+        }
+    });
+    let reload = move |stats| config::load_and_connect(&path, stats);
+    daemon::run_loop(config, client, Arc::new(SystemClock), rx, reload).await?;
+    Ok(0)
 }

@@ -13,13 +13,12 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::api::ApiToken;
-use crate::app::{self, AppError};
 use crate::cli::DemoArgs;
 use crate::clock::{Clock, ShiftedClock};
-use crate::commands::run_now::select_jobs;
 use crate::config::{self, Config};
+use crate::error::AppError;
 use crate::naming;
-use crate::runner;
+use crate::runner::{self, select_jobs};
 use snapkeep_sim::{BackupType, Seed, SimConfig, SimStatus, Simulator};
 
 /// The demo's policies fire daily at 03:00 UTC.
@@ -38,10 +37,10 @@ pub(crate) async fn run(args: &DemoArgs) -> Result<u8, AppError> {
         },
     )
     .await
-    .map_err(|e| AppError::Runtime(format!("cannot start the simulator: {e}")))?;
+    .map_err(|e| AppError::io("cannot start the simulator", e))?;
 
     let config = Arc::new(demo_config(&sim.base_url())?);
-    let client = app::client_with_token(&config, ApiToken::new(sim.token()), Arc::default())?;
+    let client = config.client_with_token(ApiToken::new(sim.token()), Arc::default())?;
     println!(
         "snapkeep demo — a simulated VPS.org API is listening at {}",
         sim.base_url()

@@ -7,8 +7,8 @@ use std::io::Write as _;
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::app::AppError;
 use crate::cli::Cli;
+use crate::error::AppError;
 
 const NAME: &str = "snapkeep";
 
@@ -33,7 +33,7 @@ fn manpage_roff() -> Result<Vec<u8>, AppError> {
     // No date: the page is reproducible (the .deb's bytes do not change with the day).
     let man = clap_mangen::Man::new(cmd.clone()).date("");
     let mut out = Vec::new();
-    let io = |e: std::io::Error| AppError::Runtime(format!("cannot render the man page: {e}"));
+    let io = |e: std::io::Error| AppError::io("cannot render the man page", e);
     man.render_title(&mut out).map_err(io)?;
     man.render_name_section(&mut out).map_err(io)?;
     man.render_synopsis_section(&mut out).map_err(io)?;
@@ -106,6 +106,6 @@ fn print_bytes(bytes: &[u8]) -> Result<u8, AppError> {
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(0),
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(0),
-        Err(e) => Err(AppError::Runtime(format!("cannot write to stdout: {e}"))),
+        Err(e) => Err(AppError::io("cannot write to stdout", e)),
     }
 }

@@ -13,9 +13,9 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::api::{ApiError, Client, Status};
-use crate::app::AppError;
 use crate::commands::status::{self, OrphanRow};
 use crate::config::Config;
+use crate::error::AppError;
 use crate::events::{Action, Detail, Subject, emit};
 use crate::orphans::Orphan;
 use crate::provider::Kind;
@@ -63,7 +63,7 @@ pub(crate) async fn run(
 ) -> Result<u8, AppError> {
     let inventories = status::fetch_all(client)
         .await
-        .map_err(|(kind, e)| AppError::Runtime(format!("cannot list {}: {e}", kind.plural())))?;
+        .map_err(|(kind, e)| AppError::api(format!("cannot list {}", kind.plural()), e))?;
     let orphans = status::find_orphans(config, &inventories);
     let mut lines = Vec::with_capacity(orphans.len());
     for orphan in &orphans {

@@ -4,8 +4,8 @@
 //! it is about to overwrite. Not retried except on 429 (see the client).
 
 use crate::api::Client;
-use crate::app::AppError;
 use crate::cli::RestoreArgs;
+use crate::error::AppError;
 
 pub(crate) async fn run(client: Client, args: &RestoreArgs) -> Result<u8, AppError> {
     let what = match (args.snapshot, args.backup, args.server) {
@@ -40,6 +40,6 @@ pub(crate) async fn run(client: Client, args: &RestoreArgs) -> Result<u8, AppErr
             );
             Ok(0)
         }
-        Err(e) => Err(AppError::Runtime(format!("restore of {what} failed: {e}"))),
+        Err(e) => Err(AppError::api(format!("restore of {what} failed"), e)),
     }
 }

@@ -5,9 +5,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::app::AppError;
 use crate::cli::ScheduleArgs;
 use crate::config::{self, Config};
+use crate::error::AppError;
 
 #[derive(Debug, Serialize)]
 struct PolicyTimes {

@@ -1,17 +1,14 @@
 //! `snapkeep sim`: the embedded VPS.org simulator, standalone.
 
-use crate::app::AppError;
+use crate::error::AppError;
 use snapkeep_sim::{SimOptions, Simulator};
 
 pub(crate) async fn run(options: &SimOptions) -> Result<u8, AppError> {
     let listen = options.listen;
-    let config = options
-        .clone()
-        .into_config()
-        .map_err(|e| AppError::Usage(format!("snapkeep sim: {e}")))?;
+    let config = options.clone().into_config()?;
     let sim = Simulator::start(listen, config)
         .await
-        .map_err(|e| AppError::Runtime(format!("cannot start the simulator on {listen}: {e}")))?;
+        .map_err(|e| AppError::io(format!("cannot start the simulator on {listen}"), e))?;
     println!("VPS.org simulator listening.");
     println!("  base_url = \"{}\"", sim.base_url());
     println!(

@@ -18,10 +18,10 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, SubsecRound, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::api::Status;
-use crate::app::AppError;
 use crate::cli::SimulateArgs;
 use crate::commands::status::compact_duration;
 use crate::config::{self, Config, Policy};
+use crate::error::AppError;
 use crate::inventory::Item;
 use crate::naming;
 use crate::retention;

@@ -15,8 +15,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::api::{ApiError, Client};
-use crate::app::AppError;
 use crate::config::Config;
+use crate::error::AppError;
 use crate::inventory::{self, Item};
 use crate::orphans::{self, Orphan};
 use crate::provider::Kind;
@@ -136,7 +136,7 @@ pub(crate) async fn fetch_all(client: &Client) -> Result<Inventories, (Kind, Api
 pub(crate) async fn run(config: &Config, client: &Client, json: bool) -> Result<u8, AppError> {
     let inventories = fetch_all(client)
         .await
-        .map_err(|(kind, e)| AppError::Runtime(format!("cannot list {}: {e}", kind.plural())))?;
+        .map_err(|(kind, e)| AppError::api(format!("cannot list {}", kind.plural()), e))?;
     let report = report(config, &inventories, Utc::now());
     if json {
         println!(

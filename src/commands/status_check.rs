@@ -16,7 +16,6 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::app;
 use crate::commands::status::{self, Health, Inventories, Row, compact_duration};
 use crate::config::Config;
 
@@ -33,9 +32,9 @@ const NAMED: usize = 3;
 /// code. Never fails: every error is an UNKNOWN line.
 pub(crate) fn run(config_path: &Path) -> u8 {
     let checked = (|| -> Result<(String, u8), String> {
-        let config = app::load_config(config_path).map_err(|e| e.to_string())?;
-        let client = app::client_for(&config, Arc::default()).map_err(|e| e.to_string())?;
-        let inventories = app::runtime()
+        let config = crate::config::load_logged(config_path).map_err(|e| e.to_string())?;
+        let client = config.client(Arc::default()).map_err(|e| e.to_string())?;
+        let inventories = super::runtime()
             .map_err(|e| e.to_string())?
             .block_on(status::fetch_all(&client))
             .map_err(|(kind, e)| format!("cannot list {}: {e}", kind.plural()))?;

@@ -10,6 +10,14 @@ use crate::api::{ApiToken, ClientSettings};
 use crate::clock::SystemClock;
 use snapkeep_sim::{Faults, Seed, SimConfig, Simulator};
 
+/// These tests never reload.
+fn no_reload() -> StartError {
+    StartError::Config(crate::config::ConfigError::Io {
+        path: "no reload here".into(),
+        source: std::io::Error::other("test"),
+    })
+}
+
 fn scrape(addr: std::net::SocketAddr) -> String {
     let mut s = std::net::TcpStream::connect(addr).expect("metrics listen");
     write!(
@@ -63,12 +71,12 @@ async fn a_busy_server_queues_its_fires_and_counts_what_it_drops() {
         client,
         Arc::new(SystemClock),
         rx,
-        |_| Err(AppError::Runtime("no reload here".into())),
+        |_| Err(no_reload()),
     ));
     tokio::time::sleep(Duration::from_millis(8200)).await;
     let stopped = chrono::Utc::now();
     tx.send(Control::Shutdown).await.expect("send");
-    assert_eq!(daemon.await.expect("joins").expect("exits cleanly"), 0);
+    assert_eq!(daemon.await.expect("joins").expect("exits cleanly"), ());
     // The metrics endpoint outlives the loop: what shutdown left queued is
     // counted by now.
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
@@ -170,7 +178,7 @@ async fn a_start_with_missed_skip_finishes_what_a_stopped_pass_left() {
     let client = Client::with_stats(settings, Arc::default()).expect("client");
     let (tx, rx) = mpsc::channel(1);
     let daemon = tokio::spawn(run_loop(config, client, Arc::new(SystemClock), rx, |_| {
-        Err(AppError::Runtime("no reload here".into()))
+        Err(no_reload())
     }));
     let mut names = Vec::new();
     for _ in 0..60 {

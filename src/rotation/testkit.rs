@@ -62,7 +62,7 @@ pub(crate) fn config(policies: &str) -> Arc<Config> {
 
 /// Every (server, policy) of `config` for its latest slot at `now`.
 pub(crate) fn jobs(config: &Config, now: DateTime<Utc>) -> Vec<JobSpec> {
-    crate::commands::run_now::select_jobs(config, &[], &[], false, now).expect("jobs")
+    crate::runner::select_jobs(config, &[], &[], false, now).expect("jobs")
 }
 
 /// One real pass at the fixed time `now`.

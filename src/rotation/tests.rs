@@ -566,8 +566,7 @@ async fn a_paused_policy_runs_only_when_named() {
     assert_eq!(all.len(), 1);
     assert_eq!(config.policies[all[0].policy].name, "on");
     let named =
-        crate::commands::run_now::select_jobs(&config, &["off".to_owned()], &[], false, now)
-            .expect("jobs");
+        crate::runner::select_jobs(&config, &["off".to_owned()], &[], false, now).expect("jobs");
     assert_eq!(named.len(), 1);
     assert_eq!(config.policies[named[0].policy].name, "off");
     // The daemon never fires it.

@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::faults::Faults;
 use super::model::{SimBackup, SimServer, SimSnapshot};
-use super::server::Shared;
+use super::shared::Shared;
 
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()

@@ -40,6 +40,7 @@ mod record;
 mod routes;
 mod seed;
 mod server;
+mod shared;
 mod state;
 mod wire;
 

@@ -27,7 +27,7 @@ use super::faults::{Endpoint, FaultSpec, Faults, InjectedFault, roll};
 use super::model::BackupType;
 use super::pagination::{page_link, page_param, scramble, slice};
 use super::record::RecordedRequest;
-use super::server::{Inner, Shared};
+use super::shared::{Inner, Shared};
 use super::state::Refusal;
 use super::wire::{
     BACKUP_CREATED, BackupOut, BackupRestored, Detail, Page, SNAPSHOT_CREATED, SnapshotOut,

@@ -10,7 +10,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -25,6 +25,7 @@ use super::model::{SimBackup, SimServer, SimSnapshot, SimStatus};
 use super::record::{RecordedRequest, RequestLog};
 use super::routes;
 use super::seed::Seed;
+use super::shared::{Inner, Shared};
 use super::state::{Refusal, World};
 
 /// Everything the simulator needs to start.
@@ -56,35 +57,6 @@ impl Default for SimConfig {
     }
 }
 
-/// State shared by the handle and the request handlers.
-pub(crate) struct Shared {
-    pub(crate) token: String,
-    pub(crate) addr: SocketAddr,
-    inner: Mutex<Inner>,
-}
-
-/// What changes while running; one lock, held briefly and never across an await.
-pub(crate) struct Inner {
-    pub(crate) world: World,
-    pub(crate) faults: Faults,
-    pub(crate) rng: fastrand::Rng,
-    pub(crate) log: RequestLog,
-}
-
-impl Shared {
-    /// Locks the state, with every lifecycle settled against the clock.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Inner> {
-        // A panic while holding the lock (a bug in a test) should not make
-        // every later request fail too.
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let lag = inner.faults.list_lag;
-        inner.world.settle(now);
-        inner.world.forget_deleted(now, lag);
-        inner
-    }
-}
-
 /// A running simulator. Cheap to clone; every clone steers the same server.
 ///
 /// The server runs in a spawned task until [`Simulator::shutdown`] (or until
@@ -110,16 +82,16 @@ impl Simulator {
         warn_unknown_keys(&config.faults);
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared {
-            token: config.token,
+        let shared = Arc::new(Shared::new(
+            config.token,
             addr,
-            inner: Mutex::new(Inner {
+            Inner {
                 world,
                 faults: config.faults,
                 rng: fastrand::Rng::with_seed(config.rng_seed),
                 log: RequestLog::new(),
-            }),
-        });
+            },
+        ));
         let app =
             routes::router(Arc::clone(&shared)).into_make_service_with_connect_info::<ConnHandle>();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();

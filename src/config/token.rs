@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use super::ApiConfig;
 use crate::api::ApiToken;
-use crate::config::ApiConfig;
 
 /// Name of the systemd credential snapkeep looks for.
 pub(crate) const CREDENTIAL_NAME: &str = "vps-api-token";

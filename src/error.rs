@@ -1,0 +1,106 @@
+//! The errors that end a command, and the exit code each one means.
+//!
+//! Exit codes are a contract with schedulers: 0 everything succeeded, 1 a
+//! job or the run failed, 2 the config or the command line is wrong (fix it
+//! before retrying). Every variant keeps its cause (`source()`), and its
+//! text says what to do next; `app::run` prints it once.
+
+use crate::api::{ApiError, SetupError};
+use crate::config::{ConfigError, StartError, TokenError};
+use crate::daemon::DaemonError;
+use crate::runner::SelectError;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+    #[error(transparent)]
+    Select(#[from] SelectError),
+    /// The command line asks for what cannot be; the text says what to do
+    /// instead. (It has no cause: it is the cause.)
+    #[error("{0}")]
+    Usage(String),
+    /// A simulator seed or option given on the command line is unusable.
+    #[error("snapkeep sim: {0}")]
+    Seed(#[from] snapkeep_sim::SeedError),
+    /// The system refused something the command needs (a runtime, a socket,
+    /// stdout); `what` says what was being done.
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The provider refused or failed the operation the command exists for.
+    #[error("{what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: ApiError,
+    },
+    #[error(transparent)]
+    Daemon(#[from] DaemonError),
+}
+
+impl AppError {
+    /// `what` failed because of `source` (an I/O error).
+    pub(crate) fn io(what: impl Into<String>, source: std::io::Error) -> AppError {
+        AppError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// `what` failed because of `source` (an API error).
+    pub(crate) fn api(what: impl Into<String>, source: ApiError) -> AppError {
+        AppError::Api {
+            what: what.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn exit_code(&self) -> u8 {
+        match self {
+            AppError::Config(_)
+            | AppError::Token(_)
+            | AppError::Setup(_)
+            | AppError::Select(_)
+            | AppError::Usage(_)
+            | AppError::Seed(_) => 2,
+            AppError::Io { .. } | AppError::Api { .. } | AppError::Daemon(_) => 1,
+        }
+    }
+}
+
+impl From<StartError> for AppError {
+    fn from(e: StartError) -> AppError {
+        match e {
+            StartError::Config(e) => AppError::Config(e),
+            StartError::Token(e) => AppError::Token(e),
+            StartError::Setup(e) => AppError::Setup(e),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::error::Error as _;
+
+    use super::*;
+
+    #[test]
+    fn wrapped_errors_keep_their_cause_and_their_text() {
+        let e = AppError::io(
+            "cannot watch SIGTERM",
+            std::io::Error::other("no signal driver"),
+        );
+        assert_eq!(e.to_string(), "cannot watch SIGTERM: no signal driver");
+        assert_eq!(e.source().unwrap().to_string(), "no signal driver");
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(AppError::Usage("--from: bad".into()).exit_code(), 2);
+    }
+}
