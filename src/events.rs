@@ -58,25 +58,103 @@ pub(crate) const AUDIT_FIELDS: [&str; 9] = [
     "duration_ms",
 ];
 
+/// How the action went: the audit trail's `outcome` field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) enum Outcome {
+    #[default]
+    Ok,
+    /// It failed; logged at warn level at least.
+    Error,
+    /// `--dry-run`: said, not done.
+    DryRun,
+}
+
+impl Outcome {
+    /// Ok or Error, as `result` went.
+    pub(crate) fn of<T, E>(result: &Result<T, E>) -> Outcome {
+        if result.is_ok() {
+            Outcome::Ok
+        } else {
+            Outcome::Error
+        }
+    }
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Error => "error",
+            Outcome::DryRun => "dry-run",
+        }
+    }
+}
+
 /// One action's details.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Detail<'a> {
     pub(crate) item_id: Option<u64>,
     pub(crate) item_name: &'a str,
     pub(crate) reason: &'a str,
-    /// "ok", "error", "dry-run", …
-    pub(crate) outcome: &'a str,
+    pub(crate) outcome: Outcome,
     pub(crate) duration: Option<Duration>,
+}
+
+/// An audit event being written: `Event::new(action, who).item(..)
+/// .reason(..).failed().emit()`; what is not said is empty, and the outcome
+/// is ok.
+#[must_use = "an event is logged only by emit()"]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Event<'a> {
+    action: Action,
+    who: Subject<'a>,
+    detail: Detail<'a>,
+}
+
+impl<'a> Event<'a> {
+    pub(crate) fn new(action: Action, who: Subject<'a>) -> Event<'a> {
+        Event {
+            action,
+            who,
+            detail: Detail::default(),
+        }
+    }
+
+    /// The item the action is about.
+    pub(crate) fn item(mut self, id: u64, name: &'a str) -> Self {
+        self.detail.item_id = Some(id);
+        self.detail.item_name = name;
+        self
+    }
+
+    /// Why (or, for a failure, what went wrong).
+    pub(crate) fn reason(mut self, reason: &'a str) -> Self {
+        self.detail.reason = reason;
+        self
+    }
+
+    pub(crate) fn outcome(mut self, outcome: Outcome) -> Self {
+        self.detail.outcome = outcome;
+        self
+    }
+
+    pub(crate) fn failed(self) -> Self {
+        self.outcome(Outcome::Error)
+    }
+
+    /// How long the action took.
+    pub(crate) fn took(mut self, duration: Duration) -> Self {
+        self.detail.duration = Some(duration);
+        self
+    }
+
+    pub(crate) fn emit(self) {
+        emit(self.action, self.who, self.detail);
+    }
 }
 
 pub(crate) fn emit(action: Action, who: Subject<'_>, d: Detail<'_>) {
     let item_id = d.item_id.map(|i| i as i64).unwrap_or(-1);
     let duration_ms = d.duration.map(|d| d.as_millis() as u64).unwrap_or(0);
-    let outcome = if d.outcome.is_empty() {
-        "ok"
-    } else {
-        d.outcome
-    };
+    let outcome = d.outcome.as_str();
     macro_rules! event {
         ($level:ident) => {
             tracing::$level!(
@@ -98,7 +176,7 @@ pub(crate) fn emit(action: Action, who: Subject<'_>, d: Detail<'_>) {
     }
     match action {
         Action::Fail | Action::Refuse => event!(error),
-        _ if outcome == "error" => event!(warn),
+        _ if d.outcome == Outcome::Error => event!(warn),
         _ => event!(info),
     }
 }

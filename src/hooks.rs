@@ -36,7 +36,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, SecondsFormat, Utc};
 use tokio::io::AsyncReadExt as _;
 
-use crate::events::{Action, Detail, Subject, emit};
+use crate::events::{self, Action, Event, Subject};
 use crate::provider::Kind;
 
 /// What `on_hook_failure` says to do when the pre hook fails.
@@ -319,21 +319,23 @@ pub(crate) async fn run_hook(
         Ok(_) => format!("{} {} succeeded", phase.key(), argv_text(argv)),
         Err(e) => e.to_string(),
     };
-    emit(
+    let event = Event::new(
         Action::Hook,
         Subject {
             server_id: ctx.server_id,
             server_name: &ctx.server_name,
             policy: &ctx.policy,
         },
-        Detail {
-            item_id,
-            item_name: "",
-            reason: &reason,
-            outcome: if result.is_ok() { "ok" } else { "error" },
-            duration: Some(duration),
-        },
     );
+    let event = match item_id {
+        Some(id) => event.item(id, ""),
+        None => event,
+    };
+    event
+        .reason(&reason)
+        .outcome(events::Outcome::of(&result))
+        .took(duration)
+        .emit();
     result
 }
 

@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use crate::api::{ApiError, Client, Status};
 use crate::clock::Clock;
 use crate::config::Policy;
-use crate::events::{Action, Detail, Subject, emit};
+use crate::events::{Action, Event, Outcome, Subject};
 use crate::hooks::{self, HookContext, HookRun, JobResult, PostHookAfter, PreOutcome};
 use crate::inventory::{self, Item, Poller, WaitError};
 use crate::naming;
@@ -259,31 +259,17 @@ impl Job<'_> {
         }
     }
 
-    /// One audit event about this job.
-    fn event(
-        &self,
-        action: Action,
-        server_name: &str,
-        item: Option<&Item>,
-        reason: &str,
-        outcome: &str,
-        duration: Option<Duration>,
-    ) {
-        emit(
+    /// An audit event about this job on `server_name` (the provider's
+    /// name, empty when unknown); see `events::Event`.
+    fn audit<'e>(&'e self, action: Action, server_name: &'e str) -> Event<'e> {
+        Event::new(
             action,
             Subject {
                 server_id: self.server_id,
                 server_name,
                 policy: &self.policy.name,
             },
-            Detail {
-                item_id: item.map(|i| i.id),
-                item_name: item.map_or("", |i| i.label.as_str()),
-                reason,
-                outcome,
-                duration,
-            },
-        );
+        )
     }
 
     /// Runs the job against `items`, the server's current inventory of this
@@ -420,14 +406,10 @@ impl Job<'_> {
 
         // Rule 5: create (then the slot rule waits for it).
         if self.dry_run {
-            self.event(
-                Action::Create,
-                &report.server_name,
-                None,
-                &format!("scheduled slot {label}"),
-                "dry-run",
-                None,
-            );
+            self.audit(Action::Create, &report.server_name)
+                .reason(&format!("scheduled slot {label}"))
+                .outcome(Outcome::DryRun)
+                .emit();
             if let Some(h) = &self.policy.hooks {
                 report.would_run_hooks = hooks::plan(h, &self.hook_context(report));
             }
@@ -458,14 +440,11 @@ impl Job<'_> {
                 if report.server_name.is_empty() {
                     report.server_name.clone_from(&created.server_name);
                 }
-                self.event(
-                    Action::Create,
-                    &report.server_name,
-                    Some(&created),
-                    "scheduled slot",
-                    "",
-                    Some(took),
-                );
+                self.audit(Action::Create, &report.server_name)
+                    .about(&created)
+                    .reason("scheduled slot")
+                    .took(took)
+                    .emit();
                 report.created = Some(created.clone());
                 let id = created.id;
                 items.push(created);
@@ -487,16 +466,9 @@ impl Job<'_> {
                 // Someone else took the room between our list and our
                 // create: most likely a second instance creating this very
                 // slot. Look again.
-                self.event(
-                    Action::Skip,
-                    &report.server_name,
-                    None,
-                    &format!(
+                self.audit(Action::Skip, &report.server_name).reason(&format!(
                         "create of {label} refused, the server is full ({source}); re-listing to see who took the room"
-                    ),
-                    "",
-                    Some(took),
-                );
+                    )).took(took).emit();
                 if rounds >= MAX_ROUNDS {
                     return Err(self.provider_full(source, rounds, report));
                 }
@@ -517,17 +489,10 @@ impl Job<'_> {
                 Ok(Attempt::Again)
             }
             Err(source) if source.may_have_applied() => {
-                self.event(
-                    Action::Wait,
-                    &report.server_name,
-                    None,
-                    &format!(
+                self.audit(Action::Wait, &report.server_name).reason(&format!(
                         "create of {label} may have landed ({source}); not sending it again, looking for it in the provider's lists for up to {:?}",
                         self.policy.wait_timeout
-                    ),
-                    "error",
-                    Some(took),
-                );
+                    )).failed().took(took).emit();
                 match self.look_for(label, items, report).await {
                     true => Ok(Attempt::Again),
                     false => {
@@ -537,27 +502,20 @@ impl Job<'_> {
                             waited: self.policy.wait_timeout,
                             source,
                         };
-                        self.event(
-                            Action::Fail,
-                            &report.server_name,
-                            None,
-                            &err.to_string(),
-                            "error",
-                            None,
-                        );
+                        self.audit(Action::Fail, &report.server_name)
+                            .reason(&err.to_string())
+                            .failed()
+                            .emit();
                         Err(err)
                     }
                 }
             }
             Err(source) => {
-                self.event(
-                    Action::Fail,
-                    &report.server_name,
-                    None,
-                    &format!("create of {label}: {source}"),
-                    "error",
-                    Some(took),
-                );
+                self.audit(Action::Fail, &report.server_name)
+                    .reason(&format!("create of {label}: {source}"))
+                    .failed()
+                    .took(took)
+                    .emit();
                 Err(JobError::Api {
                     action: "create",
                     source,
@@ -650,14 +608,7 @@ impl Job<'_> {
         else {
             return false;
         };
-        self.event(
-            Action::Skip,
-            &report.server_name,
-            Some(&found),
-            "found the slot's item in the provider's list; adopting it instead of creating another",
-            "",
-            None,
-        );
+        self.audit(Action::Skip, &report.server_name).about(&found).reason("found the slot's item in the provider's list; adopting it instead of creating another").emit();
         report.adopted = Some(Box::new(found.clone()));
         if !items.iter().any(|i| i.id == found.id) {
             items.push(found);
@@ -709,18 +660,14 @@ impl Job<'_> {
             || report.adopted.as_ref().is_some_and(|a| a.id == keeper_id);
         if !ours_now && keeper.id != PLANNED_ID {
             report.slot_taken = true;
-            self.event(
-                Action::Skip,
-                &report.server_name,
-                Some(keeper),
-                &format!(
+            self.audit(Action::Skip, &report.server_name)
+                .about(keeper)
+                .reason(&format!(
                     "slot {} already has this item ({}); not creating another",
                     self.slot.to_rfc3339(),
                     keeper.status.as_str()
-                ),
-                "",
-                None,
-            );
+                ))
+                .emit();
         }
         if keeper.status != Status::Completed {
             if self.dry_run {
@@ -737,28 +684,17 @@ impl Job<'_> {
             .collect();
         for dup in duplicates {
             if !self.deletable(&dup) {
-                self.event(
-                    Action::Skip,
-                    &report.server_name,
-                    Some(&dup),
-                    "a second item for this slot, protected (protect = [...]); left alone",
-                    "",
-                    None,
-                );
+                self.audit(Action::Skip, &report.server_name)
+                    .about(&dup)
+                    .reason("a second item for this slot, protected (protect = [...]); left alone")
+                    .emit();
                 continue;
             }
             if let Status::Other(status) = &dup.status {
-                self.event(
-                    Action::Skip,
-                    &report.server_name,
-                    Some(&dup),
-                    &format!(
+                self.audit(Action::Skip, &report.server_name).about(&dup).reason(&format!(
                         "a second item for slot {} in status {status:?}, which is not known to be deletable; left alone",
                         self.slot.to_rfc3339()
-                    ),
-                    "",
-                    None,
-                );
+                    )).emit();
                 continue;
             }
             self.delete(
@@ -841,14 +777,10 @@ impl Job<'_> {
             other,
             reason,
         };
-        self.event(
-            Action::Refuse,
-            &report.server_name,
-            None,
-            &err.to_string(),
-            "error",
-            None,
-        );
+        self.audit(Action::Refuse, &report.server_name)
+            .reason(&err.to_string())
+            .failed()
+            .emit();
         err
     }
 
@@ -883,31 +815,23 @@ impl Job<'_> {
     /// Waits until `item` is completed.
     async fn wait(&self, item: &Item, server_name: &str) -> Result<(), JobError> {
         let started = Instant::now();
-        self.event(
-            Action::Wait,
-            server_name,
-            Some(item),
-            &format!(
+        self.audit(Action::Wait, server_name)
+            .about(item)
+            .reason(&format!(
                 "until completed (poll every {:?}, give up after {:?})",
                 self.policy.poll_interval, self.policy.wait_timeout
-            ),
-            "",
-            None,
-        );
+            ))
+            .emit();
         match self
             .poller
             .wait_for(self.server_id, item.id, self.policy.wait_timeout)
             .await
         {
             Ok(()) => {
-                self.event(
-                    Action::Completed,
-                    server_name,
-                    Some(item),
-                    "",
-                    "",
-                    Some(started.elapsed()),
-                );
+                self.audit(Action::Completed, server_name)
+                    .about(item)
+                    .took(started.elapsed())
+                    .emit();
                 Ok(())
             }
             Err(source) => {
@@ -917,14 +841,12 @@ impl Job<'_> {
                     label: item.label.clone(),
                     source,
                 };
-                self.event(
-                    Action::Fail,
-                    server_name,
-                    Some(item),
-                    &err.to_string(),
-                    "error",
-                    Some(started.elapsed()),
-                );
+                self.audit(Action::Fail, server_name)
+                    .about(item)
+                    .reason(&err.to_string())
+                    .failed()
+                    .took(started.elapsed())
+                    .emit();
                 Err(err)
             }
         }
@@ -939,14 +861,12 @@ impl Job<'_> {
         report: &mut JobReport,
     ) -> Result<Deleted, JobError> {
         if !self.deletable(item) {
-            self.event(
-                Action::Skip,
-                &report.server_name,
-                Some(item),
-                &format!("{reason}, but protected (protect = [...]): never deleted"),
-                "",
-                None,
-            );
+            self.audit(Action::Skip, &report.server_name)
+                .about(item)
+                .reason(&format!(
+                    "{reason}, but protected (protect = [...]): never deleted"
+                ))
+                .emit();
             return Ok(Deleted::Kept);
         }
         let _turn = self.client.admit().await;
@@ -989,14 +909,15 @@ impl Job<'_> {
                         format!("{reason} (already gone: deleted by someone else)")
                     }
                 };
-                self.event(
-                    Action::Delete,
-                    &report.server_name,
-                    Some(item),
-                    &reason,
-                    if self.dry_run { "dry-run" } else { "" },
-                    (!self.dry_run).then(|| started.elapsed()),
-                );
+                let event = self
+                    .audit(Action::Delete, &report.server_name)
+                    .about(item)
+                    .reason(&reason);
+                if self.dry_run {
+                    event.outcome(Outcome::DryRun).emit();
+                } else {
+                    event.took(started.elapsed()).emit();
+                }
                 items.retain(|i| i.id != item.id);
                 match (self.dry_run, how) {
                     (true, _) => report.would_delete.push((item.clone(), reason)),
@@ -1006,14 +927,12 @@ impl Job<'_> {
                 Ok(how)
             }
             Err(source) => {
-                self.event(
-                    Action::Fail,
-                    &report.server_name,
-                    Some(item),
-                    &source.to_string(),
-                    "error",
-                    Some(started.elapsed()),
-                );
+                self.audit(Action::Fail, &report.server_name)
+                    .about(item)
+                    .reason(&source.to_string())
+                    .failed()
+                    .took(started.elapsed())
+                    .emit();
                 Err(JobError::Api {
                     action: "delete",
                     source,
@@ -1098,6 +1017,17 @@ fn rules_text(rules: &[retention::Rule]) -> String {
         .map(|r| r.as_str())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Audit events name an inventory item by its id and label.
+trait About<'e> {
+    fn about(self, item: &'e Item) -> Self;
+}
+
+impl<'e> About<'e> for Event<'e> {
+    fn about(self, item: &'e Item) -> Self {
+        self.item(item.id, &item.label)
+    }
 }
 
 #[cfg(test)]

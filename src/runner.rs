@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 use crate::api::{CallStats, Client};
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::events::{Action, Detail, Subject, emit};
+use crate::events::{Action, Event, Subject};
 use crate::inventory::{self, Item, Poller, PollerHandle};
 use crate::provider::Kind;
 use crate::rotation::{Job, JobError, JobReport};
@@ -338,19 +338,17 @@ async fn run_server(
                 }),
             },
             Some(Err((message, kind))) => {
-                emit(
+                Event::new(
                     Action::Fail,
                     Subject {
                         server_id: spec.server_id,
                         server_name: "",
                         policy: &policy.name,
                     },
-                    Detail {
-                        reason: message,
-                        outcome: "error",
-                        ..Detail::default()
-                    },
-                );
+                )
+                .reason(message)
+                .failed()
+                .emit();
                 Err(JobError::Listing {
                     message: message.clone(),
                     kind,

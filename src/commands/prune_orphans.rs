@@ -16,7 +16,7 @@ use crate::api::{ApiError, Client, Status};
 use crate::commands::status::{self, OrphanRow};
 use crate::config::Config;
 use crate::error::AppError;
-use crate::events::{Action, Detail, Subject, emit};
+use crate::events::{Action, Event, Outcome, Subject};
 use crate::orphans::Orphan;
 use crate::provider::Kind;
 
@@ -112,25 +112,24 @@ async fn delete(client: &Client, orphan: &Orphan) -> Result<(), ApiError> {
         Ok(()) => format!("orphan: {}", orphan.why()),
         Err(e) => format!("orphan: {}: {e}", orphan.why()),
     };
-    emit(
-        if result.is_ok() {
-            Action::Delete
-        } else {
-            Action::Fail
-        },
+    let action = if result.is_ok() {
+        Action::Delete
+    } else {
+        Action::Fail
+    };
+    Event::new(
+        action,
         Subject {
             server_id: orphan.item.server_id,
             server_name: &orphan.item.server_name,
             policy: &orphan.policy,
         },
-        Detail {
-            item_id: Some(orphan.item.id),
-            item_name: &orphan.item.label,
-            reason: &reason,
-            outcome: if result.is_ok() { "ok" } else { "error" },
-            duration: Some(started.elapsed()),
-        },
-    );
+    )
+    .item(orphan.item.id, &orphan.item.label)
+    .reason(&reason)
+    .outcome(Outcome::of(&result))
+    .took(started.elapsed())
+    .emit();
     result
 }
 
