@@ -276,10 +276,7 @@ impl Job<'_> {
     /// kind, which it keeps in step with every create and delete. What it
     /// did goes into `report`, also when it fails part way.
     ///
-    /// A fleet pass keeps one of these futures per server alive for the
-    /// whole pass, mostly waiting, so the API calls inside are boxed and
-    /// admitted (`create`, `delete`): an inline HTTP call would make every
-    /// job as big as the biggest call, kilobytes per server.
+    /// Its API calls go through [`OutOfLine`] (why: that module's doc).
     pub(crate) async fn run(
         &self,
         items: &mut Vec<Item>,
@@ -302,6 +299,7 @@ impl Job<'_> {
         if self.resume_only {
             if let Some(slot) = self.unfinished_slot(items) {
                 let resumed = Job { slot, ..*self };
+                // Boxed because it recurses (once: `resumed` is not resume-only).
                 return Box::pin(resumed.run(items, report)).await;
             }
         }
@@ -424,16 +422,14 @@ impl Job<'_> {
             });
             return Ok(Attempt::Done);
         }
-        // Without hooks, the create waits for admission small and boxes only
-        // its request (thousands of jobs queue for admission at once); with
-        // hooks, the bracketed create is boxed whole so a job waiting for
-        // completion does not carry the hooks' futures.
+        // With hooks, the whole bracket runs out of line (a job waiting for
+        // completion does not carry the hooks' futures).
         let (created, mut hook_run, took) = if self.policy.hooks.is_none() {
             let started = Instant::now();
             let created = self.create(label).await;
             (created, None, started.elapsed())
         } else {
-            Box::pin(self.create_bracketed(label, report)).await?
+            OutOfLine::call(self.create_bracketed(label, report)).await?
         };
         match created {
             Ok(created) => {
@@ -455,7 +451,7 @@ impl Job<'_> {
                     } else {
                         JobResult::Failed
                     };
-                    if let Err(e) = Box::pin(run.post(result, Some(id))).await {
+                    if let Err(e) = OutOfLine::call(run.post(result, Some(id))).await {
                         report.post_hook_failed = Some(e.to_string());
                     }
                 }
@@ -598,8 +594,7 @@ impl Job<'_> {
     /// `wait_timeout`; when it shows, adopts it (into `report` and `items`,
     /// where the slot rule finds it).
     async fn look_for(&self, label: &str, items: &mut Vec<Item>, report: &mut JobReport) -> bool {
-        // Boxed: a rare path, and every waiting job would carry its size.
-        let Some(found) = Box::pin(self.poller.find(
+        let Some(found) = OutOfLine::call(self.poller.find(
             self.server_id,
             label,
             self.policy.wait_timeout,
@@ -619,7 +614,7 @@ impl Job<'_> {
     /// Replaces `items` with a fresh listing of this server (less what
     /// other writers are known to have deleted).
     async fn relist(&self, items: &mut Vec<Item>, gone: &HashSet<u64>) -> Result<(), JobError> {
-        let mut fresh = Box::pin(inventory::fetch(
+        let mut fresh = OutOfLine::call(inventory::fetch(
             self.client,
             self.policy.kind,
             &[self.server_id],
@@ -792,10 +787,9 @@ impl Job<'_> {
         })
     }
 
-    /// Waits for the client's admission (small), then runs the create boxed.
+    /// Creates the slot's item (admitted, out of line).
     async fn create(&self, label: &str) -> Result<Item, ApiError> {
-        let _turn = self.client.admit().await;
-        Box::pin(async {
+        OutOfLine::admitted(self.client, || async {
             match self.policy.kind {
                 Kind::Snapshot => self
                     .client
@@ -852,7 +846,7 @@ impl Job<'_> {
         }
     }
 
-    /// Waits for the client's admission (small), then runs the delete boxed.
+    /// Deletes `item` unless it is protected (admitted, out of line).
     async fn delete(
         &self,
         items: &mut Vec<Item>,
@@ -869,8 +863,10 @@ impl Job<'_> {
                 .emit();
             return Ok(Deleted::Kept);
         }
-        let _turn = self.client.admit().await;
-        Box::pin(self.delete_admitted(items, item, reason, report)).await
+        OutOfLine::admitted(self.client, || {
+            self.delete_admitted(items, item, reason, report)
+        })
+        .await
     }
 
     async fn delete_admitted(
@@ -1029,6 +1025,9 @@ impl<'e> About<'e> for Event<'e> {
         self.item(item.id, &item.label)
     }
 }
+
+mod out_of_line;
+use out_of_line::OutOfLine;
 
 #[cfg(test)]
 mod testkit;

@@ -11,10 +11,9 @@
 //! waiting would serialise a fleet into batches (1000 servers, 4 at a time,
 //! each waiting minutes). What `max_concurrency` bounds is what the provider
 //! feels — requests in flight — and the client's shared limiter enforces
-//! that for every task at once. Tasks are kept small (about 1.4 KB each):
-//! a job's creates and deletes wait for the limiter's admission before
-//! their request state is allocated, and the completion poller keeps only
-//! the items someone waits for.
+//! that for every task at once. A task waits small: the job's API calls run
+//! out of line (`rotation::out_of_line`, figures in BENCHMARKS.md), and the
+//! completion poller keeps only the items someone waits for.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -280,8 +279,7 @@ type ServerItems = Vec<(Kind, Result<Vec<Item>, ListingError>)>;
 
 /// The jobs of one server, one after another. Takes its arguments by value
 /// and is spawned as it is: a fleet holds one of these per server for the
-/// whole pass, so its size is memory per server (the job's big API futures
-/// are boxed inside `Job::run` for the same reason).
+/// whole pass, so its size is memory per server (see `rotation::out_of_line`).
 async fn run_server(
     config: Arc<Config>,
     client: Client,
