@@ -49,3 +49,33 @@ impl Clock for FixedClock {
         self.0
     }
 }
+
+/// Wall time that follows tokio's clock from a fixed start (tests): with
+/// `#[tokio::test(start_paused = true)]` a day of the daemon's timers
+/// passes in milliseconds, and the wall clock the daemon reads moves with
+/// them.
+#[cfg(test)]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TokioClock {
+    start: DateTime<Utc>,
+    origin: tokio::time::Instant,
+}
+
+#[cfg(test)]
+impl TokioClock {
+    /// Reads `start` now; later reads add the tokio time elapsed since.
+    pub(crate) fn starting_at(start: DateTime<Utc>) -> TokioClock {
+        TokioClock {
+            start,
+            origin: tokio::time::Instant::now(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl Clock for TokioClock {
+    fn now(&self) -> DateTime<Utc> {
+        let elapsed = Duration::from_std(self.origin.elapsed()).unwrap_or(Duration::MAX);
+        self.start + elapsed
+    }
+}

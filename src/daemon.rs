@@ -30,7 +30,7 @@ use crate::health;
 use crate::memory;
 use crate::metrics::Metrics;
 use crate::notify::Notifier;
-use crate::runner::{self, PassOptions};
+use crate::runner::{self, JobSpec, PassOptions, PassReport, ServerDone};
 
 mod timetable;
 pub(crate) use timetable::{Fire, Timetable};
@@ -58,22 +58,79 @@ pub(crate) enum Control {
     Shutdown,
 }
 
+/// How the daemon runs a pass: with the API [`Client`] in production
+/// (`runner::run_pass`), with a stand-in in the loop's tests, which then
+/// run on tokio's paused clock — the loop decides *when* and *what* fires;
+/// the pass is tested on its own.
+pub(crate) trait Passes: Clone + Send + Sync + 'static {
+    /// The API call counters (for `/metrics`, carried over a reload).
+    fn stats(&self) -> &Arc<CallStats>;
+
+    /// Runs one pass of `jobs` (see `runner::run_pass`).
+    fn run(
+        &self,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        jobs: Vec<JobSpec>,
+        options: PassOptions,
+    ) -> impl Future<Output = PassReport> + Send;
+
+    /// Sets `snapkeep_orphans{kind}` from an account-wide listing.
+    fn count_orphans(
+        &self,
+        config: Arc<Config>,
+        metrics: Arc<Metrics>,
+    ) -> impl Future<Output = ()> + Send;
+}
+
+impl Passes for Client {
+    fn stats(&self) -> &Arc<CallStats> {
+        Client::stats(self)
+    }
+
+    fn run(
+        &self,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        jobs: Vec<JobSpec>,
+        options: PassOptions,
+    ) -> impl Future<Output = PassReport> + Send {
+        runner::run_pass(config, self.clone(), clock, jobs, options)
+    }
+
+    fn count_orphans(
+        &self,
+        config: Arc<Config>,
+        metrics: Arc<Metrics>,
+    ) -> impl Future<Output = ()> + Send {
+        let client = self.clone();
+        async move { count_orphans(&config, &client, &metrics).await }
+    }
+}
+
 /// The daemon proper: `controls` carries reload and shutdown requests,
-/// `reload` builds the new config and a client counting into the given
+/// `reload` builds the new config and passes counting into the given
 /// (carried-over) API counters; shutdown also happens when `controls` closes.
-pub(crate) async fn run_loop(
+/// `metrics` is what `/metrics` shows (given, so tests can read it).
+pub(crate) async fn run_loop<P: Passes>(
     config: Config,
-    client: Client,
+    client: P,
     clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
     mut controls: mpsc::Receiver<Control>,
-    reload: impl Fn(Arc<CallStats>) -> Result<(Config, Client), StartError>,
+    reload: impl Fn(Arc<CallStats>) -> Result<(Config, P), StartError>,
 ) -> Result<(), DaemonError> {
     let mut config = Arc::new(config);
     let mut client = client;
     let (mut table, startup) = Timetable::start(&config, clock.now());
-    let metrics = Arc::new(Metrics::new());
     if let Some(listen) = config.metrics.listen {
-        match health::serve(listen, Arc::clone(&metrics), Arc::clone(client.stats())).await {
+        match health::serve(
+            listen,
+            Arc::clone(&metrics),
+            Arc::clone(Passes::stats(&client)),
+        )
+        .await
+        {
             Ok(addr) => {
                 info!(%addr, "metrics at http://{addr}/metrics, health at /healthz and /readyz")
             }
@@ -85,13 +142,15 @@ pub(crate) async fn run_loop(
     let mut fleet = Fleet {
         passes: JoinSet::new(),
         pass_servers: HashMap::new(),
-        busy: HashSet::new(),
+        busy: HashMap::new(),
+        next_pass: 0,
         queued: BTreeMap::new(),
         hooks: Hooks {
             metrics: Arc::clone(&metrics),
             notifier: Notifier::new(&config.notify),
         },
         done: mpsc::unbounded_channel(),
+        _passes: std::marker::PhantomData,
     };
     let watchdog = watchdog_interval();
 
@@ -129,8 +188,8 @@ pub(crate) async fn run_loop(
         let step = step.max(Duration::from_millis(50));
         tokio::select! {
             _ = tokio::time::sleep(step) => {}
-            Some(server) = fleet.done.1.recv() => {
-                fleet.server_done(server, &config, &client, &clock);
+            Some((pass, server)) = fleet.done.1.recv() => {
+                fleet.server_done(pass, server, &config, &client, &clock);
             }
             Some(joined) = fleet.passes.join_next_with_id(), if !fleet.passes.is_empty() => {
                 fleet.pass_ended(joined, &config, &client, &clock);
@@ -146,7 +205,7 @@ pub(crate) async fn run_loop(
                         Err(_) => notify(&[sd_notify::NotifyState::Reloading]),
                     }
                     // API counters carry over: they only ever grow.
-                    match reload(Arc::clone(client.stats())) {
+                    match reload(Arc::clone(Passes::stats(&client))) {
                         Ok((new_config, new_client)) => {
                             info!(config = %new_config.origin, policies = new_config.policies.len(), "SIGHUP: config reloaded; in-flight passes finish with the old one");
                             if new_config.metrics.listen != config.metrics.listen {
@@ -203,35 +262,38 @@ struct Hooks {
 }
 
 /// The passes under way and which servers they hold.
-struct Fleet {
+struct Fleet<P> {
     passes: JoinSet<()>,
-    /// The servers each pass task was given (freed if it ends abnormally).
-    pass_servers: HashMap<tokio::task::Id, Vec<u64>>,
-    /// Servers with jobs under way.
-    busy: HashSet<u64>,
+    /// Each pass task's number and the servers it was given (freed when
+    /// it ends, also abnormally, if it still holds them).
+    pass_servers: HashMap<tokio::task::Id, (u64, Vec<u64>)>,
+    /// Servers with jobs under way, and the number of the pass that holds
+    /// each: only that pass's end frees it (a late "done" from an earlier
+    /// pass must not free a server a newer pass holds).
+    busy: HashMap<u64, u64>,
+    /// The next pass's number.
+    next_pass: u64,
     /// Fires waiting for their server, at most one per (server, policy).
     queued: BTreeMap<u64, Vec<Fire>>,
     hooks: Hooks,
-    /// Servers whose jobs ended (sent by the runner as each finishes).
-    done: (mpsc::UnboundedSender<u64>, mpsc::UnboundedReceiver<u64>),
+    /// (pass, server) whose jobs ended (sent by the runner as each finishes).
+    done: (
+        mpsc::UnboundedSender<(u64, u64)>,
+        mpsc::UnboundedReceiver<(u64, u64)>,
+    ),
+    _passes: std::marker::PhantomData<P>,
 }
 
-impl Fleet {
+impl<P: Passes> Fleet<P> {
     /// Starts a pass for the fires whose servers are idle; queues the others
     /// behind their server's work.
-    fn fire(
-        &mut self,
-        config: &Arc<Config>,
-        client: &Client,
-        clock: &Arc<dyn Clock>,
-        fires: Vec<Fire>,
-    ) {
+    fn fire(&mut self, config: &Arc<Config>, client: &P, clock: &Arc<dyn Clock>, fires: Vec<Fire>) {
         let mut jobs = Vec::new();
         let mut claimed = HashSet::new();
         for f in fires {
             let policy = &config.policies[f.job.policy];
             let server = f.job.server_id;
-            if self.busy.contains(&server) && !claimed.contains(&server) {
+            if self.busy.contains_key(&server) && !claimed.contains(&server) {
                 info!(
                     server_id = server,
                     policy = %policy.name,
@@ -250,7 +312,10 @@ impl Fleet {
         if jobs.is_empty() {
             return;
         }
-        self.busy.extend(claimed.iter().copied());
+        let pass = self.next_pass;
+        self.next_pass += 1;
+        self.busy.extend(claimed.iter().map(|&s| (s, pass)));
+        let done = self.done.0.clone();
         let (config, client, clock, hooks) = (
             Arc::clone(config),
             client.clone(),
@@ -259,7 +324,9 @@ impl Fleet {
         );
         let options = PassOptions {
             dry_run: false,
-            server_done: Some(self.done.0.clone()),
+            server_done: Some(ServerDone(Arc::new(move |server| {
+                let _ = done.send((pass, server));
+            }))),
         };
         let task = self.passes.spawn(async move {
             if let Some(n) = hooks.notifier.clone() {
@@ -267,7 +334,7 @@ impl Fleet {
             }
             let clock_for_metrics = Arc::clone(&clock);
             let (config_after, client_after) = (Arc::clone(&config), client.clone());
-            let report = runner::run_pass(config, client, clock, jobs, options).await;
+            let report = client.run(config, clock, jobs, options).await;
             for line in runner::summary(&report, false).lines() {
                 info!("{line}");
             }
@@ -275,7 +342,9 @@ impl Fleet {
                 .metrics
                 .record_pass(&report, clock_now_unix(&*clock_for_metrics));
             if hooks.metrics.orphan_scan_due(ORPHAN_SCAN_EVERY) {
-                count_orphans(&config_after, &client_after, &hooks.metrics).await;
+                client_after
+                    .count_orphans(config_after, Arc::clone(&hooks.metrics))
+                    .await;
             }
             // A fleet's pass leaves tens of MB of freed heap behind; the daemon
             // should not keep it until the next one.
@@ -287,7 +356,7 @@ impl Fleet {
             memory::release_free_memory();
         });
         self.pass_servers
-            .insert(task.id(), claimed.into_iter().collect());
+            .insert(task.id(), (pass, claimed.into_iter().collect()));
     }
 
     /// Queues `f` behind its server's work; a queued fire of the same policy
@@ -309,14 +378,19 @@ impl Fleet {
         }
     }
 
-    /// A server's jobs ended: free it and start what waited for it.
+    /// Pass `pass` is done with `server`: if that pass still holds it, free
+    /// it and start what waited for it.
     fn server_done(
         &mut self,
+        pass: u64,
         server: u64,
         config: &Arc<Config>,
-        client: &Client,
+        client: &P,
         clock: &Arc<dyn Clock>,
     ) {
+        if self.busy.get(&server) != Some(&pass) {
+            return;
+        }
         self.busy.remove(&server);
         if let Some(waiting) = self.queued.remove(&server) {
             self.fire(config, client, clock, waiting);
@@ -328,7 +402,7 @@ impl Fleet {
         &mut self,
         joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
         config: &Arc<Config>,
-        client: &Client,
+        client: &P,
         clock: &Arc<dyn Clock>,
     ) {
         let id = match joined {
@@ -338,10 +412,9 @@ impl Fleet {
                 e.id()
             }
         };
-        for server in self.pass_servers.remove(&id).unwrap_or_default() {
-            if self.busy.contains(&server) {
-                self.server_done(server, config, client, clock);
-            }
+        let (pass, servers) = self.pass_servers.remove(&id).unwrap_or_default();
+        for server in servers {
+            self.server_done(pass, server, config, client, clock);
         }
     }
 
@@ -438,3 +511,6 @@ fn notify(states: &[sd_notify::NotifyState]) {
 
 #[cfg(test)]
 mod busy_tests;
+
+#[cfg(test)]
+mod loop_tests;

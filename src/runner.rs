@@ -109,7 +109,17 @@ pub(crate) struct PassOptions {
     pub(crate) dry_run: bool,
     /// Told each server's id as soon as that server's jobs are over (the
     /// daemon frees the server for queued fires then, not at the pass's end).
-    pub(crate) server_done: Option<tokio::sync::mpsc::UnboundedSender<u64>>,
+    pub(crate) server_done: Option<ServerDone>,
+}
+
+/// Called with a server's id when its jobs in this pass are over.
+#[derive(Clone)]
+pub(crate) struct ServerDone(pub(crate) Arc<dyn Fn(u64) + Send + Sync>);
+
+impl std::fmt::Debug for ServerDone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ServerDone(..)")
+    }
 }
 
 /// Runs `jobs` (any order) and returns one outcome per job, sorted by server
@@ -218,10 +228,10 @@ pub(crate) async fn run_pass(
                 (id, lost)
             }
         };
-        if let (Some(tx), Some(spec)) =
+        if let (Some(done), Some(spec)) =
             (&options.server_done, given.get(&id).and_then(|s| s.first()))
         {
-            let _ = tx.send(spec.server_id);
+            (done.0)(spec.server_id);
         }
         given.remove(&id);
         outcomes.append(&mut done);

@@ -15,6 +15,7 @@ use crate::clock::SystemClock;
 use crate::config::{self, Config};
 use crate::daemon::{self, Control};
 use crate::error::AppError;
+use crate::metrics::Metrics;
 
 /// Runs until SIGTERM/SIGINT; SIGHUP re-reads the config at `path`.
 pub(crate) async fn run(path: PathBuf, config: Config, client: Client) -> Result<u8, AppError> {
@@ -38,6 +39,7 @@ pub(crate) async fn run(path: PathBuf, config: Config, client: Client) -> Result
         }
     });
     let reload = move |stats| config::load_and_connect(&path, stats);
-    daemon::run_loop(config, client, Arc::new(SystemClock), rx, reload).await?;
+    let metrics = Arc::new(Metrics::new());
+    daemon::run_loop(config, client, Arc::new(SystemClock), metrics, rx, reload).await?;
     Ok(0)
 }

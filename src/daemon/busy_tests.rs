@@ -70,6 +70,7 @@ async fn a_busy_server_queues_its_fires_and_counts_what_it_drops() {
         config.clone(),
         client,
         Arc::new(SystemClock),
+        Arc::new(crate::metrics::Metrics::new()),
         rx,
         |_| Err(no_reload()),
     ));
@@ -177,9 +178,14 @@ async fn a_start_with_missed_skip_finishes_what_a_stopped_pass_left() {
     settings.requests_per_second = 0.0;
     let client = Client::with_stats(settings, Arc::default()).expect("client");
     let (tx, rx) = mpsc::channel(1);
-    let daemon = tokio::spawn(run_loop(config, client, Arc::new(SystemClock), rx, |_| {
-        Err(no_reload())
-    }));
+    let daemon = tokio::spawn(run_loop(
+        config,
+        client,
+        Arc::new(SystemClock),
+        Arc::new(crate::metrics::Metrics::new()),
+        rx,
+        |_| Err(no_reload()),
+    ));
     let mut names = Vec::new();
     for _ in 0..60 {
         tokio::time::sleep(Duration::from_millis(100)).await;

@@ -1,0 +1,330 @@
+//! The daemon loop on tokio's paused clock: catch-up, firing on time, a
+//! busy server, reload and shutdown, over hours and days of virtual time in
+//! milliseconds. Passes are a stand-in ([`Recorder`]) that records what
+//! was started when and stays busy for a set time: the loop decides what
+//! fires when; the pass itself is tested in `rotation::tests`, and
+//! `busy_tests` runs this loop against the simulator in real time.
+
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::clock::TokioClock;
+
+/// One job a pass was started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Started {
+    at: DateTime<Utc>,
+    server: u64,
+    policy: String,
+    slot: DateTime<Utc>,
+    resume_only: bool,
+}
+
+/// Passes that record their jobs and keep their servers busy for `busy_for`.
+#[derive(Clone)]
+struct Recorder {
+    stats: Arc<CallStats>,
+    busy_for: Duration,
+    started: Arc<Mutex<Vec<Started>>>,
+    finished: Arc<Mutex<usize>>,
+}
+
+impl Recorder {
+    fn new(busy_for: Duration) -> Recorder {
+        Recorder {
+            stats: Arc::default(),
+            busy_for,
+            started: Arc::default(),
+            finished: Arc::default(),
+        }
+    }
+
+    /// Regular (not resume-only) starts, as (server, policy, slot, at).
+    fn fired(&self) -> Vec<(u64, String, DateTime<Utc>, DateTime<Utc>)> {
+        let started = self.started.lock().expect("lock");
+        started
+            .iter()
+            .filter(|s| !s.resume_only)
+            .map(|s| (s.server, s.policy.clone(), s.slot, s.at))
+            .collect()
+    }
+}
+
+impl Passes for Recorder {
+    fn stats(&self) -> &Arc<CallStats> {
+        &self.stats
+    }
+
+    fn run(
+        &self,
+        config: Arc<Config>,
+        clock: Arc<dyn Clock>,
+        jobs: Vec<JobSpec>,
+        options: PassOptions,
+    ) -> impl Future<Output = PassReport> + Send {
+        let me = self.clone();
+        async move {
+            let mut servers = Vec::new();
+            for j in &jobs {
+                me.started.lock().expect("lock").push(Started {
+                    at: clock.now(),
+                    server: j.server_id,
+                    policy: config.policies[j.policy].name.clone(),
+                    slot: j.slot,
+                    resume_only: j.resume_only,
+                });
+                if !servers.contains(&j.server_id) {
+                    servers.push(j.server_id);
+                }
+            }
+            tokio::time::sleep(me.busy_for).await;
+            if let Some(done) = &options.server_done {
+                for s in servers {
+                    (done.0)(s);
+                }
+            }
+            *me.finished.lock().expect("lock") += 1;
+            PassReport::default()
+        }
+    }
+
+    fn count_orphans(
+        &self,
+        _config: Arc<Config>,
+        _metrics: Arc<Metrics>,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+fn at(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("RFC 3339")
+        .with_timezone(&Utc)
+}
+
+fn config(text: &str) -> Config {
+    crate::config::parse_str(text, "loop.toml").expect("config")
+}
+
+/// A running loop: its control channel, metrics, clock and task.
+struct Running {
+    controls: mpsc::Sender<Control>,
+    metrics: Arc<Metrics>,
+    clock: TokioClock,
+    task: tokio::task::JoinHandle<Result<(), DaemonError>>,
+}
+
+fn start(
+    config: Config,
+    passes: Recorder,
+    now: DateTime<Utc>,
+    reload: impl Fn(Arc<CallStats>) -> Result<(Config, Recorder), StartError> + Send + 'static,
+) -> Running {
+    let (controls, rx) = mpsc::channel(4);
+    let metrics = Arc::new(Metrics::new());
+    let clock = TokioClock::starting_at(now);
+    let task = tokio::spawn(run_loop(
+        config,
+        passes,
+        Arc::new(clock),
+        Arc::clone(&metrics),
+        rx,
+        reload,
+    ));
+    Running {
+        controls,
+        metrics,
+        clock,
+        task,
+    }
+}
+
+impl Running {
+    /// Lets virtual time run until the wall clock reads `t`.
+    async fn until(&self, t: DateTime<Utc>) {
+        let left = (t - self.clock.now()).to_std().unwrap_or_default();
+        tokio::time::sleep(left).await;
+    }
+
+    /// Shuts the loop down; how long (virtual) it took to exit.
+    async fn shutdown(self) -> (Duration, Arc<Metrics>) {
+        let asked = tokio::time::Instant::now();
+        self.controls
+            .send(Control::Shutdown)
+            .await
+            .expect("loop alive");
+        self.task.await.expect("joins").expect("exits cleanly");
+        (asked.elapsed(), self.metrics)
+    }
+}
+
+fn skipped(metrics: &Metrics, reason: &str) -> f64 {
+    metrics
+        .render(&CallStats::default())
+        .lines()
+        .filter(|l| l.starts_with("snapkeep_skipped_fires_total{") && l.contains(reason))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn no_reload() -> StartError {
+    StartError::Config(crate::config::ConfigError::Io {
+        path: "no reload in this test".into(),
+        source: std::io::Error::other("test"),
+    })
+}
+
+const NIGHTLY: &str = "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1, 2]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n";
+
+#[tokio::test(start_paused = true)]
+async fn a_start_catches_up_once_then_fires_each_slot_on_time() {
+    let passes = Recorder::new(Duration::from_secs(600));
+    let daemon = start(
+        config(NIGHTLY),
+        passes.clone(),
+        at("2025-01-10T12:00:00Z"),
+        |_| Err(no_reload()),
+    );
+    daemon.until(at("2025-01-12T12:00:00Z")).await;
+    let (_, metrics) = daemon.shutdown().await;
+    let mut fired = passes.fired();
+    fired.sort();
+    let want = |server: u64, slot: &str, started: &str| {
+        (server, "nightly".to_owned(), at(slot), at(started))
+    };
+    assert_eq!(
+        fired,
+        [
+            // The missed 10th, once per server, at start.
+            want(1, "2025-01-10T03:00:00Z", "2025-01-10T12:00:00Z"),
+            want(1, "2025-01-11T03:00:00Z", "2025-01-11T03:00:00Z"),
+            want(1, "2025-01-12T03:00:00Z", "2025-01-12T03:00:00Z"),
+            want(2, "2025-01-10T03:00:00Z", "2025-01-10T12:00:00Z"),
+            want(2, "2025-01-11T03:00:00Z", "2025-01-11T03:00:00Z"),
+            want(2, "2025-01-12T03:00:00Z", "2025-01-12T03:00:00Z"),
+        ]
+    );
+    assert_eq!(skipped(&metrics, ""), 0.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_busy_server_runs_or_counts_every_slot_and_shutdown_stops_on_time() {
+    // Hourly, but a pass keeps the server busy for 100 minutes.
+    let text = "[daemon]\nshutdown_timeout = \"30s\"\n\n[[policy]]\nname = \"hourly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 * * * *\"\nkeep_last = 3\n";
+    let passes = Recorder::new(Duration::from_secs(100 * 60));
+    let daemon = start(
+        config(text),
+        passes.clone(),
+        at("2025-01-10T00:30:00Z"),
+        |_| Err(no_reload()),
+    );
+    daemon.until(at("2025-01-10T06:20:00Z")).await;
+    let (took, metrics) = daemon.shutdown().await;
+    let fired: Vec<(String, String)> = passes
+        .fired()
+        .into_iter()
+        .map(|(_, _, slot, started)| {
+            (
+                slot.format("%H:%M").to_string(),
+                started.format("%H:%M").to_string(),
+            )
+        })
+        .collect();
+    // 00:00 caught up at 00:30 (busy until 02:10); 01:00 waits and is
+    // overtaken by 02:00, which starts at 02:10 (busy until 03:50); 03:00
+    // waits and starts at 03:50 (until 05:30); 05:00 overtakes 04:00 and
+    // starts at 05:30; 06:00 waits and the shutdown at 06:20 drops it.
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    assert_eq!(
+        fired,
+        pairs(&[
+            ("00:00", "00:30"),
+            ("02:00", "02:10"),
+            ("03:00", "03:50"),
+            ("05:00", "05:30")
+        ])
+    );
+    assert_eq!(skipped(&metrics, "overtaken"), 2.0);
+    assert_eq!(skipped(&metrics, "shutdown"), 1.0);
+    // Every hourly slot from 00:00 to 06:00 ran or was counted, once.
+    assert_eq!(fired.len() as f64 + skipped(&metrics, ""), 7.0);
+    // The 05:00 pass (busy until 07:10) is stopped after shutdown_timeout.
+    assert_eq!(took, Duration::from_secs(30));
+    assert_eq!(*passes.finished.lock().expect("lock"), 3);
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_waits_for_a_pass_that_finishes_within_the_timeout() {
+    let passes = Recorder::new(Duration::from_secs(10));
+    let daemon = start(
+        config(NIGHTLY),
+        passes.clone(),
+        at("2025-01-10T02:59:40Z"),
+        |_| Err(no_reload()),
+    );
+    daemon.until(at("2025-01-10T03:00:02Z")).await;
+    let (took, metrics) = daemon.shutdown().await;
+    // missed = run-once caught up the 9th at start (done at 02:59:50); the
+    // 10th fired at 03:00:00 and had 8 s to go at the shutdown.
+    assert_eq!(passes.fired().len(), 4);
+    assert_eq!(took, Duration::from_secs(8));
+    assert_eq!(*passes.finished.lock().expect("lock"), 2);
+    assert_eq!(skipped(&metrics, ""), 0.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_reload_moves_the_schedule_and_keeps_the_call_counters() {
+    let passes = Recorder::new(Duration::from_secs(60));
+    let reloaded = passes.clone();
+    let carried = Arc::new(Mutex::new(None));
+    let seen = Arc::clone(&carried);
+    let daemon = start(
+        config(&NIGHTLY.replace("servers = [1, 2]", "servers = [1]")),
+        passes.clone(),
+        at("2025-01-10T12:00:00Z"),
+        move |stats: Arc<CallStats>| {
+            *seen.lock().expect("lock") = Some(Arc::clone(&stats));
+            let text = NIGHTLY
+                .replace("servers = [1, 2]", "servers = [1]")
+                .replace("0 3 * * *", "0 5 * * *");
+            Ok((
+                config(&text),
+                Recorder {
+                    stats,
+                    ..reloaded.clone()
+                },
+            ))
+        },
+    );
+    daemon.until(at("2025-01-10T13:00:00Z")).await;
+    daemon
+        .controls
+        .send(Control::Reload)
+        .await
+        .expect("loop alive");
+    daemon.until(at("2025-01-11T06:00:00Z")).await;
+    let stats = Arc::clone(&passes.stats);
+    let (_, _) = daemon.shutdown().await;
+    let fired: Vec<(DateTime<Utc>, DateTime<Utc>)> = passes
+        .fired()
+        .into_iter()
+        .map(|(_, _, slot, started)| (slot, started))
+        .collect();
+    assert_eq!(
+        fired,
+        [
+            (at("2025-01-10T03:00:00Z"), at("2025-01-10T12:00:00Z")),
+            // Not 03:00 any more: the reloaded schedule's 05:00.
+            (at("2025-01-11T05:00:00Z"), at("2025-01-11T05:00:00Z")),
+        ]
+    );
+    let carried = carried.lock().expect("lock").clone().expect("reloaded");
+    assert!(Arc::ptr_eq(&carried, &stats), "the counters carry over");
+}
