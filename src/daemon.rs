@@ -261,6 +261,9 @@ struct Hooks {
     notifier: Option<Notifier>,
 }
 
+/// (pass number, server id).
+type PassServer = (u64, u64);
+
 /// The passes under way and which servers they hold.
 struct Fleet<P> {
     passes: JoinSet<()>,
@@ -278,8 +281,8 @@ struct Fleet<P> {
     hooks: Hooks,
     /// (pass, server) whose jobs ended (sent by the runner as each finishes).
     done: (
-        mpsc::UnboundedSender<(u64, u64)>,
-        mpsc::UnboundedReceiver<(u64, u64)>,
+        mpsc::UnboundedSender<PassServer>,
+        mpsc::UnboundedReceiver<PassServer>,
     ),
     _passes: std::marker::PhantomData<P>,
 }

@@ -90,13 +90,7 @@ impl Passes for Recorder {
         }
     }
 
-    fn count_orphans(
-        &self,
-        _config: Arc<Config>,
-        _metrics: Arc<Metrics>,
-    ) -> impl Future<Output = ()> + Send {
-        async {}
-    }
+    async fn count_orphans(&self, _config: Arc<Config>, _metrics: Arc<Metrics>) {}
 }
 
 fn at(text: &str) -> DateTime<Utc> {
