@@ -24,9 +24,14 @@ pub(crate) enum AppError {
     /// instead. (It has no cause: it is the cause.)
     #[error("{0}")]
     Usage(String),
-    /// A simulator seed or option given on the command line is unusable.
-    #[error("snapkeep sim: {0}")]
-    Seed(#[from] snapkeep_sim::SeedError),
+    /// Input the command line points at is unusable (e.g. `snapkeep sim
+    /// --seed FILE`); `what` names the command or the file.
+    #[error("{what}: {source}")]
+    Input {
+        what: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The system refused something the command needs (a runtime, a socket,
     /// stdout); `what` says what was being done.
     #[error("{what}: {source}")]
@@ -70,7 +75,7 @@ impl AppError {
             | AppError::Setup(_)
             | AppError::Select(_)
             | AppError::Usage(_)
-            | AppError::Seed(_) => 2,
+            | AppError::Input { .. } => 2,
             AppError::Io { .. } | AppError::Api { .. } | AppError::Daemon(_) => 1,
         }
     }

@@ -3,6 +3,7 @@
 
 mod support;
 
+mod architecture;
 mod beyond;
 mod cli;
 mod daemon;

@@ -5,7 +5,10 @@ use snapkeep_sim::{SimOptions, Simulator};
 
 pub(crate) async fn run(options: &SimOptions) -> Result<u8, AppError> {
     let listen = options.listen;
-    let config = options.clone().into_config()?;
+    let config = options.clone().into_config().map_err(|e| AppError::Input {
+        what: "snapkeep sim".into(),
+        source: e.into(),
+    })?;
     let sim = Simulator::start(listen, config)
         .await
         .map_err(|e| AppError::io(format!("cannot start the simulator on {listen}"), e))?;
