@@ -493,34 +493,30 @@ enum Stderr {
 /// ```
 ///
 /// Output is compared after [`Normalize`]; a mismatch prints a diff and both
-/// texts. `run()` hands back the simulator, the config and the output for
-/// further asserts.
+/// texts. `run()` hands back the simulator and the config for further
+/// asserts and runs.
 #[must_use]
 pub(crate) struct Test {
     pub(crate) daily: Daily,
     seed: Option<Seed>,
     faults: Option<Faults>,
-    api_extra: Option<String>,
     policies: Option<String>,
     config_file: Option<(String, String)>,
     args: Vec<String>,
-    env: Vec<(String, String)>,
     token: bool,
     status: i32,
     stdout: Option<String>,
     stdout_json: Option<serde_json::Value>,
     stderr: Stderr,
-    normalize: Normalize,
 }
 
-/// A [`Test`] that ran: its simulator (if any), setup and output.
+/// A [`Test`] that ran: its slot, simulator and setup (if any) and
+/// normaliser, for further asserts and runs.
 pub(crate) struct Ran {
     pub(crate) daily: Daily,
     pub(crate) sim: Option<Sim>,
     pub(crate) setup: Option<Setup>,
-    pub(crate) dir: PathBuf,
     pub(crate) normalize: Normalize,
-    pub(crate) run: Run,
 }
 
 impl Ran {
@@ -562,17 +558,14 @@ impl Test {
             daily: Daily::now(),
             seed: None,
             faults: None,
-            api_extra: None,
             policies: None,
             config_file: None,
             args: Vec::new(),
-            env: Vec::new(),
             token: true,
             status: 0,
             stdout: Some(String::new()),
             stdout_json: None,
             stderr: Stderr::Lines(Vec::new()),
-            normalize: Normalize::default(),
         }
     }
 
@@ -584,12 +577,6 @@ impl Test {
 
     pub(crate) fn faults(mut self, faults: Faults) -> Self {
         self.faults = Some(faults);
-        self
-    }
-
-    /// Extra `[api]` lines (default: no rate limit, 4 at once).
-    pub(crate) fn api(mut self, extra: &str) -> Self {
-        self.api_extra = Some(extra.to_owned());
         self
     }
 
@@ -614,11 +601,6 @@ impl Test {
 
     pub(crate) fn no_token(mut self) -> Self {
         self.token = false;
-        self
-    }
-
-    pub(crate) fn env(mut self, key: &str, value: &str) -> Self {
-        self.env.push((key.to_owned(), value.to_owned()));
         self
     }
 
@@ -654,12 +636,6 @@ impl Test {
         self
     }
 
-    /// An extra literal replacement for this test's outputs.
-    pub(crate) fn normalize(mut self, from: &str, to: &str) -> Self {
-        self.normalize = self.normalize.literal(from, to);
-        self
-    }
-
     #[track_caller]
     pub(crate) fn run(self) -> Ran {
         let sim = (self.seed.is_some() || self.policies.is_some()).then(|| {
@@ -669,13 +645,9 @@ impl Test {
             }
             sim
         });
-        let setup = sim.as_ref().map(|sim| {
-            let policies = self.policies.as_deref().unwrap_or("");
-            match &self.api_extra {
-                Some(extra) => Setup::with_api(sim, extra, policies),
-                None => Setup::new(sim, policies),
-            }
-        });
+        let setup = sim
+            .as_ref()
+            .map(|sim| Setup::new(sim, self.policies.as_deref().unwrap_or("")));
         let dir = setup.as_ref().map_or_else(temp_dir, |s| s.dir.clone());
         let mut cmd = match &setup {
             Some(s) => s.cmd(),
@@ -689,14 +661,9 @@ impl Test {
         if !self.token {
             cmd.env_remove("VPS_API_TOKEN");
         }
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
         let run = Run(cmd.args(&self.args).output().unwrap());
 
-        let mut normalize = self
-            .normalize
-            .clone()
+        let mut normalize = Normalize::default()
             .literal(dir.display().to_string(), "{DIR}")
             .literal(env!("CARGO_MANIFEST_DIR"), "{ROOT}")
             .daily(&self.daily);
@@ -735,9 +702,7 @@ impl Test {
             daily: self.daily,
             sim,
             setup,
-            dir,
             normalize,
-            run,
         }
     }
 }
