@@ -247,27 +247,21 @@ fn machine() -> String {
 
 // ---------------------------------------------------------------- fleet pass
 
-/// The slot `0 3 * * *` (UTC) gives right now.
-fn slot_now() -> DateTime<Utc> {
-    let now = Utc::now();
-    let today = now
-        .date_naive()
-        .and_hms_opt(3, 0, 0)
-        .expect("valid time")
-        .and_utc();
-    if today <= now {
-        today
-    } else {
-        today - TimeDelta::days(1)
-    }
+/// The fleet policy's schedule (as BENCHMARKS.md shows it), in UTC.
+const SCHEDULE: &str = "0 3 * * *";
+
+/// The slot a pass started at `now` works on: `snapkeep::latest_slot`, the
+/// computation the binary itself makes, never date arithmetic of our own.
+fn slot_at(now: DateTime<Utc>) -> DateTime<Utc> {
+    snapkeep::latest_slot(SCHEDULE, "UTC", now).expect("a valid schedule fires daily")
 }
 
-/// Avoids a slot change between seeding and the child's start.
+/// Avoids a slot change between seeding and the child's start: waits while
+/// the slot two minutes from now would differ from the slot now.
 fn away_from_slot_boundary() {
     loop {
         let now = Utc::now();
-        let next = slot_now() + TimeDelta::days(1);
-        if next - now > TimeDelta::minutes(2) {
+        if slot_at(now + TimeDelta::minutes(2)) == slot_at(now) {
             return;
         }
         std::thread::sleep(Duration::from_secs(5));
@@ -298,7 +292,7 @@ fn api_section(base_url: &str, opts: &Options) -> String {
 
 fn fleet_config(base_url: &str, opts: &Options, n: usize) -> String {
     format!(
-        "{}[defaults]\npoll_interval = \"{}ms\"\nwait_timeout = \"10m\"\n\n[[policy]]\nname = \"{POLICY}\"\nkind = \"snapshot\"\nschedule = \"0 3 * * *\"\ntimezone = \"UTC\"\nkeep_last = 2\nservers = [{}]\n",
+        "{}[defaults]\npoll_interval = \"{}ms\"\nwait_timeout = \"10m\"\n\n[[policy]]\nname = \"{POLICY}\"\nkind = \"snapshot\"\nschedule = \"{SCHEDULE}\"\ntimezone = \"UTC\"\nkeep_last = 2\nservers = [{}]\n",
         api_section(base_url, opts),
         opts.poll_interval.as_millis(),
         servers_list(n)
@@ -352,11 +346,11 @@ impl FleetResult {
 
 fn fleet_pass(rt: &tokio::runtime::Runtime, opts: &Options, dir: &Path, n: usize) -> FleetResult {
     away_from_slot_boundary();
-    let slot = slot_now();
+    let slot = slot_at(Utc::now());
     let mut seed = Seed::fleet(n);
     for id in 1..=n as u64 {
         for days in [2, 1] {
-            let at = slot - TimeDelta::days(days);
+            let at = slot_at(slot - TimeDelta::days(days));
             seed = seed.snapshot(
                 id,
                 our_name(at),

@@ -2,61 +2,157 @@
 
 use snapkeep_sim::{Endpoint, FaultSpec, Faults, Seed};
 
-use crate::support::{BIN, Run, Setup, Sim, temp_dir};
+use chrono::{TimeDelta, Utc};
+
+use crate::support::{BIN, Run, Setup, Sim, Test};
+
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml");
+
+/// `check`'s alert thresholds for the example's nightly policy (03:00
+/// Europe/Berlin): 1.5 and 2 times the interval between the fire times
+/// around now, 24 hours except across a DST change. The interval is found
+/// with `snapkeep::latest_slot`: the next fire time is the first of
+/// `prev + 23h`, `prev + 24h`, `prev + 25h` that is itself a slot.
+fn berlin_nightly_alerts() -> String {
+    let schedule = "0 3 * * *";
+    let now = Utc::now();
+    let prev = snapkeep::latest_slot(schedule, "Europe/Berlin", now).unwrap();
+    let hours = (23..=25)
+        .find(|h| {
+            let t = prev + TimeDelta::hours(*h);
+            snapkeep::latest_slot(schedule, "Europe/Berlin", t) == Some(t)
+        })
+        .unwrap();
+    let days_hours = |minutes: i64| match (minutes / (24 * 60), minutes % (24 * 60) / 60) {
+        (d, 0) => format!("{d}d"),
+        (d, h) => format!("{d}d {h}h"),
+    };
+    format!(
+        "warning after {}, critical after {}",
+        days_hours(hours * 90),
+        days_hours(hours * 120)
+    )
+}
 
 #[test]
 fn check_validates_the_example_config_without_a_token() {
-    let out = std::process::Command::new(BIN)
-        .args([
-            "check",
-            "--config",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"),
-        ])
-        .env_remove("VPS_API_TOKEN")
-        .output()
-        .unwrap();
-    let run = Run(out).expect(0);
-    assert!(
-        run.stdout().contains("valid — 2 policies"),
-        "{}",
-        run.stdout()
-    );
+    Test::new()
+        .no_token()
+        .args(&["check", "--config", EXAMPLE])
+        .stdout(&format!(
+            "{{ROOT}}/config.example.toml: valid — 2 policies, 2 servers
+API: https://admin.vps.org/api/v1
+
+Policies:
+  nightly — snapshot at 03:00 every day (Europe/Berlin)
+      schedule \"0 3 * * *\" in Europe/Berlin; next: {{NEXT}}
+      keeps: 3 last, 2 weekly (at most 5 per server; the newest completed is always kept)
+      servers: 12345, 12346
+      alerts (status --check): {} without a new completed item
+  weekly-backup — backup at 04:30 on Sunday (UTC)
+      schedule \"30 4 * * 0\" in UTC; next: {{NEXT}}
+      keeps: 4 weekly, 6 monthly (at most 10 per server; the newest completed is always kept)
+      servers: 12345
+      alerts (status --check): warning after 10d 12h, critical after 14d without a new completed item
+
+At most, per server (VPS.org caps: 5 snapshots, 10 manual backups):
+  server 12345: 5/5 snapshots (nightly 5); 10/10 manual backups (weekly-backup 10)
+  server 12346: 5/5 snapshots (nightly 5)
+",
+            berlin_nightly_alerts()
+        ))
+        .stderr("")
+        .run();
+}
+
+#[test]
+fn check_describes_pause_protect_hooks_and_shared_caps() {
+    Test::new()
+        .no_token()
+        .config_file(
+            "two.toml",
+            r#"
+[api]
+base_url = "http://127.0.0.1:9/api/v1"
+
+[[policy]]
+name = "hourly"
+kind = "snapshot"
+servers = [7, 8]
+schedule = "0 * * * *"
+keep_last = 2
+keep_daily = 1
+protect = [801, 7]
+pre_hook = ["fsfreeze", "--freeze", "/"]
+post_hook = ["fsfreeze", "--unfreeze", "/"]
+hook_timeout = "90s"
+warn_after = "3h"
+crit_after = "1d"
+
+[[policy]]
+name = "weekly"
+kind = "backup"
+servers = [7]
+schedule = "30 4 * * 0"
+keep_weekly = 4
+enabled = false
+"#,
+        )
+        .args(&["check"])
+        .stdout(
+            r#"{DIR}/two.toml: valid — 2 policies, 2 servers
+API: http://127.0.0.1:9/api/v1
+
+Policies:
+  hourly — snapshot every hour (UTC)
+      schedule "0 * * * *" in UTC; next: {NEXT}
+      keeps: 2 last, 1 daily (at most 3 per server; the newest completed is always kept)
+      servers: 7, 8
+      protects: #7, #801 (never deleted)
+      hooks: pre ["fsfreeze", "--freeze", "/"], post ["fsfreeze", "--unfreeze", "/"] (timeout 1m 30s; on pre failure: abort; post after the create is accepted)
+      alerts (status --check): warning after 3h, critical after 1d without a new completed item
+  weekly — backup at 04:30 on Sunday (UTC)
+      schedule "30 4 * * 0" in UTC; next: {NEXT}
+      keeps: 4 weekly (at most 4 per server; the newest completed is always kept)
+      servers: 7
+      PAUSED (enabled = false): not fired, nothing pruned; its items still count toward the cap
+      alerts (status --check): warning after 10d 12h, critical after 14d without a new completed item
+
+At most, per server (VPS.org caps: 5 snapshots, 10 manual backups):
+  server 7: 3/5 snapshots (hourly 3); 4/10 manual backups (weekly 4)
+  server 8: 3/5 snapshots (hourly 3)
+"#,
+        )
+        .stderr("")
+        .run();
 }
 
 #[test]
 fn check_rejects_a_bad_cron_field_with_exit_2() {
-    let dir = temp_dir();
-    let path = dir.join("bad.toml");
-    std::fs::write(&path, "[[policy]]\nname = \"a\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * 8\"\nkeep_last = 1\n").unwrap();
-    let run = Run(std::process::Command::new(BIN)
-        .arg("check")
-        .arg("--config")
-        .arg(&path)
-        .output()
-        .unwrap())
-    .expect(2);
-    assert!(
-        run.stderr().contains("bad.toml:5:12: policy.schedule"),
-        "{}",
-        run.stderr()
-    );
-    assert!(run.stderr().contains("day-of-week"), "{}", run.stderr());
+    Test::new()
+        .config_file(
+            "bad.toml",
+            "[[policy]]\nname = \"a\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * 8\"\nkeep_last = 1\n",
+        )
+        .args(&["check"])
+        .status(2)
+        .stderr("error: {DIR}/bad.toml:5:12: policy.schedule: \"0 3 * * 8\": field 5 (day-of-week) \"8\": must be 0-7 or SUN-SAT (0 and 7 are Sunday)\n")
+        .run();
 }
 
 #[test]
 fn missing_config_file_says_what_to_do() {
-    let run = Run(std::process::Command::new(BIN)
-        .args(["check", "--config", "/nonexistent/snapkeep.toml"])
-        .output()
-        .unwrap())
-    .expect(2);
-    assert!(run.stderr().contains("--config"), "{}", run.stderr());
+    Test::new()
+        .args(&["check", "--config", "/nonexistent/snapkeep.toml"])
+        .status(2)
+        .stderr("error: cannot read config file /nonexistent/snapkeep.toml: No such file or directory (os error 2) (pass another with --config or SNAPKEEP_CONFIG; `snapkeep --help` shows the default)\n")
+        .run();
 }
 
 #[test]
 fn schedule_json_lists_next_fire_times_with_offsets() {
-    let run = Run(std::process::Command::new(BIN)
-        .args([
+    Test::new()
+        .args(&[
             "schedule",
             "--json",
             "--count",
@@ -64,14 +160,33 @@ fn schedule_json_lists_next_fire_times_with_offsets() {
             "--from",
             "2025-03-29T12:00:00Z",
             "--config",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"),
+            EXAMPLE,
         ])
-        .output()
-        .unwrap())
-    .expect(0);
-    let v: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();
-    assert_eq!(v[0]["next"][0], "2025-03-30T03:00:00+02:00");
-    assert_eq!(v[0]["next"].as_array().unwrap().len(), 3);
+        // 03:00 Berlin on the DST day is still 03:00 local, now +02:00.
+        .stdout_json(serde_json::json!([
+            {
+                "policy": "nightly",
+                "timezone": "Europe/Berlin",
+                "paused": false,
+                "next": [
+                    "2025-03-30T03:00:00+02:00",
+                    "2025-03-31T03:00:00+02:00",
+                    "2025-04-01T03:00:00+02:00"
+                ]
+            },
+            {
+                "policy": "weekly-backup",
+                "timezone": "UTC",
+                "paused": false,
+                "next": [
+                    "2025-03-30T04:30:00+00:00",
+                    "2025-04-06T04:30:00+00:00",
+                    "2025-04-13T04:30:00+00:00"
+                ]
+            }
+        ]))
+        .stderr("")
+        .run();
 }
 
 #[test]
@@ -117,9 +232,13 @@ fn the_token_never_appears_in_output_or_errors() {
         "[[policy]]\nname = \"a\"\nkind = \"snapshot\"\nservers = [1, 404]\nschedule = \"@daily\"\nkeep_last = 1\n",
     );
     let canary = sim.sim.token();
-    for args in [
-        &["--run-now", "--log-level", "trace"][..],
-        &["--run-now", "--log-format", "json", "--log-level", "debug"],
+    // Each run must show it logged at debug level, in its own format.
+    for (args, debug_marker) in [
+        (&["--run-now", "--log-level", "trace"][..], " DEBUG "),
+        (
+            &["--run-now", "--log-format", "json", "--log-level", "debug"],
+            "\"level\":\"debug\"",
+        ),
     ] {
         let run = s.run(args);
         assert!(
@@ -127,8 +246,9 @@ fn the_token_never_appears_in_output_or_errors() {
             "token leaked"
         );
         assert!(
-            run.stderr().contains("DEBUG") || run.stderr().contains("\"level\":\"debug\""),
-            "debug logs were on"
+            run.stderr().contains(debug_marker),
+            "debug logs were on ({debug_marker}):\n{}",
+            run.stderr()
         );
     }
     // A wrong token: the 401 error names the problem, not the token.

@@ -2,10 +2,9 @@
 
 use std::time::Duration;
 
-use chrono::{TimeDelta, Utc};
 use snapkeep_sim::{Faults, Seed, SimConfig};
 
-use crate::support::{Setup, Sim};
+use crate::support::{Daily, Setup, Sim};
 
 const EVERY_2S: &str = r#"
 [daemon]
@@ -131,26 +130,29 @@ fn sigterm_during_a_wait_exits_0_within_shutdown_timeout() {
     assert!(d.log().contains("shutdown_timeout"), "{}", d.log());
 }
 
+/// Two daily policies; `{daily}` is an hour far from now (`support::Daily`),
+/// so the slot a start catches up on is known and cannot change mid-test.
 const DAILY_TWO_POLICIES: &str = r#"
 [[policy]]
 name = "a"
 kind = "snapshot"
 servers = [1]
-schedule = "0 3 * * *"
+schedule = "{daily}"
 keep_last = 2
 
 [[policy]]
 name = "b"
 kind = "backup"
 servers = [1]
-schedule = "30 2 * * *"
+schedule = "{daily}"
 keep_last = 2
 "#;
 
 #[test]
 fn a_start_with_missed_slots_runs_exactly_one_catch_up_per_policy() {
+    let daily = Daily::now();
     let sim = Sim::start(Seed::empty().server(1, "web-01"));
-    let s = Setup::new(&sim, DAILY_TWO_POLICIES);
+    let s = Setup::new(&sim, &daily.policies(DAILY_TWO_POLICIES));
     let mut d = s.spawn_daemon(&[]);
     let done = || sim.sim.snapshots(Some(1)).len() == 1 && sim.sim.backups(Some(1)).len() == 1;
     assert!(d.wait_until(Duration::from_secs(10), done), "{}", d.log());
@@ -162,14 +164,15 @@ fn a_start_with_missed_slots_runs_exactly_one_catch_up_per_policy() {
         .filter(|r| r.method == "POST")
         .count();
     assert_eq!(posts, 2, "one create per policy");
-    let today = Utc::now().date_naive();
-    let name = &sim.sim.snapshots(Some(1))[0].name;
-    let yesterday = today - TimeDelta::days(1);
-    assert!(
-        name.contains(&today.format("%Y%m%d").to_string())
-            || name.contains(&yesterday.format("%Y%m%d").to_string()),
-        "the latest slot: {name}"
-    );
+    // Exactly the latest slot, not an earlier missed one.
+    assert_eq!(sim.snapshot_names(1), vec![daily.snapshot("a", 0)]);
+    let backups: Vec<String> = sim
+        .sim
+        .backups(Some(1))
+        .into_iter()
+        .map(|b| b.description)
+        .collect();
+    assert_eq!(backups, vec![daily.backup_marker("b", 0)]);
     d.signal("TERM");
     assert_eq!(d.wait_exit(Duration::from_secs(10)).unwrap().0, 0);
 }
@@ -182,7 +185,7 @@ fn sigkill_mid_pass_then_restart_creates_no_duplicate() {
         token: "t0k3n-for-tests".into(),
         ..SimConfig::default()
     });
-    let s = Setup::new(&sim, DAILY_TWO_POLICIES);
+    let s = Setup::new(&sim, &Daily::now().policies(DAILY_TWO_POLICIES));
     let d = s.spawn_daemon(&[]);
     // Killed while waiting for the first item to complete.
     assert!(

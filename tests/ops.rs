@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{TimeDelta, Utc};
 use snapkeep_sim::{Seed, SimStatus};
 
-use crate::support::{Setup, Sim};
+use crate::support::{Daily, Setup, Sim};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -212,15 +212,8 @@ fn json_logs_parse_line_by_line_with_the_documented_fields() {
 
 #[test]
 fn status_json_matches_the_simulator_and_flags_stale() {
-    let slot_days_ago = |d: i64| {
-        let t = Utc::now()
-            .date_naive()
-            .and_hms_opt(3, 0, 0)
-            .unwrap()
-            .and_utc()
-            - TimeDelta::days(d);
-        (format!("snapkeep-daily-{}", t.format("%Y%m%d-%H%M%S")), t)
-    };
+    let daily = Daily::now();
+    let slot_days_ago = |d: i64| (daily.snapshot("daily", d), daily.slot(d));
     let (old1, t1) = slot_days_ago(5);
     let (old2, t2) = slot_days_ago(6);
     let (fresh, t3) = slot_days_ago(0);
@@ -234,7 +227,7 @@ fn status_json_matches_the_simulator_and_flags_stale() {
     let sim = Sim::start(seed);
     let s = Setup::new(
         &sim,
-        "[[policy]]\nname = \"daily\"\nkind = \"snapshot\"\nservers = [1, 2]\nschedule = \"0 3 * * *\"\nkeep_last = 1\n",
+        &daily.policies("[[policy]]\nname = \"daily\"\nkind = \"snapshot\"\nservers = [1, 2]\nschedule = \"{daily}\"\nkeep_last = 1\n"),
     );
     let run = s.run(&["status", "--json"]).expect(0);
     let report: serde_json::Value = serde_json::from_str(&run.stdout()).unwrap();

@@ -1,39 +1,24 @@
 //! `--run-now`, `--dry-run`, `--force`: the rotation pass end to end.
+//!
+//! The summary `--run-now` prints on stdout is the contract: these tests
+//! compare it whole (see `support::Test` and `support::Normalize`).
 
-use chrono::{DateTime, TimeDelta, Utc};
 use snapkeep_sim::{BackupType, Endpoint, FaultSpec, Faults, Seed, SimStatus};
 
-use crate::support::{Setup, Sim};
+use crate::support::{Daily, Setup, Sim, Test, assert_text};
 
+/// `{daily}` is a daily UTC hour far from now (see `support::Daily`).
 const DAILY: &str = r#"
 [[policy]]
 name = "nightly"
 kind = "snapshot"
 servers = [1]
-schedule = "0 3 * * *"
+schedule = "{daily}"
 keep_last = 3
 "#;
 
-/// The slot `0 3 * * *` (UTC) gives right now.
-fn slot() -> DateTime<Utc> {
-    let now = Utc::now();
-    let today = now.date_naive().and_hms_opt(3, 0, 0).unwrap().and_utc();
-    if today <= now {
-        today
-    } else {
-        today - TimeDelta::days(1)
-    }
-}
-
-fn ours(days_ago: i64) -> String {
-    format!(
-        "snapkeep-nightly-{}",
-        (slot() - TimeDelta::days(days_ago)).format("%Y%m%d-%H%M%S")
-    )
-}
-
-fn at(days_ago: i64) -> DateTime<Utc> {
-    slot() - TimeDelta::days(days_ago) + TimeDelta::minutes(1)
+fn ours(daily: &Daily, days_ago: i64) -> String {
+    daily.snapshot("nightly", days_ago)
 }
 
 fn deletes(sim: &Sim) -> Vec<String> {
@@ -47,39 +32,56 @@ fn deletes(sim: &Sim) -> Vec<String> {
 
 #[test]
 fn first_pass_on_an_empty_server_creates_one_completed_snapshot() {
-    let sim = Sim::start(Seed::empty().server(1, "web-01"));
-    let s = Setup::new(&sim, DAILY);
-    let run = s.run(&["--run-now"]).expect(0);
-    assert_eq!(sim.snapshot_names(1), vec![ours(0)]);
+    let ran = Test::new()
+        .seed(Seed::empty().server(1, "web-01"))
+        .policies(DAILY)
+        .args(&["--run-now"])
+        .stdout(
+            "ok      server 1 (web-01) policy nightly: created #1001 snapkeep-nightly-{SLOT} [{T}]
+1 job(s): 1 ok, 0 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
+",
+        )
+        .stderr_lines(&[
+            "create server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: scheduled slot",
+            "completed server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT} ({T})",
+        ])
+        .run();
+    let sim = ran.sim();
+    assert_eq!(sim.snapshot_names(1), vec![ours(&ran.daily, 0)]);
     assert_eq!(sim.sim.snapshots(Some(1))[0].status, SimStatus::Completed);
-    assert!(
-        run.stdout().contains("1 job(s): 1 ok, 0 failed"),
-        "{}",
-        run.stdout()
-    );
-    assert!(run.stderr().contains("create"), "{}", run.stderr());
-    assert!(deletes(&sim).is_empty());
+    assert!(deletes(sim).is_empty());
 }
 
 #[test]
 fn rotation_at_the_cap_deletes_our_oldest_and_never_manual() {
+    let t = Test::new();
+    let d = t.daily.clone();
     let seed = Seed::empty()
         .server(1, "web-01")
-        .snapshot(1, "before-upgrade", at(30), SimStatus::Completed)
-        .snapshot(1, "debug", at(20), SimStatus::Completed)
-        .snapshot(1, ours(3), at(3), SimStatus::Completed)
-        .snapshot(1, ours(2), at(2), SimStatus::Completed)
-        .snapshot(1, ours(1), at(1), SimStatus::Completed);
-    let sim = Sim::start(seed);
-    Setup::new(&sim, DAILY).run(&["--run-now"]).expect(0);
+        .snapshot(1, "before-upgrade", d.at(30), SimStatus::Completed)
+        .snapshot(1, "debug", d.at(20), SimStatus::Completed)
+        .snapshot(1, ours(&d, 3), d.at(3), SimStatus::Completed)
+        .snapshot(1, ours(&d, 2), d.at(2), SimStatus::Completed)
+        .snapshot(1, ours(&d, 1), d.at(1), SimStatus::Completed);
+    let ran = t
+        .seed(seed)
+        .policies(DAILY)
+        .args(&["--run-now"])
+        .stdout(
+            "ok      server 1 (web-01) policy nightly: created #1006 snapkeep-nightly-{SLOT}; deleted #1003 snapkeep-nightly-{SLOT-3d} [{T}]
+1 job(s): 1 ok, 0 failed; created 1, deleted 1; {N} API call(s), 0 retried, in {T}
+",
+        )
+        .run();
+    let sim = ran.sim();
     let names = sim.snapshot_names(1);
     assert_eq!(names, {
         let mut v = vec![
             "before-upgrade".to_owned(),
             "debug".into(),
-            ours(2),
-            ours(1),
-            ours(0),
+            ours(&d, 2),
+            ours(&d, 1),
+            ours(&d, 0),
         ];
         v.sort();
         v
@@ -98,23 +100,34 @@ fn rotation_at_the_cap_deletes_our_oldest_and_never_manual() {
 
 #[test]
 fn keep_last_below_what_exists_prunes_oldest_after_create() {
+    let t = Test::new();
+    let d = t.daily.clone();
     let seed = Seed::empty()
         .server(1, "web-01")
-        .snapshot(1, ours(4), at(4), SimStatus::Completed)
-        .snapshot(1, ours(3), at(3), SimStatus::Completed)
-        .snapshot(1, ours(2), at(2), SimStatus::Completed)
-        .snapshot(1, ours(1), at(1), SimStatus::Completed);
-    let sim = Sim::start(seed);
-    let s = Setup::new(&sim, &DAILY.replace("keep_last = 3", "keep_last = 2"));
-    let run = s.run(&["--run-now"]).expect(0);
-    let mut want = vec![ours(1), ours(0)];
+        .snapshot(1, ours(&d, 4), d.at(4), SimStatus::Completed)
+        .snapshot(1, ours(&d, 3), d.at(3), SimStatus::Completed)
+        .snapshot(1, ours(&d, 2), d.at(2), SimStatus::Completed)
+        .snapshot(1, ours(&d, 1), d.at(1), SimStatus::Completed);
+    let ran = t
+        .seed(seed)
+        .policies(&DAILY.replace("keep_last = 3", "keep_last = 2"))
+        .args(&["--run-now"])
+        .stdout(
+            "ok      server 1 (web-01) policy nightly: created #1005 snapkeep-nightly-{SLOT}; deleted #1001 snapkeep-nightly-{SLOT-4d}; deleted #1002 snapkeep-nightly-{SLOT-3d}; deleted #1003 snapkeep-nightly-{SLOT-2d} [{T}]
+1 job(s): 1 ok, 0 failed; created 1, deleted 3; {N} API call(s), 0 retried, in {T}
+",
+        )
+        // Each deletion is logged with its reason: no keep rule wants it.
+        .stderr_lines(&[
+            "delete server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT-4d}: retention: no-rule",
+            "delete server 1 (web-01) policy nightly #1002 snapkeep-nightly-{SLOT-3d}: retention: no-rule",
+            "delete server 1 (web-01) policy nightly #1003 snapkeep-nightly-{SLOT-2d}: retention: no-rule",
+        ])
+        .run();
+    let sim = ran.sim();
+    let mut want = vec![ours(&d, 1), ours(&d, 0)];
     want.sort();
     assert_eq!(sim.snapshot_names(1), want);
-    assert!(
-        run.stderr().contains("retention: no-rule") || run.stderr().contains("retention"),
-        "{}",
-        run.stderr()
-    );
     // Pruning happened after the create completed.
     let reqs = sim.sim.requests();
     let post = reqs.iter().position(|r| r.method == "POST").unwrap();
@@ -128,56 +141,86 @@ fn keep_last_below_what_exists_prunes_oldest_after_create() {
 
 #[test]
 fn server_full_of_manual_snapshots_is_refused_and_nothing_deleted() {
+    let t = Test::new();
     let mut seed = Seed::empty().server(1, "legacy-01");
     for i in 0..5 {
-        seed = seed.snapshot(1, format!("manual-{i}"), at(10 + i), SimStatus::Completed);
+        seed = seed.snapshot(
+            1,
+            format!("manual-{i}"),
+            t.daily.at(10 + i),
+            SimStatus::Completed,
+        );
     }
-    let sim = Sim::start(seed);
-    let run = Setup::new(&sim, DAILY).run(&["--run-now"]).expect(1);
-    assert!(deletes(&sim).is_empty());
-    assert_eq!(sim.count(&["POST"]), 0);
-    let out = run.stdout();
-    assert!(
-        out.contains("server 1 (legacy-01) is at the VPS.org cap of 5 snapshots"),
-        "{out}"
-    );
-    assert!(out.contains("5 not created by snapkeep"), "{out}");
+    let ran = t
+        .seed(seed)
+        .policies(DAILY)
+        .args(&["--run-now"])
+        .status(1)
+        .stdout(
+            "FAILED  server 1 (legacy-01) policy nightly (refused): server 1 (legacy-01) is at the VPS.org cap of 5 snapshots: 5 exist, 5 not created by snapkeep and 0 by other snapkeep policies (never deleted here); nothing of this policy's can go. Delete some by hand, or lower keep_* on the other policies [{T}]
+1 job(s): 0 ok, 1 failed; created 0, deleted 0; {N} API call(s), 0 retried, in {T}
+",
+        )
+        .run();
+    assert!(deletes(ran.sim()).is_empty());
+    assert_eq!(ran.sim().count(&["POST"]), 0);
 }
 
 #[test]
 fn stuck_in_progress_times_out_and_prunes_nothing() {
+    let t = Test::new();
+    let d = t.daily.clone();
     let seed = Seed::empty()
         .server(1, "web-01")
-        .snapshot(1, ours(3), at(3), SimStatus::Completed)
-        .snapshot(1, ours(2), at(2), SimStatus::Completed)
-        .snapshot(1, ours(1), at(1), SimStatus::Completed);
-    let sim = Sim::start(seed);
-    sim.faults(Faults::none().with_stuck_in_progress());
+        .snapshot(1, ours(&d, 3), d.at(3), SimStatus::Completed)
+        .snapshot(1, ours(&d, 2), d.at(2), SimStatus::Completed)
+        .snapshot(1, ours(&d, 1), d.at(1), SimStatus::Completed);
     let policies = format!(
         "[defaults]\npoll_interval = \"100ms\"\nwait_timeout = \"1s\"\n{}",
         DAILY.replace("keep_last = 3", "keep_last = 1")
     );
-    let run = Setup::new(&sim, &policies).run(&["--run-now"]).expect(1);
+    let ran = t
+        .seed(seed)
+        .faults(Faults::none().with_stuck_in_progress())
+        .policies(&policies)
+        .args(&["--run-now"])
+        .status(1)
+        .stdout(
+            "FAILED  server 1 (web-01) policy nightly (wait_timeout): new snapshot #1004 snapkeep-nightly-{SLOT}: still not completed after 1s (wait_timeout); pruned nothing [before that: created #1004 snapkeep-nightly-{SLOT}] [{T}]
+1 job(s): 0 ok, 1 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
+",
+        )
+        .run();
+    let sim = ran.sim();
     assert!(
-        deletes(&sim).is_empty(),
+        deletes(sim).is_empty(),
         "nothing pruned after a failed wait"
     );
-    assert!(run.stdout().contains("wait_timeout"), "{}", run.stdout());
     assert_eq!(sim.snapshot_names(1).len(), 4);
 }
 
 #[test]
 fn failed_item_of_ours_is_cleaned_up_first() {
+    let t = Test::new();
+    let d = t.daily.clone();
     let seed = Seed::empty()
         .server(1, "web-01")
-        .snapshot(1, ours(1), at(1), SimStatus::Failed)
-        .snapshot(1, "manual-failed", at(1), SimStatus::Failed);
-    let sim = Sim::start(seed);
-    Setup::new(&sim, DAILY).run(&["--run-now"]).expect(0);
-    let mut want = vec!["manual-failed".to_owned(), ours(0)];
+        .snapshot(1, ours(&d, 1), d.at(1), SimStatus::Failed)
+        .snapshot(1, "manual-failed", d.at(1), SimStatus::Failed);
+    let ran = t
+        .seed(seed)
+        .policies(DAILY)
+        .args(&["--run-now"])
+        .stdout(
+            "ok      server 1 (web-01) policy nightly: created #1003 snapkeep-nightly-{SLOT}; deleted #1001 snapkeep-nightly-{SLOT-1d} [{T}]
+1 job(s): 1 ok, 0 failed; created 1, deleted 1; {N} API call(s), 0 retried, in {T}
+",
+        )
+        .run();
+    let mut want = vec!["manual-failed".to_owned(), ours(&d, 0)];
     want.sort();
     assert_eq!(
-        sim.snapshot_names(1),
+        ran.sim().snapshot_names(1),
         want,
         "our failed one went, the manual one stays"
     );
@@ -185,61 +228,67 @@ fn failed_item_of_ours_is_cleaned_up_first() {
 
 #[test]
 fn backup_policy_leaves_automatic_and_users_manual_backups_alone() {
-    let marker = |d: i64| {
-        format!(
-            "snapkeep:daily-backup:{}",
-            (slot() - TimeDelta::days(d)).format("%Y-%m-%dT%H:%M:%SZ")
-        )
-    };
+    let t = Test::new();
+    let d = t.daily.clone();
+    let marker = |days: i64| d.backup_marker("daily-backup", days);
     let seed = Seed::empty()
         .server(1, "web-01")
         .backup(
             1,
             BackupType::Automatic,
             "Automatic daily backup",
-            at(2),
+            d.at(2),
             SimStatus::Completed,
         )
         .backup(
             1,
             BackupType::Automatic,
             "Automatic daily backup",
-            at(1),
+            d.at(1),
             SimStatus::Completed,
         )
         .backup(
             1,
             BackupType::Manual,
             "Pre-update backup",
-            at(9),
+            d.at(9),
             SimStatus::Completed,
         )
         .backup(
             1,
             BackupType::Manual,
             marker(2),
-            at(2),
+            d.at(2),
             SimStatus::Completed,
         )
         .backup(
             1,
             BackupType::Manual,
             marker(1),
-            at(1),
+            d.at(1),
             SimStatus::Completed,
         );
-    let sim = Sim::start(seed);
     let policy = r#"
 [[policy]]
 name = "daily-backup"
 kind = "backup"
 servers = [1]
-schedule = "0 3 * * *"
+schedule = "{daily}"
 keep_last = 1
 description = "rotated by snapkeep"
 "#;
-    Setup::new(&sim, policy).run(&["--run-now"]).expect(0);
-    let mut descs: Vec<String> = sim
+    let ran = t
+        .seed(seed)
+        .policies(policy)
+        .args(&["--run-now"])
+        .stdout(
+            "ok      server 1 (web-01) policy daily-backup: created #5006 snapkeep:daily-backup:{SLOT} rotated by snapkeep; deleted #5004 snapkeep:daily-backup:{SLOT-2d}; deleted #5005 snapkeep:daily-backup:{SLOT-1d} [{T}]
+1 job(s): 1 ok, 0 failed; created 1, deleted 2; {N} API call(s), 0 retried, in {T}
+",
+        )
+        .run();
+    let mut descs: Vec<String> = ran
+        .sim()
         .sim
         .backups(Some(1))
         .into_iter()
@@ -258,24 +307,27 @@ description = "rotated by snapkeep"
 
 #[test]
 fn forty_servers_with_page_size_three_cost_a_bounded_number_of_calls() {
+    let d = Daily::now();
     let mut seed = Seed::empty();
     for id in 1..=40 {
         seed = seed.server(id, format!("srv-{id:02}"));
-        seed = seed.snapshot(id, format!("manual-{id}"), at(5), SimStatus::Completed);
-        seed = seed.snapshot(id, ours(1), at(1), SimStatus::Completed);
+        seed = seed.snapshot(id, format!("manual-{id}"), d.at(5), SimStatus::Completed);
+        seed = seed.snapshot(id, ours(&d, 1), d.at(1), SimStatus::Completed);
     }
     let sim = Sim::start(seed);
     sim.faults(Faults::none().with_page_size(3));
     let servers: Vec<String> = (1..=40).map(|i| i.to_string()).collect();
-    let policy = DAILY
-        .replace(
-            "servers = [1]",
-            &format!("servers = [{}]", servers.join(", ")),
-        )
-        .replace("keep_last = 3", "keep_last = 1");
+    let policy = d.policies(
+        &DAILY
+            .replace(
+                "servers = [1]",
+                &format!("servers = [{}]", servers.join(", ")),
+            )
+            .replace("keep_last = 3", "keep_last = 1"),
+    );
     let run = Setup::new(&sim, &policy).run(&["--run-now"]).expect(0);
     for id in 1..=40 {
-        let mut want = vec![format!("manual-{id}"), ours(0)];
+        let mut want = vec![format!("manual-{id}"), ours(&d, 0)];
         want.sort();
         assert_eq!(sim.snapshot_names(id), want, "server {id}");
     }
@@ -305,74 +357,99 @@ fn forty_servers_with_page_size_three_cost_a_bounded_number_of_calls() {
 
 #[test]
 fn dry_run_sends_nothing_mutating_and_prints_the_plan() {
+    let t = Test::new();
+    let d = t.daily.clone();
     let seed = Seed::empty()
         .server(1, "web-01")
-        .snapshot(1, ours(3), at(3), SimStatus::Completed)
-        .snapshot(1, ours(2), at(2), SimStatus::Completed)
-        .snapshot(1, ours(1), at(1), SimStatus::Completed);
-    let sim = Sim::start(seed);
-    let s = Setup::new(&sim, &DAILY.replace("keep_last = 3", "keep_last = 2"));
-    let run = s.run(&["--run-now", "--dry-run"]).expect(0);
+        .snapshot(1, ours(&d, 3), d.at(3), SimStatus::Completed)
+        .snapshot(1, ours(&d, 2), d.at(2), SimStatus::Completed)
+        .snapshot(1, ours(&d, 1), d.at(1), SimStatus::Completed);
+    let ran = t
+        .seed(seed)
+        .policies(&DAILY.replace("keep_last = 3", "keep_last = 2"))
+        .args(&["--run-now", "--dry-run"])
+        .stdout(
+            "ok      server 1 (web-01) policy nightly: would create snapkeep-nightly-{SLOT}; would delete #1001 snapkeep-nightly-{SLOT-3d} (retention: no-rule); would delete #1002 snapkeep-nightly-{SLOT-2d} (retention: no-rule) [{T}]
+DRY RUN — nothing was changed. 1 job(s): 1 ok, 0 failed; would create 1, would delete 2; {N} API call(s), 0 retried, in {T}
+",
+        )
+        .run();
+    let sim = ran.sim();
     assert_eq!(sim.count(&["POST", "DELETE", "PUT", "PATCH"]), 0);
-    let out = run.stdout();
-    assert!(out.contains(&format!("would create {}", ours(0))), "{out}");
-    assert!(
-        out.contains("would delete") && out.contains(&ours(3)) && out.contains(&ours(2)),
-        "{out}"
-    );
-    assert!(out.contains("DRY RUN"), "{out}");
     assert_eq!(sim.snapshot_names(1).len(), 3);
 }
 
 #[test]
 fn bad_config_exits_2_naming_the_line() {
+    // The lines of the policy table and of the typo, as `Setup` writes them.
     let sim = Sim::start(Seed::empty().server(1, "web-01"));
-    let s = Setup::new(&sim, &DAILY.replace("keep_last = 3", "keep_lats = 3"));
-    let run = s.run(&["--run-now"]).expect(2);
-    let err = run.stderr();
+    let bad = DAILY.replace("keep_last = 3", "keep_lats = 3");
+    let text = std::fs::read_to_string(&Setup::new(&sim, &bad).config).unwrap();
+    let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let (table, typo) = (line_of("[[policy]]"), line_of("keep_lats"));
+    let ran = Test::new()
+        .seed(Seed::empty().server(1, "web-01"))
+        .policies(&bad)
+        .args(&["--run-now"])
+        .status(2)
+        .stderr(&format!(
+            "error: {{DIR}}/config.toml:{table}:1: policy.nightly: keeps nothing: set at least one of keep_last, keep_hourly, keep_daily, keep_weekly, keep_monthly, keep_yearly (> 0 or -1) or keep_within*
+{{DIR}}/config.toml:{typo}:1: policy.nightly.keep_lats: unknown key `keep_lats`; did you mean `keep_last`?
+"
+        ))
+        .run();
     assert!(
-        err.contains("config.toml:") && err.contains("keep_lats"),
-        "{err}"
-    );
-    let line = std::fs::read_to_string(&s.config)
-        .unwrap()
-        .lines()
-        .position(|l| l.contains("keep_lats"))
-        .unwrap()
-        + 1;
-    assert!(
-        err.contains(&format!("config.toml:{line}:")),
-        "line {line}: {err}"
-    );
-    assert!(
-        sim.sim.requests().is_empty(),
+        ran.sim().sim.requests().is_empty(),
         "no API call with a bad config"
     );
 }
 
 #[test]
 fn two_runs_in_one_period_create_one_item_and_force_a_second() {
-    let sim = Sim::start(Seed::empty().server(1, "web-01"));
-    let s = Setup::new(&sim, DAILY);
-    s.run(&["--run-now"]).expect(0);
-    let second = s.run(&["--run-now"]).expect(0);
-    assert_eq!(sim.snapshot_names(1), vec![ours(0)]);
-    assert!(
-        second.stdout().contains("slot already taken"),
-        "{}",
-        second.stdout()
+    let ran = Test::new()
+        .seed(Seed::empty().server(1, "web-01"))
+        .policies(DAILY)
+        .args(&["--run-now"])
+        .stdout(
+            "ok      server 1 (web-01) policy nightly: created #1001 snapkeep-nightly-{SLOT} [{T}]
+1 job(s): 1 ok, 0 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
+",
+        )
+        .run();
+    ran.again(
+        &["--run-now"],
+        0,
+        "ok      server 1 (web-01) policy nightly: slot already taken, nothing created [{T}]
+1 job(s): 1 ok, 0 failed; created 0, deleted 0; {N} API call(s), 0 retried, in {T}
+",
     );
-    s.run(&["--run-now", "--force"]).expect(0);
-    assert_eq!(sim.snapshot_names(1).len(), 2);
+    let sim = ran.sim();
+    assert_eq!(sim.snapshot_names(1), vec![ours(&ran.daily, 0)]);
+    // --force names its item after the moment it runs, not the slot.
+    let forced = ran.setup().run(&["--run-now", "--force"]).expect(0);
+    let names = sim.snapshot_names(1);
+    assert_eq!(names.len(), 2, "{names:?}");
+    let new = names.iter().find(|n| **n != ours(&ran.daily, 0)).unwrap();
+    assert_text(
+        "stdout",
+        "ok      server 1 (web-01) policy nightly: created #1002 {FORCED} [{T}]
+1 job(s): 1 ok, 0 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
+",
+        &ran.normalize
+            .clone()
+            .literal(new.as_str(), "{FORCED}")
+            .apply(&forced.stdout()),
+    );
 }
 
 #[test]
 fn faults_5xx_and_429_still_converge_without_duplicates() {
+    let d = Daily::now();
     let mut seed = Seed::empty();
     for id in 1..=5 {
         seed = seed.server(id, format!("srv-{id}"));
-        seed = seed.snapshot(id, ours(2), at(2), SimStatus::Completed);
-        seed = seed.snapshot(id, ours(1), at(1), SimStatus::Completed);
+        seed = seed.snapshot(id, ours(&d, 2), d.at(2), SimStatus::Completed);
+        seed = seed.snapshot(id, ours(&d, 1), d.at(1), SimStatus::Completed);
     }
     let sim = Sim::start(seed);
     sim.faults(
@@ -393,9 +470,11 @@ fn faults_5xx_and_429_still_converge_without_duplicates() {
     // A 502 on a create may hide a create that landed: the job looks for
     // it until wait_timeout, then fails "outcome unknown" and a later pass
     // converges. Short waits keep the passes quick.
-    let policy = DAILY
-        .replace("servers = [1]", "servers = [1, 2, 3, 4, 5]")
-        .replace("keep_last = 3", "keep_last = 2\nwait_timeout = \"2s\"");
+    let policy = d.policies(
+        &DAILY
+            .replace("servers = [1]", "servers = [1, 2, 3, 4, 5]")
+            .replace("keep_last = 3", "keep_last = 2\nwait_timeout = \"2s\""),
+    );
     let s = Setup::with_api(&sim, "requests_per_second = 0\nmax_retries = 8\n", &policy);
     let mut ok = false;
     for _ in 0..10 {
@@ -406,7 +485,7 @@ fn faults_5xx_and_429_still_converge_without_duplicates() {
     }
     assert!(ok, "converged within ten passes");
     for id in 1..=5 {
-        let mut want = vec![ours(1), ours(0)];
+        let mut want = vec![ours(&d, 1), ours(&d, 0)];
         want.sort();
         assert_eq!(
             sim.snapshot_names(id),
@@ -418,15 +497,17 @@ fn faults_5xx_and_429_still_converge_without_duplicates() {
 
 #[test]
 fn a_missing_server_fails_its_job_but_not_the_others() {
-    let sim = Sim::start(Seed::empty().server(1, "web-01"));
-    let run = Setup::new(&sim, &DAILY.replace("servers = [1]", "servers = [1, 999]"))
-        .run(&["--run-now"])
-        .expect(1);
-    assert_eq!(sim.snapshot_names(1), vec![ours(0)]);
-    let out = run.stdout();
-    assert!(
-        out.contains("FAILED  server 999") && out.contains("404"),
-        "{out}"
-    );
-    assert!(out.contains("2 job(s): 1 ok, 1 failed"), "{out}");
+    let ran = Test::new()
+        .seed(Seed::empty().server(1, "web-01"))
+        .policies(&DAILY.replace("servers = [1]", "servers = [1, 999]"))
+        .args(&["--run-now"])
+        .status(1)
+        .stdout(
+            "ok      server 1 (web-01) policy nightly: created #1001 snapkeep-nightly-{SLOT} [{T}]
+FAILED  server 999 policy nightly (not_found): create failed: snapshots.create (server 999): not found (404: Server not found.) [{T}]
+2 job(s): 1 ok, 1 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
+",
+        )
+        .run();
+    assert_eq!(ran.sim().snapshot_names(1), vec![ours(&ran.daily, 0)]);
 }
