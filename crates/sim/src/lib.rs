@@ -1,12 +1,14 @@
 //! The embedded VPS.org API simulator, used by `snapkeep demo`, `snapkeep sim`
-//! and the tests — never by production code paths.
+//! and the tests — never by production code paths (tests/architecture.rs
+//! checks that).
 //!
 //! snapkeep cannot be tested against the real provider: snapshots take
 //! minutes, cost money, and the failures that matter (429s, 5xx, a create
 //! whose response is lost, items stuck `in_progress`) cannot be provoked on
-//! demand. This module serves the part of the API snapkeep drives
+//! demand. This crate serves the part of the API snapkeep drives
 //! (`/api/v1/snapshots/`, `/api/v1/backups/`, `/api/v1/servers/{id}/restore/`)
-//! faithfully to `shared/api/vps-org-api.md`: DRF-style JSON and pagination,
+//! faithfully to the API digest in `crates/sim/VPS-ORG-API.md` (what VPS.org
+//! documents and what it does not): DRF-style JSON and pagination,
 //! bearer auth, the per-server caps, lifecycles that complete after a
 //! configurable delay, list results in no useful order, and seeded,
 //! reproducible fault injection (including the misbehaviours the API digest
