@@ -309,18 +309,20 @@ pub(crate) enum State {
     Unknown,
 }
 
-/// One snapshot or backup as retention sees it.
+/// One snapshot or backup as retention sees it: a restore point (the
+/// provider's view of an item is `inventory::Item`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Item {
+pub(crate) struct Point {
     pub(crate) id: u64,
     pub(crate) time: DateTime<Utc>,
     pub(crate) state: State,
     pub(crate) ours: bool,
 }
 
-/// What one policy asks of retention.
+/// What one policy asks of retention (built from a `config::Policy` by
+/// `rotation::retention_policy`).
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Policy {
+pub(crate) struct Retention {
     pub(crate) rules: KeepRules,
     /// The zone whose wall clock defines hours, days, weeks, months, years.
     pub(crate) tz: Tz,
@@ -678,13 +680,17 @@ pub(crate) fn restic_apply(
     kept
 }
 
-fn is_ours_completed(item: &Item) -> bool {
+fn is_ours_completed(item: &Point) -> bool {
     item.ours && item.state == State::Completed
 }
 
 /// The verdict on every item, newest first, as (index into `items`, keep,
 /// reasons). Shared by [`plan`] and [`next_to_drop`] so both decide alike.
-fn decide(items: &[Item], policy: &Policy, now: DateTime<Utc>) -> Vec<(usize, bool, Vec<Rule>)> {
+fn decide(
+    items: &[Point],
+    policy: &Retention,
+    now: DateTime<Utc>,
+) -> Vec<(usize, bool, Vec<Rule>)> {
     let mut verdicts: Vec<(bool, Vec<Rule>)> = items
         .iter()
         .map(|item| match (item.ours, item.state) {
@@ -742,7 +748,7 @@ fn decide(items: &[Item], policy: &Policy, now: DateTime<Utc>) -> Vec<(usize, bo
 /// Keep or delete each item, with the rules that decided. Pure: one
 /// decision per input item, newest first (ties: input order); `now` is
 /// injected, never read.
-pub(crate) fn plan(items: &[Item], policy: &Policy, now: DateTime<Utc>) -> Vec<Decision> {
+pub(crate) fn plan(items: &[Point], policy: &Retention, now: DateTime<Utc>) -> Vec<Decision> {
     decide(items, policy, now)
         .into_iter()
         .map(|(i, keep, reasons)| Decision {
@@ -775,8 +781,8 @@ pub(crate) struct RoomVictim {
 /// instead. `None` when nothing of ours would go, or when only the newest
 /// is left.
 pub(crate) fn next_to_drop(
-    items: &[Item],
-    policy: &Policy,
+    items: &[Point],
+    policy: &Retention,
     now: DateTime<Utc>,
     incoming: DateTime<Utc>,
 ) -> Option<RoomVictim> {
@@ -789,7 +795,7 @@ pub(crate) fn next_to_drop(
         .max_by_key(|(_, item)| (item.time, std::cmp::Reverse(item.id)))
         .map(|(i, _)| i)?;
     let mut with_incoming = items.to_vec();
-    with_incoming.push(Item {
+    with_incoming.push(Point {
         id: 0, // never read back: the incoming item is told apart by index
         time: incoming,
         state: State::Completed,
@@ -1344,8 +1350,8 @@ mod tests {
         assert!(!within.is_empty());
     }
 
-    fn item(id: u64, time: &str, state: State, ours: bool) -> Item {
-        Item {
+    fn item(id: u64, time: &str, state: State, ours: bool) -> Point {
+        Point {
             id,
             time: at(time),
             state,
@@ -1353,8 +1359,8 @@ mod tests {
         }
     }
 
-    fn policy(rules: KeepRules, cap: usize) -> Policy {
-        Policy {
+    fn policy(rules: KeepRules, cap: usize) -> Retention {
+        Retention {
             rules,
             tz: Tz::UTC,
             cap,
@@ -1538,7 +1544,7 @@ mod tests {
         // Found by `a_plan_applied_is_stable`: the only item at or before
         // `now` goes over the cap. Had windows then counted back from the
         // newest (future) item, the next pass would drop item 2.
-        let items: Vec<Item> = [
+        let items: Vec<Point> = [
             "2024-05-10T18:50:00Z",
             "2024-05-12T21:44:00Z",
             "2024-05-19T23:24:00Z",
@@ -1551,7 +1557,7 @@ mod tests {
         .enumerate()
         .map(|(id, t)| item(id as u64, t, State::Completed, true))
         .collect();
-        let policy = Policy {
+        let policy = Retention {
             rules: KeepRules {
                 last: Some(1),
                 hourly: Some(1),
@@ -1564,7 +1570,7 @@ mod tests {
         };
         let now = at("2024-01-01T00:00:00Z");
         let first = plan(&items, &policy, now);
-        let survivors: Vec<Item> = items
+        let survivors: Vec<Point> = items
             .iter()
             .filter(|i| decision_of(&first, i.id).keep)
             .cloned()
@@ -1645,13 +1651,13 @@ mod tests {
 
     /// Times within ~2 years, on a coarse grid so ties and shared buckets
     /// are common.
-    fn arb_items() -> impl Strategy<Value = Vec<Item>> {
+    fn arb_items() -> impl Strategy<Value = Vec<Point>> {
         prop::collection::vec((0i64..2_000, arb_state(), prop::bool::weighted(0.8)), 0..30)
             .prop_map(|raw| {
                 let base = at("2024-01-01T00:00:00Z");
                 raw.into_iter()
                     .enumerate()
-                    .map(|(i, (step, state, ours))| Item {
+                    .map(|(i, (step, state, ours))| Point {
                         id: i as u64,
                         time: base + TimeDelta::minutes(step * 509),
                         state,
@@ -1661,8 +1667,8 @@ mod tests {
             })
     }
 
-    fn arb_policy() -> impl Strategy<Value = Policy> {
-        (arb_rules(), 0usize..ZONES.len(), 1usize..8).prop_map(|(rules, zone, cap)| Policy {
+    fn arb_policy() -> impl Strategy<Value = Retention> {
+        (arb_rules(), 0usize..ZONES.len(), 1usize..8).prop_map(|(rules, zone, cap)| Retention {
             rules,
             tz: ZONES[zone],
             cap,
@@ -1715,7 +1721,7 @@ mod tests {
         #[test]
         fn a_plan_applied_is_stable(items in arb_items(), policy in arb_policy(), now in arb_now()) {
             let decisions = plan(&items, &policy, now);
-            let survivors: Vec<Item> = items
+            let survivors: Vec<Point> = items
                 .iter()
                 .filter(|item| decision_of(&decisions, item.id).keep)
                 .cloned()

@@ -939,8 +939,8 @@ impl Job<'_> {
 }
 
 /// The retention rules of `policy`, in its time zone, capped at its share.
-pub(crate) fn retention_policy(policy: &Policy) -> retention::Policy {
-    retention::Policy {
+pub(crate) fn retention_policy(policy: &Policy) -> retention::Retention {
+    retention::Retention {
         rules: policy.keep.clone(),
         tz: policy.schedule.timezone(),
         cap: policy.max_kept,
@@ -950,7 +950,7 @@ pub(crate) fn retention_policy(policy: &Policy) -> retention::Policy {
 /// Items as retention sees them for `policy`: ours when the name says so,
 /// dated by the slot in the name (what the operator scheduled), else by
 /// `created_at`.
-pub(crate) fn retention_view(policy: &Policy, items: &[Item]) -> Vec<retention::Item> {
+pub(crate) fn retention_view(policy: &Policy, items: &[Item]) -> Vec<retention::Point> {
     items
         .iter()
         .map(|it| {
@@ -958,7 +958,7 @@ pub(crate) fn retention_view(policy: &Policy, items: &[Item]) -> Vec<retention::
             // rules, and retention never drops what is not ours.
             let slot = naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &it.label)
                 .filter(|_| !policy.is_protected(it.id));
-            retention::Item {
+            retention::Point {
                 id: it.id,
                 time: slot.unwrap_or(it.created_at),
                 state: match it.status {
