@@ -82,8 +82,12 @@ pub(crate) enum SetupError {
     Insecure { url: String },
     #[error("no API token: set VPS_API_TOKEN, api.token_file or api.token")]
     NoToken,
+    #[error(
+        "the API token contains characters not allowed in an HTTP header (control characters or non-ASCII); check VPS_API_TOKEN, api.token_file or api.token"
+    )]
+    TokenNotAHeader,
     #[error("could not set up the HTTP client: {0}")]
-    Http(String),
+    Http(#[source] reqwest::Error),
 }
 
 /// Checks a base URL: https anywhere, http only on loopback. Returns it with
@@ -303,11 +307,7 @@ impl Client {
             return Err(SetupError::NoToken);
         }
         let mut auth = HeaderValue::from_str(&format!("Bearer {}", settings.token.expose()))
-            .map_err(|_| {
-                SetupError::Http(
-                    "the API token contains characters not allowed in an HTTP header".into(),
-                )
-            })?;
+            .map_err(|_| SetupError::TokenNotAHeader)?;
         auth.set_sensitive(true);
         let http = reqwest::Client::builder()
             .user_agent(concat!("snapkeep/", env!("CARGO_PKG_VERSION")))
@@ -315,7 +315,7 @@ impl Client {
             .connect_timeout(settings.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| SetupError::Http(e.to_string()))?;
+            .map_err(SetupError::Http)?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
