@@ -119,16 +119,10 @@ impl Setup {
     }
 
     pub(crate) fn cmd(&self) -> Command {
-        let mut c = Command::new(BIN);
+        let mut c = bare_cmd();
         c.arg("--config")
             .arg(&self.config)
-            .env("VPS_API_TOKEN", &self.token)
-            .env_remove("SNAPKEEP_CONFIG")
-            .env_remove("SNAPKEEP_LOG_FORMAT")
-            .env_remove("SNAPKEEP_LOG")
-            .env_remove("JOURNAL_STREAM")
-            .env_remove("NOTIFY_SOCKET")
-            .stdin(Stdio::null());
+            .env("VPS_API_TOKEN", &self.token);
         c
     }
 
