@@ -33,7 +33,7 @@ use crate::notify::Notifier;
 use crate::runner::{self, JobSpec, PassOptions, PassReport, ServerDone};
 
 mod timetable;
-pub(crate) use timetable::{Fire, Timetable};
+pub(crate) use timetable::Timetable;
 
 /// Longest single sleep: the wall clock is re-read at least this often.
 const MAX_STEP: Duration = Duration::from_secs(60);
@@ -227,7 +227,7 @@ pub(crate) async fn run_loop<P: Passes>(
     }
 
     notify(&[sd_notify::NotifyState::Stopping]);
-    let left: Vec<Fire> = std::mem::take(&mut fleet.queued)
+    let left: Vec<JobSpec> = std::mem::take(&mut fleet.queued)
         .into_values()
         .flatten()
         .collect();
@@ -277,7 +277,7 @@ struct Fleet<P> {
     /// The next pass's number.
     next_pass: u64,
     /// Fires waiting for their server, at most one per (server, policy).
-    queued: BTreeMap<u64, Vec<Fire>>,
+    queued: BTreeMap<u64, Vec<JobSpec>>,
     hooks: Hooks,
     /// (pass, server) whose jobs ended (sent by the runner as each finishes).
     done: (
@@ -290,27 +290,33 @@ struct Fleet<P> {
 impl<P: Passes> Fleet<P> {
     /// Starts a pass for the fires whose servers are idle; queues the others
     /// behind their server's work.
-    fn fire(&mut self, config: &Arc<Config>, client: &P, clock: &Arc<dyn Clock>, fires: Vec<Fire>) {
+    fn fire(
+        &mut self,
+        config: &Arc<Config>,
+        client: &P,
+        clock: &Arc<dyn Clock>,
+        fires: Vec<JobSpec>,
+    ) {
         let mut jobs = Vec::new();
         let mut claimed = HashSet::new();
         for f in fires {
-            let policy = &config.policies[f.job.policy];
-            let server = f.job.server_id;
+            let policy = &config.policies[f.policy];
+            let server = f.server_id;
             if self.busy.contains_key(&server) && !claimed.contains(&server) {
                 info!(
                     server_id = server,
                     policy = %policy.name,
-                    slot = %f.job.slot.to_rfc3339(),
+                    slot = %f.slot.to_rfc3339(),
                     "the server has work under way; this fire waits for it"
                 );
                 self.enqueue(config, f);
                 continue;
             }
             if f.catch_up {
-                info!(server_id = server, policy = %policy.name, slot = %f.job.slot.to_rfc3339(), "catching up a missed slot (once)");
+                info!(server_id = server, policy = %policy.name, slot = %f.slot.to_rfc3339(), "catching up a missed slot (once)");
             }
             claimed.insert(server);
-            jobs.push(f.job);
+            jobs.push(f);
         }
         if jobs.is_empty() {
             return;
@@ -364,10 +370,10 @@ impl<P: Passes> Fleet<P> {
 
     /// Queues `f` behind its server's work; a queued fire of the same policy
     /// is overtaken by the newer slot (and counted as skipped).
-    fn enqueue(&mut self, config: &Config, f: Fire) {
-        let queue = self.queued.entry(f.job.server_id).or_default();
-        if let Some(at) = queue.iter().position(|q| q.job.policy == f.job.policy) {
-            if queue[at].job.slot >= f.job.slot {
+    fn enqueue(&mut self, config: &Config, f: JobSpec) {
+        let queue = self.queued.entry(f.server_id).or_default();
+        if let Some(at) = queue.iter().position(|q| q.policy == f.policy) {
+            if queue[at].slot >= f.slot {
                 return;
             }
             let old = std::mem::replace(&mut queue[at], f);
@@ -427,24 +433,19 @@ impl<P: Passes> Fleet<P> {
         for queue in self.queued.values_mut() {
             let mut kept = Vec::new();
             for mut f in queue.drain(..) {
-                let name = &old.policies[f.job.policy].name;
+                let name = &old.policies[f.policy].name;
                 match new
                     .policies
                     .iter()
-                    .position(|p| &p.name == name && p.servers.contains(&f.job.server_id))
+                    .position(|p| &p.name == name && p.servers.contains(&f.server_id))
                 {
                     Some(index) => {
-                        f.job.policy = index;
+                        f.policy = index;
                         kept.push(f);
                     }
                     None => {
-                        warn!(server_id = f.job.server_id, policy = %name, "a waiting fire's policy no longer covers its server after the reload; dropped");
-                        count_skipped(
-                            &self.hooks,
-                            f.job.server_id,
-                            name,
-                            "policy removed by a reload",
-                        );
+                        warn!(server_id = f.server_id, policy = %name, "a waiting fire's policy no longer covers its server after the reload; dropped");
+                        count_skipped(&self.hooks, f.server_id, name, "policy removed by a reload");
                     }
                 }
             }
@@ -453,15 +454,15 @@ impl<P: Passes> Fleet<P> {
         self.queued.retain(|_, q| !q.is_empty());
     }
 
-    fn skipped(&self, config: &Config, f: &Fire, reason: &str) {
-        let policy = &config.policies[f.job.policy].name;
+    fn skipped(&self, config: &Config, f: &JobSpec, reason: &str) {
+        let policy = &config.policies[f.policy].name;
         warn!(
-            server_id = f.job.server_id,
+            server_id = f.server_id,
             policy = %policy,
-            slot = %f.job.slot.to_rfc3339(),
+            slot = %f.slot.to_rfc3339(),
             "fire skipped: {reason}"
         );
-        count_skipped(&self.hooks, f.job.server_id, policy, reason);
+        count_skipped(&self.hooks, f.server_id, policy, reason);
     }
 }
 

@@ -43,6 +43,9 @@ pub(crate) struct JobSpec {
     /// Only finish what an interrupted pass started for this slot (wait for
     /// its item, prune); never create.
     pub(crate) resume_only: bool,
+    /// The daemon fires this because the slot was missed (down, asleep, a
+    /// clock jump): its one catch-up run. Said in the log; changes nothing.
+    pub(crate) catch_up: bool,
 }
 
 impl JobSpec {
@@ -53,6 +56,7 @@ impl JobSpec {
             policy,
             slot,
             resume_only: false,
+            catch_up: false,
         }
     }
 }

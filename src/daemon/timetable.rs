@@ -13,14 +13,6 @@ use crate::schedule::jitter_for;
 /// A slot this late is "missed" (daemon down, machine asleep, clock step).
 const GRACE: chrono::TimeDelta = chrono::TimeDelta::seconds(90);
 
-/// A job that is due now.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Fire {
-    pub(crate) job: JobSpec,
-    /// True when the slot was missed and this is the one catch-up run.
-    pub(crate) catch_up: bool,
-}
-
 #[derive(Debug, Clone)]
 struct Entry {
     server_id: u64,
@@ -43,7 +35,7 @@ impl Timetable {
     /// owes: one per (server, policy) with `missed = "run-once"`, for the
     /// latest slot (never one per missed slot). The job itself skips the
     /// create when that slot is already taken.
-    pub(crate) fn start(config: &Config, now: DateTime<Utc>) -> (Timetable, Vec<Fire>) {
+    pub(crate) fn start(config: &Config, now: DateTime<Utc>) -> (Timetable, Vec<JobSpec>) {
         let mut entries = Vec::new();
         let mut fires = Vec::new();
         for (index, p) in config.policies.iter().enumerate() {
@@ -68,10 +60,8 @@ impl Timetable {
                     // done); nothing new is created for it.
                     let mut job = JobSpec::new(server_id, index, latest);
                     job.resume_only = p.missed == Missed::Skip;
-                    fires.push(Fire {
-                        job,
-                        catch_up: true,
-                    });
+                    job.catch_up = true;
+                    fires.push(job);
                 }
             }
         }
@@ -81,7 +71,7 @@ impl Timetable {
     /// Takes every job due at `now` and moves those entries to their next
     /// slot. A due slot later than `GRACE` counts as missed: it runs once for
     /// the latest slot (`run-once`) or not at all (`skip`).
-    pub(crate) fn take_due(&mut self, config: &Config, now: DateTime<Utc>) -> Vec<Fire> {
+    pub(crate) fn take_due(&mut self, config: &Config, now: DateTime<Utc>) -> Vec<JobSpec> {
         let mut fires = Vec::new();
         for e in &mut self.entries {
             let Some(due_at) = e.due_at else { continue };
@@ -93,13 +83,13 @@ impl Timetable {
             let latest = policy.schedule.latest_at_or_before(now).or(e.slot);
             match (late, policy.missed, latest) {
                 (_, _, None) => {}
-                (false, _, Some(slot)) => fires.push(Fire {
-                    job: JobSpec::new(e.server_id, e.policy, slot),
+                (false, _, Some(slot)) => fires.push(JobSpec {
                     catch_up: slot != e.slot.unwrap_or(slot),
+                    ..JobSpec::new(e.server_id, e.policy, slot)
                 }),
-                (true, Missed::RunOnce, Some(slot)) => fires.push(Fire {
-                    job: JobSpec::new(e.server_id, e.policy, slot),
+                (true, Missed::RunOnce, Some(slot)) => fires.push(JobSpec {
                     catch_up: true,
+                    ..JobSpec::new(e.server_id, e.policy, slot)
                 }),
                 (true, Missed::Skip, Some(slot)) => info!(
                     server_id = e.server_id,

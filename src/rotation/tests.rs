@@ -571,11 +571,7 @@ async fn a_paused_policy_runs_only_when_named() {
     assert_eq!(config.policies[named[0].policy].name, "off");
     // The daemon never fires it.
     let (_, fires) = crate::daemon::Timetable::start(&config, now);
-    assert!(
-        fires
-            .iter()
-            .all(|f| config.policies[f.job.policy].name == "on")
-    );
+    assert!(fires.iter().all(|f| config.policies[f.policy].name == "on"));
 }
 
 /// A fleet pass holds one job future per server for the whole pass, mostly

@@ -21,7 +21,7 @@ fn start_catches_up_once_per_server_and_policy_for_the_latest_slot() {
     assert_eq!(fires.len(), 2);
     for f in &fires {
         assert!(f.catch_up);
-        assert_eq!(f.job.slot, utc(2025, 1, 10, 2, 0, 0)); // 03:00 Berlin
+        assert_eq!(f.slot, utc(2025, 1, 10, 2, 0, 0)); // 03:00 Berlin
     }
     assert_eq!(table.next_due(), Some(utc(2025, 1, 11, 2, 0, 0)));
 }
@@ -32,7 +32,7 @@ fn skip_means_no_catch_up() {
     let (mut table, fires) = Timetable::start(&c, utc(2025, 1, 10, 12, 0, 0));
     // Only "finish what a stopped pass left" jobs: they never create.
     assert_eq!(fires.len(), 2);
-    assert!(fires.iter().all(|f| f.job.resume_only));
+    assert!(fires.iter().all(|f| f.resume_only));
     // Asleep across the next slot and woken hours later: still nothing.
     assert!(table.take_due(&c, utc(2025, 1, 11, 9, 0, 0)).is_empty());
     assert_eq!(table.next_due(), Some(utc(2025, 1, 12, 2, 0, 0)));
@@ -48,7 +48,7 @@ fn fires_on_time_then_moves_on() {
     assert!(
         fires
             .iter()
-            .all(|f| !f.catch_up && f.job.slot == utc(2025, 1, 10, 12, 0, 2))
+            .all(|f| !f.catch_up && f.slot == utc(2025, 1, 10, 12, 0, 2))
     );
     assert!(table.take_due(&c, utc(2025, 1, 10, 12, 0, 3)).is_empty());
     assert_eq!(table.next_due(), Some(utc(2025, 1, 10, 12, 0, 4)));
@@ -64,7 +64,7 @@ fn clock_jump_runs_once_for_the_latest_slot() {
     assert!(
         fires
             .iter()
-            .all(|f| f.catch_up && f.job.slot == utc(2025, 1, 10, 17, 0, 0))
+            .all(|f| f.catch_up && f.slot == utc(2025, 1, 10, 17, 0, 0))
     );
     assert!(table.take_due(&c, utc(2025, 1, 10, 17, 21, 0)).is_empty());
 }
@@ -124,8 +124,8 @@ fn a_reload_keeps_fires_waiting_out_their_jitter() {
     // Both servers fire once for the 12:00 slot, reload or not.
     let mut servers: Vec<u64> = fired
         .iter()
-        .filter(|f| f.job.slot == slot)
-        .map(|f| f.job.server_id)
+        .filter(|f| f.slot == slot)
+        .map(|f| f.server_id)
         .collect();
     servers.sort();
     assert_eq!(servers, [1, 2]);
