@@ -11,8 +11,8 @@
 //! request state exists (thousands of jobs can queue for admission at once).
 //!
 //! What it buys (BENCHMARKS.md, "Memory"): a waiting job's future is about
-//! 1.2 KB instead of 2.4 KB (`rotation::tests::a_waiting_job_stays_small`
-//! keeps it under 1.5 KiB), and a 5000-server pass peaks tens of MiB lower.
+//! 1.0 KB instead of 2.4 KB (`rotation::tests::a_waiting_job_stays_small`
+//! keeps it under 1152 bytes), and a 5000-server pass peaks tens of MiB lower.
 //! Behaviour is the same as awaiting inline: only where the state lives
 //! changes.
 //!
