@@ -154,9 +154,11 @@ impl Want {
     }
 }
 
-/// One published listing: the items someone waits for, by id, or why
-/// listing failed.
-type Listing = Arc<Result<HashMap<u64, Item>, String>>;
+/// One published listing: the items someone waits for, sorted by id (each
+/// id once: listings de-duplicate), or why listing failed. A sorted vector,
+/// not a map: it is the listing's own allocation, sorted in place, where a
+/// map by id was a second copy of thousands of items while it was built.
+type Listing = Arc<Result<Vec<Item>, String>>;
 
 /// Shared completion watcher: one list per interval serves every waiter.
 pub(crate) struct Poller {
@@ -182,7 +184,7 @@ impl Poller {
         interval: Duration,
         max_defer: Duration,
     ) -> PollerHandle {
-        let (tx, _) = watch::channel(Arc::new(Ok(HashMap::new())));
+        let (tx, _) = watch::channel(Arc::new(Ok(Vec::new())));
         let poller = Arc::new(Poller {
             client,
             kind,
@@ -229,7 +231,11 @@ impl Poller {
                 me.is_waited(server_id, id, label)
             }));
             let listing = match fetch_where(&self.client, self.kind, &servers, keep).await {
-                Ok(items) => Ok(items.into_iter().map(|i| (i.id, i)).collect()),
+                Ok(mut items) => {
+                    items.sort_unstable_by_key(|i| i.id);
+                    items.shrink_to_fit();
+                    Ok(items)
+                }
                 Err(e) => {
                     warn!(kind = self.kind.as_str(), error = %e, "listing while waiting for completion failed; will try again");
                     Err(e.to_string())
@@ -268,7 +274,11 @@ impl Poller {
                 let Ok(items) = listing.as_ref() else {
                     continue;
                 };
-                match items.get(&id).filter(|i| i.server_id == server_id) {
+                let item = items
+                    .binary_search_by_key(&id, |i| i.id)
+                    .ok()
+                    .map(|at| &items[at]);
+                match item.filter(|i| i.server_id == server_id) {
                     Some(item) => {
                         missing_since = None;
                         match &item.status {
@@ -319,7 +329,7 @@ impl Poller {
                     // Of several (an old duplicate), the lowest id: the one
                     // every instance keeps.
                     if let Some(item) = items
-                        .values()
+                        .iter()
                         .filter(|i| i.server_id == server_id && i.label == label)
                         .min_by_key(|i| i.id)
                     {

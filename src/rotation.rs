@@ -423,42 +423,85 @@ impl Job<'_> {
             return Ok(Attempt::Done);
         }
         // With hooks, the whole bracket runs out of line (a job waiting for
-        // completion does not carry the hooks' futures).
-        let (created, mut hook_run, took) = if self.policy.hooks.is_none() {
-            let started = Instant::now();
-            let created = self.create(label).await;
-            (created, None, started.elapsed())
-        } else {
-            OutOfLine::call(self.create_bracketed(label, report)).await?
-        };
-        match created {
-            Ok(created) => {
-                if report.server_name.is_empty() {
-                    report.server_name.clone_from(&created.server_name);
-                }
-                self.audit(Action::Create, &report.server_name)
-                    .about(&created)
-                    .reason("scheduled slot")
-                    .took(took)
-                    .emit();
-                report.created = Some(created.clone());
-                let id = created.id;
-                items.push(created);
-                let settled = self.settle_slot(items, report).await;
-                if let Some(run) = hook_run.as_mut() {
-                    let result = if settled.is_ok() {
-                        JobResult::Completed
-                    } else {
-                        JobResult::Failed
-                    };
-                    if let Err(e) = OutOfLine::call(run.post(result, Some(id))).await {
-                        report.post_hook_failed = Some(e.to_string());
+        // completion does not carry the hooks' futures). A create that did not
+        // go through is handled out of line too, and the created item moves
+        // into `items` and the report before the wait (see `OutOfLine`).
+        let (id, mut hook_run) =
+            {
+                let (created, hook_run, took) = if self.policy.hooks.is_none() {
+                    let started = Instant::now();
+                    let created = self.create(label).await;
+                    (created, None, started.elapsed())
+                } else {
+                    OutOfLine::call(self.create_bracketed(label, report)).await?
+                };
+                match created {
+                    Ok(created) => (self.accepted(created, took, items, report), hook_run),
+                    Err(source) => {
+                        return OutOfLine::call(self.not_created(
+                            source, hook_run, took, label, items, gone, rounds, report,
+                        ))
+                        .await;
                     }
                 }
-                settled?;
-                Ok(Attempt::Done)
+            };
+        let settled = self.settle_slot(items, report).await;
+        if let Some(run) = hook_run.as_mut() {
+            let result = if settled.is_ok() {
+                JobResult::Completed
+            } else {
+                JobResult::Failed
+            };
+            if let Err(e) = OutOfLine::call(run.post(result, Some(id))).await {
+                report.post_hook_failed = Some(e.to_string());
             }
-            Err(source) if source.is_limit_reached() => {
+        }
+        settled?;
+        Ok(Attempt::Done)
+    }
+
+    /// The provider accepted the create: the new item goes into the audit
+    /// trail, the report and `items` (where the slot rule finds it). Its id.
+    fn accepted(
+        &self,
+        created: Item,
+        took: Duration,
+        items: &mut Vec<Item>,
+        report: &mut JobReport,
+    ) -> u64 {
+        if report.server_name.is_empty() {
+            report.server_name.clone_from(&created.server_name);
+        }
+        self.audit(Action::Create, &report.server_name)
+            .about(&created)
+            .reason("scheduled slot")
+            .took(took)
+            .emit();
+        report.created = Some(created.clone());
+        let id = created.id;
+        items.push(created);
+        id
+    }
+
+    /// Rule 5 when the create did not go through: the server was full
+    /// (re-list and look again), the create may have landed (look for it,
+    /// never send it again), or it failed. `hook_run` is held, as in
+    /// `attempt`, until this ends.
+    #[allow(clippy::too_many_arguments)]
+    async fn not_created(
+        &self,
+        source: ApiError,
+        hook_run: Option<Box<HookRun>>,
+        took: Duration,
+        label: &str,
+        items: &mut Vec<Item>,
+        gone: &mut HashSet<u64>,
+        rounds: u32,
+        report: &mut JobReport,
+    ) -> Result<Attempt, JobError> {
+        let _hook_run = hook_run;
+        match source {
+            source if source.is_limit_reached() => {
                 // Someone else took the room between our list and our
                 // create: most likely a second instance creating this very
                 // slot. Look again.
@@ -484,7 +527,7 @@ impl Job<'_> {
                 // At the cap again: someone else's item took the room.
                 Ok(Attempt::Again)
             }
-            Err(source) if source.may_have_applied() => {
+            source if source.may_have_applied() => {
                 self.audit(Action::Wait, &report.server_name).reason(&format!(
                         "create of {label} may have landed ({source}); not sending it again, looking for it in the provider's lists for up to {:?}",
                         self.policy.wait_timeout
@@ -506,7 +549,7 @@ impl Job<'_> {
                     }
                 }
             }
-            Err(source) => {
+            source => {
                 self.audit(Action::Fail, &report.server_name)
                     .reason(&format!("create of {label}: {source}"))
                     .failed()

@@ -610,8 +610,8 @@ async fn a_waiting_job_stays_small() {
     drop(run);
     println!("Job::run future: {size} bytes");
     assert!(
-        size <= 1536,
-        "Job::run future is {size} bytes; box the new big path"
+        size <= 1152,
+        "Job::run future is {size} bytes; box the new big path (see rotation::out_of_line)"
     );
     sim.shutdown().await;
 }
