@@ -1070,7 +1070,7 @@ async fn resume_only_finishes_the_newest_unfinished_slot_and_creates_nothing() {
             format!("/api/v1/snapshots/{d30}/")
         ]
     );
-    assert_eq!(names(&sim, SERVER), [unfinished.clone()]);
+    assert_eq!(names(&sim, SERVER), std::slice::from_ref(&unfinished));
     assert_eq!(o.report.holdings.completed, 1);
     assert_eq!(o.report.holdings.in_progress, 0);
 
