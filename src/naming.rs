@@ -263,6 +263,19 @@ mod tests {
     }
 
     #[test]
+    fn parse_exact_holds_the_text_to_its_length() {
+        // Callers slice the stamp to its width first; the check itself must
+        // still refuse a canonical stamp of another length.
+        assert_eq!(
+            parse_exact("20250105-040000", SNAPSHOT_STAMP, 15),
+            Some(slot())
+        );
+        assert_eq!(parse_exact("20250105-040000", SNAPSHOT_STAMP, 16), None);
+        assert_eq!(parse_exact("2025-01-05T04:00:00Z", BACKUP_STAMP, 15), None);
+        assert_eq!(parse_exact("2025-01-05T04:00:0é", BACKUP_STAMP, 20), None);
+    }
+
+    #[test]
     fn policy_names_that_prefix_each_other_stay_apart() {
         let n = snapshot_name("snapkeep", "a-b", slot());
         assert_eq!(owned_slot(Kind::Snapshot, "snapkeep", "a", &n), None);

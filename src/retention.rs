@@ -310,7 +310,7 @@ pub(crate) enum State {
 }
 
 /// One snapshot or backup as retention sees it: a restore point (the
-/// provider's view of an item is `inventory::Item`).
+/// provider's view of an item is `inventory::Point`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Point {
     pub(crate) id: u64,
@@ -319,7 +319,7 @@ pub(crate) struct Point {
     pub(crate) ours: bool,
 }
 
-/// What one policy asks of retention (built from a `config::Policy` by
+/// What one policy asks of retention (built from a `config::Retention` by
 /// `rotation::retention_policy`).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Retention {
@@ -1348,6 +1348,100 @@ mod tests {
         };
         assert_eq!(within.max_kept(), None);
         assert!(!within.is_empty());
+    }
+
+    #[test]
+    fn buckets_are_equal_exactly_within_one_unit() {
+        let wall = |date: NaiveDate, hour: u32| {
+            Tz::UTC.from_utc_datetime(&date.and_hms_opt(hour, 0, 0).expect("valid time"))
+        };
+        let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("valid date");
+        let iso =
+            |y, w| NaiveDate::from_isoywd_opt(y, w, chrono::Weekday::Wed).expect("valid ISO week");
+        let same = |grain: Grain, a: (NaiveDate, u32), b: (NaiveDate, u32)| {
+            grain.bucket(&wall(a.0, a.1), 0) == grain.bucket(&wall(b.0, b.1), 1)
+        };
+        // Same unit, other hour (or day, week): one bucket.
+        assert!(same(
+            Grain::Hour,
+            (ymd(2025, 1, 2), 5),
+            (ymd(2025, 1, 2), 5)
+        ));
+        assert!(same(
+            Grain::Day,
+            (ymd(2025, 1, 2), 1),
+            (ymd(2025, 1, 2), 23)
+        ));
+        assert!(same(Grain::Week, (iso(2025, 1), 1), (ymd(2024, 12, 30), 0)));
+        assert!(same(
+            Grain::Month,
+            (ymd(2025, 3, 1), 0),
+            (ymd(2025, 3, 31), 23)
+        ));
+        assert!(same(
+            Grain::Year,
+            (ymd(2025, 1, 1), 0),
+            (ymd(2025, 12, 31), 23)
+        ));
+        // Different units, chosen so that any mix-up of the fields (their
+        // sum, product, or a field divided away) would share a bucket.
+        for (grain, a, b) in [
+            (Grain::Hour, (ymd(2025, 1, 1), 0), (ymd(2025, 1, 2), 0)),
+            (Grain::Hour, (ymd(2025, 1, 1), 1), (ymd(2025, 1, 1), 0)),
+            (Grain::Day, (ymd(2014, 7, 30), 0), (ymd(1949, 10, 31), 0)),
+            (Grain::Day, (ymd(2000, 3, 1), 0), (ymd(3000, 2, 1), 0)),
+            (Grain::Day, (ymd(2025, 1, 2), 0), (ymd(2026, 1, 1), 0)),
+            (Grain::Day, (ymd(2024, 6, 1), 0), (ymd(2025, 6, 1), 0)),
+            (Grain::Day, (ymd(2025, 1, 2), 0), (ymd(2025, 2, 1), 0)),
+            (Grain::Day, (ymd(2025, 1, 1), 0), (ymd(2025, 2, 1), 0)),
+            (Grain::Week, (iso(2000, 3), 0), (iso(3000, 2), 0)),
+            (Grain::Week, (iso(2025, 1), 0), (iso(2024, 2), 0)),
+            (Grain::Week, (iso(2025, 10), 0), (iso(2026, 10), 0)),
+            (Grain::Month, (ymd(2000, 3, 1), 0), (ymd(3000, 2, 1), 0)),
+            (Grain::Month, (ymd(2025, 1, 1), 0), (ymd(2024, 2, 1), 0)),
+            (Grain::Month, (ymd(2025, 5, 1), 0), (ymd(2024, 5, 1), 0)),
+            (Grain::Year, (ymd(2025, 1, 1), 0), (ymd(2024, 1, 1), 0)),
+        ] {
+            assert!(
+                !same(grain, a, b),
+                "{grain:?}: {a:?} and {b:?} share a bucket"
+            );
+        }
+    }
+
+    #[test]
+    fn counters_print_like_restic() {
+        let counters = Counters {
+            last: 1,
+            monthly: -1,
+            yearly: 2,
+            ..Counters::default()
+        };
+        assert_eq!(counters.to_string(), "last 1, monthly all, yearly 2");
+        assert_eq!(Counters::default().to_string(), "none");
+    }
+
+    #[test]
+    fn parts_say_each_rule_in_words() {
+        let rules = KeepRules {
+            last: Some(2),
+            daily: Some(-1),
+            weekly: Some(0),
+            within: Some(span("3d")),
+            within_monthly: Some(span("1y")),
+            ..KeepRules::default()
+        };
+        assert_eq!(
+            rules.parts(),
+            [
+                "2 last",
+                "every daily",
+                "0 weekly",
+                "all within 3d",
+                "monthly within 1y"
+            ]
+        );
+        assert!(KeepRules::default().parts().is_empty());
     }
 
     fn item(id: u64, time: &str, state: State, ours: bool) -> Point {

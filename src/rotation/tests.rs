@@ -615,3 +615,672 @@ async fn a_waiting_job_stays_small() {
     );
     sim.shutdown().await;
 }
+
+/// The jobs of `config` on [`SERVER`] only (other policies serve other servers).
+fn jobs_on_server(
+    config: &crate::config::Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<crate::runner::JobSpec> {
+    jobs(config, now)
+        .into_iter()
+        .filter(|j| j.server_id == SERVER)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_plain_create_is_ours_and_the_holdings_count_every_status() {
+    // Ours: a failed item kept by `protect`, an older slot still in progress
+    // and one in a status nobody documented; and a manual snapshot.
+    let seed = Seed::empty()
+        .server(SERVER, "web-01")
+        .snapshot(
+            SERVER,
+            "manual",
+            at("2024-06-01T00:00:00Z"),
+            SimStatus::Completed,
+        )
+        .snapshot(
+            SERVER,
+            snap("nightly", "2025-01-29T03:00:00Z"),
+            at("2025-01-29T03:00:00Z"),
+            SimStatus::Failed,
+        )
+        .snapshot(
+            SERVER,
+            snap("nightly", "2025-01-30T03:00:00Z"),
+            at("2025-01-30T03:00:00Z"),
+            SimStatus::InProgress,
+        )
+        .snapshot(
+            SERVER,
+            snap("nightly", "2025-01-31T03:00:00Z"),
+            at("2025-01-31T03:00:00Z"),
+            SimStatus::from("error"),
+        );
+    let sim = simulator(seed, Faults::none(), 20).await;
+    let failed = id_of(&sim, &snap("nightly", "2025-01-29T03:00:00Z"));
+    let config = config(&format!(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\nprotect = [{failed}]\n"
+    ));
+    let now = at("2025-02-01T03:00:10Z");
+    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert!(o.report.created.is_some());
+    assert!(!o.report.slot_taken, "our own create is not a taken slot");
+    assert_eq!(
+        o.report.holdings,
+        super::Holdings {
+            completed: 1,
+            in_progress: 1,
+            failed: 1,
+            unknown: 1,
+            not_ours: 1,
+            newest_completed: Some(at("2025-02-01T03:00:00Z")),
+        }
+    );
+    assert!(deletes(&sim).is_empty(), "{:?}", calls(&sim));
+    assert_eq!(posts(&sim), 1);
+    assert_eq!(names(&sim, SERVER).len(), 5);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refused_create_fails_with_the_providers_reason() {
+    // A 400 that is not "limit reached" proves nothing was made: no
+    // re-list, no search for the item, no second create.
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01"),
+        Faults::none().with_endpoint(
+            Endpoint::SnapshotsCreate,
+            FaultSpec::none().with_errors(1.0, 400),
+        ),
+        21,
+    )
+    .await;
+    let config = config(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
+    );
+    let now = at("2025-02-01T03:00:10Z");
+    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let err = report.outcomes[0].error.as_ref().expect("fails");
+    assert_eq!(err.kind(), "rejected", "{err}");
+    assert!(err.to_string().starts_with("create failed"), "{err}");
+    assert_eq!(
+        calls(&sim)
+            .iter()
+            .map(|(m, _)| m.as_str())
+            .collect::<Vec<_>>(),
+        ["GET", "POST"]
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_lost_answer_is_adopted_beside_other_items() {
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01").snapshot(
+            SERVER,
+            "manual",
+            at("2024-06-01T00:00:00Z"),
+            SimStatus::Completed,
+        ),
+        Faults::none()
+            .with_endpoint(
+                Endpoint::SnapshotsCreate,
+                FaultSpec::none().with_lost_responses(1.0),
+            )
+            .with_list_lag(Duration::from_millis(120)),
+        22,
+    )
+    .await;
+    let config = config(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
+    );
+    let now = at("2025-02-01T03:00:10Z");
+    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    let adopted = o.report.adopted.as_ref().expect("adopted");
+    assert_eq!(adopted.label, snap("nightly", "2025-02-01T03:00:00Z"));
+    assert!(!o.report.slot_taken, "an adopted create is ours");
+    assert_eq!(posts(&sim), 1, "{:?}", calls(&sim));
+    assert_eq!(
+        names(&sim, SERVER),
+        ["manual".to_owned(), snap("nightly", "2025-02-01T03:00:00Z")]
+    );
+    assert_eq!(o.report.holdings.completed, 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn duplicates_converge_to_the_lowest_id_of_the_slot_not_of_the_server() {
+    // Older items have lower ids than the slot's duplicates; the keeper is
+    // the lowest id *for the slot*.
+    let slot = "2025-02-01T03:00:00Z";
+    let seed = Seed::empty()
+        .server(SERVER, "web-01")
+        .snapshot(
+            SERVER,
+            "manual",
+            at("2024-06-01T00:00:00Z"),
+            SimStatus::Completed,
+        )
+        .snapshot(
+            SERVER,
+            snap("nightly", "2025-01-31T03:00:00Z"),
+            at("2025-01-31T03:00:00Z"),
+            SimStatus::Completed,
+        )
+        .snapshot(
+            SERVER,
+            snap("nightly", slot),
+            at(slot),
+            SimStatus::Completed,
+        )
+        .snapshot(
+            SERVER,
+            snap("nightly", slot),
+            at(slot),
+            SimStatus::Completed,
+        );
+    let sim = simulator(seed, Faults::none(), 23).await;
+    let mut ids: Vec<u64> = sim.snapshots(None).into_iter().map(|s| s.id).collect();
+    ids.sort();
+    let config = config(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
+    );
+    let now = at("2025-02-01T03:00:10Z");
+    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    assert!(report.outcomes[0].error.is_none());
+    assert_eq!(deletes(&sim), [format!("/api/v1/snapshots/{}/", ids[3])]);
+    assert_eq!(posts(&sim), 0);
+    let mut left: Vec<u64> = sim.snapshots(None).into_iter().map(|s| s.id).collect();
+    left.sort();
+    assert_eq!(left, ids[..3]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_refusal_counts_foreign_items_and_other_policies_apart() {
+    // At the cap with only our newest item deletable-in-principle: refuse,
+    // and say who holds the slots. A snapshot named like a backup policy's
+    // description is not that policy's (kinds differ): it is foreign.
+    let seed = Seed::empty()
+        .server(SERVER, "web-01")
+        .server(2, "db-01")
+        .snapshot(
+            SERVER,
+            "manual",
+            at("2024-06-01T00:00:00Z"),
+            SimStatus::Completed,
+        )
+        .snapshot(
+            SERVER,
+            "snapkeep:weekly:2025-01-01T00:00:00Z",
+            at("2025-01-01T00:00:00Z"),
+            SimStatus::Completed,
+        )
+        .snapshot(
+            SERVER,
+            "snapkeep:weekly:2025-01-08T00:00:00Z",
+            at("2025-01-08T00:00:00Z"),
+            SimStatus::Completed,
+        )
+        .snapshot(
+            SERVER,
+            snap("other", "2025-01-31T03:00:00Z"),
+            at("2025-01-31T03:00:00Z"),
+            SimStatus::Completed,
+        )
+        .snapshot(
+            SERVER,
+            snap("nightly", "2025-01-31T03:00:00Z"),
+            at("2025-01-31T03:00:00Z"),
+            SimStatus::Completed,
+        );
+    let sim = simulator(seed, Faults::none(), 24).await;
+    let config = config(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n\n\
+         [[policy]]\nname = \"other\"\nkind = \"snapshot\"\nservers = [2]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n\n\
+         [[policy]]\nname = \"weekly\"\nkind = \"backup\"\nservers = [2]\nschedule = \"0 3 * * 0\"\nkeep_last = 2\n",
+    );
+    let now = at("2025-02-01T03:00:10Z");
+    let report = pass(&config, &client(&sim), now, jobs_on_server(&config, now)).await;
+    assert_eq!(report.outcomes.len(), 1);
+    let err = report.outcomes[0].error.as_ref().expect("refused");
+    assert_eq!(err.kind(), "refused");
+    assert_eq!(
+        err.to_string(),
+        "server 1 (web-01) is at the VPS.org cap of 5 snapshots: 5 exist, 3 not created by snapkeep and 1 by other snapkeep policies (never deleted here); deleting more of this policy's would leave it without its newest completed item before a successor exists. Delete some by hand, or lower keep_* on the other policies"
+    );
+    assert!(deletes(&sim).is_empty());
+    assert_eq!(posts(&sim), 0);
+    assert_eq!(names(&sim, SERVER).len(), 5);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn victims_gone_under_the_job_every_round_end_in_contention() {
+    // Every delete answers 404 (another writer got there first), so every
+    // make-room round re-lists and picks the next victim; after MAX_ROUNDS
+    // re-lists the job gives up without creating anything.
+    let mut seed = Seed::empty().server(SERVER, "web-01");
+    let days: Vec<String> = (23..=31)
+        .map(|d| format!("2025-01-{d}T03:00:00Z"))
+        .collect();
+    for d in &days {
+        seed = seed.snapshot(SERVER, snap("nightly", d), at(d), SimStatus::Completed);
+    }
+    let sim = simulator(
+        seed,
+        Faults::none().with_endpoint(
+            Endpoint::SnapshotsDelete,
+            FaultSpec::none().with_errors(1.0, 404),
+        ),
+        25,
+    )
+    .await;
+    let config = config(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
+    );
+    let now = at("2025-02-01T03:00:10Z");
+    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let err = report.outcomes[0].error.as_ref().expect("gives up");
+    assert_eq!(err.kind(), "contention", "{err}");
+    assert!(err.to_string().contains("4 times in a row"), "{err}");
+    let oldest_four: Vec<String> = days[..4]
+        .iter()
+        .map(|d| format!("/api/v1/snapshots/{}/", id_of(&sim, &snap("nightly", d))))
+        .collect();
+    assert_eq!(deletes(&sim), oldest_four);
+    assert_eq!(posts(&sim), 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_full_provider_behind_a_stale_list_fails_after_one_create() {
+    // Another writer's snapshot does not show in the lagging lists: the job
+    // counts room, the provider says "limit reached". The job re-lists,
+    // looks for the slot's item, then gives up; it never creates twice.
+    let mut seed = Seed::empty().server(SERVER, "web-01");
+    for d in [
+        "2025-01-28T03:00:00Z",
+        "2025-01-29T03:00:00Z",
+        "2025-01-30T03:00:00Z",
+        "2025-01-31T03:00:00Z",
+    ] {
+        seed = seed.snapshot(SERVER, snap("nightly", d), at(d), SimStatus::Completed);
+    }
+    let sim = simulator(
+        seed,
+        Faults::none().with_list_lag(Duration::from_secs(30)),
+        26,
+    )
+    .await;
+    let client = client(&sim);
+    client
+        .create_snapshot(SERVER, "someone-elses", None)
+        .await
+        .expect("the other writer's create");
+    sim.clear_requests();
+    let config = config(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\nwait_timeout = \"150ms\"\n",
+    );
+    let now = at("2025-02-01T03:00:10Z");
+    let report = pass(&config, &client, now, jobs(&config, now)).await;
+    let err = report.outcomes[0].error.as_ref().expect("fails");
+    assert_eq!(err.kind(), "provider_full", "{err}");
+    assert!(err.to_string().contains("re-listed 0 time(s)"), "{err}");
+    let log = calls(&sim);
+    assert_eq!(posts(&sim), 1, "{log:?}");
+    let post = log.iter().position(|(m, _)| m == "POST").expect("a create");
+    assert!(
+        log[post + 1..].iter().any(|(m, _)| m == "GET"),
+        "re-listed after the refusal: {log:?}"
+    );
+    assert!(deletes(&sim).is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn limit_reached_relists_and_makes_room_beside_the_other_writers_item() {
+    // The other writer's snapshot is hidden from the first list but shows
+    // by the time the provider has refused our create (it is slow): the
+    // job re-lists, finds the server at the cap, makes room and creates.
+    let days = [
+        "2025-01-28T03:00:00Z",
+        "2025-01-29T03:00:00Z",
+        "2025-01-30T03:00:00Z",
+        "2025-01-31T03:00:00Z",
+    ];
+    let mut seed = Seed::empty().server(SERVER, "web-01");
+    for d in days {
+        seed = seed.snapshot(SERVER, snap("nightly", d), at(d), SimStatus::Completed);
+    }
+    let sim = simulator(
+        seed,
+        Faults::none()
+            .with_endpoint(
+                Endpoint::SnapshotsCreate,
+                FaultSpec::none().with_latency(Duration::from_millis(700)),
+            )
+            .with_list_lag(Duration::from_millis(300)),
+        27,
+    )
+    .await;
+    let client = client(&sim);
+    let oldest = id_of(&sim, &snap("nightly", days[0]));
+    let second = id_of(&sim, &snap("nightly", days[1]));
+    // Created directly (no latency on our side of the race: the fault is
+    // per endpoint, so this create is slow too; it lands before the pass).
+    client
+        .create_snapshot(SERVER, "someone-elses", None)
+        .await
+        .expect("the other writer's create");
+    sim.clear_requests();
+    let config = config(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\nwait_timeout = \"3s\"\n",
+    );
+    let now = at("2025-02-01T03:00:10Z");
+    let report = pass(&config, &client, now, jobs(&config, now)).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}\n{:?}", o.error, calls(&sim));
+    assert_eq!(posts(&sim), 2, "{:?}", calls(&sim));
+    assert_eq!(
+        deletes(&sim),
+        [
+            format!("/api/v1/snapshots/{oldest}/"),
+            format!("/api/v1/snapshots/{second}/")
+        ]
+    );
+    let left = names(&sim, SERVER);
+    assert!(left.contains(&"someone-elses".to_owned()), "{left:?}");
+    assert!(
+        left.contains(&snap("nightly", "2025-02-01T03:00:00Z")),
+        "{left:?}"
+    );
+    assert_eq!(left.len(), 4, "{left:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn resume_only_finishes_the_newest_unfinished_slot_and_creates_nothing() {
+    // An interrupted pass left 31 Jan's item in progress; this slot (1 Feb)
+    // has nothing. A resume-only job waits for 31 Jan's, then prunes.
+    let sim = snapkeep_sim::Simulator::start(
+        "127.0.0.1:0".parse().expect("loopback"),
+        snapkeep_sim::SimConfig {
+            complete_after: Duration::from_millis(400),
+            seed: Seed::empty()
+                .server(SERVER, "web-01")
+                .snapshot(
+                    SERVER,
+                    snap("nightly", "2025-01-29T03:00:00Z"),
+                    at("2025-01-29T03:00:00Z"),
+                    SimStatus::Completed,
+                )
+                .snapshot(
+                    SERVER,
+                    snap("nightly", "2025-01-30T03:00:00Z"),
+                    at("2025-01-30T03:00:00Z"),
+                    SimStatus::Completed,
+                ),
+            faults: Faults::none(),
+            rng_seed: 28,
+            ..snapkeep_sim::SimConfig::default()
+        },
+    )
+    .await
+    .expect("simulator starts");
+    let client = client(&sim);
+    let unfinished = snap("nightly", "2025-01-31T03:00:00Z");
+    client
+        .create_snapshot(SERVER, &unfinished, None)
+        .await
+        .expect("the interrupted pass's create");
+    sim.clear_requests();
+    let (d29, d30) = (
+        id_of(&sim, &snap("nightly", "2025-01-29T03:00:00Z")),
+        id_of(&sim, &snap("nightly", "2025-01-30T03:00:00Z")),
+    );
+    let config = config(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 1\nwait_timeout = \"5s\"\n",
+    );
+    let now = at("2025-02-01T03:00:10Z");
+    let resume = |slot: &str| crate::runner::JobSpec {
+        resume_only: true,
+        ..crate::runner::JobSpec::new(SERVER, 0, at(slot))
+    };
+    let report = pass(&config, &client, now, vec![resume("2025-02-01T03:00:00Z")]).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert!(!o.report.nothing_to_resume);
+    assert!(o.report.created.is_none());
+    assert_eq!(posts(&sim), 0);
+    assert_eq!(
+        deletes(&sim),
+        [
+            format!("/api/v1/snapshots/{d29}/"),
+            format!("/api/v1/snapshots/{d30}/")
+        ]
+    );
+    assert_eq!(names(&sim, SERVER), std::slice::from_ref(&unfinished));
+    assert_eq!(o.report.holdings.completed, 1);
+    assert_eq!(o.report.holdings.in_progress, 0);
+
+    // Nothing under way any more: nothing to finish, nothing touched.
+    sim.clear_requests();
+    let report = pass(&config, &client, now, vec![resume("2025-02-01T03:00:00Z")]).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert!(o.report.nothing_to_resume);
+    assert_eq!(posts(&sim), 0);
+    assert!(deletes(&sim).is_empty());
+    assert_eq!(names(&sim, SERVER), [unfinished]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_what_it_would_do_and_changes_nothing() {
+    let days = [
+        "2025-01-29T03:00:00Z",
+        "2025-01-30T03:00:00Z",
+        "2025-01-31T03:00:00Z",
+    ];
+    let mut seed = Seed::empty().server(SERVER, "web-01");
+    for d in days {
+        seed = seed.snapshot(SERVER, snap("nightly", d), at(d), SimStatus::Completed);
+    }
+    let sim = simulator(seed, Faults::none(), 29).await;
+    let config = config(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n",
+    );
+    let now = at("2025-02-01T03:00:10Z");
+    let clock: std::sync::Arc<dyn crate::clock::Clock> =
+        std::sync::Arc::new(crate::clock::FixedClock(now));
+    let report = crate::runner::run_pass(
+        std::sync::Arc::clone(&config),
+        client(&sim),
+        clock,
+        jobs(&config, now),
+        crate::runner::PassOptions {
+            dry_run: true,
+            server_done: None,
+        },
+    )
+    .await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert_eq!(
+        o.report.would_create.as_deref(),
+        Some(snap("nightly", "2025-02-01T03:00:00Z").as_str())
+    );
+    let would: Vec<(String, &str)> = o
+        .report
+        .would_delete
+        .iter()
+        .map(|(item, why)| (item.label.clone(), why.as_str()))
+        .collect();
+    // The planned item takes the newest of keep_last = 2.
+    assert_eq!(
+        would,
+        [
+            (snap("nightly", days[0]), "retention: no-rule"),
+            (snap("nightly", days[1]), "retention: no-rule"),
+        ]
+    );
+    assert!(o.report.deleted.is_empty());
+    // What would be left, without the planned item.
+    assert_eq!(o.report.holdings.completed, 1);
+    assert_eq!(
+        o.report.holdings.newest_completed,
+        Some(at("2025-01-31T03:00:00Z"))
+    );
+    assert!(
+        calls(&sim).iter().all(|(m, _)| m == "GET"),
+        "{:?}",
+        calls(&sim)
+    );
+    assert_eq!(names(&sim, SERVER).len(), 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_job_run_on_its_own_names_the_server_from_its_items() {
+    let slot = "2025-02-01T03:00:00Z";
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01").snapshot(
+            SERVER,
+            snap("nightly", slot),
+            at(slot),
+            SimStatus::Completed,
+        ),
+        Faults::none(),
+        30,
+    )
+    .await;
+    let config = config(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
+    );
+    let client = client(&sim);
+    let poller = crate::inventory::Poller::start(
+        client.clone(),
+        crate::provider::Kind::Snapshot,
+        Duration::from_millis(10),
+        Duration::from_millis(10),
+    );
+    let clock = crate::clock::FixedClock(at("2025-02-01T03:00:10Z"));
+    let job = super::Job {
+        client: &client,
+        poller: poller.poller(),
+        policy: &config.policies[0],
+        all_policies: &config.policies,
+        server_id: SERVER,
+        slot: at(slot),
+        clock: &clock,
+        dry_run: false,
+        resume_only: false,
+    };
+    let mut items = crate::inventory::fetch(&client, crate::provider::Kind::Snapshot, &[SERVER])
+        .await
+        .expect("lists");
+    let mut report = super::JobReport::default();
+    job.run(&mut items, &mut report).await.expect("runs");
+    assert_eq!(report.server_name, "web-01");
+    assert!(report.slot_taken);
+    assert_eq!(posts(&sim), 0);
+    sim.shutdown().await;
+}
+
+/// An in-memory sink for a `tracing` subscriber on this thread.
+#[derive(Clone, Default)]
+struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_action_leaves_an_audit_event() {
+    // The current-thread runtime runs the pass's tasks on this thread, so a
+    // thread-local subscriber sees every audit event.
+    let logs = Captured::default();
+    let sink = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(move || sink.clone())
+        .finish();
+    // See api::tests::canary_token_never_leaks: a second dispatcher makes
+    // callsites first hit on other threads ask this one too.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    let _guard = tracing::subscriber::set_default(subscriber);
+    tracing::callsite::rebuild_interest_cache();
+
+    let days = [
+        "2025-01-29T03:00:00Z",
+        "2025-01-30T03:00:00Z",
+        "2025-01-31T03:00:00Z",
+    ];
+    let mut seed = Seed::empty().server(SERVER, "web-01");
+    for d in days {
+        seed = seed.snapshot(SERVER, snap("nightly", d), at(d), SimStatus::Completed);
+    }
+    // Slow deletes, so their duration shows in the event.
+    let sim = simulator(
+        seed,
+        Faults::none().with_endpoint(
+            Endpoint::SnapshotsDelete,
+            FaultSpec::none().with_latency(Duration::from_millis(150)),
+        ),
+        31,
+    )
+    .await;
+    let oldest = id_of(&sim, &snap("nightly", days[0]));
+    let config = config(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
+    );
+    let now = at("2025-02-01T03:00:10Z");
+    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    assert!(report.outcomes[0].error.is_none());
+    let created = snap("nightly", "2025-02-01T03:00:00Z");
+    let id = id_of(&sim, &created);
+    let text = String::from_utf8_lossy(&logs.0.lock().expect("log lock")).into_owned();
+    let audit: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("snapkeep::audit"))
+        .collect();
+    let has = |needle: &str| audit.iter().any(|l| l.contains(needle));
+    let subject = "server 1 (web-01) policy nightly";
+    assert!(
+        has(&format!("create {subject} #{id} {created}: scheduled slot")),
+        "{text}"
+    );
+    assert!(
+        has(&format!("wait {subject} #{id} {created}: until completed")),
+        "{text}"
+    );
+    assert!(
+        has(&format!("completed {subject} #{id} {created}")),
+        "{text}"
+    );
+    let deleted = format!(
+        "delete {subject} #{oldest} {}: retention: no-rule (0.",
+        snap("nightly", days[0])
+    );
+    let line = audit
+        .iter()
+        .find(|l| l.contains(&deleted))
+        .unwrap_or_else(|| panic!("no {deleted:?} in\n{text}"));
+    assert!(line.contains("action=\"delete\""), "{line}");
+    assert_eq!(deletes(&sim), [format!("/api/v1/snapshots/{oldest}/")]);
+    sim.shutdown().await;
+}
