@@ -781,9 +781,16 @@ impl Job<'_> {
             } else {
                 "room: at the cap, retention drops it next"
             };
-            if self.delete(items, &victim, reason, report).await? == Deleted::AlreadyGone {
-                gone.insert(victim.id);
-                return Ok(Some(Attempt::Relist));
+            match self.delete(items, &victim, reason, report).await? {
+                Deleted::Now => {}
+                Deleted::AlreadyGone => {
+                    gone.insert(victim.id);
+                    return Ok(Some(Attempt::Relist));
+                }
+                // Retention never picks a protected item; if it ever did,
+                // the server would still be full: refuse rather than ask
+                // again for the same victim forever.
+                Deleted::Kept => return Err(self.refuse(items, report)),
             }
         }
         Ok(None)

@@ -115,7 +115,7 @@ async fn a_create_that_never_landed_fails_as_outcome_unknown_then_converges() {
     )
     .await;
     let config = config(
-        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\nwait_timeout = \"150ms\"\n",
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\nwait_timeout = \"1s\"\n",
     );
     let now = at("2025-02-01T03:00:10Z");
     let client = client(&sim);
@@ -286,7 +286,9 @@ async fn two_instances_at_the_cap_converge_and_both_succeed() {
     }
     let sim = simulator(seed, Faults::none(), 7).await;
     let config = config(
-        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1,2,3,4,5,6,7,8,9,10,11,12]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
+        // wait_timeout well above the 30 ms a create takes: on a loaded
+        // machine two passes of twelve servers each can be slow to poll.
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1,2,3,4,5,6,7,8,9,10,11,12]\nschedule = \"0 3 * * *\"\nkeep_last = 3\nwait_timeout = \"5s\"\n",
     );
     let now = at("2025-02-01T03:00:10Z");
     let (a, b) = (client(&sim), client(&sim));
