@@ -118,3 +118,6 @@ impl Visit for JsonFields {
             .insert(field.name().into(), Value::String(format!("{value:?}")));
     }
 }
+
+#[cfg(test)]
+pub(crate) mod capture;

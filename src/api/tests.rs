@@ -1036,27 +1036,6 @@ async fn next_link_to_another_origin_is_refused() {
 // The token never leaks
 // ---------------------------------------------------------------------------
 
-/// An in-memory log sink for a `tracing` subscriber.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 /// Drives the client through success and every failure class with canary
 /// tokens and a TRACE subscriber on this thread (the current-thread runtime
 /// runs the simulator's tasks here too), then looks for the canaries in
@@ -1065,21 +1044,7 @@ impl Captured {
 async fn canary_token_never_leaks() {
     const CANARY: &str = "CANARY-tok-93f1c0de55aa";
     const WRONG_CANARY: &str = "CANARY-wrong-77be01d3";
-    let logs = Captured::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    // tracing-core quirk: while only one dispatcher exists in the process,
-    // a callsite first hit on another thread (a test running in parallel,
-    // with no subscriber) is cached as "never" for every thread, and this
-    // test would silently miss that event. A second live dispatcher makes
-    // tracing ask every dispatcher, so each event reaches this thread's.
-    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-    let _guard = tracing::subscriber::set_default(subscriber);
-    tracing::callsite::rebuild_interest_cache();
+    let logs = crate::telemetry::capture::CapturedLogs::on_this_thread(tracing::Level::TRACE);
 
     let sim = start(SimConfig {
         token: CANARY.to_owned(),

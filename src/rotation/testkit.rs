@@ -11,7 +11,7 @@ use crate::api::{ApiToken, CallStats, Client, ClientSettings};
 use crate::clock::{Clock, FixedClock};
 use crate::config::{self, Config};
 use crate::runner::{self, JobSpec, PassOptions, PassReport};
-use snapkeep_sim::{Faults, Seed, SimConfig, Simulator};
+use snapkeep_sim::{Faults, Seed, SimConfig, SimStatus, Simulator};
 
 /// How long simulated creates take.
 pub(crate) const COMPLETE_AFTER: Duration = Duration::from_millis(30);
@@ -81,6 +81,30 @@ pub(crate) async fn pass(
         PassOptions::default(),
     )
     .await
+}
+
+/// The time most tests run at: ten seconds into the 2025-02-01 03:00 slot.
+pub(crate) const NOW: &str = "2025-02-01T03:00:10Z";
+
+/// The policy most tests rotate: daily at 03:00 on server 1, keeping 3.
+pub(crate) const NIGHTLY: &str = "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n";
+
+/// One real pass of every job of `config` at [`NOW`].
+pub(crate) async fn pass_now(config: &Arc<Config>, client: &Client) -> PassReport {
+    let now = at(NOW);
+    pass(config, client, now, jobs(config, now)).await
+}
+
+/// Seeds with snapshots named as `policy` names them.
+pub(crate) trait SeedOurs {
+    /// A snapshot of `policy` for `slot` on `server`, created at the slot.
+    fn ours(self, server: u64, policy: &str, slot: &str, status: SimStatus) -> Seed;
+}
+
+impl SeedOurs for Seed {
+    fn ours(self, server: u64, policy: &str, slot: &str, status: SimStatus) -> Seed {
+        self.snapshot(server, snap(policy, slot), at(slot), status)
+    }
 }
 
 /// The snapshot name a policy writes for `slot`.

@@ -83,11 +83,8 @@ async fn a_create_whose_answer_was_lost_is_found_and_adopted_never_sent_twice() 
             2,
         )
         .await;
-        let config = config(
-            "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
-        );
-        let now = at("2025-02-01T03:00:10Z");
-        let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+        let config = config(NIGHTLY);
+        let report = pass_now(&config, &client(&sim)).await;
         let o = &report.outcomes[0];
         assert!(o.error.is_none(), "{:?}", o.error);
         let adopted = o.report.adopted.as_ref().expect("adopted");
@@ -183,7 +180,7 @@ async fn an_unknown_status_is_waited_for_and_nothing_is_pruned_around_it() {
         SimStatus::from("pending"),
     );
     for d in ["2025-01-29T03:00:00Z", "2025-01-30T03:00:00Z"] {
-        seed = seed.snapshot(SERVER, snap("nightly", d), at(d), SimStatus::Completed);
+        seed = seed.ours(SERVER, "nightly", d, SimStatus::Completed);
     }
     // An older item of ours in a status the docs do not name: not failed.
     seed = seed.snapshot(
@@ -196,8 +193,7 @@ async fn an_unknown_status_is_waited_for_and_nothing_is_pruned_around_it() {
     let config = config(
         "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 1\nwait_timeout = \"150ms\"\n",
     );
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let report = pass_now(&config, &client(&sim)).await;
     let o = &report.outcomes[0];
     assert_eq!(o.error.as_ref().map(|e| e.kind()), Some("wait_timeout"));
     assert!(o.report.slot_taken);
@@ -212,32 +208,14 @@ async fn duplicates_for_a_slot_converge_to_the_lowest_id() {
     let slot = "2025-02-01T03:00:00Z";
     let seed = Seed::empty()
         .server(SERVER, "web-01")
-        .snapshot(
-            SERVER,
-            snap("nightly", slot),
-            at(slot),
-            SimStatus::Completed,
-        )
-        .snapshot(
-            SERVER,
-            snap("nightly", slot),
-            at(slot),
-            SimStatus::Completed,
-        )
-        .snapshot(
-            SERVER,
-            snap("nightly", slot),
-            at(slot),
-            SimStatus::InProgress,
-        );
+        .ours(SERVER, "nightly", slot, SimStatus::Completed)
+        .ours(SERVER, "nightly", slot, SimStatus::Completed)
+        .ours(SERVER, "nightly", slot, SimStatus::InProgress);
     let sim = simulator(seed, Faults::none(), 6).await;
     let mut ids: Vec<u64> = sim.snapshots(None).into_iter().map(|s| s.id).collect();
     ids.sort();
-    let config = config(
-        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
-    );
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let config = config(NIGHTLY);
+    let report = pass_now(&config, &client(&sim)).await;
     assert!(report.outcomes[0].error.is_none());
     let mut gone = deletes(&sim);
     gone.sort();
@@ -325,11 +303,8 @@ async fn an_absurd_retry_after_fails_the_job_clearly_without_a_panic() {
         8,
     )
     .await;
-    let config = config(
-        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
-    );
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let config = config(NIGHTLY);
+    let report = pass_now(&config, &client(&sim)).await;
     let err = report.outcomes[0].error.as_ref().expect("fails");
     assert_eq!(err.kind(), "rate_limited");
     assert!(err.to_string().contains("retry_deadline"), "{err}");
@@ -349,8 +324,7 @@ async fn a_panicking_server_task_is_reported_as_failed() {
     let config = config(
         "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [4242, 2]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
     );
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let report = pass_now(&config, &client(&sim)).await;
     assert_eq!(report.outcomes.len(), 2);
     let boom = report
         .outcomes
@@ -382,8 +356,7 @@ async fn shifting_pages_and_a_lying_count_list_each_item_once() {
     let config = config(
         "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1,2,3,4,5,6]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n",
     );
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let report = pass_now(&config, &client(&sim)).await;
     assert_eq!(
         report.failed(),
         0,
@@ -452,8 +425,7 @@ async fn hooks_bracket_the_create_and_the_thaw_always_runs() {
     let (_dir, log) = hook_log();
     let sim = simulator(Seed::empty().server(SERVER, "web-01"), Faults::none(), 11).await;
     let config = cfg(&hooked_policy(&log, "true", ""));
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let report = pass_now(&config, &client(&sim)).await;
     assert!(
         report.outcomes[0].error.is_none(),
         "{:?}",
@@ -478,7 +450,7 @@ async fn hooks_bracket_the_create_and_the_thaw_always_runs() {
     )
     .await;
     let config = cfg(&hooked_policy(&log, "true", ""));
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let report = pass_now(&config, &client(&sim)).await;
     assert!(report.outcomes[0].error.is_some());
     assert_eq!(
         std::fs::read_to_string(&log).unwrap(),
@@ -491,7 +463,7 @@ async fn hooks_bracket_the_create_and_the_thaw_always_runs() {
     let (_dir, log) = hook_log();
     let sim = simulator(Seed::empty().server(SERVER, "web-01"), Faults::none(), 13).await;
     let config = cfg(&hooked_policy(&log, "echo frozen-not >&2; exit 3", ""));
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let report = pass_now(&config, &client(&sim)).await;
     let err = report.outcomes[0].error.as_ref().expect("fails");
     assert_eq!(err.kind(), "hook");
     assert_eq!(posts(&sim), 0);
@@ -505,7 +477,7 @@ async fn hooks_bracket_the_create_and_the_thaw_always_runs() {
         "exit 3",
         "on_hook_failure = \"continue\"\npost_hook_after = \"completed\"\n",
     ));
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let report = pass_now(&config, &client(&sim)).await;
     let o = &report.outcomes[0];
     assert!(o.error.is_none(), "{:?}", o.error);
     assert!(o.report.crash_consistent.is_some());
@@ -517,7 +489,7 @@ async fn hooks_bracket_the_create_and_the_thaw_always_runs() {
     );
     // The slot exists now: no hooks at all on the next pass.
     let before = std::fs::read_to_string(&log).unwrap();
-    pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    pass_now(&config, &client(&sim)).await;
     assert_eq!(std::fs::read_to_string(&log).unwrap(), before);
     sim.shutdown().await;
 }
@@ -533,7 +505,7 @@ async fn protected_items_are_never_deleted_and_count_toward_the_cap() {
     ];
     let mut seed = Seed::empty().server(SERVER, "web-01");
     for d in days {
-        seed = seed.snapshot(SERVER, snap("nightly", d), at(d), SimStatus::Completed);
+        seed = seed.ours(SERVER, "nightly", d, SimStatus::Completed);
     }
     let sim = simulator(seed, Faults::none(), 14).await;
     let oldest = id_of(&sim, &snap("nightly", days[0]));
@@ -541,8 +513,7 @@ async fn protected_items_are_never_deleted_and_count_toward_the_cap() {
     let config = cfg(&format!(
         "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\nprotect = [{oldest}]\n"
     ));
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let report = pass_now(&config, &client(&sim)).await;
     assert!(
         report.outcomes[0].error.is_none(),
         "{:?}",
@@ -583,9 +554,7 @@ async fn a_paused_policy_runs_only_when_named() {
 #[tokio::test]
 async fn a_waiting_job_stays_small() {
     let sim = simulator(Seed::empty().server(SERVER, "web-01"), Faults::none(), 99).await;
-    let config = config(
-        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
-    );
+    let config = config(NIGHTLY);
     let client = client(&sim);
     let poller = crate::inventory::Poller::start(
         client.clone(),
@@ -641,16 +610,11 @@ async fn a_plain_create_is_ours_and_the_holdings_count_every_status() {
             at("2024-06-01T00:00:00Z"),
             SimStatus::Completed,
         )
-        .snapshot(
+        .ours(SERVER, "nightly", "2025-01-29T03:00:00Z", SimStatus::Failed)
+        .ours(
             SERVER,
-            snap("nightly", "2025-01-29T03:00:00Z"),
-            at("2025-01-29T03:00:00Z"),
-            SimStatus::Failed,
-        )
-        .snapshot(
-            SERVER,
-            snap("nightly", "2025-01-30T03:00:00Z"),
-            at("2025-01-30T03:00:00Z"),
+            "nightly",
+            "2025-01-30T03:00:00Z",
             SimStatus::InProgress,
         )
         .snapshot(
@@ -664,8 +628,7 @@ async fn a_plain_create_is_ours_and_the_holdings_count_every_status() {
     let config = config(&format!(
         "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\nprotect = [{failed}]\n"
     ));
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let report = pass_now(&config, &client(&sim)).await;
     let o = &report.outcomes[0];
     assert!(o.error.is_none(), "{:?}", o.error);
     assert!(o.report.created.is_some());
@@ -700,11 +663,8 @@ async fn a_refused_create_fails_with_the_providers_reason() {
         21,
     )
     .await;
-    let config = config(
-        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
-    );
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let config = config(NIGHTLY);
+    let report = pass_now(&config, &client(&sim)).await;
     let err = report.outcomes[0].error.as_ref().expect("fails");
     assert_eq!(err.kind(), "rejected", "{err}");
     assert!(err.to_string().starts_with("create failed"), "{err}");
@@ -736,11 +696,8 @@ async fn a_lost_answer_is_adopted_beside_other_items() {
         22,
     )
     .await;
-    let config = config(
-        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
-    );
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let config = config(NIGHTLY);
+    let report = pass_now(&config, &client(&sim)).await;
     let o = &report.outcomes[0];
     assert!(o.error.is_none(), "{:?}", o.error);
     let adopted = o.report.adopted.as_ref().expect("adopted");
@@ -768,32 +725,19 @@ async fn duplicates_converge_to_the_lowest_id_of_the_slot_not_of_the_server() {
             at("2024-06-01T00:00:00Z"),
             SimStatus::Completed,
         )
-        .snapshot(
+        .ours(
             SERVER,
-            snap("nightly", "2025-01-31T03:00:00Z"),
-            at("2025-01-31T03:00:00Z"),
+            "nightly",
+            "2025-01-31T03:00:00Z",
             SimStatus::Completed,
         )
-        .snapshot(
-            SERVER,
-            snap("nightly", slot),
-            at(slot),
-            SimStatus::Completed,
-        )
-        .snapshot(
-            SERVER,
-            snap("nightly", slot),
-            at(slot),
-            SimStatus::Completed,
-        );
+        .ours(SERVER, "nightly", slot, SimStatus::Completed)
+        .ours(SERVER, "nightly", slot, SimStatus::Completed);
     let sim = simulator(seed, Faults::none(), 23).await;
     let mut ids: Vec<u64> = sim.snapshots(None).into_iter().map(|s| s.id).collect();
     ids.sort();
-    let config = config(
-        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
-    );
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let config = config(NIGHTLY);
+    let report = pass_now(&config, &client(&sim)).await;
     assert!(report.outcomes[0].error.is_none());
     assert_eq!(deletes(&sim), [format!("/api/v1/snapshots/{}/", ids[3])]);
     assert_eq!(posts(&sim), 0);
@@ -835,10 +779,10 @@ async fn a_refusal_counts_foreign_items_and_other_policies_apart() {
             at("2025-01-31T03:00:00Z"),
             SimStatus::Completed,
         )
-        .snapshot(
+        .ours(
             SERVER,
-            snap("nightly", "2025-01-31T03:00:00Z"),
-            at("2025-01-31T03:00:00Z"),
+            "nightly",
+            "2025-01-31T03:00:00Z",
             SimStatus::Completed,
         );
     let sim = simulator(seed, Faults::none(), 24).await;
@@ -872,7 +816,7 @@ async fn victims_gone_under_the_job_every_round_end_in_contention() {
         .map(|d| format!("2025-01-{d}T03:00:00Z"))
         .collect();
     for d in &days {
-        seed = seed.snapshot(SERVER, snap("nightly", d), at(d), SimStatus::Completed);
+        seed = seed.ours(SERVER, "nightly", d, SimStatus::Completed);
     }
     let sim = simulator(
         seed,
@@ -883,11 +827,8 @@ async fn victims_gone_under_the_job_every_round_end_in_contention() {
         25,
     )
     .await;
-    let config = config(
-        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
-    );
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let config = config(NIGHTLY);
+    let report = pass_now(&config, &client(&sim)).await;
     let err = report.outcomes[0].error.as_ref().expect("gives up");
     assert_eq!(err.kind(), "contention", "{err}");
     assert!(err.to_string().contains("4 times in a row"), "{err}");
@@ -912,7 +853,7 @@ async fn a_full_provider_behind_a_stale_list_fails_after_one_create() {
         "2025-01-30T03:00:00Z",
         "2025-01-31T03:00:00Z",
     ] {
-        seed = seed.snapshot(SERVER, snap("nightly", d), at(d), SimStatus::Completed);
+        seed = seed.ours(SERVER, "nightly", d, SimStatus::Completed);
     }
     let sim = simulator(
         seed,
@@ -929,8 +870,7 @@ async fn a_full_provider_behind_a_stale_list_fails_after_one_create() {
     let config = config(
         "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\nwait_timeout = \"150ms\"\n",
     );
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client, now, jobs(&config, now)).await;
+    let report = pass_now(&config, &client).await;
     let err = report.outcomes[0].error.as_ref().expect("fails");
     assert_eq!(err.kind(), "provider_full", "{err}");
     assert!(err.to_string().contains("re-listed 0 time(s)"), "{err}");
@@ -958,7 +898,7 @@ async fn limit_reached_relists_and_makes_room_beside_the_other_writers_item() {
     ];
     let mut seed = Seed::empty().server(SERVER, "web-01");
     for d in days {
-        seed = seed.snapshot(SERVER, snap("nightly", d), at(d), SimStatus::Completed);
+        seed = seed.ours(SERVER, "nightly", d, SimStatus::Completed);
     }
     let sim = simulator(
         seed,
@@ -984,8 +924,7 @@ async fn limit_reached_relists_and_makes_room_beside_the_other_writers_item() {
     let config = config(
         "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\nwait_timeout = \"3s\"\n",
     );
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client, now, jobs(&config, now)).await;
+    let report = pass_now(&config, &client).await;
     let o = &report.outcomes[0];
     assert!(o.error.is_none(), "{:?}\n{:?}", o.error, calls(&sim));
     assert_eq!(posts(&sim), 2, "{:?}", calls(&sim));
@@ -1016,16 +955,16 @@ async fn resume_only_finishes_the_newest_unfinished_slot_and_creates_nothing() {
             complete_after: Duration::from_millis(400),
             seed: Seed::empty()
                 .server(SERVER, "web-01")
-                .snapshot(
+                .ours(
                     SERVER,
-                    snap("nightly", "2025-01-29T03:00:00Z"),
-                    at("2025-01-29T03:00:00Z"),
+                    "nightly",
+                    "2025-01-29T03:00:00Z",
                     SimStatus::Completed,
                 )
-                .snapshot(
+                .ours(
                     SERVER,
-                    snap("nightly", "2025-01-30T03:00:00Z"),
-                    at("2025-01-30T03:00:00Z"),
+                    "nightly",
+                    "2025-01-30T03:00:00Z",
                     SimStatus::Completed,
                 ),
             faults: Faults::none(),
@@ -1092,7 +1031,7 @@ async fn a_dry_run_reports_what_it_would_do_and_changes_nothing() {
     ];
     let mut seed = Seed::empty().server(SERVER, "web-01");
     for d in days {
-        seed = seed.snapshot(SERVER, snap("nightly", d), at(d), SimStatus::Completed);
+        seed = seed.ours(SERVER, "nightly", d, SimStatus::Completed);
     }
     let sim = simulator(seed, Faults::none(), 29).await;
     let config = config(
@@ -1152,19 +1091,14 @@ async fn a_dry_run_reports_what_it_would_do_and_changes_nothing() {
 async fn a_job_run_on_its_own_names_the_server_from_its_items() {
     let slot = "2025-02-01T03:00:00Z";
     let sim = simulator(
-        Seed::empty().server(SERVER, "web-01").snapshot(
-            SERVER,
-            snap("nightly", slot),
-            at(slot),
-            SimStatus::Completed,
-        ),
+        Seed::empty()
+            .server(SERVER, "web-01")
+            .ours(SERVER, "nightly", slot, SimStatus::Completed),
         Faults::none(),
         30,
     )
     .await;
-    let config = config(
-        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
-    );
+    let config = config(NIGHTLY);
     let client = client(&sim);
     let poller = crate::inventory::Poller::start(
         client.clone(),
@@ -1195,37 +1129,11 @@ async fn a_job_run_on_its_own_names_the_server_from_its_items() {
     sim.shutdown().await;
 }
 
-/// An in-memory sink for a `tracing` subscriber on this thread.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("log lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn every_action_leaves_an_audit_event() {
     // The current-thread runtime runs the pass's tasks on this thread, so a
     // thread-local subscriber sees every audit event.
-    let logs = Captured::default();
-    let sink = logs.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    // See api::tests::canary_token_never_leaks: a second dispatcher makes
-    // callsites first hit on other threads ask this one too.
-    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-    let _guard = tracing::subscriber::set_default(subscriber);
-    tracing::callsite::rebuild_interest_cache();
+    let logs = crate::telemetry::capture::CapturedLogs::on_this_thread(tracing::Level::INFO);
 
     let days = [
         "2025-01-29T03:00:00Z",
@@ -1234,7 +1142,7 @@ async fn every_action_leaves_an_audit_event() {
     ];
     let mut seed = Seed::empty().server(SERVER, "web-01");
     for d in days {
-        seed = seed.snapshot(SERVER, snap("nightly", d), at(d), SimStatus::Completed);
+        seed = seed.ours(SERVER, "nightly", d, SimStatus::Completed);
     }
     // Slow deletes, so their duration shows in the event.
     let sim = simulator(
@@ -1247,15 +1155,12 @@ async fn every_action_leaves_an_audit_event() {
     )
     .await;
     let oldest = id_of(&sim, &snap("nightly", days[0]));
-    let config = config(
-        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
-    );
-    let now = at("2025-02-01T03:00:10Z");
-    let report = pass(&config, &client(&sim), now, jobs(&config, now)).await;
+    let config = config(NIGHTLY);
+    let report = pass_now(&config, &client(&sim)).await;
     assert!(report.outcomes[0].error.is_none());
     let created = snap("nightly", "2025-02-01T03:00:00Z");
     let id = id_of(&sim, &created);
-    let text = String::from_utf8_lossy(&logs.0.lock().expect("log lock")).into_owned();
+    let text = logs.text();
     let audit: Vec<&str> = text
         .lines()
         .filter(|l| l.contains("snapkeep::audit"))
