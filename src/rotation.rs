@@ -423,28 +423,27 @@ impl Job<'_> {
             return Ok(Attempt::Done);
         }
         // With hooks, the whole bracket runs out of line (a job waiting for
-        // completion does not carry the hooks' futures). A create that did not
-        // go through is handled out of line too, and the created item moves
-        // into `items` and the report before the wait (see `OutOfLine`).
-        let (id, mut hook_run) =
-            {
-                let (created, hook_run, took) = if self.policy.hooks.is_none() {
-                    let started = Instant::now();
-                    let created = self.create(label).await;
-                    (created, None, started.elapsed())
-                } else {
-                    OutOfLine::call(self.create_bracketed(label, report)).await?
-                };
-                match created {
-                    Ok(created) => (self.accepted(created, took, items, report), hook_run),
-                    Err(source) => {
-                        return OutOfLine::call(self.not_created(
-                            source, hook_run, took, label, items, gone, rounds, report,
-                        ))
-                        .await;
-                    }
-                }
+        // completion does not carry the hooks' futures); so does a create
+        // that did not go through. The block ends the create's locals before
+        // the wait below, so a waiting job does not hold them (`OutOfLine`'s
+        // layout rules).
+        let (id, mut hook_run) = {
+            let (created, hook_run, took) = if self.policy.hooks.is_none() {
+                let started = Instant::now();
+                let created = self.create(label).await;
+                (created, None, started.elapsed())
+            } else {
+                OutOfLine::call(self.create_bracketed(label, report)).await?
             };
+            match created {
+                Ok(created) => (self.accepted(created, took, items, report), hook_run),
+                Err(source) => {
+                    let rest = self
+                        .not_created(source, hook_run, took, label, items, gone, rounds, report);
+                    return OutOfLine::call(rest).await;
+                }
+            }
+        };
         let settled = self.settle_slot(items, report).await;
         if let Some(run) = hook_run.as_mut() {
             let result = if settled.is_ok() {
@@ -505,9 +504,13 @@ impl Job<'_> {
                 // Someone else took the room between our list and our
                 // create: most likely a second instance creating this very
                 // slot. Look again.
-                self.audit(Action::Skip, &report.server_name).reason(&format!(
-                        "create of {label} refused, the server is full ({source}); re-listing to see who took the room"
-                    )).took(took).emit();
+                let why = format!(
+                    "create of {label} refused, the server is full ({source}); re-listing to see who took the room"
+                );
+                self.audit(Action::Skip, &report.server_name)
+                    .reason(&why)
+                    .took(took)
+                    .emit();
                 if rounds >= MAX_ROUNDS {
                     return Err(self.provider_full(source, rounds, report));
                 }
@@ -528,10 +531,15 @@ impl Job<'_> {
                 Ok(Attempt::Again)
             }
             source if source.may_have_applied() => {
-                self.audit(Action::Wait, &report.server_name).reason(&format!(
-                        "create of {label} may have landed ({source}); not sending it again, looking for it in the provider's lists for up to {:?}",
-                        self.policy.wait_timeout
-                    )).failed().took(took).emit();
+                let why = format!(
+                    "create of {label} may have landed ({source}); not sending it again, looking for it in the provider's lists for up to {:?}",
+                    self.policy.wait_timeout
+                );
+                self.audit(Action::Wait, &report.server_name)
+                    .reason(&why)
+                    .failed()
+                    .took(took)
+                    .emit();
                 match self.look_for(label, items, report).await {
                     true => Ok(Attempt::Again),
                     false => {
@@ -646,7 +654,10 @@ impl Job<'_> {
         else {
             return false;
         };
-        self.audit(Action::Skip, &report.server_name).about(&found).reason("found the slot's item in the provider's list; adopting it instead of creating another").emit();
+        self.audit(Action::Skip, &report.server_name)
+            .about(&found)
+            .reason("found the slot's item in the provider's list; adopting it instead of creating another")
+            .emit();
         report.adopted = Some(Box::new(found.clone()));
         if !items.iter().any(|i| i.id == found.id) {
             items.push(found);
@@ -729,10 +740,14 @@ impl Job<'_> {
                 continue;
             }
             if let Status::Other(status) = &dup.status {
-                self.audit(Action::Skip, &report.server_name).about(&dup).reason(&format!(
-                        "a second item for slot {} in status {status:?}, which is not known to be deletable; left alone",
-                        self.slot.to_rfc3339()
-                    )).emit();
+                let why = format!(
+                    "a second item for slot {} in status {status:?}, which is not known to be deletable; left alone",
+                    self.slot.to_rfc3339()
+                );
+                self.audit(Action::Skip, &report.server_name)
+                    .about(&dup)
+                    .reason(&why)
+                    .emit();
                 continue;
             }
             self.delete(
