@@ -90,12 +90,12 @@ impl Outcome {
 
 /// One action's details.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Detail<'a> {
-    pub(crate) item_id: Option<u64>,
-    pub(crate) item_name: &'a str,
-    pub(crate) reason: &'a str,
-    pub(crate) outcome: Outcome,
-    pub(crate) duration: Option<Duration>,
+struct Detail<'a> {
+    item_id: Option<u64>,
+    item_name: &'a str,
+    reason: &'a str,
+    outcome: Outcome,
+    duration: Option<Duration>,
 }
 
 /// An audit event being written: `Event::new(action, who).item(..)
@@ -151,7 +151,7 @@ impl<'a> Event<'a> {
     }
 }
 
-pub(crate) fn emit(action: Action, who: Subject<'_>, d: Detail<'_>) {
+fn emit(action: Action, who: Subject<'_>, d: Detail<'_>) {
     let item_id = d.item_id.map(|i| i as i64).unwrap_or(-1);
     let duration_ms = d.duration.map(|d| d.as_millis() as u64).unwrap_or(0);
     let outcome = d.outcome.as_str();
