@@ -150,7 +150,6 @@ pub(crate) async fn run_loop<P: Passes>(
             notifier: Notifier::new(&config.notify),
         },
         done: mpsc::unbounded_channel(),
-        _passes: std::marker::PhantomData,
     };
     let watchdog = watchdog_interval();
 
@@ -265,7 +264,7 @@ struct Hooks {
 type PassServer = (u64, u64);
 
 /// The passes under way and which servers they hold.
-struct Fleet<P> {
+struct Fleet {
     passes: JoinSet<()>,
     /// Each pass task's number and the servers it was given (freed when
     /// it ends, also abnormally, if it still holds them).
@@ -284,13 +283,12 @@ struct Fleet<P> {
         mpsc::UnboundedSender<PassServer>,
         mpsc::UnboundedReceiver<PassServer>,
     ),
-    _passes: std::marker::PhantomData<P>,
 }
 
-impl<P: Passes> Fleet<P> {
+impl Fleet {
     /// Starts a pass for the fires whose servers are idle; queues the others
     /// behind their server's work.
-    fn fire(
+    fn fire<P: Passes>(
         &mut self,
         config: &Arc<Config>,
         client: &P,
@@ -389,7 +387,7 @@ impl<P: Passes> Fleet<P> {
 
     /// Pass `pass` is done with `server`: if that pass still holds it, free
     /// it and start what waited for it.
-    fn server_done(
+    fn server_done<P: Passes>(
         &mut self,
         pass: u64,
         server: u64,
@@ -407,7 +405,7 @@ impl<P: Passes> Fleet<P> {
     }
 
     /// A pass task ended; if it panicked, its servers are freed anyway.
-    fn pass_ended(
+    fn pass_ended<P: Passes>(
         &mut self,
         joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
         config: &Arc<Config>,
