@@ -12,12 +12,9 @@ use crate::runner::SelectError;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AppError {
+    /// The config, the token or the HTTP client (`config::connect`).
     #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Token(#[from] TokenError),
-    #[error(transparent)]
-    Setup(#[from] SetupError),
+    Start(#[from] StartError),
     #[error(transparent)]
     Select(#[from] SelectError),
     /// The command line asks for what cannot be; the text says what to do
@@ -70,9 +67,7 @@ impl AppError {
 
     pub(crate) fn exit_code(&self) -> u8 {
         match self {
-            AppError::Config(_)
-            | AppError::Token(_)
-            | AppError::Setup(_)
+            AppError::Start(_)
             | AppError::Select(_)
             | AppError::Usage(_)
             | AppError::Input { .. } => 2,
@@ -81,15 +76,17 @@ impl AppError {
     }
 }
 
-impl From<StartError> for AppError {
-    fn from(e: StartError) -> AppError {
-        match e {
-            StartError::Config(e) => AppError::Config(e),
-            StartError::Token(e) => AppError::Token(e),
-            StartError::Setup(e) => AppError::Setup(e),
+/// `?` on a config, token or client error: each is a [`StartError`].
+macro_rules! start_error_from {
+    ($($t:ty),*) => {$(
+        impl From<$t> for AppError {
+            fn from(e: $t) -> AppError {
+                AppError::Start(StartError::from(e))
+            }
         }
-    }
+    )*};
 }
+start_error_from!(ConfigError, TokenError, SetupError);
 
 #[cfg(test)]
 mod tests {
