@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::cli::{Cli, Command};
 use crate::commands::{self, runtime};
-use crate::config::load_logged as load_config;
+use crate::config::load_and_connect;
 use crate::error::AppError;
 
 /// Runs the command; returns the process exit code.
@@ -32,32 +32,27 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Some(Command::Sim(args)) => runtime()?.block_on(commands::sim::run(args)),
         Some(Command::Status(args)) if args.check => Ok(commands::status_check::run(&cli.config)),
         Some(Command::Status(args)) => {
-            let config = load_config(&cli.config)?;
-            let client = config.client(Arc::default())?;
+            let (config, client) = load_and_connect(&cli.config, Arc::default())?;
             runtime()?.block_on(commands::status::run(&config, &client, args.json))
         }
         Some(Command::PruneOrphans(args)) => {
-            let config = load_config(&cli.config)?;
-            let client = config.client(Arc::default())?;
+            let (config, client) = load_and_connect(&cli.config, Arc::default())?;
             runtime()?.block_on(commands::prune_orphans::run(
                 &config, &client, args.yes, args.json,
             ))
         }
         Some(Command::Restore(args)) => {
-            let config = load_config(&cli.config)?;
-            let client = config.client(Arc::default())?;
+            let (_, client) = load_and_connect(&cli.config, Arc::default())?;
             runtime()?.block_on(commands::restore::run(client, args))
         }
         Some(Command::Completions(args)) => commands::docs::completions(args.shell),
         Some(Command::Manpage) => commands::docs::manpage(),
         None if cli.run_now => {
-            let config = load_config(&cli.config)?;
-            let client = config.client(Arc::default())?;
+            let (config, client) = load_and_connect(&cli.config, Arc::default())?;
             runtime()?.block_on(commands::run_now::run(Arc::new(config), client, &cli))
         }
         None => {
-            let config = load_config(&cli.config)?;
-            let client = config.client(Arc::default())?;
+            let (config, client) = load_and_connect(&cli.config, Arc::default())?;
             runtime()?.block_on(commands::daemon::run(cli.config.clone(), config, client))
         }
     }

@@ -25,7 +25,7 @@ mod connect;
 pub(crate) mod token;
 use crate::retention::{KeepRules, Span};
 use crate::schedule::Schedule;
-pub(crate) use connect::{StartError, load_and_connect, load_logged};
+pub(crate) use connect::{StartError, load_and_connect};
 pub(crate) use token::TokenError;
 
 /// Default config location (`--config`, env `SNAPKEEP_CONFIG`).

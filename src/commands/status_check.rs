@@ -32,8 +32,8 @@ const NAMED: usize = 3;
 /// code. Never fails: every error is an UNKNOWN line.
 pub(crate) fn run(config_path: &Path) -> u8 {
     let checked = (|| -> Result<(String, u8), String> {
-        let config = crate::config::load_logged(config_path).map_err(|e| e.to_string())?;
-        let client = config.client(Arc::default()).map_err(|e| e.to_string())?;
+        let (config, client) = crate::config::load_and_connect(config_path, Arc::default())
+            .map_err(|e| e.to_string())?;
         let inventories = super::runtime()
             .map_err(|e| e.to_string())?
             .block_on(status::fetch_all(&client))

@@ -22,7 +22,7 @@ pub(crate) enum StartError {
 }
 
 /// Loads and validates the config at `path`, logging its warnings.
-pub(crate) fn load_logged(path: &Path) -> Result<Config, ConfigError> {
+fn load_logged(path: &Path) -> Result<Config, ConfigError> {
     let config = super::load(path)?;
     for w in &config.warnings {
         tracing::warn!("{}: {w}", config.origin);
