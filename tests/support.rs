@@ -528,22 +528,10 @@ impl Ran {
     /// normalised stdout must match.
     #[track_caller]
     pub(crate) fn again(&self, args: &[&str], status: i32, stdout: &str) -> Run {
-        let run = self.setup().run(args);
-        check_status(status, &run);
+        let run = self.setup().run(args).expect(status);
         assert_text("stdout", stdout, &self.normalize.apply(&run.stdout()));
         run
     }
-}
-
-#[track_caller]
-fn check_status(want: i32, run: &Run) {
-    assert_eq!(
-        run.code(),
-        want,
-        "exit status\n--- stdout\n{}\n--- stderr\n{}",
-        run.stdout(),
-        run.stderr()
-    );
 }
 
 impl Test {
@@ -655,7 +643,7 @@ impl Test {
         if !self.token {
             cmd.env_remove("VPS_API_TOKEN");
         }
-        let run = Run(cmd.args(&self.args).output().unwrap());
+        let run = Run(cmd.args(&self.args).output().unwrap()).expect(self.status);
 
         let mut normalize = Normalize::default()
             .literal(dir.display().to_string(), "{DIR}")
@@ -665,7 +653,6 @@ impl Test {
             normalize = normalize.literal(sim.sim.base_url(), "{SIM}");
         }
 
-        check_status(self.status, &run);
         if let Some(want) = &self.stdout {
             assert_text("stdout", want, &normalize.apply(&run.stdout()));
         }
