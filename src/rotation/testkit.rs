@@ -95,6 +95,15 @@ pub(crate) async fn pass_now(config: &Arc<Config>, client: &Client) -> PassRepor
     pass(config, client, now, jobs(config, now)).await
 }
 
+/// Server 1 ("web-01") with a completed "nightly" snapshot for each slot.
+pub(crate) fn web01_with_nightly(slots: &[&str]) -> Seed {
+    slots
+        .iter()
+        .fold(Seed::empty().server(1, "web-01"), |seed, slot| {
+            seed.ours(1, "nightly", slot, SimStatus::Completed)
+        })
+}
+
 /// Seeds with snapshots named as `policy` names them.
 pub(crate) trait SeedOurs {
     /// A snapshot of `policy` for `slot` on `server`, created at the slot.

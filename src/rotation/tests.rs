@@ -503,10 +503,7 @@ async fn protected_items_are_never_deleted_and_count_toward_the_cap() {
         "2025-01-30T03:00:00Z",
         "2025-01-31T03:00:00Z",
     ];
-    let mut seed = Seed::empty().server(SERVER, "web-01");
-    for d in days {
-        seed = seed.ours(SERVER, "nightly", d, SimStatus::Completed);
-    }
+    let seed = web01_with_nightly(&days);
     let sim = simulator(seed, Faults::none(), 14).await;
     let oldest = id_of(&sim, &snap("nightly", days[0]));
     let second = id_of(&sim, &snap("nightly", days[1]));
@@ -846,15 +843,12 @@ async fn a_full_provider_behind_a_stale_list_fails_after_one_create() {
     // Another writer's snapshot does not show in the lagging lists: the job
     // counts room, the provider says "limit reached". The job re-lists,
     // looks for the slot's item, then gives up; it never creates twice.
-    let mut seed = Seed::empty().server(SERVER, "web-01");
-    for d in [
+    let seed = web01_with_nightly(&[
         "2025-01-28T03:00:00Z",
         "2025-01-29T03:00:00Z",
         "2025-01-30T03:00:00Z",
         "2025-01-31T03:00:00Z",
-    ] {
-        seed = seed.ours(SERVER, "nightly", d, SimStatus::Completed);
-    }
+    ]);
     let sim = simulator(
         seed,
         Faults::none().with_list_lag(Duration::from_secs(30)),
@@ -896,10 +890,7 @@ async fn limit_reached_relists_and_makes_room_beside_the_other_writers_item() {
         "2025-01-30T03:00:00Z",
         "2025-01-31T03:00:00Z",
     ];
-    let mut seed = Seed::empty().server(SERVER, "web-01");
-    for d in days {
-        seed = seed.ours(SERVER, "nightly", d, SimStatus::Completed);
-    }
+    let seed = web01_with_nightly(&days);
     let sim = simulator(
         seed,
         Faults::none()
@@ -1029,10 +1020,7 @@ async fn a_dry_run_reports_what_it_would_do_and_changes_nothing() {
         "2025-01-30T03:00:00Z",
         "2025-01-31T03:00:00Z",
     ];
-    let mut seed = Seed::empty().server(SERVER, "web-01");
-    for d in days {
-        seed = seed.ours(SERVER, "nightly", d, SimStatus::Completed);
-    }
+    let seed = web01_with_nightly(&days);
     let sim = simulator(seed, Faults::none(), 29).await;
     let config = config(
         "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n",
@@ -1140,10 +1128,7 @@ async fn every_action_leaves_an_audit_event() {
         "2025-01-30T03:00:00Z",
         "2025-01-31T03:00:00Z",
     ];
-    let mut seed = Seed::empty().server(SERVER, "web-01");
-    for d in days {
-        seed = seed.ours(SERVER, "nightly", d, SimStatus::Completed);
-    }
+    let seed = web01_with_nightly(&days);
     // Slow deletes, so their duration shows in the event.
     let sim = simulator(
         seed,
