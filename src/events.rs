@@ -202,3 +202,50 @@ fn describe(who: Subject<'_>, d: Detail<'_>) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::telemetry::capture::CapturedLogs;
+
+    fn who() -> Subject<'static> {
+        Subject {
+            server_id: 7,
+            server_name: "web-07",
+            policy: "nightly",
+        }
+    }
+
+    #[test]
+    fn the_outcome_field_says_ok_error_or_dry_run() {
+        let logs = CapturedLogs::on_this_thread(tracing::Level::INFO);
+        Event::new(Action::Delete, who()).item(11, "a").emit();
+        Event::new(Action::Delete, who())
+            .item(12, "b")
+            .failed()
+            .emit();
+        Event::new(Action::Delete, who())
+            .item(13, "c")
+            .outcome(Outcome::DryRun)
+            .emit();
+        let text = logs.text();
+        let line = |id: &str| {
+            text.lines()
+                .find(|l| l.contains(&format!("#{id} ")))
+                .unwrap_or_else(|| panic!("no event #{id} in\n{text}"))
+                .to_owned()
+        };
+        assert!(line("11").contains("outcome=\"ok\""), "{text}");
+        assert!(line("11").contains(" INFO "), "{text}");
+        // A failure is a warning at least, and says so in `outcome`.
+        assert!(line("12").contains("outcome=\"error\""), "{text}");
+        assert!(line("12").contains(" WARN "), "{text}");
+        assert!(line("13").contains("outcome=\"dry-run\""), "{text}");
+    }
+
+    #[test]
+    fn outcome_of_a_result() {
+        assert_eq!(Outcome::of(&Ok::<(), ()>(())), Outcome::Ok);
+        assert_eq!(Outcome::of(&Err::<(), ()>(())), Outcome::Error);
+    }
+}
