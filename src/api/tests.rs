@@ -1295,3 +1295,13 @@ mod paging {
         assert_eq!(queries, ["", "server_id=3"]);
     }
 }
+
+#[test]
+fn a_token_that_cannot_be_a_header_is_a_setup_error_that_does_not_echo_it() {
+    let settings = fast_settings("http://127.0.0.1:9/api/v1".into(), "tok\nen-SECRET");
+    let err = Client::with_stats(settings, Arc::default()).unwrap_err();
+    assert!(matches!(err, super::SetupError::TokenNotAHeader), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("not allowed in an HTTP header"), "{text}");
+    assert!(!text.contains("SECRET") && !format!("{err:?}").contains("SECRET"));
+}
