@@ -265,3 +265,36 @@ fn the_token_never_appears_in_output_or_errors() {
     );
     assert!(run.stdout().contains("401"), "{}", run.stdout());
 }
+
+#[test]
+fn run_now_filters_that_name_nothing_exit_2_before_any_request() {
+    let one = "[[policy]]\nname = \"n\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n";
+    for (filter, error) in [
+        (
+            ["--policy", "nope"],
+            "error: --policy nope: no such policy in {DIR}/config.toml; policies: n\n",
+        ),
+        (
+            ["--server", "42"],
+            "error: --server 42: no policy in {DIR}/config.toml names this server\n",
+        ),
+    ] {
+        let ran = Test::new()
+            .seed(Seed::empty().server(1, "web-01"))
+            .policies(one)
+            .args(&["--run-now", filter[0], filter[1]])
+            .status(2)
+            .stderr(error)
+            .run();
+        assert!(ran.sim().sim.requests().is_empty());
+    }
+}
+
+#[test]
+fn sim_with_an_unreadable_seed_exits_2_naming_it() {
+    Test::new()
+        .args(&["sim", "--seed", "/nonexistent/seed.toml"])
+        .status(2)
+        .stderr("error: snapkeep sim: cannot read seed file /nonexistent/seed.toml: No such file or directory (os error 2)\n")
+        .run();
+}
