@@ -57,6 +57,7 @@ pub(crate) struct ApiConfig {
     pub(crate) connect_timeout: Duration,
     pub(crate) max_retries: u32,
     pub(crate) retry_deadline: Duration,
+    pub(crate) list_lag: Duration,
     pub(crate) requests_per_second: f64,
     pub(crate) max_concurrency: usize,
 }
@@ -97,6 +98,11 @@ pub(crate) struct Policy {
     pub(crate) wait_timeout: Duration,
     pub(crate) missed: Missed,
     pub(crate) jitter: Duration,
+    /// How long after its slot a failed job is fired again for the same
+    /// slot (never past the next fire); zero: never (`daemon::retry`).
+    pub(crate) retry_window: Duration,
+    /// The first wait before such a retry; it doubles, up to 15 minutes.
+    pub(crate) retry_backoff: Duration,
     pub(crate) keep: KeepRules,
     pub(crate) description: Option<String>,
     /// How many completed items this policy may keep on one server: its
@@ -427,6 +433,7 @@ struct RawApi {
     connect_timeout: Option<Spanned<String>>,
     max_retries: Option<Spanned<i64>>,
     retry_deadline: Option<Spanned<String>>,
+    list_lag: Option<Spanned<String>>,
     requests_per_second: Option<Spanned<f64>>,
     max_concurrency: Option<Spanned<i64>>,
 }
@@ -447,6 +454,8 @@ struct RawDefaults {
     wait_timeout: Option<Spanned<String>>,
     missed: Option<Spanned<String>>,
     jitter: Option<Spanned<String>>,
+    retry_window: Option<Spanned<String>>,
+    retry_backoff: Option<Spanned<String>>,
     pre_hook: Option<Spanned<Vec<Spanned<String>>>>,
     post_hook: Option<Spanned<Vec<Spanned<String>>>>,
     hook_timeout: Option<Spanned<String>>,
@@ -468,6 +477,8 @@ struct RawPolicy {
     wait_timeout: Option<Spanned<String>>,
     missed: Option<Spanned<String>>,
     jitter: Option<Spanned<String>>,
+    retry_window: Option<Spanned<String>>,
+    retry_backoff: Option<Spanned<String>>,
     keep_last: Option<Spanned<i64>>,
     keep_hourly: Option<Spanned<i64>>,
     keep_daily: Option<Spanned<i64>>,
@@ -506,6 +517,8 @@ struct Inherited {
     wait_timeout: Duration,
     missed: Missed,
     jitter: Duration,
+    retry_window: Duration,
+    retry_backoff: Duration,
     pre_hook: Option<Vec<String>>,
     post_hook: Option<Vec<String>>,
     hook_timeout: Duration,
@@ -695,6 +708,12 @@ impl Validator<'_> {
             ),
             missed: self.missed(&raw.missed, &k("missed"), base.missed),
             jitter: self.jitter(&raw.jitter, &k("jitter"), base.jitter),
+            retry_window: self.duration(&raw.retry_window, &k("retry_window"), base.retry_window),
+            retry_backoff: self.positive_duration(
+                &raw.retry_backoff,
+                &k("retry_backoff"),
+                base.retry_backoff,
+            ),
             pre_hook: self.argv(&raw.pre_hook, &k("pre_hook"), &base.pre_hook),
             post_hook: self.argv(&raw.post_hook, &k("post_hook"), &base.post_hook),
             hook_timeout: self.hook_timeout(
@@ -848,6 +867,8 @@ impl Validator<'_> {
             wait_timeout: Duration::from_secs(30 * 60),
             missed: Missed::RunOnce,
             jitter: Duration::ZERO,
+            retry_window: Duration::from_secs(2 * 3600),
+            retry_backoff: Duration::from_secs(60),
             pre_hook: None,
             post_hook: None,
             hook_timeout: Duration::from_secs(60),
@@ -963,6 +984,11 @@ impl Validator<'_> {
                 "api.retry_deadline",
                 Duration::from_secs(300),
             ),
+            list_lag: self.positive_duration(
+                &raw.list_lag,
+                "api.list_lag",
+                Duration::from_secs(30),
+            ),
             requests_per_second,
             max_concurrency,
         }
@@ -1033,6 +1059,8 @@ impl Validator<'_> {
             wait_timeout: p.wait_timeout.clone(),
             missed: p.missed.clone(),
             jitter: p.jitter.clone(),
+            retry_window: p.retry_window.clone(),
+            retry_backoff: p.retry_backoff.clone(),
             pre_hook: p.pre_hook.clone(),
             post_hook: p.post_hook.clone(),
             hook_timeout: p.hook_timeout.clone(),
@@ -1103,6 +1131,8 @@ impl Validator<'_> {
             wait_timeout: inherited.wait_timeout,
             missed: inherited.missed,
             jitter: inherited.jitter,
+            retry_window: inherited.retry_window,
+            retry_backoff: inherited.retry_backoff,
             keep,
             description,
             max_kept,

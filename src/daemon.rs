@@ -32,6 +32,7 @@ use crate::metrics::Metrics;
 use crate::notify::Notifier;
 use crate::runner::{self, JobSpec, PassOptions, PassReport, ServerDone};
 
+mod retry;
 mod timetable;
 pub(crate) use timetable::Timetable;
 

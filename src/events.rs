@@ -19,6 +19,9 @@ pub(crate) enum Action {
     Fail,
     /// A pre or post hook ran (`outcome` says whether it succeeded).
     Hook,
+    /// Something an operator should know about a job that changes nothing
+    /// by itself (the cap shared with items this policy may not delete).
+    Note,
 }
 
 impl Action {
@@ -32,6 +35,7 @@ impl Action {
             Action::Refuse => "refuse",
             Action::Fail => "fail",
             Action::Hook => "hook",
+            Action::Note => "note",
         }
     }
 }

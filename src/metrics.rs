@@ -69,6 +69,7 @@ pub(crate) struct Metrics {
     registry: Registry,
     last_success: Family<JobLabels, Gauge<f64, AtomicU64>>,
     items: Family<ItemLabels, Gauge>,
+    keep_shortfall: Family<JobLabels, Gauge>,
     api_requests: Family<ApiLabels, Counter>,
     retries: Counter,
     pass_duration: Histogram,
@@ -100,6 +101,12 @@ impl Metrics {
             "items",
             "Items on a server by state, from a policy's point of view (completed, in_progress, failed, unknown: ours; not_ours: everyone else's)",
             items.clone(),
+        );
+        let keep_shortfall = Family::<JobLabels, Gauge>::default();
+        registry.register(
+            "keep_shortfall",
+            "How many fewer completed items a policy can hold on a server than its keep rules ask, because the cap is shared with items it may not delete (manual, other tools', protected, other policies')",
+            keep_shortfall.clone(),
         );
         let api_requests = Family::<ApiLabels, Counter>::default();
         registry.register(
@@ -149,6 +156,7 @@ impl Metrics {
             undecodable,
             last_success,
             items,
+            keep_shortfall,
             api_requests,
             retries,
             pass_duration,
@@ -178,6 +186,9 @@ impl Metrics {
                         self.last_success.get_or_create(&job).set(now_unix);
                     }
                     let h = o.report.holdings;
+                    self.keep_shortfall
+                        .get_or_create(&job)
+                        .set(i64::try_from(h.shortfall).unwrap_or(i64::MAX));
                     for (state, n) in [
                         ("completed", h.completed),
                         ("in_progress", h.in_progress),

@@ -102,17 +102,19 @@ pub(crate) enum JobError {
         source: ApiError,
     },
     #[error(
-        "server {server_id}{name} is at the VPS.org cap of {cap} {plural}: {total} exist, {foreign} not created by snapkeep and {other} by other snapkeep policies (never deleted here); {reason}. Delete some by hand, or lower keep_* on the other policies"
+        "server {server_id}{name} is at the VPS.org cap of {cap} {plural}: {ours}, {protected} protected, {foreign} not created by snapkeep and {other} by other snapkeep policies (never deleted here). {advice}"
     )]
     Refused {
         server_id: u64,
         name: String,
         cap: usize,
         plural: &'static str,
-        total: usize,
+        /// What this policy holds there that it could delete in principle.
+        ours: &'static str,
+        protected: usize,
         foreign: usize,
         other: usize,
-        reason: &'static str,
+        advice: &'static str,
     },
     #[error(
         "server {server_id}: VPS.org refused the create because the server is at its cap ({source}), although snapkeep counted room and re-listed {rounds} time(s); an item may be hidden from the list. {deleted}"
@@ -126,12 +128,14 @@ pub(crate) enum JobError {
         source: ApiError,
     },
     #[error(
-        "server {server_id}: creating {label} may or may not have happened ({source}), and it did not show in the provider's lists within {waited:?} (wait_timeout); pruned nothing. The next pass finds it or creates it"
+        "server {server_id}: creating {label} may or may not have happened ({source}); it was sent {sent} time(s) and did not show in the provider's lists within {waited:?} (api.list_lag) of any of them, and api.max_retries / api.retry_deadline allow no more; pruned nothing. A retry of the slot or the next pass finds it or creates it"
     )]
     OutcomeUnknown {
         server_id: u64,
         label: String,
         waited: Duration,
+        /// How many times the create was sent.
+        sent: u32,
         #[source]
         source: ApiError,
     },
@@ -210,6 +214,24 @@ enum Attempt {
     Again,
     /// Another writer changed the server: re-list and start over.
     Relist,
+    /// The create's outcome was unknown and the item did not show within
+    /// `api.list_lag`: send it again (rule 5; not a round of contention).
+    Resend,
+}
+
+/// A job's state across its attempts at the slot.
+#[derive(Default)]
+struct Tries {
+    /// Ids other writers deleted under us: lists may still show them.
+    gone: HashSet<u64>,
+    /// Re-lists after another writer got in the way (at most `MAX_ROUNDS`).
+    rounds: u32,
+    /// Creates sent again after their outcome stayed unknown for
+    /// `api.list_lag` (at most `api.max_retries`).
+    resends: u32,
+    /// When the first create was sent: resends stay within
+    /// `api.retry_deadline` of it.
+    first_send: Option<tokio::time::Instant>,
 }
 
 impl Job<'_> {
@@ -243,6 +265,32 @@ impl Job<'_> {
             .filter_map(|i| self.owned(i))
             .filter(|slot| *slot < self.slot)
             .max()
+    }
+
+    /// Second items for slots other than this job's (which `settle_slot`
+    /// settles), each with its slot's keeper: the lowest id that has not
+    /// failed, once it has completed. Only what may be deleted: not
+    /// protected, not failed (rule 3 takes those), in a known status.
+    fn earlier_duplicates(&self, items: &[Item]) -> Vec<(Item, u64)> {
+        let mut keepers: std::collections::BTreeMap<DateTime<Utc>, &Item> = Default::default();
+        for item in items.iter().filter(|i| i.status != Status::Failed) {
+            if let Some(slot) = self.owned(item).filter(|s| *s != self.slot) {
+                let keeper = keepers.entry(slot).or_insert(item);
+                if item.id < keeper.id {
+                    *keeper = item;
+                }
+            }
+        }
+        items
+            .iter()
+            .filter(|i| matches!(i.status, Status::Completed | Status::InProgress))
+            .filter(|i| self.deletable(i))
+            .filter_map(|i| {
+                let keeper = keepers.get(&self.owned(i)?)?;
+                (keeper.id != i.id && keeper.status == Status::Completed)
+                    .then(|| (i.clone(), keeper.id))
+            })
+            .collect()
     }
 
     fn now(&self) -> DateTime<Utc> {
@@ -303,25 +351,21 @@ impl Job<'_> {
                 return Box::pin(resumed.run(items, report)).await;
             }
         }
-        // Ids other writers deleted under us: lists may still show them.
-        let mut gone: HashSet<u64> = HashSet::new();
-        let mut rounds = 0;
+        let mut tries = Tries::default();
         loop {
-            match self
-                .attempt(items, &label, &mut gone, rounds, report)
-                .await?
-            {
+            match self.attempt(items, &label, &mut tries, report).await? {
                 Attempt::Done => break,
+                Attempt::Resend => {}
                 next @ (Attempt::Relist | Attempt::Again) => {
-                    rounds += 1;
-                    if rounds > MAX_ROUNDS {
+                    tries.rounds += 1;
+                    if tries.rounds > MAX_ROUNDS {
                         return Err(JobError::Contention {
                             server_id: self.server_id,
-                            rounds,
+                            rounds: tries.rounds,
                         });
                     }
                     if matches!(next, Attempt::Relist) {
-                        self.relist(items, &gone).await?;
+                        self.relist(items, &tries.gone).await?;
                     }
                 }
             }
@@ -355,6 +399,15 @@ impl Job<'_> {
         }
         items.retain(|i| i.id != PLANNED_ID);
         report.holdings = holdings(self.policy, items);
+        let server = match report.server_name.as_str() {
+            "" => format!("server {}", self.server_id),
+            name => name.to_owned(),
+        };
+        if let Some(note) = shortfall_note(self.policy, &report.holdings, &server) {
+            self.audit(Action::Note, &report.server_name)
+                .reason(&note)
+                .emit();
+        }
         if let Some(message) = &report.post_hook_failed {
             return Err(JobError::Hook {
                 message: message.clone(),
@@ -368,8 +421,7 @@ impl Job<'_> {
         &self,
         items: &mut Vec<Item>,
         label: &str,
-        gone: &mut HashSet<u64>,
-        rounds: u32,
+        tries: &mut Tries,
         report: &mut JobReport,
     ) -> Result<Attempt, JobError> {
         // Rule 3: our failed items go first.
@@ -387,6 +439,14 @@ impl Job<'_> {
             )
             .await?;
         }
+        // A second item for an earlier slot (a create sent again whose first
+        // attempt showed up late, a second instance) restores nothing its
+        // slot's item does not: once that one (the lowest id) has completed,
+        // the other goes, so the keep rules never count a slot twice.
+        for (dup, keeper) in self.earlier_duplicates(items) {
+            let why = format!("duplicate: #{keeper} is its slot's item (the lowest id, completed)");
+            self.delete(items, &dup, &why, report).await?;
+        }
 
         // Rule 2: the slot's item, if it exists, is the one (and only one).
         if items.iter().any(|i| self.is_slot_item(i)) {
@@ -398,7 +458,7 @@ impl Job<'_> {
         }
 
         // Rule 4: room.
-        if let Some(next) = self.make_room(items, gone, report).await? {
+        if let Some(next) = self.make_room(items, &mut tries.gone, report).await? {
             return Ok(next);
         }
 
@@ -427,6 +487,9 @@ impl Job<'_> {
         // that did not go through. The block ends the create's locals before
         // the wait below, so a waiting job does not hold them (`OutOfLine`'s
         // layout rules).
+        tries
+            .first_send
+            .get_or_insert_with(tokio::time::Instant::now);
         let (id, mut hook_run) = {
             let (created, hook_run, took) = if self.policy.hooks.is_none() {
                 let started = Instant::now();
@@ -438,8 +501,8 @@ impl Job<'_> {
             match created {
                 Ok(created) => (self.accepted(created, took, items, report), hook_run),
                 Err(source) => {
-                    let rest = self
-                        .not_created(source, hook_run, took, label, items, gone, rounds, report);
+                    drop(hook_run); // its post hook ran when the create failed
+                    let rest = self.not_created(source, took, label, items, tries, report);
                     return OutOfLine::call(rest).await;
                 }
             }
@@ -483,22 +546,19 @@ impl Job<'_> {
     }
 
     /// Rule 5 when the create did not go through: the server was full
-    /// (re-list and look again), the create may have landed (look for it,
-    /// never send it again), or it failed. `hook_run` is held, as in
-    /// `attempt`, until this ends.
-    #[allow(clippy::too_many_arguments)]
+    /// (re-list and look again), the create may have landed (look for it
+    /// for `api.list_lag`, then send it again within the retry budget), or
+    /// it failed.
     async fn not_created(
         &self,
         source: ApiError,
-        hook_run: Option<Box<HookRun>>,
         took: Duration,
         label: &str,
         items: &mut Vec<Item>,
-        gone: &mut HashSet<u64>,
-        rounds: u32,
+        tries: &mut Tries,
         report: &mut JobReport,
     ) -> Result<Attempt, JobError> {
-        let _hook_run = hook_run;
+        let list_lag = self.client.settings().list_lag;
         match source {
             source if source.is_limit_reached() => {
                 // Someone else took the room between our list and our
@@ -511,10 +571,10 @@ impl Job<'_> {
                     .reason(&why)
                     .took(took)
                     .emit();
-                if rounds >= MAX_ROUNDS {
-                    return Err(self.provider_full(source, rounds, report));
+                if tries.rounds >= MAX_ROUNDS {
+                    return Err(self.provider_full(source, tries.rounds, report));
                 }
-                self.relist(items, gone).await?;
+                self.relist(items, &tries.gone).await?;
                 if items.iter().any(|i| self.is_slot_item(i)) {
                     return Ok(Attempt::Again);
                 }
@@ -522,9 +582,9 @@ impl Job<'_> {
                     // The list shows room the provider does not have: an
                     // item is hidden (lists lag). The other writer's create
                     // for this slot shows up once lists catch up.
-                    return match self.look_for(label, items, report).await {
+                    return match self.look_for(label, list_lag, items, report).await {
                         true => Ok(Attempt::Again),
-                        false => Err(self.provider_full(source, rounds, report)),
+                        false => Err(self.provider_full(source, tries.rounds, report)),
                     };
                 }
                 // At the cap again: someone else's item took the room.
@@ -532,30 +592,40 @@ impl Job<'_> {
             }
             source if source.may_have_applied() => {
                 let why = format!(
-                    "create of {label} may have landed ({source}); not sending it again, looking for it in the provider's lists for up to {:?}",
-                    self.policy.wait_timeout
+                    "create of {label} may have landed ({source}); looking for it in the provider's lists for up to {list_lag:?} (api.list_lag) before sending it again"
                 );
                 self.audit(Action::Wait, &report.server_name)
                     .reason(&why)
                     .failed()
                     .took(took)
                     .emit();
-                match self.look_for(label, items, report).await {
-                    true => Ok(Attempt::Again),
-                    false => {
-                        let err = JobError::OutcomeUnknown {
-                            server_id: self.server_id,
-                            label: label.to_owned(),
-                            waited: self.policy.wait_timeout,
-                            source,
-                        };
-                        self.audit(Action::Fail, &report.server_name)
-                            .reason(&err.to_string())
-                            .failed()
-                            .emit();
-                        Err(err)
-                    }
+                if self.look_for(label, list_lag, items, report).await {
+                    return Ok(Attempt::Again);
                 }
+                if self.may_resend(tries) {
+                    tries.resends += 1;
+                    let why = format!(
+                        "create of {label}: not in the provider's lists {list_lag:?} after an unknown outcome, so it was not applied; sending it again (resend {} of at most {}, api.max_retries)",
+                        tries.resends,
+                        self.client.settings().max_retries
+                    );
+                    self.audit(Action::Create, &report.server_name)
+                        .reason(&why)
+                        .emit();
+                    return Ok(Attempt::Resend);
+                }
+                let err = JobError::OutcomeUnknown {
+                    server_id: self.server_id,
+                    label: label.to_owned(),
+                    waited: list_lag,
+                    sent: tries.resends + 1,
+                    source,
+                };
+                self.audit(Action::Fail, &report.server_name)
+                    .reason(&err.to_string())
+                    .failed()
+                    .emit();
+                Err(err)
             }
             source => {
                 self.audit(Action::Fail, &report.server_name)
@@ -625,6 +695,17 @@ impl Job<'_> {
         Ok((created, hook_run, took))
     }
 
+    /// Whether a create whose outcome stayed unknown may be sent again: as
+    /// one more retry of the call, within `api.max_retries` and
+    /// `api.retry_deadline` (counted from the first send).
+    fn may_resend(&self, tries: &Tries) -> bool {
+        let settings = self.client.settings();
+        let within_deadline = tries
+            .first_send
+            .is_none_or(|first| first.elapsed() < settings.retry_deadline);
+        tries.resends < settings.max_retries && within_deadline
+    }
+
     fn provider_full(&self, source: ApiError, rounds: u32, report: &JobReport) -> JobError {
         JobError::ProviderFull {
             server_id: self.server_id,
@@ -641,16 +722,17 @@ impl Job<'_> {
         }
     }
 
-    /// Looks for the slot's item in the poller's listings for up to
-    /// `wait_timeout`; when it shows, adopts it (into `report` and `items`,
-    /// where the slot rule finds it).
-    async fn look_for(&self, label: &str, items: &mut Vec<Item>, report: &mut JobReport) -> bool {
-        let Some(found) = OutOfLine::call(self.poller.find(
-            self.server_id,
-            label,
-            self.policy.wait_timeout,
-        ))
-        .await
+    /// Looks for the slot's item in the poller's listings for up to `lag`
+    /// (`api.list_lag`); when it shows, adopts it (into `report` and
+    /// `items`, where the slot rule finds it).
+    async fn look_for(
+        &self,
+        label: &str,
+        lag: Duration,
+        items: &mut Vec<Item>,
+        report: &mut JobReport,
+    ) -> bool {
+        let Some(found) = OutOfLine::call(self.poller.find(self.server_id, label, lag)).await
         else {
             return false;
         };
@@ -765,9 +847,11 @@ impl Job<'_> {
     }
 
     /// Rule 4. Counts everything on the server toward the cap (any status,
-    /// anyone's); deletes only our items that retention would drop next,
-    /// never our newest completed one. `Some(Relist)` when the victim was
-    /// already gone (another writer is at work on this server).
+    /// anyone's); deletes only our items, never our newest completed one:
+    /// first what retention would drop next; when the keep rules keep all
+    /// of ours, the oldest of ours anyway, because the cap is shared with
+    /// what this policy may not delete (`room_victim`). `Some(Relist)` when
+    /// the victim was already gone (another writer is at work here).
     async fn make_room(
         &self,
         items: &mut Vec<Item>,
@@ -776,27 +860,15 @@ impl Job<'_> {
     ) -> Result<Option<Attempt>, JobError> {
         let cap = self.policy.kind.cap();
         while items.len() >= cap {
-            let victim = retention::next_to_drop(
-                &retention_view(self.policy, items),
-                &retention_policy(self.policy),
-                self.now(),
-                self.slot,
-            );
-            let Some((victim, instead)) = victim.and_then(|v| {
-                items
-                    .iter()
-                    .find(|i| i.id == v.id)
-                    .cloned()
-                    .map(|i| (i, v.instead_of_newest))
+            let victim = room_victim(self.policy, items, self.now(), self.slot);
+            let Some((victim, reason)) = victim.and_then(|(id, reason)| {
+                let item = items.iter().find(|i| i.id == id)?.clone();
+                Some((item, reason))
             }) else {
                 return Err(self.refuse(items, report));
             };
-            let reason = if instead {
-                "room: at the cap; the rules would drop only the newest completed item, which stays until its successor has completed, so the oldest completed item goes instead"
-            } else {
-                "room: at the cap, retention drops it next"
-            };
-            match self.delete(items, &victim, reason, report).await? {
+            let reason = reason.text(self.policy, items);
+            match self.delete(items, &victim, &reason, report).await? {
                 Deleted::Now => {}
                 Deleted::AlreadyGone => {
                     gone.insert(victim.id);
@@ -813,15 +885,21 @@ impl Job<'_> {
 
     fn refuse(&self, items: &[Item], report: &JobReport) -> JobError {
         let cap = self.policy.kind.cap();
-        let ours = items.iter().filter(|i| self.owned(i).is_some()).count();
+        let owned: Vec<&Item> = items.iter().filter(|i| self.owned(i).is_some()).collect();
+        let protected = owned.iter().filter(|i| !self.deletable(i)).count();
         let other = items
             .iter()
             .filter(|i| self.owned(i).is_none() && self.owned_by_other_policy(i))
             .count();
-        let reason = if ours == 0 {
-            "nothing of this policy's can go"
+        let ours = match owned.len() - protected {
+            0 => "nothing of this policy's",
+            1 => "1 of this policy's (its newest completed item, kept until a successor has completed)",
+            _ => "this policy's newest completed item (kept until a successor has completed) and items of its still in progress",
+        };
+        let advice = if protected > 0 {
+            "Delete some by hand, unprotect one, or lower keep_* on the other policies"
         } else {
-            "deleting more of this policy's would leave it without its newest completed item before a successor exists"
+            "Delete some by hand, or lower keep_* on the other policies"
         };
         let err = JobError::Refused {
             server_id: self.server_id,
@@ -832,10 +910,11 @@ impl Job<'_> {
             },
             cap,
             plural: self.policy.kind.plural(),
-            total: items.len(),
-            foreign: items.len() - ours - other,
+            ours,
+            protected,
+            foreign: items.len() - owned.len() - other,
             other,
-            reason,
+            advice,
         };
         self.audit(Action::Refuse, &report.server_name)
             .reason(&err.to_string())
@@ -1038,6 +1117,106 @@ pub(crate) fn retention_view(policy: &Policy, items: &[Item]) -> Vec<retention::
         .collect()
 }
 
+/// Why rule 4 deletes an item to make room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum RoomReason {
+    /// The keep rules drop it next anyway.
+    Rules,
+    /// The rules would drop only the newest completed item, which stays
+    /// until its successor has completed: the oldest goes instead.
+    InsteadOfNewest,
+    /// The rules keep all of ours, but the cap is shared with items this
+    /// policy may not delete: it holds fewer here, the oldest goes.
+    SharedCap,
+}
+
+impl RoomReason {
+    /// The audit and report text.
+    pub(crate) fn text(self, policy: &Policy, items: &[Item]) -> String {
+        match self {
+            RoomReason::Rules => "room: at the cap, retention drops it next".to_owned(),
+            RoomReason::InsteadOfNewest => "room: at the cap; the rules would drop only the newest completed item, which stays until its successor has completed, so the oldest completed item goes instead".to_owned(),
+            RoomReason::SharedCap => {
+                let h = holdings(policy, items);
+                format!(
+                    "room: at the cap, which this policy shares with {} it may not delete; its keep rules keep all of its own, so its oldest goes",
+                    count_of(policy.kind, h.not_ours + h.protected)
+                )
+            }
+        }
+    }
+}
+
+/// What rule 4 deletes to make room for the slot's item on a full server,
+/// and why; `None` when nothing of ours but the newest completed item is
+/// left (refuse). Pure.
+///
+/// First what the policy's own keep rules drop next
+/// (`retention::next_to_drop`). When they keep all of ours, the policy
+/// still has to make room: the cap is shared with what it may not delete
+/// (other people's items, other policies', protected ids, its own items in
+/// progress), so on this server it can hold only the cap minus those, and
+/// the oldest of its completed items goes — never the newest.
+pub(crate) fn room_victim(
+    policy: &Policy,
+    items: &[Item],
+    now: DateTime<Utc>,
+    slot: DateTime<Utc>,
+) -> Option<(u64, RoomReason)> {
+    let view = retention_view(policy, items);
+    let own = retention_policy(policy);
+    if let Some(v) = retention::next_to_drop(&view, &own, now, slot) {
+        let reason = if v.instead_of_newest {
+            RoomReason::InsteadOfNewest
+        } else {
+            RoomReason::Rules
+        };
+        return Some((v.id, reason));
+    }
+    // What the incoming item and our completed items may fill.
+    let occupied = view
+        .iter()
+        .filter(|p| !(p.ours && p.state == retention::State::Completed))
+        .count();
+    let shared = retention::Retention {
+        cap: own.cap.min(policy.kind.cap().saturating_sub(occupied)),
+        ..own
+    };
+    let v = retention::next_to_drop(&view, &shared, now, slot)?;
+    Some((v.id, RoomReason::SharedCap))
+}
+
+/// "1 snapshot", "3 manual backups".
+fn count_of(kind: Kind, n: usize) -> String {
+    match (kind, n) {
+        (Kind::Snapshot, 1) => "1 snapshot".to_owned(),
+        (Kind::Backup, 1) => "1 manual backup".to_owned(),
+        (kind, n) => format!("{n} {}", kind.plural()),
+    }
+}
+
+/// The sentence a job says once when the shared cap keeps its policy
+/// below what its keep rules ask ("nightly (5 last) holds 4 on web-01:
+/// 1 snapshot there is not this policy's"); `None` when it does not.
+pub(crate) fn shortfall_note(policy: &Policy, h: &Holdings, server: &str) -> Option<String> {
+    if h.shortfall == 0 {
+        return None;
+    }
+    let others = h.not_ours + h.protected;
+    let protected = match h.protected {
+        0 => String::new(),
+        n => format!(" ({n} protected)"),
+    };
+    Some(format!(
+        "{} ({}) holds {} on {server}: {} there {} not this policy's{protected}",
+        policy.name,
+        policy.keep.parts().join(", "),
+        h.can_hold,
+        count_of(policy.kind, others),
+        if others == 1 { "is" } else { "are" },
+    ))
+}
+
 /// What a server holds, from one policy's point of view.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub(crate) struct Holdings {
@@ -1048,6 +1227,14 @@ pub(crate) struct Holdings {
     pub(crate) unknown: usize,
     /// Everything on the server this policy did not make (counts toward the cap).
     pub(crate) not_ours: usize,
+    /// Ours by name but protected (counted in the states above too): never
+    /// deleted, so they take from the cap like `not_ours`.
+    pub(crate) protected: usize,
+    /// How many completed items this policy can hold on the server: the
+    /// cap less what it may not delete, at most what its rules keep.
+    pub(crate) can_hold: usize,
+    /// How many fewer than its keep rules ask (within the cap) that is.
+    pub(crate) shortfall: usize,
     /// When the newest completed item of ours was made (its slot).
     #[serde(skip)]
     pub(crate) newest_completed: Option<DateTime<Utc>>,
@@ -1055,8 +1242,14 @@ pub(crate) struct Holdings {
 
 pub(crate) fn holdings(policy: &Policy, items: &[Item]) -> Holdings {
     let mut h = Holdings::default();
+    let cap = policy.kind.cap();
+    let wanted = policy.max_kept.min(cap);
     for it in items {
-        match naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &it.label) {
+        let owned = naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &it.label);
+        if owned.is_some() && policy.is_protected(it.id) {
+            h.protected += 1;
+        }
+        match owned {
             None => h.not_ours += 1,
             Some(slot) => match it.status {
                 Status::Completed => {
@@ -1069,6 +1262,8 @@ pub(crate) fn holdings(policy: &Policy, items: &[Item]) -> Holdings {
             },
         }
     }
+    h.can_hold = cap.saturating_sub(h.not_ours + h.protected).min(wanted);
+    h.shortfall = wanted - h.can_hold;
     h
 }
 

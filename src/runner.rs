@@ -46,6 +46,9 @@ pub(crate) struct JobSpec {
     /// The daemon fires this because the slot was missed (down, asleep, a
     /// clock jump): its one catch-up run. Said in the log; changes nothing.
     pub(crate) catch_up: bool,
+    /// 0 for the scheduled fire; n for the n-th retry of the slot after a
+    /// failure (`daemon::retry`).
+    pub(crate) attempt: u32,
 }
 
 impl JobSpec {
@@ -57,6 +60,7 @@ impl JobSpec {
             slot,
             resume_only: false,
             catch_up: false,
+            attempt: 0,
         }
     }
 }
@@ -438,6 +442,15 @@ pub(crate) fn summary(report: &PassReport, dry_run: bool) -> String {
         }
         for (d, why) in &r.would_delete {
             parts.push(format!("would delete #{} {} ({why})", d.id, d.label));
+        }
+        let h = &r.holdings;
+        if h.shortfall > 0 {
+            parts.push(format!(
+                "holds at most {} here, {} fewer than its keep rules ask: {} item(s) on the server are not this policy's to delete",
+                h.can_hold,
+                h.shortfall,
+                h.not_ours + h.protected
+            ));
         }
         let line = match &o.error {
             None => {

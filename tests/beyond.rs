@@ -172,6 +172,7 @@ fn status_lists_orphans_paused_policies_and_protected_items() {
         "4 orphans (our naming, but no configured policy prunes them; see snapkeep prune-orphans):\n  server 1 (web-01):\n    snapshot #201 snapkeep-weekly-",
         "  server 3 (old-box):\n    snapshot #200 snapkeep-nightly-",
         "(completed, protected)",
+        "shared cap (the oldest of the policy's own goes to make room):\n  nightly (2 last) holds 1 on web-01: 4 snapshots there are not this policy's (1 protected)\n",
     ] {
         assert!(table.contains(want), "{want}\n---\n{table}");
     }

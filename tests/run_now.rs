@@ -157,7 +157,7 @@ fn server_full_of_manual_snapshots_is_refused_and_nothing_deleted() {
         .args(&["--run-now"])
         .status(1)
         .stdout(
-            "FAILED  server 1 (legacy-01) policy nightly (refused): server 1 (legacy-01) is at the VPS.org cap of 5 snapshots: 5 exist, 5 not created by snapkeep and 0 by other snapkeep policies (never deleted here); nothing of this policy's can go. Delete some by hand, or lower keep_* on the other policies [{T}]
+            "FAILED  server 1 (legacy-01) policy nightly (refused): server 1 (legacy-01) is at the VPS.org cap of 5 snapshots: nothing of this policy's, 0 protected, 5 not created by snapkeep and 0 by other snapkeep policies (never deleted here). Delete some by hand, or lower keep_* on the other policies [{T}]
 1 job(s): 0 ok, 1 failed; created 0, deleted 0; {N} API call(s), 0 retried, in {T}
 ",
         )

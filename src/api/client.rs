@@ -45,6 +45,10 @@ pub(crate) struct ClientSettings {
     pub(crate) max_retries: u32,
     /// Overall bound on one call including all its retries and waits.
     pub(crate) retry_deadline: Duration,
+    /// How long VPS.org may take to show a new item in its lists: a create
+    /// whose outcome is unknown is looked for this long before it is sent
+    /// again (the caller does that; see `rotation`).
+    pub(crate) list_lag: Duration,
     pub(crate) min_backoff: Duration,
     pub(crate) max_backoff: Duration,
     /// Process-wide request rate; 0 = unlimited.
@@ -63,6 +67,7 @@ impl ClientSettings {
             connect_timeout: Duration::from_secs(10),
             max_retries: 5,
             retry_deadline: Duration::from_secs(300),
+            list_lag: Duration::from_secs(30),
             min_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(30),
             requests_per_second: 5.0,
@@ -356,6 +361,12 @@ impl Client {
 
     pub(crate) fn stats(&self) -> &Arc<CallStats> {
         &self.inner.stats
+    }
+
+    /// The settings this client was built with (`list_lag`, the retry
+    /// budget a caller that re-sends a create shares with the client).
+    pub(crate) fn settings(&self) -> &ClientSettings {
+        &self.inner.settings
     }
 
     fn retrier(&self) -> Retrier {

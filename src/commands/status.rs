@@ -57,6 +57,10 @@ pub(crate) struct Row {
     pub(crate) would_delete: Vec<Planned>,
     /// Items on the server listed in the policy's `protect`.
     pub(crate) protected: Vec<Listed>,
+    /// When the cap, shared with what this policy may not delete, holds it
+    /// below its keep rules here: the sentence a pass logs
+    /// (`rotation::shortfall_note`); the numbers are in `ours`.
+    pub(crate) shared_cap: Option<String>,
 }
 
 /// How a (server, policy) pair is doing.
@@ -230,13 +234,23 @@ pub(crate) fn rows(config: &Config, inventories: &Inventories, now: DateTime<Utc
                 (true, Some(_), Some(t)) if older_than(t.warn) => Health::Warning,
                 (true, Some(_), _) => Health::Ok,
             };
+            let server_name = items
+                .iter()
+                .map(|i| i.server_name.clone())
+                .find(|n| !n.is_empty())
+                .unwrap_or_default();
+            let shared_cap = rotation::shortfall_note(
+                policy,
+                &ours,
+                &if server_name.is_empty() {
+                    format!("server {server_id}")
+                } else {
+                    server_name.clone()
+                },
+            );
             out.push(Row {
                 server_id,
-                server_name: items
-                    .iter()
-                    .map(|i| i.server_name.clone())
-                    .find(|n| !n.is_empty())
-                    .unwrap_or_default(),
+                server_name,
                 policy: policy.name.clone(),
                 kind: policy.kind.as_str(),
                 newest_age_seconds: age.map(|a| a.num_seconds()),
@@ -250,6 +264,7 @@ pub(crate) fn rows(config: &Config, inventories: &Inventories, now: DateTime<Utc
                 stale: health == Health::Critical,
                 would_delete,
                 protected,
+                shared_cap,
                 ours,
             });
         }
@@ -324,6 +339,16 @@ pub(crate) fn table(rows: &[Row]) -> String {
         );
         for p in &r.protected {
             let _ = writeln!(out, "  #{} {} ({})", p.id, clip(&p.name, 60), p.status);
+        }
+    }
+    let shared: Vec<&str> = rows.iter().filter_map(|r| r.shared_cap.as_deref()).collect();
+    if !shared.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nshared cap (the oldest of the policy's own goes to make room):"
+        );
+        for note in shared {
+            let _ = writeln!(out, "  {}", clip(note, 98));
         }
     }
     for r in rows.iter().filter(|r| !r.would_delete.is_empty()) {

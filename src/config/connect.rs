@@ -51,6 +51,7 @@ impl Config {
         settings.connect_timeout = api.connect_timeout;
         settings.max_retries = api.max_retries;
         settings.retry_deadline = api.retry_deadline;
+        settings.list_lag = api.list_lag;
         settings.requests_per_second = api.requests_per_second;
         settings.max_concurrency = api.max_concurrency;
         Client::with_stats(settings, stats)

@@ -16,6 +16,10 @@ use snapkeep_sim::{Faults, Seed, SimConfig, SimStatus, Simulator};
 /// How long simulated creates take.
 pub(crate) const COMPLETE_AFTER: Duration = Duration::from_millis(30);
 
+/// How long the test client looks for a create whose outcome is unknown
+/// before it sends it again (`api.list_lag`).
+pub(crate) const LIST_LAG: Duration = Duration::from_millis(300);
+
 /// Policies get these waits unless a test says otherwise.
 pub(crate) const DEFAULTS: &str =
     "[defaults]\npoll_interval = \"10ms\"\nwait_timeout = \"600ms\"\n\n";
@@ -49,6 +53,7 @@ pub(crate) fn client(sim: &Simulator) -> Client {
     s.max_backoff = Duration::from_millis(5);
     s.max_retries = 6;
     s.retry_deadline = Duration::from_secs(3);
+    s.list_lag = LIST_LAG;
     s.requests_per_second = 0.0;
     s.max_concurrency = 4;
     Client::with_stats(s, Arc::new(CallStats::default())).expect("client builds")

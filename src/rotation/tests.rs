@@ -101,7 +101,8 @@ async fn a_create_whose_answer_was_lost_is_found_and_adopted_never_sent_twice() 
 #[tokio::test]
 async fn a_create_that_never_landed_fails_as_outcome_unknown_then_converges() {
     // A 503 before the backend acted looks the same as one after: the job
-    // looks for the item until wait_timeout, then says it does not know.
+    // looks for the item for list_lag, sends it again, up to max_retries
+    // times (6 in tests), then says it does not know.
     let sim = simulator(
         Seed::empty().server(SERVER, "web-01"),
         Faults::none().with_endpoint(
@@ -120,7 +121,7 @@ async fn a_create_that_never_landed_fails_as_outcome_unknown_then_converges() {
     let err = report.outcomes[0].error.as_ref().expect("fails");
     assert_eq!(err.kind(), "outcome_unknown");
     assert!(err.to_string().contains("may or may not"), "{err}");
-    assert_eq!(posts(&sim), 1);
+    assert_eq!(posts(&sim), 7);
     assert!(names(&sim, SERVER).is_empty());
 
     sim.set_faults(Faults::none());
@@ -638,6 +639,9 @@ async fn a_plain_create_is_ours_and_the_holdings_count_every_status() {
             failed: 1,
             unknown: 1,
             not_ours: 1,
+            protected: 1,
+            can_hold: 3,
+            shortfall: 0,
             newest_completed: Some(at("2025-02-01T03:00:00Z")),
         }
     );
@@ -795,7 +799,7 @@ async fn a_refusal_counts_foreign_items_and_other_policies_apart() {
     assert_eq!(err.kind(), "refused");
     assert_eq!(
         err.to_string(),
-        "server 1 (web-01) is at the VPS.org cap of 5 snapshots: 5 exist, 3 not created by snapkeep and 1 by other snapkeep policies (never deleted here); deleting more of this policy's would leave it without its newest completed item before a successor exists. Delete some by hand, or lower keep_* on the other policies"
+        "server 1 (web-01) is at the VPS.org cap of 5 snapshots: 1 of this policy's (its newest completed item, kept until a successor has completed), 0 protected, 3 not created by snapkeep and 1 by other snapkeep policies (never deleted here). Delete some by hand, or lower keep_* on the other policies"
     );
     assert!(deletes(&sim).is_empty());
     assert_eq!(posts(&sim), 0);
@@ -1174,5 +1178,296 @@ async fn every_action_leaves_an_audit_event() {
         .unwrap_or_else(|| panic!("no {deleted:?} in\n{text}"));
     assert!(line.contains("action=\"delete\""), "{line}");
     assert_eq!(deletes(&sim), [format!("/api/v1/snapshots/{oldest}/")]);
+    sim.shutdown().await;
+}
+
+/// Every POST's time, oldest first.
+fn post_times(sim: &snapkeep_sim::Simulator) -> Vec<chrono::DateTime<chrono::Utc>> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.at)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_create_answered_500_and_not_applied_is_sent_again_after_list_lag() {
+    // One 500 that the provider did not apply: the job looks for the item
+    // for list_lag, does not find it, and sends the create again (same
+    // name). One item, two POSTs, the second no sooner than list_lag.
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01"),
+        Faults::none().with_endpoint(
+            Endpoint::SnapshotsCreate,
+            FaultSpec::none().with_errors(1.0, 500).with_max_faults(1),
+        ),
+        31,
+    )
+    .await;
+    let config = config(NIGHTLY);
+    let report = pass_now(&config, &client(&sim)).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert!(o.report.adopted.is_none());
+    assert_eq!(
+        o.report.created.as_ref().map(|c| c.label.clone()),
+        Some(snap("nightly", "2025-02-01T03:00:00Z"))
+    );
+    let times = post_times(&sim);
+    assert_eq!(times.len(), 2, "{:?}", calls(&sim));
+    let gap = (times[1] - times[0]).to_std().expect("in order");
+    assert!(gap >= LIST_LAG, "sent again after {gap:?}, before list_lag");
+    assert_eq!(
+        names(&sim, SERVER),
+        [snap("nightly", "2025-02-01T03:00:00Z")]
+    );
+    assert!(deletes(&sim).is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_create_whose_outcome_stays_unknown_is_sent_at_most_max_retries_more_times() {
+    // Every create answered 503 (never applied): the first send and
+    // max_retries resends, each after list_lag, then outcome_unknown.
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01"),
+        Faults::none().with_endpoint(
+            Endpoint::SnapshotsCreate,
+            FaultSpec::none().with_errors(1.0, 503),
+        ),
+        32,
+    )
+    .await;
+    let config = config(NIGHTLY);
+    let mut client = client(&sim);
+    client = {
+        let mut s = client.settings().clone();
+        s.max_retries = 2;
+        crate::api::Client::new(s).expect("client")
+    };
+    let report = pass_now(&config, &client).await;
+    let err = report.outcomes[0].error.as_ref().expect("fails");
+    assert_eq!(err.kind(), "outcome_unknown");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "server 1: creating {} may or may not have happened (snapshots.create (server 1): VPS.org server error (503: <html>\r\n<head><title>503 Service Unavailable</title></head>\r\n<body>\r\n<center><h1>503 Service Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>)); it was sent 3 time(s) and did not show in the provider's lists within 300ms (api.list_lag) of any of them, and api.max_retries / api.retry_deadline allow no more; pruned nothing. A retry of the slot or the next pass finds it or creates it",
+            snap("nightly", "2025-02-01T03:00:00Z")
+        )
+    );
+    assert_eq!(posts(&sim), 3);
+    assert!(names(&sim, SERVER).is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_create_that_shows_only_after_list_lag_makes_a_duplicate_that_converges() {
+    // The provider acts but the answer is lost, and its lists lag longer
+    // than list_lag: the job sends the create again and a second item is
+    // made. Once the first shows, the next pass keeps the lowest id and
+    // deletes the other; nothing older is deleted for them.
+    let older = ["2025-01-30T03:00:00Z", "2025-01-31T03:00:00Z"];
+    let sim = simulator(
+        web01_with_nightly(&older),
+        Faults::none()
+            .with_endpoint(
+                Endpoint::SnapshotsCreate,
+                FaultSpec::none()
+                    .with_lost_responses(1.0)
+                    .with_max_faults(1),
+            )
+            .with_list_lag(Duration::from_millis(700)),
+        33,
+    )
+    .await;
+    // The new item is hidden from lists for 700 ms too: wait long enough.
+    let config = config(&format!("{NIGHTLY}wait_timeout = \"5s\"\n"));
+    let client = client(&sim);
+    let report = pass_now(&config, &client).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    let second = o.report.created.as_ref().expect("sent again").id;
+    assert_eq!(posts(&sim), 2);
+    let slot = snap("nightly", "2025-02-01T03:00:00Z");
+    let first = sim
+        .snapshots(Some(SERVER))
+        .into_iter()
+        .filter(|s| s.name == slot)
+        .map(|s| s.id)
+        .min()
+        .expect("the first create landed");
+    assert!(first < second);
+
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let report = pass_now(&config, &client).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert_eq!(deletes(&sim), [format!("/api/v1/snapshots/{second}/")]);
+    assert_eq!(posts(&sim), 2);
+    let mut expected: Vec<String> = older.iter().map(|d| snap("nightly", d)).collect();
+    expected.push(slot);
+    assert_eq!(names(&sim, SERVER), expected);
+    sim.shutdown().await;
+}
+
+/// Server 1 ("web-01") holding `manual` plus completed nightly snapshots
+/// for `slots`.
+fn web01_with_manual_and(slots: &[&str]) -> Seed {
+    web01_with_nightly(slots).snapshot(
+        SERVER,
+        "before-upgrade",
+        at("2025-01-15T12:00:00Z"),
+        SimStatus::Completed,
+    )
+}
+
+const KEEP_FIVE: &str = "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 5\n";
+
+#[tokio::test]
+async fn a_manual_snapshot_at_the_cap_costs_keep_last_5_one_item_not_its_rotation() {
+    // keep_last = 5 on the 5-snapshot cap, and one manual snapshot: the
+    // policy can hold 4 there. Its oldest goes, the new one is made, and
+    // the job says why (summary and holdings).
+    let days = [
+        "2025-01-28T03:00:00Z",
+        "2025-01-29T03:00:00Z",
+        "2025-01-30T03:00:00Z",
+        "2025-01-31T03:00:00Z",
+    ];
+    let sim = simulator(web01_with_manual_and(&days), Faults::none(), 34).await;
+    let oldest = id_of(&sim, &snap("nightly", days[0]));
+    let config = config(KEEP_FIVE);
+    let report = pass_now(&config, &client(&sim)).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert_eq!(deletes(&sim), [format!("/api/v1/snapshots/{oldest}/")]);
+    assert_eq!(posts(&sim), 1);
+    let h = o.report.holdings;
+    assert_eq!((h.completed, h.not_ours, h.can_hold, h.shortfall), (4, 1, 4, 1));
+    assert_eq!(
+        super::shortfall_note(&config.policies[0], &h, "web-01").as_deref(),
+        Some("nightly (5 last) holds 4 on web-01: 1 snapshot there is not this policy's")
+    );
+    let summary = crate::runner::summary(&report, false);
+    assert!(
+        summary.contains("holds at most 4 here, 1 fewer than its keep rules ask: 1 item(s) on the server are not this policy's to delete"),
+        "{summary}"
+    );
+    let mut left = names(&sim, SERVER);
+    left.retain(|n| n != "before-upgrade");
+    assert_eq!(
+        left,
+        [days[1], days[2], days[3], "2025-02-01T03:00:00Z"].map(|d| snap("nightly", d))
+    );
+    assert_eq!(sim.max_snapshots_seen(SERVER), 5);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_protected_item_at_the_cap_is_passed_over_and_the_next_oldest_goes() {
+    let days = [
+        "2025-01-27T03:00:00Z",
+        "2025-01-28T03:00:00Z",
+        "2025-01-29T03:00:00Z",
+        "2025-01-30T03:00:00Z",
+        "2025-01-31T03:00:00Z",
+    ];
+    let sim = simulator(web01_with_nightly(&days), Faults::none(), 35).await;
+    let protected = id_of(&sim, &snap("nightly", days[0]));
+    let next = id_of(&sim, &snap("nightly", days[1]));
+    let config = config(&format!("{KEEP_FIVE}protect = [{protected}]\n"));
+    let report = pass_now(&config, &client(&sim)).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert_eq!(deletes(&sim), [format!("/api/v1/snapshots/{next}/")]);
+    let h = o.report.holdings;
+    assert_eq!((h.protected, h.can_hold, h.shortfall), (1, 4, 1));
+    assert_eq!(
+        names(&sim, SERVER),
+        [days[0], days[2], days[3], days[4], "2025-02-01T03:00:00Z"].map(|d| snap("nightly", d))
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn two_policies_and_a_manual_item_share_one_server_and_both_rotate() {
+    // a keeps 2 and b keeps 3 on one server (5, the cap), and a manual
+    // snapshot takes one more: 1 + 2 + 2 is the cap. a's own rules drop its
+    // oldest; b's keep all three, but b can hold only two here, so its
+    // oldest goes too. Neither is refused.
+    let seed = Seed::empty()
+        .server(SERVER, "web-01")
+        .snapshot(SERVER, "manual", at("2025-01-15T12:00:00Z"), SimStatus::Completed)
+        .ours(SERVER, "a", "2025-01-30T03:00:00Z", SimStatus::Completed)
+        .ours(SERVER, "a", "2025-01-31T03:00:00Z", SimStatus::Completed)
+        .ours(SERVER, "b", "2025-01-30T03:00:00Z", SimStatus::Completed)
+        .ours(SERVER, "b", "2025-01-31T03:00:00Z", SimStatus::Completed);
+    let sim = simulator(seed, Faults::none(), 36).await;
+    let a_old = id_of(&sim, &snap("a", "2025-01-30T03:00:00Z"));
+    let b_old = id_of(&sim, &snap("b", "2025-01-30T03:00:00Z"));
+    let config = config(
+        "[[policy]]\nname = \"a\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n\n\
+         [[policy]]\nname = \"b\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n",
+    );
+    let report = pass_now(&config, &client(&sim)).await;
+    for o in &report.outcomes {
+        assert!(o.error.is_none(), "{}: {:?}", o.policy_name, o.error);
+        assert!(o.report.created.is_some(), "{}", o.policy_name);
+    }
+    assert_eq!(
+        deletes(&sim),
+        [
+            format!("/api/v1/snapshots/{a_old}/"),
+            format!("/api/v1/snapshots/{b_old}/")
+        ]
+    );
+    assert_eq!(
+        names(&sim, SERVER),
+        [
+            "manual".to_owned(),
+            snap("a", "2025-01-31T03:00:00Z"),
+            snap("a", "2025-02-01T03:00:00Z"),
+            snap("b", "2025-01-31T03:00:00Z"),
+            snap("b", "2025-02-01T03:00:00Z"),
+        ]
+    );
+    assert_eq!(sim.max_snapshots_seen(SERVER), 5);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_late_duplicate_of_an_earlier_slot_goes_first_and_costs_nothing_older() {
+    // Yesterday's slot has two completed items (a resend whose first
+    // attempt showed up late). Today's job deletes the higher id as a
+    // duplicate before anything else; keep_last = 3 then counts yesterday
+    // once, so no older restore point goes for it.
+    let days = ["2025-01-30T03:00:00Z", "2025-01-31T03:00:00Z"];
+    let sim = simulator(
+        web01_with_nightly(&days).ours(
+            SERVER,
+            "nightly",
+            "2025-01-31T03:00:00Z",
+            SimStatus::Completed,
+        ),
+        Faults::none(),
+        37,
+    )
+    .await;
+    let dup = sim
+        .snapshots(Some(SERVER))
+        .into_iter()
+        .filter(|s| s.name == snap("nightly", days[1]))
+        .map(|s| s.id)
+        .max()
+        .expect("two");
+    let config = config(NIGHTLY);
+    let report = pass_now(&config, &client(&sim)).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert_eq!(deletes(&sim), [format!("/api/v1/snapshots/{dup}/")]);
+    assert_eq!(
+        names(&sim, SERVER),
+        [days[0], days[1], "2025-02-01T03:00:00Z"].map(|d| snap("nightly", d))
+    );
     sim.shutdown().await;
 }

@@ -151,6 +151,11 @@ pub struct FaultSpec {
     /// Share of successful answers with a body (lists, creates, restores)
     /// whose JSON is cut in half; status and state change are kept.
     pub malformed_rate: f64,
+    /// When set, at most this many faults are injected into this
+    /// endpoint's answers, counted over the simulator's request log (every
+    /// kind above; a page shift counts too); after that it behaves. "One
+    /// 500, then fine" is `with_errors(1.0, 500).with_max_faults(1)`.
+    pub max_faults: Option<u64>,
 }
 
 impl Default for FaultSpec {
@@ -165,6 +170,7 @@ impl Default for FaultSpec {
             lost_response_rate: 0.0,
             applied_error_rate: 0.0,
             malformed_rate: 0.0,
+            max_faults: None,
         }
     }
 }
@@ -220,6 +226,24 @@ impl FaultSpec {
     pub fn with_malformed(mut self, rate: f64) -> Self {
         self.malformed_rate = rate;
         self
+    }
+
+    /// Inject at most `n` faults on the endpoint (see [`FaultSpec::max_faults`]).
+    pub fn with_max_faults(mut self, n: u64) -> Self {
+        self.max_faults = Some(n);
+        self
+    }
+
+    /// This spec, or no faults at all (latency kept) once `injected`
+    /// faults have used up `max_faults`.
+    pub(crate) fn within_budget(&self, injected: impl FnOnce() -> u64) -> FaultSpec {
+        match self.max_faults {
+            Some(max) if injected() >= max => FaultSpec {
+                latency: self.latency,
+                ..FaultSpec::none()
+            },
+            _ => self.clone(),
+        }
     }
 }
 

@@ -220,6 +220,7 @@ impl SimOptions {
             lost_response_rate: self.lost_response_rate,
             applied_error_rate: adversity.applied_error_rate,
             malformed_rate: self.malformed_rate,
+            max_faults: None,
         };
         let mut faults = Faults::none()
             .with_page_size(self.page_size)

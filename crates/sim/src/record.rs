@@ -47,6 +47,9 @@ pub(crate) struct RequestLog {
     entries: VecDeque<RecordedRequest>,
     limit: usize,
     dropped: u64,
+    /// Faults injected per endpoint, also for entries dropped or not kept
+    /// (`FaultSpec::max_faults` counts these).
+    faults: std::collections::BTreeMap<crate::faults::Endpoint, u64>,
 }
 
 impl RequestLog {
@@ -55,10 +58,14 @@ impl RequestLog {
             entries: VecDeque::new(),
             limit: DEFAULT_RECORD_LIMIT,
             dropped: 0,
+            faults: Default::default(),
         }
     }
 
     pub(crate) fn push(&mut self, request: RecordedRequest) {
+        if let (Some(endpoint), Some(_)) = (request.endpoint, request.fault) {
+            *self.faults.entry(endpoint).or_default() += 1;
+        }
         if self.limit == 0 {
             self.dropped += 1;
             return;
@@ -81,6 +88,12 @@ impl RequestLog {
     pub(crate) fn clear(&mut self) {
         self.entries.clear();
         self.dropped = 0;
+        self.faults.clear();
+    }
+
+    /// How many faults were injected into `endpoint`'s answers.
+    pub(crate) fn faults_on(&self, endpoint: crate::faults::Endpoint) -> u64 {
+        self.faults.get(&endpoint).copied().unwrap_or(0)
     }
 
     pub(crate) fn set_limit(&mut self, limit: usize) {

@@ -324,7 +324,7 @@ async fn serve(sim: Arc<Shared>, route: Route, path_id: Option<String>, req: Req
         let status = answer.status;
         let mut lost = false;
         if let (Route::Api(endpoint), Stage::Handled) = (route, stage) {
-            let spec = inner.faults.spec_for(endpoint).clone();
+            let spec = spec_now(&inner, endpoint);
             if roll(&mut inner.rng, spec.lost_response_rate) {
                 lost = true;
                 fault = Some(InjectedFault::LostResponse);
@@ -367,6 +367,15 @@ async fn serve(sim: Arc<Shared>, route: Route, path_id: Option<String>, req: Req
     answer.into_response()
 }
 
+/// The faults in force for `endpoint` now: its spec, or none once its
+/// `max_faults` are spent (counted in the request log).
+fn spec_now(inner: &Inner, endpoint: Endpoint) -> FaultSpec {
+    inner
+        .faults
+        .spec_for(endpoint)
+        .within_budget(|| inner.log.faults_on(endpoint))
+}
+
 /// How far a request got before its answer was decided.
 #[derive(Clone, Copy)]
 enum Stage {
@@ -402,7 +411,7 @@ fn decide(sim: &Shared, inner: &mut Inner, route: Route, call: &Call) -> (Answer
     if let Err(answer) = authenticate(sim, call) {
         return (answer, Stage::Refused);
     }
-    let spec = inner.faults.spec_for(endpoint).clone();
+    let spec = spec_now(inner, endpoint);
     if roll(&mut inner.rng, spec.rate_limit_rate) {
         return (throttled(&spec), Stage::Injected(InjectedFault::RateLimit));
     }
