@@ -13,8 +13,14 @@
 //! reload leaves without a policy, is counted
 //! (`snapkeep_skipped_fires_total`) and notified. Signals reach the loop as
 //! [`Control`] messages, so tests drive reload and shutdown in-process.
+//!
+//! Every slot gets its restore point: a job that failed is fired again for
+//! the same slot while the slot's retry window is open ([`retry`]); its
+//! failure is notified once, when no retry is left.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,7 +34,7 @@ use crate::config::Config;
 use crate::config::StartError;
 use crate::health;
 use crate::memory;
-use crate::metrics::Metrics;
+use crate::metrics::{Metrics, RetryState};
 use crate::notify::Notifier;
 use crate::runner::{self, JobSpec, PassOptions, PassReport, ServerDone};
 
@@ -142,6 +148,7 @@ pub(crate) async fn run_loop<P: Passes>(
     }
     let mut fleet = Fleet {
         passes: JoinSet::new(),
+        retries: Vec::new(),
         pass_servers: HashMap::new(),
         busy: HashMap::new(),
         next_pass: 0,
@@ -167,21 +174,25 @@ pub(crate) async fn run_loop<P: Passes>(
 
     loop {
         let now = clock.now();
-        let due = table.take_due(&config, now);
+        let mut due = table.take_due(&config, now);
+        due.extend(fleet.take_due_retries(now));
         metrics.tick();
         fleet.fire(&config, &client, &clock, due);
         if watchdog.is_some() {
             notify(&[sd_notify::NotifyState::Watchdog]);
         }
-        let mut step = table
-            .next_due()
+        let next = match (table.next_due(), fleet.next_retry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let mut step = next
             .and_then(|d| (d - clock.now()).to_std().ok())
             .unwrap_or(Duration::ZERO)
             .min(MAX_STEP);
         if let Some(w) = watchdog {
             step = step.min(w);
         }
-        if table.next_due().is_none() {
+        if next.is_none() {
             step = watchdog.unwrap_or(MAX_STEP).min(MAX_STEP);
         }
         // Never spin: even a due-now entry waits a little (it was just taken).
@@ -214,6 +225,7 @@ pub(crate) async fn run_loop<P: Passes>(
                             fleet.hooks.notifier = Notifier::new(&new_config.notify);
                             table = table.reload(&config, &new_config, clock.now());
                             fleet.remap_queued(&config, &new_config);
+                            fleet.remap_retries(&config, &new_config);
                             config = Arc::new(new_config);
                             client = new_client;
                             memory::release_free_memory();
@@ -237,6 +249,11 @@ pub(crate) async fn run_loop<P: Passes>(
             &f,
             "shutdown while the server was busy; the next start catches up",
         );
+    }
+    for (at, f) in std::mem::take(&mut fleet.retries) {
+        let policy = &config.policies[f.policy].name;
+        warn!(server_id = f.server_id, policy = %policy, slot = %f.slot.to_rfc3339(), retry_at = %at.to_rfc3339(), "shutdown with a retry of this slot pending; the next start catches up (missed = \"run-once\")");
+        fleet.hooks.metrics.retry_dropped(f.server_id, policy);
     }
     let grace = config.daemon.shutdown_timeout;
     let drained = tokio::time::timeout(grace, async {
@@ -266,7 +283,10 @@ type PassServer = (u64, u64);
 
 /// The passes under way and which servers they hold.
 struct Fleet {
-    passes: JoinSet<()>,
+    /// Each pass returns the retries it owes (see [`plan_retries`]).
+    passes: JoinSet<Vec<Retry>>,
+    /// Failed jobs to fire again for their slot, and when.
+    retries: Vec<Retry>,
     /// Each pass task's number and the servers it was given (freed when
     /// it ends, also abnormally, if it still holds them).
     pass_servers: HashMap<tokio::task::Id, (u64, Vec<u64>)>,
@@ -342,13 +362,18 @@ impl Fleet {
             }
             let clock_for_metrics = Arc::clone(&clock);
             let (config_after, client_after) = (Arc::clone(&config), client.clone());
-            let report = client.run(config, clock, jobs, options).await;
+            let report = client.run(Arc::clone(&config), clock, jobs, options).await;
             for line in runner::summary(&report, false).lines() {
                 info!("{line}");
             }
             hooks
                 .metrics
                 .record_pass(&report, clock_now_unix(&*clock_for_metrics));
+            let retries = plan_retries(&config, &report, clock_for_metrics.now(), &hooks.metrics);
+            let retrying: HashSet<(u64, usize)> = retries
+                .iter()
+                .map(|(_, spec)| (spec.server_id, spec.policy))
+                .collect();
             if hooks.metrics.orphan_scan_due(ORPHAN_SCAN_EVERY) {
                 client_after
                     .count_orphans(config_after, Arc::clone(&hooks.metrics))
@@ -357,14 +382,54 @@ impl Fleet {
             // A fleet's pass leaves tens of MB of freed heap behind; the daemon
             // should not keep it until the next one.
             if let Some(n) = hooks.notifier {
-                tokio::spawn(async move { n.pass_finished(&report).await });
+                tokio::spawn(async move { n.pass_finished(&report, &retrying).await });
             } else {
                 drop(report);
             }
             memory::release_free_memory();
+            retries
         });
         self.pass_servers
             .insert(task.id(), (pass, claimed.into_iter().collect()));
+    }
+
+    /// The retries due at `now`, taken off the list.
+    fn take_due_retries(&mut self, now: DateTime<Utc>) -> Vec<JobSpec> {
+        let (due, later): (Vec<Retry>, Vec<Retry>) = std::mem::take(&mut self.retries)
+            .into_iter()
+            .partition(|(at, _)| *at <= now);
+        self.retries = later;
+        due.into_iter().map(|(_, spec)| spec).collect()
+    }
+
+    /// When the next retry is due.
+    fn next_retry(&self) -> Option<DateTime<Utc>> {
+        self.retries.iter().map(|(at, _)| *at).min()
+    }
+
+    /// After a reload: retries follow their policy by name; a retry whose
+    /// policy is gone, paused or no longer lists the server is dropped
+    /// (logged; the new config decides what runs).
+    fn remap_retries(&mut self, old: &Config, new: &Config) {
+        let mut kept = Vec::new();
+        for (at, mut f) in std::mem::take(&mut self.retries) {
+            let name = &old.policies[f.policy].name;
+            match new
+                .policies
+                .iter()
+                .position(|p| &p.name == name && p.enabled && p.servers.contains(&f.server_id))
+            {
+                Some(index) => {
+                    f.policy = index;
+                    kept.push((at, f));
+                }
+                None => {
+                    info!(server_id = f.server_id, policy = %name, slot = %f.slot.to_rfc3339(), "a pending retry's policy is removed, paused or no longer covers its server after the reload; dropped");
+                    self.hooks.metrics.retry_dropped(f.server_id, name);
+                }
+            }
+        }
+        self.retries = kept;
     }
 
     /// Queues `f` behind its server's work; a queued fire of the same policy
@@ -408,13 +473,16 @@ impl Fleet {
     /// A pass task ended; if it panicked, its servers are freed anyway.
     fn pass_ended<P: Passes>(
         &mut self,
-        joined: Result<(tokio::task::Id, ()), tokio::task::JoinError>,
+        joined: Result<(tokio::task::Id, Vec<Retry>), tokio::task::JoinError>,
         config: &Arc<Config>,
         client: &P,
         clock: &Arc<dyn Clock>,
     ) {
         let id = match joined {
-            Ok((id, ())) => id,
+            Ok((id, retries)) => {
+                self.retries.extend(retries);
+                id
+            }
             Err(e) => {
                 error!(error = %e, "a pass ended abnormally (a bug); its servers are freed");
                 e.id()
@@ -463,6 +531,73 @@ impl Fleet {
         );
         count_skipped(&self.hooks, f.server_id, policy, reason);
     }
+}
+
+/// A job to fire again for its slot, and when.
+type Retry = (DateTime<Utc>, JobSpec);
+
+/// After a pass at `now`: the retries its failed jobs are owed (the slot's
+/// window still open, [`retry::next_retry`]), each logged with its attempt
+/// number and counted; a failed job with none left ends its slot without
+/// a restore point (counted, and the only failure of that slot that is
+/// notified).
+fn plan_retries(
+    config: &Config,
+    report: &PassReport,
+    now: DateTime<Utc>,
+    metrics: &Metrics,
+) -> Vec<Retry> {
+    let mut retries = Vec::new();
+    for o in &report.outcomes {
+        let Some(policy) = config.policies.get(o.spec.policy) else {
+            continue;
+        };
+        let Some(error) = &o.error else {
+            if o.spec.attempt > 0 {
+                info!(server_id = o.spec.server_id, policy = %policy.name, slot = %o.spec.slot.to_rfc3339(), attempt = o.spec.attempt, "the slot succeeded on retry {}", o.spec.attempt);
+            }
+            continue;
+        };
+        match retry::next_retry(policy, &o.spec, now) {
+            Some((at, spec)) => {
+                warn!(
+                    server_id = spec.server_id,
+                    policy = %policy.name,
+                    slot = %spec.slot.to_rfc3339(),
+                    attempt = spec.attempt,
+                    retry_at = %at.to_rfc3339(),
+                    reason = error.kind(),
+                    "the job failed; retrying its slot at {} (attempt {})",
+                    at.to_rfc3339(),
+                    spec.attempt
+                );
+                metrics.retry_planned(
+                    RetryState {
+                        server_id: spec.server_id,
+                        policy: policy.name.clone(),
+                        slot: spec.slot,
+                        attempt: spec.attempt,
+                        at,
+                        reason: error.kind().to_owned(),
+                    },
+                    error.kind(),
+                );
+                retries.push((at, spec));
+            }
+            None => {
+                error!(
+                    server_id = o.spec.server_id,
+                    policy = %policy.name,
+                    slot = %o.spec.slot.to_rfc3339(),
+                    tries = o.spec.attempt + 1,
+                    reason = error.kind(),
+                    "the slot ends without its restore point: no retry left in its window (retry_window, or the next fire)"
+                );
+                metrics.slot_failed(o.spec.server_id, &policy.name);
+            }
+        }
+    }
+    retries
 }
 
 /// How often (at most, after a pass) the daemon lists the whole account to

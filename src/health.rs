@@ -1,6 +1,8 @@
 //! The metrics/health HTTP endpoint (`[metrics] listen`): `/metrics`
 //! (Prometheus text), `/healthz` (the scheduler loop is ticking) and
-//! `/readyz` (config loaded and the provider accepts the token).
+//! `/readyz` (config loaded and the provider accepts the token), and
+//! `/retries` (JSON: the slots waiting for a retry, which `snapkeep status`
+//! shows when it can reach the daemon).
 //! Meant for loopback or a cluster network; it exposes no secrets.
 
 use std::net::SocketAddr;
@@ -37,6 +39,7 @@ pub(crate) async fn serve(
         .route("/metrics", get(metrics_page))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/retries", get(retries))
         .with_state(Shared { metrics, stats });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
@@ -54,6 +57,10 @@ async fn metrics_page(State(s): State<Shared>) -> impl IntoResponse {
         )],
         s.metrics.render(&s.stats),
     )
+}
+
+async fn retries(State(s): State<Shared>) -> impl IntoResponse {
+    axum::Json(s.metrics.retries())
 }
 
 async fn healthz(State(s): State<Shared>) -> impl IntoResponse {

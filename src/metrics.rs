@@ -49,6 +49,26 @@ struct SkipLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RetryLabels {
+    server: String,
+    policy: String,
+    reason: String,
+}
+
+/// A slot the daemon will try again: what `/retries` and `status` show.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct RetryState {
+    pub(crate) server_id: u64,
+    pub(crate) policy: String,
+    pub(crate) slot: chrono::DateTime<chrono::Utc>,
+    /// The retry's number (1 = the first retry).
+    pub(crate) attempt: u32,
+    pub(crate) at: chrono::DateTime<chrono::Utc>,
+    /// Why the last try failed (the job error's kind).
+    pub(crate) reason: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: &'static str,
 }
@@ -75,6 +95,11 @@ pub(crate) struct Metrics {
     pass_duration: Histogram,
     job_failures: Family<FailureLabels, Counter>,
     skipped_fires: Family<SkipLabels, Counter>,
+    job_retries: Family<RetryLabels, Counter>,
+    job_failing: Family<JobLabels, Gauge>,
+    slots_failed: Family<JobLabels, Counter>,
+    /// Slots waiting for their retry, by (server, policy).
+    retrying: Mutex<BTreeMap<(u64, String), RetryState>>,
     undecodable: Counter,
     orphans: Family<KindLabels, Gauge>,
     /// When orphans were last counted (an account-wide listing per kind).
@@ -138,6 +163,24 @@ impl Metrics {
             "Scheduled fires that did not run (overtaken while the server was busy, shutdown, policy removed by a reload)",
             skipped_fires.clone(),
         );
+        let job_retries = Family::<RetryLabels, Counter>::default();
+        registry.register(
+            "job_retries",
+            "Failed jobs fired again for the same slot (retry_window), by why the try before failed",
+            job_retries.clone(),
+        );
+        let job_failing = Family::<JobLabels, Gauge>::default();
+        registry.register(
+            "job_failing",
+            "1 while the latest try of a (server, policy) failed (being retried, or its slot given up); 0 once a job succeeds",
+            job_failing.clone(),
+        );
+        let slots_failed = Family::<JobLabels, Counter>::default();
+        registry.register(
+            "slots_failed",
+            "Slots that ended without their restore point: the job failed and no retry is left in the slot's window",
+            slots_failed.clone(),
+        );
         let undecodable = Counter::default();
         registry.register(
             "api_undecodable_items",
@@ -153,6 +196,10 @@ impl Metrics {
         Metrics {
             registry,
             skipped_fires,
+            job_retries,
+            job_failing,
+            slots_failed,
+            retrying: Mutex::default(),
             undecodable,
             last_success,
             items,
@@ -178,8 +225,15 @@ impl Metrics {
                 server: o.spec.server_id.to_string(),
                 policy: o.policy_name.clone(),
             };
+            self.job_failing
+                .get_or_create(&job)
+                .set(i64::from(o.error.is_some()));
             match &o.error {
                 None => {
+                    self.retrying
+                        .lock()
+                        .expect("metrics lock")
+                        .remove(&(o.spec.server_id, o.policy_name.clone()));
                     // A start that found nothing left to finish did not
                     // make or confirm a restore point.
                     if !o.report.nothing_to_resume {
@@ -214,6 +268,54 @@ impl Metrics {
             }
         }
         self.unauthorized.store(unauthorized, Ordering::Relaxed);
+    }
+
+    /// A failed job will be tried again for its slot (`daemon::retry`).
+    pub(crate) fn retry_planned(&self, state: RetryState, reason: &'static str) {
+        self.job_retries
+            .get_or_create(&RetryLabels {
+                server: state.server_id.to_string(),
+                policy: state.policy.clone(),
+                reason: reason.to_owned(),
+            })
+            .inc();
+        self.retrying
+            .lock()
+            .expect("metrics lock")
+            .insert((state.server_id, state.policy.clone()), state);
+    }
+
+    /// A failed job's slot has no retry left: it ended without its item.
+    pub(crate) fn slot_failed(&self, server: u64, policy: &str) {
+        self.retrying
+            .lock()
+            .expect("metrics lock")
+            .remove(&(server, policy.to_owned()));
+        self.slots_failed
+            .get_or_create(&JobLabels {
+                server: server.to_string(),
+                policy: policy.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A retry that will not run (shutdown, a reload removed or paused
+    /// its policy).
+    pub(crate) fn retry_dropped(&self, server: u64, policy: &str) {
+        self.retrying
+            .lock()
+            .expect("metrics lock")
+            .remove(&(server, policy.to_owned()));
+    }
+
+    /// The slots waiting for a retry, by server then policy.
+    pub(crate) fn retries(&self) -> Vec<RetryState> {
+        self.retrying
+            .lock()
+            .expect("metrics lock")
+            .values()
+            .cloned()
+            .collect()
     }
 
     /// A fire that will not run, and why.

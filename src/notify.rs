@@ -6,6 +6,7 @@
 //! them in the background; `--run-now` waits for them (bounded by
 //! `notify.timeout`) so they are not lost when the process exits.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -71,11 +72,25 @@ impl Notifier {
     }
 
     /// The webhook (on failures, or always with `on_success`) and the ping
-    /// (`{ping_url}` or `{ping_url}/fail`).
-    pub(crate) async fn pass_finished(&self, report: &PassReport) {
+    /// (`{ping_url}` or `{ping_url}/fail`). Failures of jobs in `retrying`
+    /// ((server, policy index) the daemon fires again for the same slot)
+    /// are not told: a slot is notified once, when its retries are over. A
+    /// pass whose only failures are retried sends nothing at all (neither
+    /// "failed" nor "succeeded").
+    pub(crate) async fn pass_finished(
+        &self,
+        report: &PassReport,
+        retrying: &HashSet<(u64, usize)>,
+    ) {
+        let retried = report
+            .outcomes
+            .iter()
+            .filter(|o| o.error.is_some() && retrying.contains(&(o.spec.server_id, o.spec.policy)))
+            .count();
         let failures: Vec<Failure> = report
             .outcomes
             .iter()
+            .filter(|o| !retrying.contains(&(o.spec.server_id, o.spec.policy)))
             .filter_map(|o| {
                 let e = o.error.as_ref()?;
                 Some(Failure {
@@ -88,6 +103,13 @@ impl Notifier {
             })
             .collect();
         let failed = !failures.is_empty();
+        if !failed && retried > 0 {
+            debug!(
+                retried,
+                "every failure of this pass is retried; nothing to tell yet"
+            );
+            return;
+        }
         if let Some(url) = &self.config.webhook_url {
             if failed || self.config.on_success {
                 let first = failures.first();
@@ -154,5 +176,70 @@ impl Notifier {
 
     pub(crate) fn timeout(&self) -> Duration {
         self.config.timeout
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::rotation::{JobError, JobReport};
+    use crate::runner::{JobOutcome, JobSpec};
+
+    /// A receiver on loopback that records each request's path.
+    async fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+        let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+        let log = Arc::clone(&seen);
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let log = Arc::clone(&log);
+            async move {
+                log.lock().expect("lock").push(uri.path().to_owned());
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), seen)
+    }
+
+    fn failed_pass() -> PassReport {
+        let slot = "2025-02-01T03:00:00Z".parse().expect("time");
+        PassReport {
+            outcomes: vec![JobOutcome {
+                spec: JobSpec::new(1, 0, slot),
+                server_name: "web-01".into(),
+                policy_name: "nightly".into(),
+                report: JobReport::default(),
+                error: Some(JobError::Contention {
+                    server_id: 1,
+                    rounds: 4,
+                }),
+                duration: Duration::ZERO,
+            }],
+            ..PassReport::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failure_that_is_retried_is_not_told_and_a_final_one_is_told_once() {
+        let (base, seen) = receiver().await;
+        let notifier = Notifier::new(&NotifyConfig {
+            webhook_url: Some(format!("{base}/hook")),
+            on_success: true,
+            ping_url: Some(format!("{base}/ping")),
+            timeout: Duration::from_secs(5),
+        })
+        .expect("configured");
+        let report = failed_pass();
+        notifier
+            .pass_finished(&report, &HashSet::from([(1, 0)]))
+            .await;
+        assert_eq!(*seen.lock().expect("lock"), Vec::<String>::new());
+        notifier.pass_finished(&report, &HashSet::new()).await;
+        assert_eq!(*seen.lock().expect("lock"), ["/hook", "/ping/fail"]);
     }
 }

@@ -109,8 +109,8 @@ pub(crate) enum JobError {
         name: String,
         cap: usize,
         plural: &'static str,
-        /// What this policy holds there that it could delete in principle.
-        ours: &'static str,
+        /// What this policy holds there besides its protected items.
+        ours: String,
         protected: usize,
         foreign: usize,
         other: usize,
@@ -891,10 +891,20 @@ impl Job<'_> {
             .iter()
             .filter(|i| self.owned(i).is_none() && self.owned_by_other_policy(i))
             .count();
-        let ours = match owned.len() - protected {
-            0 => "nothing of this policy's",
-            1 => "1 of this policy's (its newest completed item, kept until a successor has completed)",
-            _ => "this policy's newest completed item (kept until a successor has completed) and items of its still in progress",
+        let completed = owned
+            .iter()
+            .filter(|i| self.deletable(i) && i.status == Status::Completed)
+            .count();
+        let unfinished = owned.len() - protected - completed;
+        let ours = match (completed, unfinished) {
+            (0, 0) => "nothing of this policy's".to_owned(),
+            (c, 0) => format!(
+                "{c} of this policy's (its newest completed item, kept until a successor has completed)"
+            ),
+            (c, u) => format!(
+                "{} of this policy's ({c} completed: its newest, kept until a successor has completed; {u} in progress or in a status nobody documented: never deleted while so)",
+                c + u
+            ),
         };
         let advice = if protected > 0 {
             "Delete some by hand, unprotect one, or lower keep_* on the other policies"

@@ -28,11 +28,18 @@ const DASHBOARD: &str = concat!(
 /// until the thing they count has happened, which a healthy test daemon
 /// never does: (exported name, name registered in src/metrics.rs, labels).
 /// The registration and each label are checked in the daemon's source.
-const SILENT_UNTIL_FIRST: &[(&str, &str, &[&str])] = &[(
-    "snapkeep_skipped_fires_total",
-    "\"skipped_fires\"",
-    &["server", "policy", "reason"],
-)];
+const SILENT_UNTIL_FIRST: &[(&str, &str, &[&str])] = &[
+    (
+        "snapkeep_skipped_fires_total",
+        "\"skipped_fires\"",
+        &["server", "policy", "reason"],
+    ),
+    (
+        "snapkeep_job_retries_total",
+        "\"job_retries\"",
+        &["server", "policy", "reason"],
+    ),
+];
 
 /// Labels Prometheus adds to every scraped series (target labels).
 const TARGET_LABELS: &[&str] = &["job", "instance"];

@@ -468,14 +468,18 @@ fn faults_5xx_and_429_still_converge_without_duplicates() {
             ),
     );
     // A 502 on a create may hide a create that landed: the job looks for
-    // it until wait_timeout, then fails "outcome unknown" and a later pass
-    // converges. Short waits keep the passes quick.
+    // it for list_lag, then sends it again; a late one converges. Short
+    // waits keep the passes quick.
     let policy = d.policies(
         &DAILY
             .replace("servers = [1]", "servers = [1, 2, 3, 4, 5]")
             .replace("keep_last = 3", "keep_last = 2\nwait_timeout = \"2s\""),
     );
-    let s = Setup::with_api(&sim, "requests_per_second = 0\nmax_retries = 8\n", &policy);
+    let s = Setup::with_api(
+        &sim,
+        "requests_per_second = 0\nmax_retries = 8\nlist_lag = \"300ms\"\n",
+        &policy,
+    );
     let mut ok = false;
     for _ in 0..10 {
         if s.run(&["--run-now"]).code() == 0 {
@@ -491,6 +495,46 @@ fn faults_5xx_and_429_still_converge_without_duplicates() {
             sim.snapshot_names(id),
             want,
             "server {id}: exactly one item per slot"
+        );
+    }
+}
+
+#[test]
+fn thirty_percent_of_creates_answered_500_still_exit_0_with_one_item_per_slot() {
+    // 500s the provider did not apply: each is looked for for list_lag,
+    // then sent again, so one pass makes every slot's item.
+    let d = Daily::now();
+    let mut seed = Seed::empty();
+    for id in 1..=5 {
+        seed = seed.server(id, format!("srv-{id}"));
+        seed = seed.snapshot(id, ours(&d, 1), d.at(1), SimStatus::Completed);
+    }
+    let sim = Sim::start(seed);
+    sim.faults(Faults::none().with_endpoint(
+        Endpoint::SnapshotsCreate,
+        FaultSpec::none().with_errors(0.3, 500),
+    ));
+    let policy = d.policies(&DAILY.replace("servers = [1]", "servers = [1, 2, 3, 4, 5]"));
+    let s = Setup::with_api(
+        &sim,
+        "requests_per_second = 0\nmax_retries = 8\nlist_lag = \"200ms\"\n",
+        &policy,
+    );
+    let run = s.run(&["--run-now"]);
+    assert_eq!(run.code(), 0, "{}", run.stdout());
+    assert!(
+        run.stdout()
+            .contains("5 job(s): 5 ok, 0 failed; created 5, deleted 0;"),
+        "{}",
+        run.stdout()
+    );
+    for id in 1..=5 {
+        let mut want = vec![ours(&d, 1), ours(&d, 0)];
+        want.sort();
+        assert_eq!(
+            sim.snapshot_names(id),
+            want,
+            "server {id}: one item per slot"
         );
     }
 }

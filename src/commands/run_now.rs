@@ -35,7 +35,8 @@ pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Resul
             if let Some(start) = started {
                 let _ = start.await;
             }
-            n.pass_finished(&report).await;
+            // One pass: every failure is final here (a scheduler retries it).
+            n.pass_finished(&report, &Default::default()).await;
         };
         if tokio::time::timeout(n.timeout() * 2, deliver)
             .await

@@ -18,6 +18,7 @@ use crate::api::{ApiError, Client};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::inventory::{self, Item};
+use crate::metrics::RetryState;
 use crate::orphans::{self, Orphan};
 use crate::provider::Kind;
 use crate::retention;
@@ -61,6 +62,9 @@ pub(crate) struct Row {
     /// below its keep rules here: the sentence a pass logs
     /// (`rotation::shortfall_note`); the numbers are in `ours`.
     pub(crate) shared_cap: Option<String>,
+    /// The daemon fires this slot again (asked from its `/retries` when
+    /// `[metrics] listen` is set and it answers).
+    pub(crate) retry: Option<RetryState>,
 }
 
 /// How a (server, policy) pair is doing.
@@ -141,7 +145,10 @@ pub(crate) async fn run(config: &Config, client: &Client, json: bool) -> Result<
     let inventories = fetch_all(client)
         .await
         .map_err(|(kind, e)| AppError::api(format!("cannot list {}", kind.plural()), e))?;
-    let report = report(config, &inventories, Utc::now());
+    let mut report = report(config, &inventories, Utc::now());
+    if let Some(listen) = config.metrics.listen {
+        attach_retries(&mut report.pairs, &daemon_retries(listen).await);
+    }
     if json {
         println!(
             "{}",
@@ -152,6 +159,47 @@ pub(crate) async fn run(config: &Config, client: &Client, json: bool) -> Result<
         print!("{}", orphan_table(&report.orphans));
     }
     Ok(0)
+}
+
+/// What the running daemon (if it listens on `listen`) is about to retry;
+/// empty when it does not answer within a second or two (not running, or
+/// another host's): status works without it.
+async fn daemon_retries(listen: std::net::SocketAddr) -> Vec<RetryState> {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr {
+            std::net::SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let Ok(http) = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+    else {
+        return Vec::new();
+    };
+    let asked = async {
+        http.get(format!("http://{addr}/retries"))
+            .send()
+            .await?
+            .error_for_status()?
+            .json::<Vec<RetryState>>()
+            .await
+    };
+    asked.await.unwrap_or_else(|e| {
+        tracing::debug!(%addr, error = %e, "no retries from a daemon (not running here?)");
+        Vec::new()
+    })
+}
+
+/// Puts each pending retry on its (server, policy) row.
+pub(crate) fn attach_retries(rows: &mut [Row], retries: &[RetryState]) {
+    for row in rows {
+        row.retry = retries
+            .iter()
+            .find(|r| r.server_id == row.server_id && r.policy == row.policy)
+            .cloned();
+    }
 }
 
 /// Pure: rows and orphans; `now` injected.
@@ -265,6 +313,7 @@ pub(crate) fn rows(config: &Config, inventories: &Inventories, now: DateTime<Utc
                 would_delete,
                 protected,
                 shared_cap,
+                retry: None,
                 ours,
             });
         }
@@ -300,11 +349,12 @@ pub(crate) fn table(rows: &[Row]) -> String {
             newest,
             clip(r.next_fire_short.as_deref().unwrap_or("never"), 16),
             r.would_delete.len(),
-            match r.health {
-                Health::Paused => "PAUSED",
-                Health::Critical => "STALE",
-                Health::Warning => "old",
-                Health::Ok => "ok",
+            match (r.health, &r.retry) {
+                (Health::Paused, _) => "PAUSED",
+                (_, Some(_)) => "RETRYING",
+                (Health::Critical, None) => "STALE",
+                (Health::Warning, None) => "old",
+                (Health::Ok, None) => "ok",
             }
         );
     }
@@ -341,7 +391,29 @@ pub(crate) fn table(rows: &[Row]) -> String {
             let _ = writeln!(out, "  #{} {} ({})", p.id, clip(&p.name, 60), p.status);
         }
     }
-    let shared: Vec<&str> = rows.iter().filter_map(|r| r.shared_cap.as_deref()).collect();
+    let retrying: Vec<&RetryState> = rows.iter().filter_map(|r| r.retry.as_ref()).collect();
+    if !retrying.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nretrying (the daemon fires the slot again; retry_window):"
+        );
+        for r in retrying {
+            let _ = writeln!(
+                out,
+                "  server {} policy {}: slot {}, retrying at {}, attempt {} (last try: {})",
+                r.server_id,
+                r.policy,
+                r.slot.format("%m-%d %H:%M UTC"),
+                r.at.format("%H:%M:%S UTC"),
+                r.attempt,
+                r.reason
+            );
+        }
+    }
+    let shared: Vec<&str> = rows
+        .iter()
+        .filter_map(|r| r.shared_cap.as_deref())
+        .collect();
     if !shared.is_empty() {
         let _ = writeln!(
             out,

@@ -29,6 +29,8 @@ struct Recorder {
     busy_for: Duration,
     started: Arc<Mutex<Vec<Started>>>,
     finished: Arc<Mutex<usize>>,
+    /// Regular jobs started before this time fail (an API outage).
+    fail_until: Option<DateTime<Utc>>,
 }
 
 impl Recorder {
@@ -38,6 +40,15 @@ impl Recorder {
             busy_for,
             started: Arc::default(),
             finished: Arc::default(),
+            fail_until: None,
+        }
+    }
+
+    /// A recorder whose jobs fail when started before `until`.
+    fn failing_until(busy_for: Duration, until: DateTime<Utc>) -> Recorder {
+        Recorder {
+            fail_until: Some(until),
+            ..Recorder::new(busy_for)
         }
     }
 
@@ -67,6 +78,24 @@ impl Passes for Recorder {
         let me = self.clone();
         async move {
             let mut servers = Vec::new();
+            let fails = me.fail_until.is_some_and(|until| clock.now() < until);
+            let outcomes = jobs
+                .iter()
+                .map(|j| crate::runner::JobOutcome {
+                    spec: j.clone(),
+                    server_name: String::new(),
+                    policy_name: config.policies[j.policy].name.clone(),
+                    report: crate::rotation::JobReport::default(),
+                    // (A start's resume-only look at the previous slot finds nothing to do.)
+                    error: (fails && !j.resume_only).then_some(
+                        crate::rotation::JobError::Contention {
+                            server_id: j.server_id,
+                            rounds: 4,
+                        },
+                    ),
+                    duration: me.busy_for,
+                })
+                .collect();
             for j in &jobs {
                 me.started.lock().expect("lock").push(Started {
                     at: clock.now(),
@@ -86,7 +115,10 @@ impl Passes for Recorder {
                 }
             }
             *me.finished.lock().expect("lock") += 1;
-            PassReport::default()
+            PassReport {
+                outcomes,
+                ..PassReport::default()
+            }
         }
     }
 
@@ -321,4 +353,166 @@ async fn a_reload_moves_the_schedule_and_keeps_the_call_counters() {
     );
     let carried = carried.lock().expect("lock").clone().expect("reloaded");
     assert!(Arc::ptr_eq(&carried, &stats), "the counters carry over");
+}
+
+/// The value of the metric line that starts with `prefix` (0 when absent).
+fn metric(metrics: &Metrics, prefix: &str) -> f64 {
+    metrics
+        .render(&CallStats::default())
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// When each try of server 1's `slot` started, as "HH:MM:SS".
+fn tries_of(passes: &Recorder, slot: &str) -> Vec<String> {
+    passes
+        .fired()
+        .into_iter()
+        .filter(|(server, _, s, _)| *server == 1 && *s == at(slot))
+        .map(|(_, _, _, started)| started.format("%H:%M:%S").to_string())
+        .collect()
+}
+
+const ONE_SERVER: &str = "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\nmissed = \"skip\"\n";
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_slot_is_retried_at_1_2_4_8_15_minutes_until_its_window_closes() {
+    // The API is down all morning; each try takes 30 s. Retries come 1, 2,
+    // 4, 8, then every 15 minutes after the try before, and stop at the
+    // 2 h window: the slot is given up once (counted, notified once).
+    let passes = Recorder::failing_until(Duration::from_secs(30), at("2025-01-10T12:00:00Z"));
+    let daemon = start(
+        config(ONE_SERVER),
+        passes.clone(),
+        at("2025-01-10T02:50:00Z"),
+        |_| Err(no_reload()),
+    );
+    daemon.until(at("2025-01-10T05:30:00Z")).await;
+    assert_eq!(
+        daemon.metrics.retries(),
+        [],
+        "nothing pending after the window"
+    );
+    let (_, metrics) = daemon.shutdown().await;
+    assert_eq!(
+        tries_of(&passes, "2025-01-10T03:00:00Z"),
+        [
+            "03:00:00", "03:01:30", "03:04:00", "03:08:30", "03:17:00", "03:32:30", "03:48:00",
+            "04:03:30", "04:19:00", "04:34:30", "04:50:00"
+        ]
+    );
+    assert_eq!(metric(&metrics, "snapkeep_job_retries_total{"), 10.0);
+    assert_eq!(
+        metric(&metrics, "snapkeep_slots_failed_total{server=\"1\""),
+        1.0
+    );
+    assert_eq!(metric(&metrics, "snapkeep_job_failing{server=\"1\""), 1.0);
+    assert_eq!(skipped(&metrics, ""), 0.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retries_never_run_into_the_next_fire() {
+    // Hourly with a 2 h window: the 03:00 slot's retries stop before 04:00,
+    // whose own fire then runs on time (and is retried in its own right).
+    let text = ONE_SERVER.replace("0 3 * * *", "0 * * * *");
+    let passes = Recorder::failing_until(Duration::from_secs(30), at("2025-01-10T04:00:00Z"));
+    let daemon = start(
+        config(&text),
+        passes.clone(),
+        at("2025-01-10T02:59:00Z"),
+        |_| Err(no_reload()),
+    );
+    daemon.until(at("2025-01-10T04:10:00Z")).await;
+    let (_, metrics) = daemon.shutdown().await;
+    assert_eq!(
+        tries_of(&passes, "2025-01-10T03:00:00Z"),
+        [
+            "03:00:00", "03:01:30", "03:04:00", "03:08:30", "03:17:00", "03:32:30", "03:48:00"
+        ]
+    );
+    assert_eq!(tries_of(&passes, "2025-01-10T04:00:00Z"), ["04:00:00"]);
+    assert_eq!(
+        metric(&metrics, "snapkeep_slots_failed_total{server=\"1\""),
+        1.0
+    );
+    assert_eq!(metric(&metrics, "snapkeep_job_failing{server=\"1\""), 0.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_ten_minute_outage_at_three_costs_a_nightly_slot_seventeen_minutes() {
+    // The API is down 03:00-03:10. The tries at 03:00, 03:01:30, 03:04 and
+    // 03:08:30 fail; the one at 03:17 makes the restore point. Its failure
+    // is cleared, nothing is counted as a lost slot, nothing is pending.
+    let passes = Recorder::failing_until(Duration::from_secs(30), at("2025-01-10T03:10:00Z"));
+    let daemon = start(
+        config(ONE_SERVER),
+        passes.clone(),
+        at("2025-01-10T02:50:00Z"),
+        |_| Err(no_reload()),
+    );
+    daemon.until(at("2025-01-10T06:00:00Z")).await;
+    assert_eq!(daemon.metrics.retries(), []);
+    let (_, metrics) = daemon.shutdown().await;
+    assert_eq!(
+        tries_of(&passes, "2025-01-10T03:00:00Z"),
+        ["03:00:00", "03:01:30", "03:04:00", "03:08:30", "03:17:00"]
+    );
+    assert_eq!(metric(&metrics, "snapkeep_job_retries_total{"), 4.0);
+    assert_eq!(metric(&metrics, "snapkeep_slots_failed_total{"), 0.0);
+    assert_eq!(metric(&metrics, "snapkeep_job_failing{server=\"1\""), 0.0);
+    assert!(metric(&metrics, "snapkeep_last_success_timestamp_seconds{") > 0.0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_window_zero_turns_retries_off_and_a_reload_that_pauses_drops_them() {
+    let off = ONE_SERVER.replace(
+        "missed = \"skip\"\n",
+        "missed = \"skip\"\nretry_window = \"0s\"\n",
+    );
+    let passes = Recorder::failing_until(Duration::from_secs(30), at("2025-01-10T12:00:00Z"));
+    let daemon = start(
+        config(&off),
+        passes.clone(),
+        at("2025-01-10T02:59:00Z"),
+        |_| Err(no_reload()),
+    );
+    daemon.until(at("2025-01-10T04:00:00Z")).await;
+    let (_, metrics) = daemon.shutdown().await;
+    assert_eq!(tries_of(&passes, "2025-01-10T03:00:00Z"), ["03:00:00"]);
+    assert_eq!(metric(&metrics, "snapkeep_slots_failed_total{"), 1.0);
+
+    // A retry pending when a reload pauses the policy does not run.
+    let passes = Recorder::failing_until(Duration::from_secs(30), at("2025-01-10T12:00:00Z"));
+    let paused = ONE_SERVER.replace(
+        "missed = \"skip\"\n",
+        "missed = \"skip\"\nenabled = false\n",
+    );
+    let reloaded = passes.clone();
+    let daemon = start(
+        config(ONE_SERVER),
+        passes.clone(),
+        at("2025-01-10T02:59:00Z"),
+        move |stats| {
+            Ok((
+                config(&paused),
+                Recorder {
+                    stats,
+                    ..reloaded.clone()
+                },
+            ))
+        },
+    );
+    daemon.until(at("2025-01-10T03:01:00Z")).await;
+    assert_eq!(daemon.metrics.retries().len(), 1, "03:01:30 pending");
+    daemon
+        .controls
+        .send(Control::Reload)
+        .await
+        .expect("loop alive");
+    daemon.until(at("2025-01-10T04:00:00Z")).await;
+    assert_eq!(daemon.metrics.retries(), []);
+    let (_, _) = daemon.shutdown().await;
+    assert_eq!(tries_of(&passes, "2025-01-10T03:00:00Z"), ["03:00:00"]);
 }

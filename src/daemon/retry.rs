@@ -56,7 +56,8 @@ pub(crate) fn next_retry(
 ) -> Option<(DateTime<Utc>, JobSpec)> {
     let end = window_end(policy, failed.slot)?;
     let retry = failed.attempt.saturating_add(1);
-    let at = now.checked_add_signed(TimeDelta::from_std(backoff(policy.retry_backoff, retry)).ok()?)?;
+    let at =
+        now.checked_add_signed(TimeDelta::from_std(backoff(policy.retry_backoff, retry)).ok()?)?;
     (at < end).then(|| {
         (
             at,
@@ -91,7 +92,7 @@ mod tests {
 
     #[test]
     fn backoff_doubles_from_the_first_wait_up_to_fifteen_minutes() {
-        let m = |n| Duration::from_secs(60 * n);
+        let m = |n: u64| Duration::from_secs(60 * n);
         let waits: Vec<Duration> = (1..=7).map(|r| backoff(m(1), r)).collect();
         assert_eq!(waits, [m(1), m(2), m(4), m(8), m(15), m(15), m(15)]);
         assert_eq!(backoff(Duration::from_secs(20), 1), Duration::from_secs(20));

@@ -1343,7 +1343,10 @@ async fn a_manual_snapshot_at_the_cap_costs_keep_last_5_one_item_not_its_rotatio
     assert_eq!(deletes(&sim), [format!("/api/v1/snapshots/{oldest}/")]);
     assert_eq!(posts(&sim), 1);
     let h = o.report.holdings;
-    assert_eq!((h.completed, h.not_ours, h.can_hold, h.shortfall), (4, 1, 4, 1));
+    assert_eq!(
+        (h.completed, h.not_ours, h.can_hold, h.shortfall),
+        (4, 1, 4, 1)
+    );
     assert_eq!(
         super::shortfall_note(&config.policies[0], &h, "web-01").as_deref(),
         Some("nightly (5 last) holds 4 on web-01: 1 snapshot there is not this policy's")
@@ -1397,7 +1400,12 @@ async fn two_policies_and_a_manual_item_share_one_server_and_both_rotate() {
     // oldest goes too. Neither is refused.
     let seed = Seed::empty()
         .server(SERVER, "web-01")
-        .snapshot(SERVER, "manual", at("2025-01-15T12:00:00Z"), SimStatus::Completed)
+        .snapshot(
+            SERVER,
+            "manual",
+            at("2025-01-15T12:00:00Z"),
+            SimStatus::Completed,
+        )
         .ours(SERVER, "a", "2025-01-30T03:00:00Z", SimStatus::Completed)
         .ours(SERVER, "a", "2025-01-31T03:00:00Z", SimStatus::Completed)
         .ours(SERVER, "b", "2025-01-30T03:00:00Z", SimStatus::Completed)
@@ -1469,5 +1477,51 @@ async fn a_late_duplicate_of_an_earlier_slot_goes_first_and_costs_nothing_older(
         names(&sim, SERVER),
         [days[0], days[1], "2025-02-01T03:00:00Z"].map(|d| snap("nightly", d))
     );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_retry_of_the_slot_lists_afresh_and_adopts_what_another_writer_made() {
+    // The slot's job failed (every create 503, no resends left). Meanwhile
+    // another writer made the slot's item. The daemon's retry is the same
+    // slot one attempt later: it lists, finds the item and makes no other.
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01"),
+        Faults::none().with_endpoint(
+            Endpoint::SnapshotsCreate,
+            FaultSpec::none().with_errors(1.0, 503),
+        ),
+        38,
+    )
+    .await;
+    let config = config(NIGHTLY);
+    let client = {
+        let mut s = client(&sim).settings().clone();
+        s.max_retries = 0;
+        crate::api::Client::new(s).expect("client")
+    };
+    let now = at(NOW);
+    let report = pass(&config, &client, now, jobs(&config, now)).await;
+    let failed = &report.outcomes[0];
+    assert_eq!(
+        failed.error.as_ref().map(|e| e.kind()),
+        Some("outcome_unknown")
+    );
+    assert_eq!(posts(&sim), 1);
+
+    let slot = snap("nightly", "2025-02-01T03:00:00Z");
+    sim.create_snapshot_as_other(SERVER, slot.clone(), SimStatus::Completed)
+        .expect("the other writer");
+    sim.set_faults(Faults::none());
+    let retry = crate::runner::JobSpec {
+        attempt: 1,
+        ..failed.spec.clone()
+    };
+    let report = pass(&config, &client, now, vec![retry]).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert!(o.report.slot_taken && o.report.created.is_none());
+    assert_eq!(posts(&sim), 1, "no second create");
+    assert_eq!(names(&sim, SERVER), [slot]);
     sim.shutdown().await;
 }
