@@ -34,6 +34,9 @@ pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/snapkeep/config.toml";
 /// Longest duration any key accepts: beyond it a value is a typo, and
 /// clocks and timers overflow on absurd ones.
 const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+/// `[defaults] orphan_grace` unless set: a week without a new item in an
+/// orphan group means no config is rotating it any more.
+const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(7 * 86_400);
 /// Longest `jitter`.
 const MAX_JITTER: Duration = Duration::from_secs(86_400);
 /// `api.requests_per_second` range (besides 0 = unlimited).
@@ -123,9 +126,23 @@ pub(crate) struct AlertThresholds {
     pub(crate) crit: Duration,
 }
 
+/// Whether any of `policies` of `kind` lists `id` in its `protect`: then no
+/// policy, rule or command deletes it. Protection is global on purpose: an
+/// id one policy protects may be named by another (policy `b` protecting a
+/// restore point of policy `a`), and "protected" must mean the same to
+/// `status` and to `a`'s next pass. The free form is for the job, which has
+/// the policies but not the [`Config`].
+pub(crate) fn protected_by_any(policies: &[Policy], kind: Kind, id: u64) -> bool {
+    policies
+        .iter()
+        .any(|p| p.kind == kind && p.protect.contains(&id))
+}
+
 impl Policy {
-    /// Whether `id` is listed in `protect`: never deleted by any rule.
-    pub(crate) fn is_protected(&self, id: u64) -> bool {
+    /// Whether `id` is listed in this policy's own `protect` (what `check`
+    /// prints). What may be deleted is [`Config::is_protected`]: any
+    /// policy's `protect` counts.
+    pub(crate) fn lists_protected(&self, id: u64) -> bool {
         self.protect.contains(&id)
     }
 
@@ -169,11 +186,22 @@ pub(crate) struct Config {
     pub(crate) metrics: MetricsConfig,
     pub(crate) notify: NotifyConfig,
     pub(crate) policies: Vec<Policy>,
+    /// `[defaults] orphan_grace`: an orphan group (prefix, policy, server)
+    /// whose newest item is younger than this may be another config's or a
+    /// renamed policy's, still rotating: it is listed as live, not deleted
+    /// by `prune-orphans --yes` and not counted in `snapkeep_orphans`.
+    pub(crate) orphan_grace: Duration,
     /// Things worth a log line that do not stop the config from loading.
     pub(crate) warnings: Vec<String>,
 }
 
 impl Config {
+    /// Whether any policy of `kind` protects item `id` (see
+    /// [`protected_by_any`]): never deleted by any policy, rule or command.
+    pub(crate) fn is_protected(&self, id: u64, kind: Kind) -> bool {
+        protected_by_any(&self.policies, kind, id)
+    }
+
     /// Every server named by any policy, ascending.
     pub(crate) fn servers(&self) -> BTreeSet<u64> {
         self.policies
@@ -452,6 +480,8 @@ struct RawDefaults {
     hook_timeout: Option<Spanned<String>>,
     on_hook_failure: Option<Spanned<String>>,
     post_hook_after: Option<Spanned<String>>,
+    /// Only in `[defaults]` (orphans have no policy).
+    orphan_grace: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -855,6 +885,11 @@ impl Validator<'_> {
             post_hook_after: PostHookAfter::Accepted,
         };
         let defaults = self.inherit(&raw.defaults, &builtin, "defaults.");
+        let orphan_grace = self.duration(
+            &raw.defaults.orphan_grace,
+            "defaults.orphan_grace",
+            DEFAULT_ORPHAN_GRACE,
+        );
         if raw.policy.is_empty() {
             self.problems.push(Problem {
                 line: 1,
@@ -890,6 +925,7 @@ impl Validator<'_> {
             metrics,
             notify,
             policies,
+            orphan_grace,
             warnings,
         }
     }
@@ -1038,6 +1074,7 @@ impl Validator<'_> {
             hook_timeout: p.hook_timeout.clone(),
             on_hook_failure: p.on_hook_failure.clone(),
             post_hook_after: p.post_hook_after.clone(),
+            orphan_grace: None,
         };
         let inherited = self.inherit(&over, defaults, &section);
         let schedule = match Schedule::parse(p.schedule.get_ref(), inherited.timezone) {

@@ -18,6 +18,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
@@ -75,11 +76,13 @@ pub(crate) trait Passes: Clone + Send + Sync + 'static {
         options: PassOptions,
     ) -> impl Future<Output = PassReport> + Send;
 
-    /// Sets `snapkeep_orphans{kind}` from an account-wide listing.
+    /// Sets `snapkeep_orphans{kind}` from an account-wide listing, judging
+    /// orphan groups' grace at `now`.
     fn count_orphans(
         &self,
         config: Arc<Config>,
         metrics: Arc<Metrics>,
+        now: DateTime<Utc>,
     ) -> impl Future<Output = ()> + Send;
 }
 
@@ -102,9 +105,10 @@ impl Passes for Client {
         &self,
         config: Arc<Config>,
         metrics: Arc<Metrics>,
+        now: DateTime<Utc>,
     ) -> impl Future<Output = ()> + Send {
         let client = self.clone();
-        async move { count_orphans(&config, &client, &metrics).await }
+        async move { count_orphans(&config, &client, &metrics, now).await }
     }
 }
 
@@ -350,7 +354,11 @@ impl Fleet {
                 .record_pass(&report, clock_now_unix(&*clock_for_metrics));
             if hooks.metrics.orphan_scan_due(ORPHAN_SCAN_EVERY) {
                 client_after
-                    .count_orphans(config_after, Arc::clone(&hooks.metrics))
+                    .count_orphans(
+                        config_after,
+                        Arc::clone(&hooks.metrics),
+                        clock_for_metrics.now(),
+                    )
                     .await;
             }
             // A fleet's pass leaves tens of MB of freed heap behind; the daemon
@@ -468,15 +476,18 @@ impl Fleet {
 /// count orphans for `snapkeep_orphans`: one listing per kind.
 const ORPHAN_SCAN_EVERY: Duration = Duration::from_secs(15 * 60);
 
-/// Sets `snapkeep_orphans{kind}` from an account-wide listing.
-async fn count_orphans(config: &Config, client: &Client, metrics: &Metrics) {
+/// Sets `snapkeep_orphans{kind}` from an account-wide listing: forgotten
+/// orphans only (`Orphan::forgotten`: past `orphan_grace`, not protected),
+/// so a live group, maybe another config's, never raises it.
+async fn count_orphans(config: &Config, client: &Client, metrics: &Metrics, now: DateTime<Utc>) {
     for kind in crate::provider::Kind::ALL {
         if !config.policies.iter().any(|p| p.kind == kind) {
             continue;
         }
         match crate::inventory::fetch(client, kind, &[]).await {
             Ok(items) => {
-                metrics.set_orphans(kind, crate::orphans::find(config, kind, &items).len())
+                let orphans = crate::orphans::find(config, kind, &items, now);
+                metrics.set_orphans(kind, orphans.iter().filter(|o| o.forgotten()).count())
             }
             Err(e) => {
                 warn!(kind = kind.as_str(), error = %e, "could not count orphans; will try after a later pass")

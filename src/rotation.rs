@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 
 use crate::api::{ApiError, Client, Status};
 use crate::clock::Clock;
-use crate::config::Policy;
+use crate::config::{self, Policy};
 use crate::events::{Action, Event, Outcome, Subject};
 use crate::hooks::{self, HookContext, HookRun, JobResult, PostHookAfter, PreOutcome};
 use crate::inventory::{self, Item, Poller, WaitError};
@@ -222,9 +222,9 @@ impl Job<'_> {
         )
     }
 
-    /// Protected items are never deleted, by any rule.
+    /// Protected items (by any policy's `protect`) are never deleted, by any rule.
     fn deletable(&self, item: &Item) -> bool {
-        !self.policy.is_protected(item.id)
+        !config::protected_by_any(self.all_policies, self.policy.kind, item.id)
     }
 
     fn is_slot_item(&self, item: &Item) -> bool {
@@ -336,7 +336,7 @@ impl Job<'_> {
         // Rule 6: prune. (The plan is dropped before the deletes: a fleet
         // has thousands of jobs queued for them at once.)
         let mut deletes: Vec<(Item, String)> = retention::plan(
-            &retention_view(self.policy, items),
+            &retention_view(self.policy, self.all_policies, items),
             &retention_policy(self.policy),
             self.now(),
         )
@@ -777,7 +777,7 @@ impl Job<'_> {
         let cap = self.policy.kind.cap();
         while items.len() >= cap {
             let victim = retention::next_to_drop(
-                &retention_view(self.policy, items),
+                &retention_view(self.policy, self.all_policies, items),
                 &retention_policy(self.policy),
                 self.now(),
                 self.slot,
@@ -1014,15 +1014,20 @@ pub(crate) fn retention_policy(policy: &Policy) -> retention::Retention {
 
 /// Items as retention sees them for `policy`: ours when the name says so,
 /// dated by the slot in the name (what the operator scheduled), else by
-/// `created_at`.
-pub(crate) fn retention_view(policy: &Policy, items: &[Item]) -> Vec<retention::Point> {
+/// `created_at`. `all` is every policy of the config: an id any of them
+/// protects is never ours to drop.
+pub(crate) fn retention_view(
+    policy: &Policy,
+    all: &[Policy],
+    items: &[Item],
+) -> Vec<retention::Point> {
     items
         .iter()
         .map(|it| {
             // Protected items count toward the cap but not toward the keep
             // rules, and retention never drops what is not ours.
             let slot = naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &it.label)
-                .filter(|_| !policy.is_protected(it.id));
+                .filter(|_| !config::protected_by_any(all, policy.kind, it.id));
             retention::Point {
                 id: it.id,
                 time: slot.unwrap_or(it.created_at),

@@ -483,7 +483,8 @@ fn enabled_and_protect() {
     .unwrap();
     let p = &c.policies[0];
     assert!(!p.enabled);
-    assert!(p.is_protected(801) && p.is_protected(798) && !p.is_protected(1));
+    assert!(p.lists_protected(801) && p.lists_protected(798) && !p.lists_protected(1));
+    assert!(c.is_protected(801, Kind::Snapshot) && !c.is_protected(801, Kind::Backup));
     let bad = problems(&MINIMAL.replace("keep_last = 3", "keep_last = 3\nprotect = [5, -1, 5]"));
     let got: Vec<(&str, &str)> = bad
         .iter()

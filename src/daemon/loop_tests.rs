@@ -90,7 +90,13 @@ impl Passes for Recorder {
         }
     }
 
-    async fn count_orphans(&self, _config: Arc<Config>, _metrics: Arc<Metrics>) {}
+    async fn count_orphans(
+        &self,
+        _config: Arc<Config>,
+        _metrics: Arc<Metrics>,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) {
+    }
 }
 
 fn at(text: &str) -> DateTime<Utc> {
