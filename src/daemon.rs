@@ -34,6 +34,7 @@ use crate::notify::Notifier;
 use crate::runner::{self, JobSpec, PassOptions, PassReport, ServerDone};
 
 mod timetable;
+use timetable::DropReason;
 pub(crate) use timetable::Timetable;
 
 /// Longest single sleep: the wall clock is re-read at least this often.
@@ -166,6 +167,7 @@ pub(crate) async fn run_loop<P: Passes>(
     // The config parser's working memory is free now; give it back.
     memory::release_free_memory();
     notify(&[sd_notify::NotifyState::Ready]);
+    metrics.retain_pairs(&config);
     fleet.fire(&config, &client, &clock, startup);
 
     loop {
@@ -215,8 +217,13 @@ pub(crate) async fn run_loop<P: Passes>(
                                 warn!("metrics.listen changed; the new address takes effect after a restart");
                             }
                             fleet.hooks.notifier = Notifier::new(&new_config.notify);
-                            table = table.reload(&config, &new_config, clock.now());
+                            let (new_table, dropped) = table.reload(&config, &new_config, clock.now());
+                            table = new_table;
+                            for d in dropped {
+                                fleet.dropped_by_reload(d.server_id, &d.policy, d.slot, d.reason);
+                            }
                             fleet.remap_queued(&config, &new_config);
+                            metrics.retain_pairs(&new_config);
                             config = Arc::new(new_config);
                             client = new_client;
                             memory::release_free_memory();
@@ -434,30 +441,51 @@ impl Fleet {
     }
 
     /// After a reload: queued fires follow their policy by name; a fire
-    /// whose policy or server is gone is counted as skipped.
+    /// whose policy the reload paused, or removed from its server, is
+    /// dropped and counted (`paused_by_reload`, `removed_by_reload`).
     fn remap_queued(&mut self, old: &Config, new: &Config) {
+        let mut dropped = Vec::new();
         for queue in self.queued.values_mut() {
             let mut kept = Vec::new();
             for mut f in queue.drain(..) {
                 let name = &old.policies[f.policy].name;
-                match new
-                    .policies
-                    .iter()
-                    .position(|p| &p.name == name && p.servers.contains(&f.server_id))
-                {
-                    Some(index) => {
+                match DropReason::after_reload(new, f.server_id, name) {
+                    Ok(index) => {
                         f.policy = index;
                         kept.push(f);
                     }
-                    None => {
-                        warn!(server_id = f.server_id, policy = %name, "a waiting fire's policy no longer covers its server after the reload; dropped");
-                        count_skipped(&self.hooks, f.server_id, name, "policy removed by a reload");
-                    }
+                    Err(reason) => dropped.push((f.server_id, name.clone(), f.slot, reason)),
                 }
             }
             *queue = kept;
         }
         self.queued.retain(|_, q| !q.is_empty());
+        for (server, policy, slot, reason) in dropped {
+            self.dropped_by_reload(server, &policy, slot, reason);
+        }
+    }
+
+    /// A due fire (queued, or waiting out its jitter) whose policy a reload
+    /// paused or removed: logged and counted under its own reason, which no
+    /// alert pages on and which is not notified (the operator did it).
+    fn dropped_by_reload(
+        &self,
+        server: u64,
+        policy: &str,
+        slot: DateTime<Utc>,
+        reason: DropReason,
+    ) {
+        info!(
+            server_id = server,
+            policy = %policy,
+            slot = %slot.to_rfc3339(),
+            reason = reason.as_str(),
+            "a due fire dropped: the reload {} its policy on this server",
+            if reason == DropReason::PausedByReload { "paused" } else { "removed" }
+        );
+        self.hooks
+            .metrics
+            .fire_skipped(server, policy, reason.as_str());
     }
 
     fn skipped(&self, config: &Config, f: &JobSpec, reason: &str) {

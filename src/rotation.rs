@@ -75,6 +75,9 @@ pub(crate) struct JobReport {
     pub(crate) slot_taken: bool,
     /// A resume-only job found nothing under way for its slot.
     pub(crate) nothing_to_resume: bool,
+    /// The policy is paused (`enabled = false`): the job did nothing at all
+    /// (no create, no prune), also when named on the command line.
+    pub(crate) paused: bool,
     /// Dry run: what would be deleted, with the deciding rules.
     pub(crate) would_delete: Vec<(Item, String)>,
     pub(crate) would_create: Option<String>,
