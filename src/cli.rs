@@ -55,7 +55,8 @@ pub struct Cli {
     #[arg(long, requires = "run_now", env = "SNAPKEEP_FORCE")]
     pub force: bool,
 
-    /// With --run-now: only these policies (repeatable).
+    /// With --run-now: only these policies (repeatable). A paused one named here is listed as PAUSED and does
+    /// nothing; filters that select no job exit 2.
     #[arg(
         long = "policy",
         value_name = "NAME",

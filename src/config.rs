@@ -5,7 +5,9 @@
 //! from; validation then turns them into typed values and reports *every*
 //! problem at once, each as `file:line:col: key: what is wrong and what is
 //! allowed`. Parsing is split from reading (`parse_str` vs `load`) so tests
-//! never touch disk. Nothing here reads the clock or the network.
+//! never touch disk. Nothing here uses the network; the clock is read once,
+//! by `parse_str`, for "every schedule fires within five years" (`parse_at`
+//! takes the time injected).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -34,6 +36,9 @@ pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/snapkeep/config.toml";
 /// Longest duration any key accepts: beyond it a value is a typo, and
 /// clocks and timers overflow on absurd ones.
 const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+/// A schedule must fire within this many years (of `now`): one that does
+/// not (`0 3 31 2 *`) would leave its policy silently never running.
+pub(crate) const SCHEDULE_HORIZON_YEARS: i64 = 5;
 /// `[defaults] orphan_grace` unless set: a week without a new item in an
 /// orphan group means no config is rotating it any more.
 const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(7 * 86_400);
@@ -255,7 +260,7 @@ fn render_problems(origin: &str, problems: &[Problem]) -> String {
     out
 }
 
-/// Reads and validates a config file.
+/// Reads and validates a config file (schedules judged from now).
 pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.display().to_string(),
@@ -264,8 +269,19 @@ pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
     parse_str(&text, &path.display().to_string())
 }
 
-/// Validates config text; `origin` names it in errors.
+/// Validates config text; `origin` names it in errors. Schedules must fire
+/// within [`SCHEDULE_HORIZON_YEARS`] of now: the one reading of the clock
+/// here ([`parse_at`] takes it).
 pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    parse_at(text, origin, Utc::now())
+}
+
+/// [`parse_str`] with the time schedules are judged from injected.
+pub(crate) fn parse_at(
+    text: &str,
+    origin: &str,
+    now: DateTime<Utc>,
+) -> Result<Config, ConfigError> {
     let problem = |e: &toml::de::Error| {
         let (line, column) = e.span().map_or((1, 1), |s| position(text, s.start));
         Problem {
@@ -310,6 +326,7 @@ pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError>
     let mut v = Validator {
         text,
         problems: unknown,
+        now,
     };
     let config = v.config(raw, origin);
     if v.problems.is_empty() {
@@ -526,6 +543,8 @@ struct RawPolicy {
 struct Validator<'a> {
     text: &'a str,
     problems: Vec<Problem>,
+    /// What "the next five years" of a schedule start from.
+    now: DateTime<Utc>,
 }
 
 /// Defaults after `[defaults]` is applied; a policy may override each.
@@ -556,6 +575,14 @@ impl Validator<'_> {
             key: key.to_owned(),
             message: message.into(),
         });
+    }
+
+    /// Whether `schedule` fires within [`SCHEDULE_HORIZON_YEARS`] of `now`.
+    fn fires_soon(&self, schedule: &Schedule) -> bool {
+        let horizon = self.now + chrono::TimeDelta::days(366 * SCHEDULE_HORIZON_YEARS);
+        schedule
+            .next_after(self.now)
+            .is_some_and(|next| next <= horizon)
     }
 
     fn duration(
@@ -1078,6 +1105,17 @@ impl Validator<'_> {
         };
         let inherited = self.inherit(&over, defaults, &section);
         let schedule = match Schedule::parse(p.schedule.get_ref(), inherited.timezone) {
+            Ok(s) if !self.fires_soon(&s) => {
+                self.problem(
+                    p.schedule.span(),
+                    &format!("{section}schedule"),
+                    format!(
+                        "{:?} has no fire time in the next {SCHEDULE_HORIZON_YEARS} years, so the policy would never run: a date that does not exist (31 February, 31 April)? Fix day-of-month or month",
+                        p.schedule.get_ref()
+                    ),
+                );
+                None
+            }
             Ok(s) => Some(s),
             Err(e) => {
                 self.problem(
