@@ -104,6 +104,12 @@ fn age_words(age: TimeDelta) -> String {
     }
 }
 
+/// An orphan group: (prefix, policy, server).
+type GroupKey = (String, String, u64);
+/// A group's newest time (made or named for) and its newest completed item
+/// (slot, id).
+type GroupFacts = (DateTime<Utc>, Option<(DateTime<Utc>, u64)>);
+
 /// The orphans among `items` (all of one kind, any servers), in input order,
 /// each with its group's facts at `now`. Pure; `items` should be the whole
 /// account's listing (or one server's: a group never spans servers) to find
@@ -143,8 +149,7 @@ pub(crate) fn find(config: &Config, kind: Kind, items: &[Item], now: DateTime<Ut
     // Per group: its newest item (made or named for the latest time) and
     // its newest completed one.
     let grace = TimeDelta::from_std(config.orphan_grace).unwrap_or(TimeDelta::MAX);
-    let mut groups: HashMap<(String, String, u64), (DateTime<Utc>, Option<(DateTime<Utc>, u64)>)> =
-        HashMap::new();
+    let mut groups: HashMap<GroupKey, GroupFacts> = HashMap::new();
     for o in &out {
         let made = o.item.created_at.max(o.slot);
         let group = groups
