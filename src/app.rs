@@ -37,9 +37,7 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
         }
         Some(Command::PruneOrphans(args)) => {
             let (config, client) = load_and_connect(&cli.config, Arc::default())?;
-            runtime()?.block_on(commands::prune_orphans::run(
-                &config, &client, args.yes, args.json,
-            ))
+            runtime()?.block_on(commands::prune_orphans::run(&config, &client, args))
         }
         Some(Command::Restore(args)) => {
             let (_, client) = load_and_connect(&cli.config, Arc::default())?;

@@ -55,7 +55,8 @@ pub struct Cli {
     #[arg(long, requires = "run_now", env = "SNAPKEEP_FORCE")]
     pub force: bool,
 
-    /// With --run-now: only these policies (repeatable).
+    /// With --run-now: only these policies (repeatable). A paused one named here is listed as PAUSED and does
+    /// nothing; filters that select no job exit 2.
     #[arg(
         long = "policy",
         value_name = "NAME",
@@ -98,8 +99,10 @@ pub enum Command {
     /// crit_after (default twice the schedule's interval). --check: a monitoring plugin.
     Status(StatusArgs),
     /// List orphans — items in snapkeep's naming whose policy is no longer configured, or whose server
-    /// that policy no longer lists, so no pass prunes them — and with --yes delete exactly those
-    /// (in-progress and protected ones are left and reported). Exit 0 done, 1 a listing or delete failed.
+    /// that policy no longer lists, so no pass prunes them — and with --yes delete those that can go.
+    /// Left and reported: in-progress and protected items, live groups (newest item younger than
+    /// orphan_grace: maybe another config's; --include-live) and each group's newest completed
+    /// item (--all). Exit 0 done, 1 a listing or delete failed.
     PruneOrphans(PruneOrphansArgs),
     /// Play a policy's schedule and keep rules forward (default 90 days) on one server, every create
     /// succeeding, with the same code as a real pass; print day by day what is created, kept and deleted
@@ -172,12 +175,27 @@ pub struct StatusArgs {
     pub check: bool,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct PruneOrphansArgs {
-    /// Delete the listed orphans (without it, nothing is deleted).
+    /// Delete the listed orphans that can go (without it, nothing is deleted): completed or failed,
+    /// not protected, past orphan_grace, not their group's newest completed item.
     #[arg(long)]
     pub yes: bool,
-    /// Print JSON: {"orphans": [{server_id, kind, id, name, status, policy, slot, reason, protected, verdict}]}.
+    /// Also delete orphans of live groups — a (prefix, policy, server) whose newest item is younger
+    /// than [defaults] orphan_grace (7d), which may be another config's or a renamed policy's.
+    #[arg(long)]
+    pub include_live: bool,
+    /// Also delete each group's newest completed item (by default it stays as its last restore point).
+    #[arg(long)]
+    pub all: bool,
+    /// Only orphans on these server ids (repeatable, or a comma list).
+    #[arg(long = "server", value_name = "ID", value_delimiter = ',')]
+    pub servers: Vec<u64>,
+    /// Only orphans whose name carries this policy name (repeatable, or a comma list).
+    #[arg(long = "policy", value_name = "NAME", value_delimiter = ',')]
+    pub policies: Vec<String>,
+    /// Print JSON: {"orphans": [{server_id, kind, id, name, status, policy, slot, reason, protected,
+    /// live, group_age_seconds, newest_completed, verdict}]}.
     #[arg(long, env = "SNAPKEEP_PRUNE_ORPHANS_JSON")]
     pub json: bool,
 }

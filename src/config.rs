@@ -5,7 +5,9 @@
 //! from; validation then turns them into typed values and reports *every*
 //! problem at once, each as `file:line:col: key: what is wrong and what is
 //! allowed`. Parsing is split from reading (`parse_str` vs `load`) so tests
-//! never touch disk. Nothing here reads the clock or the network.
+//! never touch disk. Nothing here uses the network; the clock is read once,
+//! by `parse_str`, for "every schedule fires within five years" (`parse_at`
+//! takes the time injected).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -34,6 +36,12 @@ pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/snapkeep/config.toml";
 /// Longest duration any key accepts: beyond it a value is a typo, and
 /// clocks and timers overflow on absurd ones.
 const MAX_DURATION: Duration = Duration::from_secs(366 * 86_400);
+/// A schedule must fire within this many years (of `now`): one that does
+/// not (`0 3 31 2 *`) would leave its policy silently never running.
+pub(crate) const SCHEDULE_HORIZON_YEARS: i64 = 5;
+/// `[defaults] orphan_grace` unless set: a week without a new item in an
+/// orphan group means no config is rotating it any more.
+const DEFAULT_ORPHAN_GRACE: Duration = Duration::from_secs(7 * 86_400);
 /// Longest `jitter`.
 const MAX_JITTER: Duration = Duration::from_secs(86_400);
 /// `api.requests_per_second` range (besides 0 = unlimited).
@@ -129,9 +137,23 @@ pub(crate) struct AlertThresholds {
     pub(crate) crit: Duration,
 }
 
+/// Whether any of `policies` of `kind` lists `id` in its `protect`: then no
+/// policy, rule or command deletes it. Protection is global on purpose: an
+/// id one policy protects may be named by another (policy `b` protecting a
+/// restore point of policy `a`), and "protected" must mean the same to
+/// `status` and to `a`'s next pass. The free form is for the job, which has
+/// the policies but not the [`Config`].
+pub(crate) fn protected_by_any(policies: &[Policy], kind: Kind, id: u64) -> bool {
+    policies
+        .iter()
+        .any(|p| p.kind == kind && p.protect.contains(&id))
+}
+
 impl Policy {
-    /// Whether `id` is listed in `protect`: never deleted by any rule.
-    pub(crate) fn is_protected(&self, id: u64) -> bool {
+    /// Whether `id` is listed in this policy's own `protect` (what `check`
+    /// prints). What may be deleted is [`Config::is_protected`]: any
+    /// policy's `protect` counts.
+    pub(crate) fn lists_protected(&self, id: u64) -> bool {
         self.protect.contains(&id)
     }
 
@@ -175,11 +197,22 @@ pub(crate) struct Config {
     pub(crate) metrics: MetricsConfig,
     pub(crate) notify: NotifyConfig,
     pub(crate) policies: Vec<Policy>,
+    /// `[defaults] orphan_grace`: an orphan group (prefix, policy, server)
+    /// whose newest item is younger than this may be another config's or a
+    /// renamed policy's, still rotating: it is listed as live, not deleted
+    /// by `prune-orphans --yes` and not counted in `snapkeep_orphans`.
+    pub(crate) orphan_grace: Duration,
     /// Things worth a log line that do not stop the config from loading.
     pub(crate) warnings: Vec<String>,
 }
 
 impl Config {
+    /// Whether any policy of `kind` protects item `id` (see
+    /// [`protected_by_any`]): never deleted by any policy, rule or command.
+    pub(crate) fn is_protected(&self, id: u64, kind: Kind) -> bool {
+        protected_by_any(&self.policies, kind, id)
+    }
+
     /// Every server named by any policy, ascending.
     pub(crate) fn servers(&self) -> BTreeSet<u64> {
         self.policies
@@ -233,7 +266,7 @@ fn render_problems(origin: &str, problems: &[Problem]) -> String {
     out
 }
 
-/// Reads and validates a config file.
+/// Reads and validates a config file (schedules judged from now).
 pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.display().to_string(),
@@ -242,8 +275,19 @@ pub(crate) fn load(path: &Path) -> Result<Config, ConfigError> {
     parse_str(&text, &path.display().to_string())
 }
 
-/// Validates config text; `origin` names it in errors.
+/// Validates config text; `origin` names it in errors. Schedules must fire
+/// within [`SCHEDULE_HORIZON_YEARS`] of now: the one reading of the clock
+/// here ([`parse_at`] takes it).
 pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError> {
+    parse_at(text, origin, Utc::now())
+}
+
+/// [`parse_str`] with the time schedules are judged from injected.
+pub(crate) fn parse_at(
+    text: &str,
+    origin: &str,
+    now: DateTime<Utc>,
+) -> Result<Config, ConfigError> {
     let problem = |e: &toml::de::Error| {
         let (line, column) = e.span().map_or((1, 1), |s| position(text, s.start));
         Problem {
@@ -288,6 +332,7 @@ pub(crate) fn parse_str(text: &str, origin: &str) -> Result<Config, ConfigError>
     let mut v = Validator {
         text,
         problems: unknown,
+        now,
     };
     let config = v.config(raw, origin);
     if v.problems.is_empty() {
@@ -461,6 +506,8 @@ struct RawDefaults {
     hook_timeout: Option<Spanned<String>>,
     on_hook_failure: Option<Spanned<String>>,
     post_hook_after: Option<Spanned<String>>,
+    /// Only in `[defaults]` (orphans have no policy).
+    orphan_grace: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -507,6 +554,8 @@ struct RawPolicy {
 struct Validator<'a> {
     text: &'a str,
     problems: Vec<Problem>,
+    /// What "the next five years" of a schedule start from.
+    now: DateTime<Utc>,
 }
 
 /// Defaults after `[defaults]` is applied; a policy may override each.
@@ -539,6 +588,14 @@ impl Validator<'_> {
             key: key.to_owned(),
             message: message.into(),
         });
+    }
+
+    /// Whether `schedule` fires within [`SCHEDULE_HORIZON_YEARS`] of `now`.
+    fn fires_soon(&self, schedule: &Schedule) -> bool {
+        let horizon = self.now + chrono::TimeDelta::days(366 * SCHEDULE_HORIZON_YEARS);
+        schedule
+            .next_after(self.now)
+            .is_some_and(|next| next <= horizon)
     }
 
     fn duration(
@@ -876,6 +933,11 @@ impl Validator<'_> {
             post_hook_after: PostHookAfter::Accepted,
         };
         let defaults = self.inherit(&raw.defaults, &builtin, "defaults.");
+        let orphan_grace = self.duration(
+            &raw.defaults.orphan_grace,
+            "defaults.orphan_grace",
+            DEFAULT_ORPHAN_GRACE,
+        );
         if raw.policy.is_empty() {
             self.problems.push(Problem {
                 line: 1,
@@ -911,6 +973,7 @@ impl Validator<'_> {
             metrics,
             notify,
             policies,
+            orphan_grace,
             warnings,
         }
     }
@@ -1066,9 +1129,21 @@ impl Validator<'_> {
             hook_timeout: p.hook_timeout.clone(),
             on_hook_failure: p.on_hook_failure.clone(),
             post_hook_after: p.post_hook_after.clone(),
+            orphan_grace: None,
         };
         let inherited = self.inherit(&over, defaults, &section);
         let schedule = match Schedule::parse(p.schedule.get_ref(), inherited.timezone) {
+            Ok(s) if !self.fires_soon(&s) => {
+                self.problem(
+                    p.schedule.span(),
+                    &format!("{section}schedule"),
+                    format!(
+                        "{:?} has no fire time in the next {SCHEDULE_HORIZON_YEARS} years, so the policy would never run: a date that does not exist (31 February, 31 April)? Fix day-of-month or month",
+                        p.schedule.get_ref()
+                    ),
+                );
+                None
+            }
             Ok(s) => Some(s),
             Err(e) => {
                 self.problem(

@@ -19,11 +19,10 @@
 //! failure is notified once, when no retry is left.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
@@ -40,6 +39,7 @@ use crate::runner::{self, JobSpec, PassOptions, PassReport, ServerDone};
 
 mod retry;
 mod timetable;
+use timetable::DropReason;
 pub(crate) use timetable::Timetable;
 
 /// Longest single sleep: the wall clock is re-read at least this often.
@@ -82,11 +82,13 @@ pub(crate) trait Passes: Clone + Send + Sync + 'static {
         options: PassOptions,
     ) -> impl Future<Output = PassReport> + Send;
 
-    /// Sets `snapkeep_orphans{kind}` from an account-wide listing.
+    /// Sets `snapkeep_orphans{kind}` from an account-wide listing, judging
+    /// orphan groups' grace at `now`.
     fn count_orphans(
         &self,
         config: Arc<Config>,
         metrics: Arc<Metrics>,
+        now: DateTime<Utc>,
     ) -> impl Future<Output = ()> + Send;
 }
 
@@ -109,9 +111,10 @@ impl Passes for Client {
         &self,
         config: Arc<Config>,
         metrics: Arc<Metrics>,
+        now: DateTime<Utc>,
     ) -> impl Future<Output = ()> + Send {
         let client = self.clone();
-        async move { count_orphans(&config, &client, &metrics).await }
+        async move { count_orphans(&config, &client, &metrics, now).await }
     }
 }
 
@@ -170,6 +173,7 @@ pub(crate) async fn run_loop<P: Passes>(
     // The config parser's working memory is free now; give it back.
     memory::release_free_memory();
     notify(&[sd_notify::NotifyState::Ready]);
+    metrics.retain_pairs(&config);
     fleet.fire(&config, &client, &clock, startup);
 
     loop {
@@ -223,9 +227,14 @@ pub(crate) async fn run_loop<P: Passes>(
                                 warn!("metrics.listen changed; the new address takes effect after a restart");
                             }
                             fleet.hooks.notifier = Notifier::new(&new_config.notify);
-                            table = table.reload(&config, &new_config, clock.now());
+                            let (new_table, dropped) = table.reload(&config, &new_config, clock.now());
+                            table = new_table;
+                            for d in dropped {
+                                fleet.dropped_by_reload(d.server_id, &d.policy, d.slot, d.reason);
+                            }
                             fleet.remap_queued(&config, &new_config);
                             fleet.remap_retries(&config, &new_config);
+                            metrics.retain_pairs(&new_config);
                             config = Arc::new(new_config);
                             client = new_client;
                             memory::release_free_memory();
@@ -376,7 +385,11 @@ impl Fleet {
                 .collect();
             if hooks.metrics.orphan_scan_due(ORPHAN_SCAN_EVERY) {
                 client_after
-                    .count_orphans(config_after, Arc::clone(&hooks.metrics))
+                    .count_orphans(
+                        config_after,
+                        Arc::clone(&hooks.metrics),
+                        clock_for_metrics.now(),
+                    )
                     .await;
             }
             // A fleet's pass leaves tens of MB of freed heap behind; the daemon
@@ -495,30 +508,51 @@ impl Fleet {
     }
 
     /// After a reload: queued fires follow their policy by name; a fire
-    /// whose policy or server is gone is counted as skipped.
+    /// whose policy the reload paused, or removed from its server, is
+    /// dropped and counted (`paused_by_reload`, `removed_by_reload`).
     fn remap_queued(&mut self, old: &Config, new: &Config) {
+        let mut dropped = Vec::new();
         for queue in self.queued.values_mut() {
             let mut kept = Vec::new();
             for mut f in queue.drain(..) {
                 let name = &old.policies[f.policy].name;
-                match new
-                    .policies
-                    .iter()
-                    .position(|p| &p.name == name && p.servers.contains(&f.server_id))
-                {
-                    Some(index) => {
+                match DropReason::after_reload(new, f.server_id, name) {
+                    Ok(index) => {
                         f.policy = index;
                         kept.push(f);
                     }
-                    None => {
-                        warn!(server_id = f.server_id, policy = %name, "a waiting fire's policy no longer covers its server after the reload; dropped");
-                        count_skipped(&self.hooks, f.server_id, name, "policy removed by a reload");
-                    }
+                    Err(reason) => dropped.push((f.server_id, name.clone(), f.slot, reason)),
                 }
             }
             *queue = kept;
         }
         self.queued.retain(|_, q| !q.is_empty());
+        for (server, policy, slot, reason) in dropped {
+            self.dropped_by_reload(server, &policy, slot, reason);
+        }
+    }
+
+    /// A due fire (queued, or waiting out its jitter) whose policy a reload
+    /// paused or removed: logged and counted under its own reason, which no
+    /// alert pages on and which is not notified (the operator did it).
+    fn dropped_by_reload(
+        &self,
+        server: u64,
+        policy: &str,
+        slot: DateTime<Utc>,
+        reason: DropReason,
+    ) {
+        info!(
+            server_id = server,
+            policy = %policy,
+            slot = %slot.to_rfc3339(),
+            reason = reason.as_str(),
+            "a due fire dropped: the reload {} its policy on this server",
+            if reason == DropReason::PausedByReload { "paused" } else { "removed" }
+        );
+        self.hooks
+            .metrics
+            .fire_skipped(server, policy, reason.as_str());
     }
 
     fn skipped(&self, config: &Config, f: &JobSpec, reason: &str) {
@@ -604,15 +638,18 @@ fn plan_retries(
 /// count orphans for `snapkeep_orphans`: one listing per kind.
 const ORPHAN_SCAN_EVERY: Duration = Duration::from_secs(15 * 60);
 
-/// Sets `snapkeep_orphans{kind}` from an account-wide listing.
-async fn count_orphans(config: &Config, client: &Client, metrics: &Metrics) {
+/// Sets `snapkeep_orphans{kind}` from an account-wide listing: forgotten
+/// orphans only (`Orphan::forgotten`: past `orphan_grace`, not protected),
+/// so a live group, maybe another config's, never raises it.
+async fn count_orphans(config: &Config, client: &Client, metrics: &Metrics, now: DateTime<Utc>) {
     for kind in crate::provider::Kind::ALL {
         if !config.policies.iter().any(|p| p.kind == kind) {
             continue;
         }
         match crate::inventory::fetch(client, kind, &[]).await {
             Ok(items) => {
-                metrics.set_orphans(kind, crate::orphans::find(config, kind, &items).len())
+                let orphans = crate::orphans::find(config, kind, &items, now);
+                metrics.set_orphans(kind, orphans.iter().filter(|o| o.forgotten()).count())
             }
             Err(e) => {
                 warn!(kind = kind.as_str(), error = %e, "could not count orphans; will try after a later pass")

@@ -4,9 +4,13 @@
 //! `snapkeep_last_success_timestamp_seconds` per (server, policy) is the
 //! number to alert on. API traffic is read from the client's own counters at
 //! scrape time (they are shared across reloads, so they only grow), which
-//! keeps the HTTP layer free of any metrics code.
+//! keeps the HTTP layer free of any metrics code. The per-(server, policy)
+//! series follow the config (`Metrics::retain_pairs`, at start and on every
+//! reload): a removed pair's series go, so neither a dashboard nor the
+//! staleness alert shows a policy that no longer exists, and
+//! `snapkeep_policy_paused` marks the pairs that are paused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -19,6 +23,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::api::CallStats;
+use crate::config::Config;
 use crate::provider::Kind;
 use crate::runner::PassReport;
 
@@ -41,7 +46,7 @@ struct ApiLabels {
     status: String,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+#[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct SkipLabels {
     server: String,
     policy: String,
@@ -78,6 +83,20 @@ struct FailureLabels {
     reason: &'static str,
 }
 
+/// `snapkeep_items{state}`, in `Holdings` order.
+const STATES: [&str; 5] = ["completed", "in_progress", "failed", "unknown", "not_ours"];
+
+/// The (server, policy) pairs behind the labelled series.
+#[derive(Debug, Default)]
+struct Pairs {
+    /// Pairs that may have series (last success, items, paused).
+    exported: BTreeSet<(String, String)>,
+    /// Every skipped-fires series.
+    skipped: BTreeSet<SkipLabels>,
+    /// The config's pairs, once `retain_pairs` ran (before: any pair).
+    configured: Option<BTreeSet<(String, String)>>,
+}
+
 #[derive(Debug, Default)]
 struct ApiSeen {
     calls: BTreeMap<(&'static str, u16), u64>,
@@ -100,8 +119,14 @@ pub(crate) struct Metrics {
     slots_failed: Family<JobLabels, Counter>,
     /// Slots waiting for their retry, by (server, policy).
     retrying: Mutex<BTreeMap<(u64, String), RetryState>>,
+    /// Every `job_retries` series made (a reload removes a removed pair's).
+    retry_series: Mutex<Vec<RetryLabels>>,
     undecodable: Counter,
     orphans: Family<KindLabels, Gauge>,
+    paused: Family<JobLabels, Gauge>,
+    /// Which (server, policy) series exist, and which the config has:
+    /// what `retain_pairs` takes away after a reload.
+    pairs: Mutex<Pairs>,
     /// When orphans were last counted (an account-wide listing per kind).
     last_orphan_scan: Mutex<Option<Instant>>,
     /// What the API counters were at the previous scrape.
@@ -160,7 +185,7 @@ impl Metrics {
         let skipped_fires = Family::<SkipLabels, Counter>::default();
         registry.register(
             "skipped_fires",
-            "Scheduled fires that did not run (overtaken while the server was busy, shutdown, policy removed by a reload)",
+            "Scheduled fires that did not run (overtaken while the server was busy, shutdown; paused_by_reload, removed_by_reload: a reload paused or removed the policy)",
             skipped_fires.clone(),
         );
         let job_retries = Family::<RetryLabels, Counter>::default();
@@ -193,13 +218,22 @@ impl Metrics {
             "Items in snapkeep's naming format that no configured policy prunes (policy removed, or server no longer in its servers), by kind",
             orphans.clone(),
         );
+        let paused = Family::<JobLabels, Gauge>::default();
+        registry.register(
+            "policy_paused",
+            "1 when the (server, policy) is paused (enabled = false: not fired, nothing pruned, not stale), 0 when it runs; one series per configured pair",
+            paused.clone(),
+        );
         Metrics {
             registry,
+            paused,
+            pairs: Mutex::default(),
             skipped_fires,
             job_retries,
             job_failing,
             slots_failed,
             retrying: Mutex::default(),
+            retry_series: Mutex::default(),
             undecodable,
             last_success,
             items,
@@ -220,20 +254,29 @@ impl Metrics {
     pub(crate) fn record_pass(&self, report: &PassReport, now_unix: f64) {
         self.pass_duration.observe(report.duration.as_secs_f64());
         let mut unauthorized = false;
+        let mut pairs = self.pairs.lock().expect("metrics lock");
         for o in &report.outcomes {
             let job = JobLabels {
                 server: o.spec.server_id.to_string(),
                 policy: o.policy_name.clone(),
             };
-            self.job_failing
-                .get_or_create(&job)
-                .set(i64::from(o.error.is_some()));
+            // A pass that began before a reload removed its pair does not
+            // bring the pair's series back; a paused job made nothing.
+            let key = (job.server.clone(), job.policy.clone());
+            let removed = pairs.configured.as_ref().is_some_and(|c| !c.contains(&key));
+            if !removed && !o.report.paused {
+                self.job_failing
+                    .get_or_create(&job)
+                    .set(i64::from(o.error.is_some()));
+            }
             match &o.error {
+                None if o.report.paused || removed => {}
                 None => {
                     self.retrying
                         .lock()
                         .expect("metrics lock")
                         .remove(&(o.spec.server_id, o.policy_name.clone()));
+                    pairs.exported.insert(key);
                     // A start that found nothing left to finish did not
                     // make or confirm a restore point.
                     if !o.report.nothing_to_resume {
@@ -243,13 +286,8 @@ impl Metrics {
                     self.keep_shortfall
                         .get_or_create(&job)
                         .set(i64::try_from(h.shortfall).unwrap_or(i64::MAX));
-                    for (state, n) in [
-                        ("completed", h.completed),
-                        ("in_progress", h.in_progress),
-                        ("failed", h.failed),
-                        ("unknown", h.unknown),
-                        ("not_ours", h.not_ours),
-                    ] {
+                    let counts = [h.completed, h.in_progress, h.failed, h.unknown, h.not_ours];
+                    for (state, n) in STATES.into_iter().zip(counts) {
                         self.items
                             .get_or_create(&ItemLabels {
                                 server: job.server.clone(),
@@ -272,13 +310,17 @@ impl Metrics {
 
     /// A failed job will be tried again for its slot (`daemon::retry`).
     pub(crate) fn retry_planned(&self, state: RetryState, reason: &'static str) {
-        self.job_retries
-            .get_or_create(&RetryLabels {
-                server: state.server_id.to_string(),
-                policy: state.policy.clone(),
-                reason: reason.to_owned(),
-            })
-            .inc();
+        let labels = RetryLabels {
+            server: state.server_id.to_string(),
+            policy: state.policy.clone(),
+            reason: reason.to_owned(),
+        };
+        self.job_retries.get_or_create(&labels).inc();
+        let mut series = self.retry_series.lock().expect("metrics lock");
+        if !series.contains(&labels) {
+            series.push(labels);
+        }
+        drop(series);
         self.retrying
             .lock()
             .expect("metrics lock")
@@ -320,13 +362,88 @@ impl Metrics {
 
     /// A fire that will not run, and why.
     pub(crate) fn fire_skipped(&self, server: u64, policy: &str, reason: &str) {
-        self.skipped_fires
-            .get_or_create(&SkipLabels {
-                server: server.to_string(),
-                policy: policy.to_owned(),
-                reason: reason.to_owned(),
-            })
-            .inc();
+        let labels = SkipLabels {
+            server: server.to_string(),
+            policy: policy.to_owned(),
+            reason: reason.to_owned(),
+        };
+        self.skipped_fires.get_or_create(&labels).inc();
+        self.pairs
+            .lock()
+            .expect("metrics lock")
+            .skipped
+            .insert(labels);
+    }
+
+    /// Makes the per-(server, policy) series follow `config` (at start and
+    /// after every reload): `snapkeep_policy_paused` for every configured
+    /// pair (1 paused, 0 running), and every series of a pair the config no
+    /// longer has removed — its last success, items, paused flag and
+    /// skipped fires, all but the `removed_by_reload` count that says a
+    /// reload dropped one of its fires. (Prometheus then stops seeing
+    /// them; `SnapkeepPolicyStale` alerts only on configured, running
+    /// pairs.)
+    pub(crate) fn retain_pairs(&self, config: &Config) {
+        let mut pairs = self.pairs.lock().expect("metrics lock");
+        let configured: BTreeSet<(String, String)> = config
+            .policies
+            .iter()
+            .flat_map(|p| p.servers.iter().map(|s| (s.to_string(), p.name.clone())))
+            .collect();
+        let gone: Vec<(String, String)> = pairs
+            .exported
+            .iter()
+            .filter(|k| !configured.contains(*k))
+            .cloned()
+            .collect();
+        for (server, policy) in gone {
+            let job = JobLabels { server, policy };
+            self.last_success.remove(&job);
+            self.paused.remove(&job);
+            self.job_failing.remove(&job);
+            self.keep_shortfall.remove(&job);
+            self.slots_failed.remove(&job);
+            if let Ok(server) = job.server.parse::<u64>() {
+                self.retrying
+                    .lock()
+                    .expect("metrics lock")
+                    .remove(&(server, job.policy.clone()));
+            }
+            self.retry_series.lock().expect("metrics lock").retain(|l| {
+                let same = l.server == job.server && l.policy == job.policy;
+                if same {
+                    self.job_retries.remove(l);
+                }
+                !same
+            });
+            for state in STATES {
+                self.items.remove(&ItemLabels {
+                    server: job.server.clone(),
+                    policy: job.policy.clone(),
+                    state,
+                });
+            }
+            pairs.exported.remove(&(job.server, job.policy));
+        }
+        pairs.skipped.retain(|l| {
+            let keep = configured.contains(&(l.server.clone(), l.policy.clone()))
+                || l.reason == "removed_by_reload";
+            if !keep {
+                self.skipped_fires.remove(l);
+            }
+            keep
+        });
+        for p in &config.policies {
+            for s in &p.servers {
+                let job = JobLabels {
+                    server: s.to_string(),
+                    policy: p.name.clone(),
+                };
+                self.paused.get_or_create(&job).set(i64::from(!p.enabled));
+            }
+        }
+        pairs.exported.extend(configured.iter().cloned());
+        pairs.configured = Some(configured);
     }
 
     /// Sets `snapkeep_orphans{kind}` from a listing of the whole account

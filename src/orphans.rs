@@ -8,11 +8,22 @@
 //! (prefix, policy, kind) is not configured, or whose server that policy no
 //! longer lists. A paused policy (`enabled = false`) still owns its items.
 //! Anything that is not ours by the strict format is never an orphan.
+//!
+//! "Not configured *here*" is not "nobody's": a second config on the same
+//! account (same default prefix), a policy renamed in this config but not
+//! yet in the running daemon, or a mistyped server id all make another
+//! config's live restore points look like orphans. So orphans are judged by
+//! group — (prefix, policy, server), the unit one rotation keeps — and a
+//! group whose newest item is younger than `orphan_grace` is *live*: maybe
+//! someone's, never deleted unless asked for by name (`--include-live`),
+//! and not counted by the daemon. Of every group the newest completed item
+//! is its last restore point and stays unless `--all`. Time is injected.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
+use crate::api::Status;
 use crate::config::Config;
 use crate::inventory::Item;
 use crate::naming;
@@ -39,6 +50,15 @@ pub(crate) struct Orphan {
     pub(crate) reason: OrphanReason,
     /// Listed in some policy's `protect` (of this kind): never deleted.
     pub(crate) protected: bool,
+    /// How old the newest item of its group (same prefix, policy and
+    /// server) is: the later of its creation and its slot, at `now`.
+    pub(crate) group_age: TimeDelta,
+    /// The group's newest item is younger than `orphan_grace`: possibly
+    /// another config's or a renamed policy's, still rotating.
+    pub(crate) live: bool,
+    /// The newest completed item of its group (by slot, then id): its last
+    /// restore point, kept unless `prune-orphans --all`.
+    pub(crate) newest_completed: bool,
 }
 
 impl Orphan {
@@ -55,19 +75,47 @@ impl Orphan {
             ),
         }
     }
+
+    /// Forgotten: its group is past the grace, so no config is rotating it,
+    /// and it is not protected, so something should be done about it
+    /// (`prune-orphans --yes`, with `--all` for each group's newest). What
+    /// `snapkeep_orphans` counts.
+    pub(crate) fn forgotten(&self) -> bool {
+        !self.live && !self.protected
+    }
 }
 
-/// The orphans among `items` (all of one kind, any servers), in input order.
-/// Pure; `items` should be the whole account's listing to find orphans on
-/// servers no policy names any more.
-pub(crate) fn find(config: &Config, kind: Kind, items: &[Item]) -> Vec<Orphan> {
+/// Why a live group's items are left alone; `age` is its newest item's.
+pub(crate) fn live_note(age: TimeDelta) -> String {
+    format!(
+        "live: possibly another config's or a renamed policy's; newest {} old",
+        age_words(age)
+    )
+}
+
+/// `3h`, `2d 4h`, `45m`: an age for people (negative reads as `0m`).
+fn age_words(age: TimeDelta) -> String {
+    let s = age.num_seconds().max(0);
+    match s {
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s if s % 86_400 < 3600 => format!("{}d", s / 86_400),
+        s => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+    }
+}
+
+/// An orphan group: (prefix, policy, server).
+type GroupKey = (String, String, u64);
+/// A group's newest time (made or named for) and its newest completed item
+/// (slot, id).
+type GroupFacts = (DateTime<Utc>, Option<(DateTime<Utc>, u64)>);
+
+/// The orphans among `items` (all of one kind, any servers), in input order,
+/// each with its group's facts at `now`. Pure; `items` should be the whole
+/// account's listing (or one server's: a group never spans servers) to find
+/// orphans on servers no policy names any more.
+pub(crate) fn find(config: &Config, kind: Kind, items: &[Item], now: DateTime<Utc>) -> Vec<Orphan> {
     let prefixes: BTreeSet<&str> = config.policies.iter().map(|p| p.prefix.as_str()).collect();
-    let protected: BTreeSet<u64> = config
-        .policies
-        .iter()
-        .filter(|p| p.kind == kind)
-        .flat_map(|p| p.protect.iter().copied())
-        .collect();
     let mut out = Vec::new();
     for item in items {
         let Some((prefix, policy, slot)) = prefixes.iter().find_map(|prefix| {
@@ -92,8 +140,31 @@ pub(crate) fn find(config: &Config, kind: Kind, items: &[Item]) -> Vec<Orphan> {
             policy: policy.to_owned(),
             slot,
             reason,
-            protected: protected.contains(&item.id),
+            protected: config.is_protected(item.id, kind),
+            group_age: TimeDelta::zero(),
+            live: false,
+            newest_completed: false,
         });
+    }
+    // Per group: its newest item (made or named for the latest time) and
+    // its newest completed one.
+    let grace = TimeDelta::from_std(config.orphan_grace).unwrap_or(TimeDelta::MAX);
+    let mut groups: HashMap<GroupKey, GroupFacts> = HashMap::new();
+    for o in &out {
+        let made = o.item.created_at.max(o.slot);
+        let group = groups
+            .entry((o.prefix.clone(), o.policy.clone(), o.item.server_id))
+            .or_insert((made, None));
+        group.0 = group.0.max(made);
+        if o.item.status == Status::Completed {
+            group.1 = group.1.max(Some((o.slot, o.item.id)));
+        }
+    }
+    for o in &mut out {
+        let (newest, completed) = groups[&(o.prefix.clone(), o.policy.clone(), o.item.server_id)];
+        o.group_age = now - newest;
+        o.live = o.group_age < grace;
+        o.newest_completed = completed == Some((o.slot, o.item.id));
     }
     out
 }
@@ -114,6 +185,9 @@ mod tests {
             created_at: Utc.with_ymd_and_hms(2025, 1, 5, 3, 0, 5).unwrap(),
         }
     }
+
+    /// Long past the default week of grace after the items' 2025-01-05.
+    const LATER: DateTime<Utc> = DateTime::from_timestamp(1_741_000_000, 0).unwrap();
 
     const CONFIG: &str = r#"
 [[policy]]
@@ -153,7 +227,7 @@ keep_last = 2
             item(8, 1, "other-gone-20250105-030000"),       // prefix not configured
             item(9, 3, "snapkeep-gone-20250105-030000"),    // protected orphan
         ];
-        let found = find(&config, Kind::Snapshot, &snapshots);
+        let found = find(&config, Kind::Snapshot, &snapshots, LATER);
         let got: Vec<(u64, &str, OrphanReason, bool)> = found
             .iter()
             .map(|o| (o.item.id, o.policy.as_str(), o.reason.clone(), o.protected))
@@ -183,9 +257,73 @@ keep_last = 2
             item(23, 1, "acme:db:2025-01-05T05:00:00+00:00"),       // not the format
             item(24, 1, "snapkeep:nightly:2025-01-05T03:00:00Z"),   // nightly makes snapshots
         ];
-        let found = find(&config, Kind::Backup, &backups);
+        let found = find(&config, Kind::Backup, &backups, LATER);
         let ids: Vec<u64> = found.iter().map(|o| o.item.id).collect();
         assert_eq!(ids, vec![21, 22, 24]);
         assert!(found.iter().all(|o| !o.protected), "9 protects a snapshot");
+    }
+
+    fn at(id: u64, server_id: u64, label: &str, status: Status, day: u32) -> Item {
+        Item {
+            status,
+            created_at: Utc.with_ymd_and_hms(2025, 1, day, 3, 0, 5).unwrap(),
+            ..item(id, server_id, label)
+        }
+    }
+
+    #[test]
+    fn groups_younger_than_the_grace_are_live_and_each_keeps_its_newest_completed() {
+        let config =
+            crate::config::parse_str(&format!("[defaults]\norphan_grace = \"2d\"\n{CONFIG}"), "t")
+                .unwrap();
+        let c = Status::Completed;
+        let snapshots = vec![
+            // (old, server 1): its newest is 5 days old, past the grace.
+            at(1, 1, "snapkeep-old-20250101-030000", c.clone(), 1),
+            at(2, 1, "snapkeep-old-20250103-030000", c.clone(), 3),
+            at(3, 1, "snapkeep-old-20250104-030000", Status::Failed, 4),
+            // (old, server 2): another group; newest 1 day old, live.
+            at(4, 2, "snapkeep-old-20250102-030000", c.clone(), 2),
+            at(5, 2, "snapkeep-old-20250107-030000", Status::InProgress, 7),
+            // (other, server 1): its newest completed, 9, is protected as well.
+            at(6, 1, "snapkeep-other-20250101-030000", c.clone(), 1),
+            at(9, 1, "snapkeep-other-20250102-030000", c, 2),
+        ];
+        let now = Utc.with_ymd_and_hms(2025, 1, 8, 3, 0, 5).unwrap();
+        let got: Vec<(u64, bool, bool, i64, bool)> = find(&config, Kind::Snapshot, &snapshots, now)
+            .iter()
+            .map(|o| {
+                (
+                    o.item.id,
+                    o.live,
+                    o.newest_completed,
+                    o.group_age.num_hours(),
+                    o.forgotten(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (1, false, false, 96, true),
+                (2, false, true, 96, true),
+                (3, false, false, 96, true),
+                (4, true, true, 24, false),
+                (5, true, false, 24, false),
+                (6, false, false, 144, true),
+                (9, false, true, 144, false),
+            ]
+        );
+        let live = find(&config, Kind::Snapshot, &snapshots, now)
+            .into_iter()
+            .find(|o| o.item.id == 4)
+            .unwrap();
+        assert_eq!(
+            live_note(live.group_age),
+            "live: possibly another config's or a renamed policy's; newest 1d old"
+        );
+        assert_eq!(age_words(TimeDelta::minutes(200)), "3h");
+        assert_eq!(age_words(TimeDelta::hours(52)), "2d 4h");
+        assert_eq!(age_words(TimeDelta::seconds(-5)), "0m");
     }
 }

@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 
 use crate::api::{ApiError, Client, Status};
 use crate::clock::Clock;
-use crate::config::Policy;
+use crate::config::{self, Policy};
 use crate::events::{Action, Event, Outcome, Subject};
 use crate::hooks::{self, HookContext, HookRun, JobResult, PostHookAfter, PreOutcome};
 use crate::inventory::{self, Item, Poller, WaitError};
@@ -75,6 +75,9 @@ pub(crate) struct JobReport {
     pub(crate) slot_taken: bool,
     /// A resume-only job found nothing under way for its slot.
     pub(crate) nothing_to_resume: bool,
+    /// The policy is paused (`enabled = false`): the job did nothing at all
+    /// (no create, no prune), also when named on the command line.
+    pub(crate) paused: bool,
     /// Dry run: what would be deleted, with the deciding rules.
     pub(crate) would_delete: Vec<(Item, String)>,
     pub(crate) would_create: Option<String>,
@@ -244,9 +247,9 @@ impl Job<'_> {
         )
     }
 
-    /// Protected items are never deleted, by any rule.
+    /// Protected items (by any policy's `protect`) are never deleted, by any rule.
     fn deletable(&self, item: &Item) -> bool {
-        !self.policy.is_protected(item.id)
+        !config::protected_by_any(self.all_policies, self.policy.kind, item.id)
     }
 
     fn is_slot_item(&self, item: &Item) -> bool {
@@ -373,14 +376,14 @@ impl Job<'_> {
         if self.resume_only && !items.iter().any(|i| self.is_slot_item(i)) {
             // Nothing was under way for this slot: nothing to finish.
             report.nothing_to_resume = true;
-            report.holdings = holdings(self.policy, items);
+            report.holdings = holdings(self.policy, self.all_policies, items);
             return Ok(());
         }
 
         // Rule 6: prune. (The plan is dropped before the deletes: a fleet
         // has thousands of jobs queued for them at once.)
         let mut deletes: Vec<(Item, String)> = retention::plan(
-            &retention_view(self.policy, items),
+            &retention_view(self.policy, self.all_policies, items),
             &retention_policy(self.policy),
             self.now(),
         )
@@ -398,7 +401,7 @@ impl Job<'_> {
                 .await?;
         }
         items.retain(|i| i.id != PLANNED_ID);
-        report.holdings = holdings(self.policy, items);
+        report.holdings = holdings(self.policy, self.all_policies, items);
         let server = match report.server_name.as_str() {
             "" => format!("server {}", self.server_id),
             name => name.to_owned(),
@@ -860,14 +863,14 @@ impl Job<'_> {
     ) -> Result<Option<Attempt>, JobError> {
         let cap = self.policy.kind.cap();
         while items.len() >= cap {
-            let victim = room_victim(self.policy, items, self.now(), self.slot);
+            let victim = room_victim(self.policy, self.all_policies, items, self.now(), self.slot);
             let Some((victim, reason)) = victim.and_then(|(id, reason)| {
                 let item = items.iter().find(|i| i.id == id)?.clone();
                 Some((item, reason))
             }) else {
                 return Err(self.refuse(items, report));
             };
-            let reason = reason.text(self.policy, items);
+            let reason = reason.text(self.policy, self.all_policies, items);
             match self.delete(items, &victim, &reason, report).await? {
                 Deleted::Now => {}
                 Deleted::AlreadyGone => {
@@ -1103,15 +1106,20 @@ pub(crate) fn retention_policy(policy: &Policy) -> retention::Retention {
 
 /// Items as retention sees them for `policy`: ours when the name says so,
 /// dated by the slot in the name (what the operator scheduled), else by
-/// `created_at`.
-pub(crate) fn retention_view(policy: &Policy, items: &[Item]) -> Vec<retention::Point> {
+/// `created_at`. `all` is every policy of the config: an id any of them
+/// protects is never ours to drop.
+pub(crate) fn retention_view(
+    policy: &Policy,
+    all: &[Policy],
+    items: &[Item],
+) -> Vec<retention::Point> {
     items
         .iter()
         .map(|it| {
             // Protected items count toward the cap but not toward the keep
             // rules, and retention never drops what is not ours.
             let slot = naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &it.label)
-                .filter(|_| !policy.is_protected(it.id));
+                .filter(|_| !config::protected_by_any(all, policy.kind, it.id));
             retention::Point {
                 id: it.id,
                 time: slot.unwrap_or(it.created_at),
@@ -1142,12 +1150,12 @@ pub(crate) enum RoomReason {
 
 impl RoomReason {
     /// The audit and report text.
-    pub(crate) fn text(self, policy: &Policy, items: &[Item]) -> String {
+    pub(crate) fn text(self, policy: &Policy, all_policies: &[Policy], items: &[Item]) -> String {
         match self {
             RoomReason::Rules => "room: at the cap, retention drops it next".to_owned(),
             RoomReason::InsteadOfNewest => "room: at the cap; the rules would drop only the newest completed item, which stays until its successor has completed, so the oldest completed item goes instead".to_owned(),
             RoomReason::SharedCap => {
-                let h = holdings(policy, items);
+                let h = holdings(policy, all_policies, items);
                 format!(
                     "room: at the cap, which this policy shares with {} it may not delete; its keep rules keep all of its own, so its oldest goes",
                     count_of(policy.kind, h.not_ours + h.protected)
@@ -1169,11 +1177,12 @@ impl RoomReason {
 /// the oldest of its completed items goes — never the newest.
 pub(crate) fn room_victim(
     policy: &Policy,
+    all_policies: &[Policy],
     items: &[Item],
     now: DateTime<Utc>,
     slot: DateTime<Utc>,
 ) -> Option<(u64, RoomReason)> {
-    let view = retention_view(policy, items);
+    let view = retention_view(policy, all_policies, items);
     let own = retention_policy(policy);
     if let Some(v) = retention::next_to_drop(&view, &own, now, slot) {
         let reason = if v.instead_of_newest {
@@ -1250,13 +1259,13 @@ pub(crate) struct Holdings {
     pub(crate) newest_completed: Option<DateTime<Utc>>,
 }
 
-pub(crate) fn holdings(policy: &Policy, items: &[Item]) -> Holdings {
+pub(crate) fn holdings(policy: &Policy, all_policies: &[Policy], items: &[Item]) -> Holdings {
     let mut h = Holdings::default();
     let cap = policy.kind.cap();
     let wanted = policy.max_kept.min(cap);
     for it in items {
         let owned = naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &it.label);
-        if owned.is_some() && policy.is_protected(it.id) {
+        if owned.is_some() && crate::config::protected_by_any(all_policies, policy.kind, it.id) {
             h.protected += 1;
         }
         match owned {

@@ -109,6 +109,11 @@ impl PassReport {
     pub(crate) fn failed(&self) -> usize {
         self.outcomes.iter().filter(|o| o.error.is_some()).count()
     }
+
+    /// Jobs of paused policies: nothing done (see `JobReport::paused`).
+    pub(crate) fn paused(&self) -> usize {
+        self.outcomes.iter().filter(|o| o.report.paused).count()
+    }
 }
 
 /// How a pass runs besides its jobs.
@@ -333,11 +338,27 @@ fn run_server(
                 server_name: server_name.clone(),
                 ..JobReport::default()
             };
-            let result = match items
+            let inventory = items
                 .iter_mut()
                 .find(|(kind, _)| *kind == policy.kind)
-                .map(|(_, inv)| inv)
-            {
+                .map(|(_, inv)| inv);
+            let result = match inventory {
+                // Paused means nothing created and nothing pruned, whoever
+                // asked (`--run-now --policy`, a fire from before a reload).
+                _ if !policy.enabled => {
+                    report.paused = true;
+                    Event::new(
+                        Action::Skip,
+                        Subject {
+                            server_id: spec.server_id,
+                            server_name: &server_name,
+                            policy: &policy.name,
+                        },
+                    )
+                    .reason("paused (enabled = false): nothing created, nothing pruned")
+                    .emit();
+                    Ok(())
+                }
                 Some(Ok(server_items)) => match pollers.get(&policy.kind) {
                     Some(poller) => {
                         let job = Job {
@@ -430,6 +451,12 @@ pub(crate) fn summary(report: &PassReport, dry_run: bool) -> String {
                 "pre_hook failed, created anyway (only crash-consistent): {e}"
             ));
         }
+        if r.paused {
+            parts.push(
+                "paused (enabled = false): nothing created, nothing pruned; set enabled = true to run it"
+                    .to_owned(),
+            );
+        }
         if r.nothing_to_resume {
             parts.push("nothing left unfinished for this slot (missed = \"skip\")".to_owned());
         }
@@ -453,6 +480,11 @@ pub(crate) fn summary(report: &PassReport, dry_run: bool) -> String {
             ));
         }
         let line = match &o.error {
+            None if r.paused => format!(
+                "PAUSED  server {server} policy {}: {}",
+                o.policy_name,
+                parts.join("; ")
+            ),
             None => {
                 if parts.is_empty() {
                     parts.push("nothing to do".to_owned());
@@ -481,10 +513,16 @@ pub(crate) fn summary(report: &PassReport, dry_run: bool) -> String {
     }
     let total = report.outcomes.len();
     let failed = report.failed();
+    let paused = report.paused();
     out.push_str(&format!(
-        "{}{total} job(s): {} ok, {failed} failed; {} {created}, {} {deleted}; {} API call(s), {} retried, in {:.1}s\n",
+        "{}{total} job(s): {} ok, {failed} failed{}; {} {created}, {} {deleted}; {} API call(s), {} retried, in {:.1}s\n",
         if dry_run { "DRY RUN — nothing was changed. " } else { "" },
-        total - failed,
+        total - failed - paused,
+        if paused > 0 {
+            format!(", {paused} paused")
+        } else {
+            String::new()
+        },
         if dry_run { "would create" } else { "created" },
         if dry_run { "would delete" } else { "deleted" },
         report.api.calls,

@@ -184,29 +184,43 @@ fn status_lists_orphans_paused_policies_and_protected_items() {
 fn prune_orphans_lists_then_deletes_exactly_the_orphans() {
     let sim = Sim::start(seed());
     let s = Setup::new(&sim, POLICIES);
+    // Each group here holds one item: its newest completed (201), a live
+    // one (200, 3 days old: within the default week of orphan_grace), a
+    // protected one (901) and one in progress (301).
     let listed = s.run(&["prune-orphans"]).expect(0).stdout();
     assert!(listed.starts_with("4 orphans"), "{listed}");
     assert!(
         listed.ends_with(
-            "nothing deleted: run again with --yes to delete the 2 that can go (2 stay)\n"
+            "nothing deleted: run again with --yes to delete the 0 that can go (4 stay)\nleft on purpose: 1 in live groups (newest younger than orphan_grace; --include-live); 1 newest completed of their group (--all)\n"
         ),
         "{listed}"
     );
+    let out = s.run(&["prune-orphans", "--yes"]).expect(0).stdout();
+    assert!(out.contains("0 deleted, 4 left, 0 failed\n"), "{out}");
     assert_eq!(
         sim.count(&["POST", "DELETE"]),
         0,
-        "without --yes nothing goes"
+        "by default a lone item is its group's last restore point"
     );
 
-    let run = s.run(&["prune-orphans", "--yes"]).expect(0);
+    let run = s.run(&["prune-orphans", "--yes", "--all"]).expect(0);
     let out = run.stdout();
     assert!(out.contains("snapshot #201 snapkeep-weekly-"), "{out}");
-    assert!(out.ends_with("2 deleted, 2 left, 0 failed\n"), "{out}");
+    assert!(out.contains("1 deleted, 3 left, 0 failed\n"), "{out}");
     assert!(out.contains("(completed): left: protected"), "{out}");
+    assert!(
+        out.contains("(completed): left: live (--include-live deletes it)\n      policy \"nightly\" no longer lists server 3\n      live: possibly another config's or a renamed policy's; newest 3d old\n"),
+        "{out}"
+    );
     assert!(
         out.contains("(in_progress): left: in_progress (run again once it is done)"),
         "{out}"
     );
+    assert!(run.stderr().contains("delete"), "{}", run.stderr());
+    let run = s
+        .run(&["prune-orphans", "--yes", "--all", "--include-live"])
+        .expect(0);
+    assert!(run.stdout().contains("1 deleted, 2 left, 0 failed\n"));
     let mut deleted: Vec<String> = sim
         .sim
         .requests()
@@ -236,13 +250,18 @@ fn prune_orphans_lists_then_deletes_exactly_the_orphans() {
         3,
         "in-progress and automatic stay"
     );
-    assert!(run.stderr().contains("delete"), "{}", run.stderr());
 
     // Again: what is left stays, and says why; JSON for scripts.
     let again = json(
-        &s.run(&["prune-orphans", "--yes", "--json"])
-            .expect(0)
-            .stdout(),
+        &s.run(&[
+            "prune-orphans",
+            "--yes",
+            "--all",
+            "--include-live",
+            "--json",
+        ])
+        .expect(0)
+        .stdout(),
     );
     let verdicts: Vec<(u64, &str)> = again["orphans"]
         .as_array()
@@ -264,7 +283,10 @@ fn prune_orphans_exits_1_when_a_delete_fails() {
         FaultSpec::none().with_errors(1.0, 500),
     ));
     let s = Setup::with_api(&sim, "requests_per_second = 0\nmax_retries = 0\n", POLICIES);
-    let out = s.run(&["prune-orphans", "--yes"]).expect(1).stdout();
+    let out = s
+        .run(&["prune-orphans", "--yes", "--all", "--include-live"])
+        .expect(1)
+        .stdout();
     assert!(out.contains(": FAILED: "), "{out}");
     assert!(out.ends_with("0 deleted, 2 left, 2 failed\n"), "{out}");
 }
@@ -281,7 +303,9 @@ fn check_is_ok_warning_critical_by_the_thresholds() {
         ),
         "{ok}"
     );
-    assert!(first.ends_with(" orphans=4;;;0;"), "{ok}");
+    // Forgotten orphans only: 201 (past orphan_grace); not 901
+    // (protected), nor 200 and 301 (live groups, maybe another config's).
+    assert!(first.ends_with(" orphans=1;;;0;"), "{ok}");
     assert!(
         ok.contains(
             "\nPAUSED paused on 1 (web-01): paused (enabled = false); newest backup 10d old\n"
@@ -431,10 +455,12 @@ fn the_token_never_appears_in_the_new_commands() {
     for args in [
         &["status", "--check", "--log-level", "trace"][..],
         &["status", "--json", "--log-level", "trace"],
-        &["prune-orphans", "--yes", "--log-level", "trace"],
+        &["prune-orphans", "--yes", "--all", "--log-level", "trace"],
         &[
             "prune-orphans",
             "--yes",
+            "--all",
+            "--include-live",
             "--log-format",
             "json",
             "--log-level",

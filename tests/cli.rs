@@ -298,3 +298,34 @@ fn sim_with_an_unreadable_seed_exits_2_naming_it() {
         .stderr("error: snapkeep sim: cannot read seed file /nonexistent/seed.toml: No such file or directory (os error 2)\n")
         .run();
 }
+
+/// Filters that each name something but together select no job: exit 2,
+/// before any request, saying what was asked and what exists.
+#[test]
+fn run_now_filters_that_select_no_job_exit_2_saying_what_exists() {
+    let two = "[[policy]]\nname = \"web\"\nkind = \"snapshot\"\nservers = [1, 3]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n\n[[policy]]\nname = \"db\"\nkind = \"snapshot\"\nservers = [2]\nschedule = \"0 4 * * *\"\nkeep_last = 2\n";
+    let ran = Test::new()
+        .seed(Seed::empty().server(1, "web-01").server(2, "db-01"))
+        .policies(two)
+        .args(&["--run-now", "--policy", "web", "--server", "2"])
+        .status(2)
+        .stderr("error: --policy web --server 2 select no job: policy web does not list server 2; web lists 1, 3\n")
+        .run();
+    assert!(ran.sim().sim.requests().is_empty());
+}
+
+/// A schedule with no fire time in the next five years (31 February) is a
+/// config problem: `check` exits 2 naming the policy and the line, and the
+/// daemon would refuse the file the same way.
+#[test]
+fn check_refuses_a_schedule_that_never_fires() {
+    Test::new()
+        .config_file(
+            "never.toml",
+            "[[policy]]\nname = \"leap\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 29 2 *\"\nkeep_last = 2\n\n[[policy]]\nname = \"never\"\nkind = \"snapshot\"\nservers = [2]\nschedule = \"0 3 31 2 *\"\nkeep_last = 2\n",
+        )
+        .args(&["check"])
+        .status(2)
+        .stderr("error: {DIR}/never.toml:12:12: policy.never.schedule: \"0 3 31 2 *\" has no fire time in the next 5 years, so the policy would never run: a date that does not exist (31 February, 31 April)? Fix day-of-month or month\n")
+        .run();
+}

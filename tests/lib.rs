@@ -9,5 +9,6 @@ mod cli;
 mod daemon;
 mod ecosystem;
 mod ops;
+mod orphans;
 mod run_now;
 mod simulate;

@@ -555,3 +555,49 @@ FAILED  server 999 policy nightly (not_found): create failed: snapshots.create (
         .run();
     assert_eq!(ran.sim().snapshot_names(1), vec![ours(&ran.daily, 0)]);
 }
+
+/// Paused means nothing pruned, nothing created — also when the paused
+/// policy is named on the command line (with `--force`, "a snapshot now").
+/// Alone it exits 2 (nothing was done); beside a job that ran, 1.
+#[test]
+fn a_paused_policy_named_on_the_command_line_creates_and_prunes_nothing() {
+    let t = Test::new();
+    let d = t.daily.clone();
+    // At the cap with items keep_last = 1 would prune and room it would make.
+    let seed = Seed::empty()
+        .server(1, "web-01")
+        .snapshot(1, ours(&d, 5), d.at(5), SimStatus::Completed)
+        .snapshot(1, ours(&d, 4), d.at(4), SimStatus::Completed)
+        .snapshot(1, ours(&d, 3), d.at(3), SimStatus::Completed)
+        .snapshot(1, ours(&d, 2), d.at(2), SimStatus::Failed)
+        .snapshot(1, ours(&d, 1), d.at(1), SimStatus::Completed);
+    let paused = DAILY.replace("keep_last = 3", "keep_last = 1\nenabled = false")
+        + "\n[[policy]]\nname = \"weekly\"\nkind = \"backup\"\nservers = [1]\nschedule = \"{daily}\"\nkeep_last = 1\n";
+    let ran = t
+        .seed(seed)
+        .policies(&paused)
+        .args(&["--run-now", "--force", "--policy", "nightly"])
+        .status(2)
+        .stdout(
+            "PAUSED  server 1 (web-01) policy nightly: paused (enabled = false): nothing created, nothing pruned; set enabled = true to run it [{T}]
+1 job(s): 0 ok, 0 failed, 1 paused; created 0, deleted 0; {N} API call(s), 0 retried, in {T}
+",
+        )
+        .stderr_lines(&[
+            "skip server 1 (web-01) policy nightly: paused (enabled = false): nothing created, nothing pruned",
+        ])
+        .run();
+    let sim = ran.sim();
+    assert_eq!(sim.count(&["POST", "DELETE"]), 0, "not one change");
+    assert_eq!(sim.sim.snapshots(Some(1)).len(), 5);
+    ran.again(
+        &["--run-now", "--policy", "nightly,weekly"],
+        1,
+        "PAUSED  server 1 (web-01) policy nightly: paused (enabled = false): nothing created, nothing pruned; set enabled = true to run it [{T}]
+ok      server 1 (web-01) policy weekly: created #5001 snapkeep:weekly:{SLOT} [{T}]
+2 job(s): 1 ok, 0 failed, 1 paused; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
+",
+    );
+    assert_eq!(sim.count(&["DELETE"]), 0);
+    assert_eq!(sim.sim.snapshots(Some(1)).len(), 5);
+}

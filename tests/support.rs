@@ -524,6 +524,28 @@ impl Ran {
             .expect("the test had a simulator config")
     }
 
+    /// A second config on the same simulator account (its own temp dir);
+    /// `{daily}` in `policies` becomes the test's schedule. Run it with
+    /// [`Ran::again_with`].
+    pub(crate) fn second_config(&self, policies: &str) -> Setup {
+        Setup::new(self.sim(), &self.daily.policies(policies))
+    }
+
+    /// Runs the binary with `setup`'s config (e.g. [`Ran::second_config`]);
+    /// `status` and the whole normalised stdout must match.
+    #[track_caller]
+    pub(crate) fn again_with(
+        &self,
+        setup: &Setup,
+        args: &[&str],
+        status: i32,
+        stdout: &str,
+    ) -> Run {
+        let run = setup.run(args).expect(status);
+        assert_text("stdout", stdout, &self.normalize.apply(&run.stdout()));
+        run
+    }
+
     /// Runs the binary again on the same config; `status` and the whole
     /// normalised stdout must match.
     #[track_caller]

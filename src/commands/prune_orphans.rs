@@ -3,16 +3,21 @@
 //!
 //! Listing is the default because deleting is the one thing that cannot be
 //! undone: an operator who renamed a policy sees first what the old name
-//! left behind. With `--yes` it deletes exactly the listed items — never an
-//! in-progress one (the provider is still working on it: run again later),
-//! never a protected one, never anything that is not ours by the strict
-//! naming format.
+//! left behind. With `--yes` it deletes the listed items that can go —
+//! never an in-progress one (the provider is still working on it: run again
+//! later), never a protected one, never anything that is not ours by the
+//! strict naming format — and, because an orphan may be someone else's
+//! restore point (a second config on the account, a renamed policy), never
+//! a live group's items (newest younger than `orphan_grace`) without
+//! `--include-live`, nor a group's newest completed item without `--all`.
 
 use std::fmt::Write as _;
 
+use chrono::Utc;
 use serde::Serialize;
 
 use crate::api::{ApiError, Client, Status};
+use crate::cli::PruneOrphansArgs;
 use crate::commands::status::{self, OrphanRow};
 use crate::config::Config;
 use crate::error::AppError;
@@ -31,6 +36,12 @@ pub(crate) enum Verdict {
     LeftInProgress,
     /// Listed in a policy's `protect`: never deleted.
     LeftProtected,
+    /// Its group made an item within `orphan_grace`: possibly another
+    /// config's; left unless `--include-live`.
+    LeftLive,
+    /// Its group's newest completed item (the last restore point): left
+    /// unless `--all`.
+    LeftNewest,
     Failed,
 }
 
@@ -43,31 +54,49 @@ struct Line {
     error: Option<String>,
 }
 
-/// What `--yes` would do with an orphan, before trying.
-pub(crate) fn intent(orphan: &Orphan, yes: bool) -> Verdict {
+/// What the command would do with an orphan, before trying.
+pub(crate) fn intent(orphan: &Orphan, args: &PruneOrphansArgs) -> Verdict {
     if orphan.protected {
         return Verdict::LeftProtected;
     }
     match orphan.item.status {
-        Status::Completed | Status::Failed if yes => Verdict::Deleted,
-        Status::Completed | Status::Failed => Verdict::WouldDelete,
-        Status::InProgress | Status::Other(_) => Verdict::LeftInProgress,
+        Status::Completed | Status::Failed => {}
+        Status::InProgress | Status::Other(_) => return Verdict::LeftInProgress,
     }
+    if orphan.live && !args.include_live {
+        Verdict::LeftLive
+    } else if orphan.newest_completed && !args.all {
+        Verdict::LeftNewest
+    } else if args.yes {
+        Verdict::Deleted
+    } else {
+        Verdict::WouldDelete
+    }
+}
+
+/// Whether `--server` and `--policy` (empty: any) let `orphan` through.
+fn selected(orphan: &Orphan, args: &PruneOrphansArgs) -> bool {
+    (args.servers.is_empty() || args.servers.contains(&orphan.item.server_id))
+        && (args.policies.is_empty() || args.policies.contains(&orphan.policy))
 }
 
 pub(crate) async fn run(
     config: &Config,
     client: &Client,
-    yes: bool,
-    json: bool,
+    args: &PruneOrphansArgs,
 ) -> Result<u8, AppError> {
     let inventories = status::fetch_all(client)
         .await
         .map_err(|(kind, e)| AppError::api(format!("cannot list {}", kind.plural()), e))?;
-    let orphans = status::find_orphans(config, &inventories);
+    // The groups are judged on every orphan; --server/--policy only narrow
+    // what is shown and done.
+    let orphans: Vec<Orphan> = status::find_orphans(config, &inventories, Utc::now())
+        .into_iter()
+        .filter(|o| selected(o, args))
+        .collect();
     let mut lines = Vec::with_capacity(orphans.len());
     for orphan in &orphans {
-        let mut verdict = intent(orphan, yes);
+        let mut verdict = intent(orphan, args);
         let mut error = None;
         if verdict == Verdict::Deleted {
             if let Err(e) = delete(client, orphan).await {
@@ -81,14 +110,14 @@ pub(crate) async fn run(
             error,
         });
     }
-    if json {
+    if args.json {
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({ "orphans": lines }))
                 .expect("plain data serialises")
         );
     } else {
-        print!("{}", text(&lines, yes));
+        print!("{}", text(&lines, args));
     }
     Ok(if lines.iter().any(|l| l.verdict == Verdict::Failed) {
         1
@@ -133,13 +162,24 @@ async fn delete(client: &Client, orphan: &Orphan) -> Result<(), ApiError> {
     result
 }
 
-fn text(lines: &[Line], yes: bool) -> String {
+fn text(lines: &[Line], args: &PruneOrphansArgs) -> String {
     let mut out = String::new();
     if lines.is_empty() {
-        out.push_str("no orphans: every item in snapkeep's naming belongs to a configured policy and server\n");
+        let mut narrowed = Vec::new();
+        if !args.servers.is_empty() {
+            let ids: Vec<String> = args.servers.iter().map(u64::to_string).collect();
+            narrowed.push(format!("on server {}", ids.join(", ")));
+        }
+        if !args.policies.is_empty() {
+            narrowed.push(format!("of policy {}", args.policies.join(", ")));
+        }
+        if narrowed.is_empty() {
+            out.push_str("no orphans: every item in snapkeep's naming belongs to a configured policy and server\n");
+        } else {
+            let _ = writeln!(out, "no orphans {}", narrowed.join(" "));
+        }
         return out;
     }
-    let rows: Vec<&OrphanRow> = lines.iter().map(|l| &l.orphan).collect();
     let mut server = None;
     let _ = writeln!(
         out,
@@ -148,7 +188,8 @@ fn text(lines: &[Line], yes: bool) -> String {
         if lines.len() == 1 { "" } else { "s" },
         if lines.len() == 1 { "it" } else { "them" }
     );
-    for (line, o) in lines.iter().zip(rows) {
+    for line in lines {
+        let o = &line.orphan;
         if server != Some(o.server_id) {
             server = Some(o.server_id);
             let name = if o.server_name.is_empty() {
@@ -163,6 +204,10 @@ fn text(lines: &[Line], yes: bool) -> String {
             Verdict::Deleted => "deleted".to_owned(),
             Verdict::LeftInProgress => format!("left: {} (run again once it is done)", o.status),
             Verdict::LeftProtected => "left: protected".to_owned(),
+            Verdict::LeftLive => "left: live (--include-live deletes it)".to_owned(),
+            Verdict::LeftNewest => {
+                "left: its group's newest completed (--all deletes it)".to_owned()
+            }
             Verdict::Failed => format!(
                 "FAILED: {}",
                 line.error.as_deref().unwrap_or("unknown error")
@@ -173,10 +218,21 @@ fn text(lines: &[Line], yes: bool) -> String {
             "    {} #{} {} ({}): {what}\n      {}",
             o.kind, o.id, o.name, o.status, o.reason
         );
+        if let Some(note) = o.live_note() {
+            let _ = writeln!(out, "      {note}");
+        }
     }
     let count = |v: Verdict| lines.iter().filter(|l| l.verdict == v).count();
-    let left = count(Verdict::LeftInProgress) + count(Verdict::LeftProtected);
-    if yes {
+    let left = [
+        Verdict::LeftInProgress,
+        Verdict::LeftProtected,
+        Verdict::LeftLive,
+        Verdict::LeftNewest,
+    ]
+    .into_iter()
+    .map(count)
+    .sum::<usize>();
+    if args.yes {
         let _ = writeln!(
             out,
             "{} deleted, {left} left, {} failed",
@@ -190,6 +246,22 @@ fn text(lines: &[Line], yes: bool) -> String {
             count(Verdict::WouldDelete)
         );
     }
+    let mut why = Vec::new();
+    if count(Verdict::LeftLive) > 0 {
+        why.push(format!(
+            "{} in live groups (newest younger than orphan_grace; --include-live)",
+            count(Verdict::LeftLive)
+        ));
+    }
+    if count(Verdict::LeftNewest) > 0 {
+        why.push(format!(
+            "{} newest completed of their group (--all)",
+            count(Verdict::LeftNewest)
+        ));
+    }
+    if !why.is_empty() {
+        let _ = writeln!(out, "left on purpose: {}", why.join("; "));
+    }
     out
 }
 
@@ -198,7 +270,7 @@ mod tests {
     use super::*;
     use crate::inventory::Item;
     use crate::orphans::OrphanReason;
-    use chrono::{TimeZone, Utc};
+    use chrono::{TimeDelta, TimeZone, Utc};
 
     fn orphan(id: u64, status: Status, protected: bool) -> Orphan {
         let slot = Utc.with_ymd_and_hms(2025, 1, 5, 3, 0, 0).unwrap();
@@ -217,41 +289,94 @@ mod tests {
             slot,
             reason: OrphanReason::PolicyGone,
             protected,
+            group_age: TimeDelta::days(30),
+            live: false,
+            newest_completed: false,
+        }
+    }
+
+    fn args(flags: &str) -> PruneOrphansArgs {
+        PruneOrphansArgs {
+            yes: flags.contains("yes"),
+            include_live: flags.contains("include-live"),
+            all: flags.contains("all"),
+            ..PruneOrphansArgs::default()
         }
     }
 
     #[test]
-    fn intent_leaves_in_progress_unknown_and_protected() {
+    fn intent_leaves_in_progress_unknown_protected_live_and_each_groups_newest() {
+        let live = |mut o: Orphan| {
+            o.live = true;
+            o
+        };
+        let newest = |mut o: Orphan| {
+            o.newest_completed = true;
+            o
+        };
+        let c = || orphan(1, Status::Completed, false);
         let cases = [
-            (Status::Completed, false, false, Verdict::WouldDelete),
-            (Status::Completed, false, true, Verdict::Deleted),
-            (Status::Failed, false, true, Verdict::Deleted),
-            (Status::InProgress, false, true, Verdict::LeftInProgress),
+            (c(), "", Verdict::WouldDelete),
+            (c(), "yes", Verdict::Deleted),
+            (orphan(1, Status::Failed, false), "yes", Verdict::Deleted),
             (
-                Status::Other("queued".into()),
-                false,
-                true,
+                orphan(1, Status::InProgress, false),
+                "yes all include-live",
                 Verdict::LeftInProgress,
             ),
-            (Status::Completed, true, true, Verdict::LeftProtected),
+            (
+                orphan(1, Status::Other("queued".into()), false),
+                "yes all include-live",
+                Verdict::LeftInProgress,
+            ),
+            (
+                orphan(1, Status::Completed, true),
+                "yes all include-live",
+                Verdict::LeftProtected,
+            ),
+            (live(c()), "yes all", Verdict::LeftLive),
+            (live(c()), "yes include-live", Verdict::Deleted),
+            (live(c()), "include-live", Verdict::WouldDelete),
+            (newest(c()), "yes include-live", Verdict::LeftNewest),
+            (newest(c()), "yes all", Verdict::Deleted),
+            (live(newest(c())), "yes include-live", Verdict::LeftNewest),
+            (live(newest(c())), "yes all", Verdict::LeftLive),
+            (live(newest(c())), "yes all include-live", Verdict::Deleted),
         ];
-        for (status, protected, yes, want) in cases {
-            assert_eq!(
-                intent(&orphan(1, status.clone(), protected), yes),
-                want,
-                "{status:?}"
-            );
+        for (o, flags, want) in cases {
+            assert_eq!(intent(&o, &args(flags)), want, "{o:?} {flags}");
         }
+    }
+
+    #[test]
+    fn server_and_policy_narrow() {
+        let o = orphan(1, Status::Completed, false);
+        let with = |servers: Vec<u64>, policies: Vec<&str>| PruneOrphansArgs {
+            servers,
+            policies: policies.into_iter().map(String::from).collect(),
+            ..PruneOrphansArgs::default()
+        };
+        assert!(selected(&o, &with(vec![], vec![])));
+        assert!(selected(&o, &with(vec![2, 1], vec!["gone"])));
+        assert!(!selected(&o, &with(vec![2], vec![])));
+        assert!(!selected(&o, &with(vec![], vec!["nightly"])));
     }
 
     #[test]
     fn text_lists_and_says_what_to_do() {
+        let mut live = orphan(3, Status::Completed, false);
+        live.live = true;
+        live.group_age = TimeDelta::hours(3);
+        let mut newest = orphan(4, Status::Completed, false);
+        newest.newest_completed = true;
         let lines: Vec<Line> = [
             (orphan(1, Status::Completed, false), Verdict::WouldDelete),
             (
                 orphan(2, Status::InProgress, false),
                 Verdict::LeftInProgress,
             ),
+            (live, Verdict::LeftLive),
+            (newest, Verdict::LeftNewest),
         ]
         .into_iter()
         .map(|(o, verdict)| Line {
@@ -261,16 +386,31 @@ mod tests {
         })
         .collect();
         assert_eq!(
-            text(&lines, false),
-            "2 orphans (our naming, but no configured policy prunes them):
+            text(&lines, &args("")),
+            "4 orphans (our naming, but no configured policy prunes them):
   server 1 (web-01):
     snapshot #1 snapkeep-gone-20250105-030000 (completed): would delete
       no snapshot policy \"gone\" with prefix \"snapkeep\" is configured
     snapshot #2 snapkeep-gone-20250105-030000 (in_progress): left: in_progress (run again once it is done)
       no snapshot policy \"gone\" with prefix \"snapkeep\" is configured
-nothing deleted: run again with --yes to delete the 1 that can go (1 stay)
+    snapshot #3 snapkeep-gone-20250105-030000 (completed): left: live (--include-live deletes it)
+      no snapshot policy \"gone\" with prefix \"snapkeep\" is configured
+      live: possibly another config's or a renamed policy's; newest 3h old
+    snapshot #4 snapkeep-gone-20250105-030000 (completed): left: its group's newest completed (--all deletes it)
+      no snapshot policy \"gone\" with prefix \"snapkeep\" is configured
+nothing deleted: run again with --yes to delete the 1 that can go (3 stay)
+left on purpose: 1 in live groups (newest younger than orphan_grace; --include-live); 1 newest completed of their group (--all)
 "
         );
-        assert!(text(&[], true).starts_with("no orphans"));
+        assert!(text(&[], &args("yes")).starts_with("no orphans: every item"));
+        let narrowed = PruneOrphansArgs {
+            servers: vec![7, 8],
+            policies: vec!["old".into()],
+            ..PruneOrphansArgs::default()
+        };
+        assert_eq!(
+            text(&[], &narrowed),
+            "no orphans on server 7, 8 of policy old\n"
+        );
     }
 }

@@ -1,4 +1,6 @@
 //! `snapkeep --run-now`: one pass over every (server, policy), then exit.
+//! A paused policy named with `--policy` is in the pass but does nothing
+//! (the runner's rule), and the exit code says so.
 
 use std::sync::Arc;
 
@@ -45,5 +47,21 @@ pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Resul
             tracing::warn!("notifications did not finish within notify.timeout; exiting anyway");
         }
     }
-    Ok(if report.failed() > 0 { 1 } else { 0 })
+    Ok(exit_code(&report))
+}
+
+/// 0 when every job did its work; 1 when one failed, or a paused policy
+/// named with `--policy` did nothing beside others that ran; 2 when every
+/// selected job is paused: nothing was done, as for a usage error — a
+/// script that asked for a fresh snapshot before an upgrade must not go
+/// on as if it had one.
+fn exit_code(report: &runner::PassReport) -> u8 {
+    let (failed, paused) = (report.failed(), report.paused());
+    if paused > 0 && paused == report.outcomes.len() {
+        2
+    } else if failed + paused > 0 {
+        1
+    } else {
+        0
+    }
 }

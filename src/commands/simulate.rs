@@ -200,7 +200,8 @@ pub(crate) fn simulate(
         let mut room = true;
         while items.len() >= cap {
             let victim = retention::next_to_drop(
-                &rotation::retention_view(policy, &items),
+                // Simulated ids are not the account's: nothing is protected.
+                &rotation::retention_view(policy, &[], &items),
                 &retention_policy,
                 slot,
                 slot,
@@ -249,7 +250,7 @@ pub(crate) fn simulate(
 
         // Prune, as a pass does once the item completed.
         let plan = retention::plan(
-            &rotation::retention_view(policy, &items),
+            &rotation::retention_view(policy, &[], &items),
             &retention_policy,
             slot,
         );

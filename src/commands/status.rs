@@ -19,6 +19,7 @@ use crate::config::Config;
 use crate::error::AppError;
 use crate::inventory::{self, Item};
 use crate::metrics::RetryState;
+use crate::naming;
 use crate::orphans::{self, Orphan};
 use crate::provider::Kind;
 use crate::retention;
@@ -106,6 +107,21 @@ pub(crate) struct OrphanRow {
     /// Why no configured policy prunes it.
     pub(crate) reason: String,
     pub(crate) protected: bool,
+    /// Its group (prefix, policy, server) made an item within
+    /// `orphan_grace`: possibly another config's; left unless `--include-live`.
+    pub(crate) live: bool,
+    /// Age of its group's newest item, in seconds.
+    pub(crate) group_age_seconds: i64,
+    /// Its group's newest completed item: left unless `--all`.
+    pub(crate) newest_completed: bool,
+}
+
+impl OrphanRow {
+    /// For a live group: why it is left alone (see `Orphan::live_note`).
+    pub(crate) fn live_note(&self) -> Option<String> {
+        self.live
+            .then(|| orphans::live_note(chrono::TimeDelta::seconds(self.group_age_seconds)))
+    }
 }
 
 impl From<&Orphan> for OrphanRow {
@@ -121,6 +137,9 @@ impl From<&Orphan> for OrphanRow {
             slot: o.slot,
             reason: o.why(),
             protected: o.protected,
+            live: o.live,
+            group_age_seconds: o.group_age.num_seconds(),
+            newest_completed: o.newest_completed,
         }
     }
 }
@@ -206,19 +225,24 @@ pub(crate) fn attach_retries(rows: &mut [Row], retries: &[RetryState]) {
 pub(crate) fn report(config: &Config, inventories: &Inventories, now: DateTime<Utc>) -> Report {
     Report {
         pairs: rows(config, inventories, now),
-        orphans: find_orphans(config, inventories)
+        orphans: find_orphans(config, inventories, now)
             .iter()
             .map(OrphanRow::from)
             .collect(),
     }
 }
 
-/// Every orphan in the inventories, by server then kind then id.
-pub(crate) fn find_orphans(config: &Config, inventories: &Inventories) -> Vec<Orphan> {
+/// Every orphan in the inventories, by server then kind then id, with its
+/// group's facts at `now`.
+pub(crate) fn find_orphans(
+    config: &Config,
+    inventories: &Inventories,
+    now: DateTime<Utc>,
+) -> Vec<Orphan> {
     let mut out = Vec::new();
     for kind in Kind::ALL {
         for items in inventories.get(&kind).into_iter().flat_map(|m| m.values()) {
-            out.extend(orphans::find(config, kind, items));
+            out.extend(orphans::find(config, kind, items, now));
         }
     }
     out.sort_by_key(|o| (o.item.server_id, o.kind, o.item.id));
@@ -229,22 +253,22 @@ pub(crate) fn find_orphans(config: &Config, inventories: &Inventories) -> Vec<Or
 pub(crate) fn rows(config: &Config, inventories: &Inventories, now: DateTime<Utc>) -> Vec<Row> {
     let mut out = Vec::new();
     let empty = Vec::new();
-    for policy in &config.policies {
+    for (index, policy) in config.policies.iter().enumerate() {
         for &server_id in &policy.servers {
             let items = inventories
                 .get(&policy.kind)
                 .and_then(|m| m.get(&server_id))
                 .unwrap_or(&empty);
-            let ours = rotation::holdings(policy, items);
+            let ours = rotation::holdings(policy, &config.policies, items);
             let plan = retention::plan(
-                &rotation::retention_view(policy, items),
+                &rotation::retention_view(policy, &config.policies, items),
                 &rotation::retention_policy(policy),
                 now,
             );
             // Nothing of a paused policy is pruned; protected items never are.
             let would_delete = plan
                 .iter()
-                .filter(|d| policy.enabled && !d.keep && !policy.is_protected(d.id))
+                .filter(|d| policy.enabled && !d.keep && !config.is_protected(d.id, policy.kind))
                 .filter_map(|d| {
                     let item = items.iter().find(|i| i.id == d.id)?;
                     Some(Planned {
@@ -256,7 +280,10 @@ pub(crate) fn rows(config: &Config, inventories: &Inventories, now: DateTime<Utc
                 .collect();
             let mut protected: Vec<Listed> = items
                 .iter()
-                .filter(|i| policy.is_protected(i.id))
+                .filter(|i| {
+                    config.is_protected(i.id, policy.kind)
+                        && protected_row(config, policy.kind, server_id, i) == Some(index)
+                })
                 .map(|i| Listed {
                     id: i.id,
                     name: i.label.clone(),
@@ -319,6 +346,25 @@ pub(crate) fn rows(config: &Config, inventories: &Inventories, now: DateTime<Utc
         }
     }
     out
+}
+
+/// The one policy whose row lists protected `item` (on `server`), so
+/// `status` shows it once although any policy's `protect` protects it for
+/// all: the policy whose name it carries, else the first that lists it in
+/// `protect`, else the first of its kind on the server.
+fn protected_row(config: &Config, kind: Kind, server: u64, item: &Item) -> Option<usize> {
+    let on_server = || {
+        config
+            .policies
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.kind == kind && p.servers.contains(&server))
+    };
+    on_server()
+        .find(|(_, p)| naming::owned_slot(kind, &p.prefix, &p.name, &item.label).is_some())
+        .or_else(|| on_server().find(|(_, p)| p.lists_protected(item.id)))
+        .or_else(|| on_server().next())
+        .map(|(index, _)| index)
 }
 
 /// The table for people; fits 100 columns.
@@ -480,6 +526,9 @@ pub(crate) fn orphan_table(orphans: &[OrphanRow]) -> String {
             if o.protected { ", protected" } else { "" },
             clip(&o.reason, 94)
         );
+        if let Some(note) = o.live_note() {
+            let _ = writeln!(out, "      {}", clip(&note, 94));
+        }
     }
     out
 }
@@ -680,5 +729,53 @@ enabled = false
         );
         assert!(o.lines().chain(t.lines()).all(|l| l.chars().count() <= 100));
         assert_eq!(orphan_table(&[]), "");
+    }
+
+    /// `protect` is global, so status shows a protected item once: in the
+    /// row of the policy whose name it carries (not also under the policy
+    /// that lists it), and never as that policy's to prune.
+    #[test]
+    fn an_item_protected_by_another_policy_is_shown_once_and_never_pruned() {
+        let config = crate::config::parse_str(
+            r#"
+[[policy]]
+name = "a"
+kind = "snapshot"
+servers = [1]
+schedule = "0 3 * * *"
+keep_last = 1
+[[policy]]
+name = "b"
+kind = "snapshot"
+servers = [1]
+schedule = "0 4 * * *"
+keep_last = 1
+protect = [5001, 7]
+"#,
+            "t",
+        )
+        .unwrap();
+        let now = Utc.with_ymd_and_hms(2025, 1, 10, 12, 0, 0).unwrap();
+        let d = |days| Utc.with_ymd_and_hms(2025, 1, 10, 3, 0, 0).unwrap() - TimeDelta::days(days);
+        let items = vec![
+            item(5000, "snapkeep-a-20250110-030000", Status::Completed, d(0)),
+            item(5001, "snapkeep-a-20250109-030000", Status::Completed, d(1)),
+            item(5002, "snapkeep-a-20250108-030000", Status::Completed, d(2)),
+            item(7, "before-upgrade", Status::Completed, d(9)),
+        ];
+        let inv = HashMap::from([(Kind::Snapshot, HashMap::from([(1, items)]))]);
+        let rows = rows(&config, &inv, now);
+        let shown = |r: &Row| -> Vec<u64> { r.protected.iter().map(|p| p.id).collect() };
+        let pruned = |r: &Row| -> Vec<u64> { r.would_delete.iter().map(|p| p.id).collect() };
+        assert_eq!(
+            (shown(&rows[0]), pruned(&rows[0])),
+            (vec![5001], vec![5002]),
+            "a's own item, protected by b"
+        );
+        assert_eq!(
+            (shown(&rows[1]), pruned(&rows[1])),
+            (vec![7], vec![]),
+            "b lists 7, which no policy names"
+        );
     }
 }

@@ -66,7 +66,12 @@ pub(crate) fn render(
     now: DateTime<Utc>,
 ) -> (String, u8) {
     let rows = status::rows(config, inventories, now);
-    let orphans = status::find_orphans(config, inventories).len();
+    // As `snapkeep_orphans`: live groups (maybe another config's) and
+    // protected items are not a problem to report.
+    let orphans = status::find_orphans(config, inventories, now)
+        .iter()
+        .filter(|o| o.forgotten())
+        .count();
     let worst = rows.iter().map(|r| r.health).max().unwrap_or(Health::Ok);
     let (word, code) = match worst {
         Health::Critical => ("CRITICAL", CRITICAL),

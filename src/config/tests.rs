@@ -483,7 +483,8 @@ fn enabled_and_protect() {
     .unwrap();
     let p = &c.policies[0];
     assert!(!p.enabled);
-    assert!(p.is_protected(801) && p.is_protected(798) && !p.is_protected(1));
+    assert!(p.lists_protected(801) && p.lists_protected(798) && !p.lists_protected(1));
+    assert!(c.is_protected(801, Kind::Snapshot) && !c.is_protected(801, Kind::Backup));
     let bad = problems(&MINIMAL.replace("keep_last = 3", "keep_last = 3\nprotect = [5, -1, 5]"));
     let got: Vec<(&str, &str)> = bad
         .iter()
@@ -589,4 +590,23 @@ fn run_now_selects_paused_policies_only_by_name() {
     let named = vec!["paused".to_owned()];
     assert!(off.selected_for_run_now(&named));
     assert!(!on.selected_for_run_now(&named));
+}
+
+/// A schedule that never fires (31 February) would leave its policy silently
+/// never running: a problem with its place, judged from an injected now. A
+/// leap day fires within the five years, so it is fine.
+#[test]
+fn a_schedule_with_no_fire_time_in_five_years_is_a_problem() {
+    let now: DateTime<Utc> = "2025-03-01T00:00:00Z".parse().unwrap();
+    let text = MINIMAL.replace("0 3 * * *", "0 3 31 2 *");
+    let err = parse_at(&text, "test.toml", now).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "test.toml:6:12: policy.nightly.schedule: \"0 3 31 2 *\" has no fire time in the next 5 years, so the policy would never run: a date that does not exist (31 February, 31 April)? Fix day-of-month or month"
+    );
+    let leap = MINIMAL.replace("0 3 * * *", "0 3 29 2 *");
+    assert!(parse_at(&leap, "test.toml", now).is_ok());
+    // 29 February 2100 does not exist: from March 2096 the next is 2104.
+    let late: DateTime<Utc> = "2096-03-01T00:00:00Z".parse().unwrap();
+    assert!(parse_at(&leap, "test.toml", late).is_err());
 }

@@ -31,6 +31,9 @@ struct Recorder {
     finished: Arc<Mutex<usize>>,
     /// Regular jobs started before this time fail (an API outage).
     fail_until: Option<DateTime<Utc>>,
+    /// Report every job (as a success unless `fail_until` says otherwise);
+    /// without this or `fail_until` the report is empty.
+    succeed: bool,
 }
 
 impl Recorder {
@@ -41,6 +44,7 @@ impl Recorder {
             started: Arc::default(),
             finished: Arc::default(),
             fail_until: None,
+            succeed: false,
         }
     }
 
@@ -79,23 +83,6 @@ impl Passes for Recorder {
         async move {
             let mut servers = Vec::new();
             let fails = me.fail_until.is_some_and(|until| clock.now() < until);
-            let outcomes = jobs
-                .iter()
-                .map(|j| crate::runner::JobOutcome {
-                    spec: j.clone(),
-                    server_name: String::new(),
-                    policy_name: config.policies[j.policy].name.clone(),
-                    report: crate::rotation::JobReport::default(),
-                    // (A start's resume-only look at the previous slot finds nothing to do.)
-                    error: (fails && !j.resume_only).then_some(
-                        crate::rotation::JobError::Contention {
-                            server_id: j.server_id,
-                            rounds: 4,
-                        },
-                    ),
-                    duration: me.busy_for,
-                })
-                .collect();
             for j in &jobs {
                 me.started.lock().expect("lock").push(Started {
                     at: clock.now(),
@@ -115,6 +102,24 @@ impl Passes for Recorder {
                 }
             }
             *me.finished.lock().expect("lock") += 1;
+            let outcomes = jobs
+                .iter()
+                .filter(|_| me.succeed || me.fail_until.is_some())
+                .map(|j| runner::JobOutcome {
+                    spec: j.clone(),
+                    server_name: String::new(),
+                    policy_name: config.policies[j.policy].name.clone(),
+                    report: crate::rotation::JobReport::default(),
+                    // (A start's resume-only look at the previous slot finds nothing to do.)
+                    error: (fails && !j.resume_only).then_some(
+                        crate::rotation::JobError::Contention {
+                            server_id: j.server_id,
+                            rounds: 4,
+                        },
+                    ),
+                    duration: Duration::ZERO,
+                })
+                .collect();
             PassReport {
                 outcomes,
                 ..PassReport::default()
@@ -122,7 +127,13 @@ impl Passes for Recorder {
         }
     }
 
-    async fn count_orphans(&self, _config: Arc<Config>, _metrics: Arc<Metrics>) {}
+    async fn count_orphans(
+        &self,
+        _config: Arc<Config>,
+        _metrics: Arc<Metrics>,
+        _now: chrono::DateTime<chrono::Utc>,
+    ) {
+    }
 }
 
 fn at(text: &str) -> DateTime<Utc> {
@@ -353,6 +364,173 @@ async fn a_reload_moves_the_schedule_and_keeps_the_call_counters() {
     );
     let carried = carried.lock().expect("lock").clone().expect("reloaded");
     assert!(Arc::ptr_eq(&carried, &stats), "the counters carry over");
+}
+
+/// Metrics follow the config: a reload takes every series of a (server,
+/// policy) it removed away, exports paused pairs as paused, and counts a
+/// due fire it paused or removed under its own reason (which no alert
+/// pages on) instead of running it.
+#[tokio::test(start_paused = true)]
+async fn a_reload_drops_removed_pairs_series_marks_paused_ones_and_counts_their_fires() {
+    let policy = |name: &str, servers: &str, schedule: &str, extra: &str| {
+        format!(
+            "[[policy]]\nname = \"{name}\"\nkind = \"snapshot\"\nservers = [{servers}]\nschedule = \"{schedule}\"\nkeep_last = 2\n{extra}\n"
+        )
+    };
+    let hourly = "jitter = \"50m\"";
+    let before = [
+        policy("a", "1, 2", "0 3 * * *", ""),
+        policy("b", "3", "0 3 * * *", ""),
+        policy("c", "4", "0 * * * *", hourly),
+        policy("d", "5", "0 * * * *", hourly),
+    ]
+    .concat();
+    // Server 2 leaves a, b and c are paused, d is gone.
+    let after = [
+        policy("a", "1", "0 3 * * *", ""),
+        policy("b", "3", "0 3 * * *", "enabled = false"),
+        policy("c", "4", "0 * * * *", &format!("{hourly}\nenabled = false")),
+    ]
+    .concat();
+    let passes = Recorder {
+        succeed: true,
+        ..Recorder::new(Duration::from_secs(10))
+    };
+    let reloaded = passes.clone();
+    let daemon = start(
+        config(&before),
+        passes.clone(),
+        at("2025-01-10T12:00:00Z"),
+        move |stats: Arc<CallStats>| {
+            Ok((
+                config(&after),
+                Recorder {
+                    stats,
+                    ..reloaded.clone()
+                },
+            ))
+        },
+    );
+    // Every pair caught up (and succeeded) at the start.
+    daemon.until(at("2025-01-10T13:00:01Z")).await;
+    let series = |metrics: &Metrics, family: &str| -> Vec<String> {
+        let mut v: Vec<String> = metrics
+            .render(&CallStats::default())
+            .lines()
+            .filter(|l| l.starts_with(family))
+            .map(|l| match family {
+                // The value is a time; only which series exist matters.
+                "snapkeep_last_success_timestamp_seconds{" => {
+                    l.split(' ').next().unwrap_or(l).to_owned()
+                }
+                _ => l.to_owned(),
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        series(&daemon.metrics, "snapkeep_items{").len(),
+        5 * 5,
+        "five pairs, five states"
+    );
+    assert_eq!(
+        series(&daemon.metrics, "snapkeep_policy_paused{"),
+        [
+            "snapkeep_policy_paused{server=\"1\",policy=\"a\"} 0",
+            "snapkeep_policy_paused{server=\"2\",policy=\"a\"} 0",
+            "snapkeep_policy_paused{server=\"3\",policy=\"b\"} 0",
+            "snapkeep_policy_paused{server=\"4\",policy=\"c\"} 0",
+            "snapkeep_policy_paused{server=\"5\",policy=\"d\"} 0",
+        ]
+    );
+    // c and d's 13:00 fires wait out their jitter when the reload comes.
+    daemon
+        .controls
+        .send(Control::Reload)
+        .await
+        .expect("loop alive");
+    daemon.until(at("2025-01-10T15:00:00Z")).await;
+    let (_, metrics) = daemon.shutdown().await;
+    assert_eq!(
+        series(&metrics, "snapkeep_last_success_timestamp_seconds{"),
+        [
+            "snapkeep_last_success_timestamp_seconds{server=\"1\",policy=\"a\"}",
+            "snapkeep_last_success_timestamp_seconds{server=\"3\",policy=\"b\"}",
+            "snapkeep_last_success_timestamp_seconds{server=\"4\",policy=\"c\"}",
+        ]
+    );
+    let items = series(&metrics, "snapkeep_items{");
+    assert_eq!(items.len(), 3 * 5, "{items:#?}");
+    assert!(
+        items
+            .iter()
+            .all(|l| !l.contains("server=\"2\"") && !l.contains("policy=\"d\"")),
+        "{items:#?}"
+    );
+    assert_eq!(
+        series(&metrics, "snapkeep_policy_paused{"),
+        [
+            "snapkeep_policy_paused{server=\"1\",policy=\"a\"} 0",
+            "snapkeep_policy_paused{server=\"3\",policy=\"b\"} 1",
+            "snapkeep_policy_paused{server=\"4\",policy=\"c\"} 1",
+        ]
+    );
+    assert_eq!(
+        series(&metrics, "snapkeep_skipped_fires_total{"),
+        [
+            "snapkeep_skipped_fires_total{server=\"4\",policy=\"c\",reason=\"paused_by_reload\"} 1",
+            "snapkeep_skipped_fires_total{server=\"5\",policy=\"d\",reason=\"removed_by_reload\"} 1",
+        ]
+    );
+    // Nothing of c or d ran after the reload.
+    let late: Vec<(u64, String)> = passes
+        .fired()
+        .into_iter()
+        .filter(|(_, _, _, started)| *started > at("2025-01-10T13:00:01Z"))
+        .map(|(server, policy, _, _)| (server, policy))
+        .collect();
+    assert_eq!(late, []);
+}
+
+/// A fire queued behind a busy server whose policy a reload pauses is
+/// dropped and counted as `paused_by_reload`, never started.
+#[tokio::test(start_paused = true)]
+async fn a_queued_fire_of_a_policy_paused_by_a_reload_is_dropped_and_counted() {
+    let text = "[[policy]]\nname = \"hourly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 * * * *\"\nkeep_last = 3\n";
+    let passes = Recorder::new(Duration::from_secs(90 * 60));
+    let reloaded = passes.clone();
+    let daemon = start(
+        config(text),
+        passes.clone(),
+        at("2025-01-10T00:30:00Z"),
+        move |stats: Arc<CallStats>| {
+            Ok((
+                config(&format!("{text}enabled = false\n")),
+                Recorder {
+                    stats,
+                    ..reloaded.clone()
+                },
+            ))
+        },
+    );
+    // 00:00 caught up at 00:30 (busy until 02:00); 01:00 waits for it.
+    daemon.until(at("2025-01-10T01:10:00Z")).await;
+    daemon
+        .controls
+        .send(Control::Reload)
+        .await
+        .expect("loop alive");
+    daemon.until(at("2025-01-10T04:00:00Z")).await;
+    let (_, metrics) = daemon.shutdown().await;
+    let slots: Vec<String> = passes
+        .fired()
+        .iter()
+        .map(|(_, _, slot, _)| slot.format("%H:%M").to_string())
+        .collect();
+    assert_eq!(slots, ["00:00"]);
+    assert_eq!(skipped(&metrics, "reason=\"paused_by_reload\""), 1.0);
+    assert_eq!(skipped(&metrics, ""), 1.0, "and nothing else");
 }
 
 /// The value of the metric line that starts with `prefix` (0 when absent).

@@ -107,9 +107,33 @@ impl Timetable {
     /// The table for `new` after a reload at `now`, keeping what the old
     /// table owed: a slot that has passed but waits out its jitter still
     /// fires (for the same (server, policy name)), instead of being lost to
-    /// the new table's "next slot after now".
-    pub(crate) fn reload(&self, old: &Config, new: &Config, now: DateTime<Utc>) -> Timetable {
+    /// the new table's "next slot after now". Such a fire whose policy the
+    /// reload paused or removed (or took the server from) is returned as
+    /// dropped, so the daemon counts it rather than losing it silently.
+    pub(crate) fn reload(
+        &self,
+        old: &Config,
+        new: &Config,
+        now: DateTime<Utc>,
+    ) -> (Timetable, Vec<Dropped>) {
         let (mut table, _) = Timetable::start(new, now);
+        let mut dropped = Vec::new();
+        for o in &self.entries {
+            let (Some(slot), Some(policy)) = (o.slot, old.policies.get(o.policy)) else {
+                continue;
+            };
+            if slot > now {
+                continue;
+            }
+            if let Err(reason) = DropReason::after_reload(new, o.server_id, &policy.name) {
+                dropped.push(Dropped {
+                    server_id: o.server_id,
+                    policy: policy.name.clone(),
+                    slot,
+                    reason,
+                });
+            }
+        }
         for entry in &mut table.entries {
             let name = &new.policies[entry.policy].name;
             let pending = self.entries.iter().find(|o| {
@@ -122,13 +146,57 @@ impl Timetable {
                 entry.due_at = o.due_at;
             }
         }
-        table
+        (table, dropped)
     }
 
     /// The earliest moment something comes due.
     pub(crate) fn next_due(&self) -> Option<DateTime<Utc>> {
         self.entries.iter().filter_map(|e| e.due_at).min()
     }
+}
+
+/// Why a reload drops a fire that was due (waiting out its jitter, or
+/// queued behind a busy server): the operator's doing, not a fault, so
+/// counted under its own `reason` that no alert pages on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DropReason {
+    /// The policy is still there, for that server, but `enabled = false`.
+    PausedByReload,
+    /// No policy of that name lists that server any more.
+    RemovedByReload,
+}
+
+impl DropReason {
+    /// Where a fire of (`server`, policy `name`) goes under `new`: its
+    /// policy's index, or why it cannot run any more.
+    pub(crate) fn after_reload(new: &Config, server: u64, name: &str) -> Result<usize, DropReason> {
+        match new
+            .policies
+            .iter()
+            .position(|p| p.name == name && p.servers.contains(&server))
+        {
+            Some(index) if new.policies[index].enabled => Ok(index),
+            Some(_) => Err(DropReason::PausedByReload),
+            None => Err(DropReason::RemovedByReload),
+        }
+    }
+
+    /// The `reason` label of `snapkeep_skipped_fires_total`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            DropReason::PausedByReload => "paused_by_reload",
+            DropReason::RemovedByReload => "removed_by_reload",
+        }
+    }
+}
+
+/// A due fire a reload dropped (see [`Timetable::reload`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Dropped {
+    pub(crate) server_id: u64,
+    pub(crate) policy: String,
+    pub(crate) slot: DateTime<Utc>,
+    pub(crate) reason: DropReason,
 }
 
 #[cfg(test)]

@@ -494,7 +494,9 @@ fn check_liveness(
         // unknown-status ones are never deleted while so).
         let deletable = here
             .iter()
-            .filter(|(_, id, s)| mine(s).is_some() && s.completed && !policy.is_protected(*id))
+            .filter(|(_, id, s)| {
+                mine(s).is_some() && s.completed && !config.is_protected(*id, policy.kind)
+            })
             .count();
         let full = e.kind() == "refused" && here.len() >= policy.kind.cap() && deletable <= 1;
         if stuck || full {

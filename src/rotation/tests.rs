@@ -527,6 +527,37 @@ async fn protected_items_are_never_deleted_and_count_toward_the_cap() {
     sim.shutdown().await;
 }
 
+/// `protect` is global: an item of policy `nightly` that only policy
+/// `other` (paused, even) lists is kept by `nightly`'s own pass (making
+/// room at the cap, then retention).
+#[tokio::test]
+async fn an_item_protected_by_another_policy_is_never_deleted() {
+    let days = [
+        "2025-01-27T03:00:00Z",
+        "2025-01-28T03:00:00Z",
+        "2025-01-29T03:00:00Z",
+        "2025-01-30T03:00:00Z",
+        "2025-01-31T03:00:00Z",
+    ];
+    let sim = simulator(web01_with_nightly(&days), Faults::none(), 15).await;
+    let oldest = id_of(&sim, &snap("nightly", days[0]));
+    let config = cfg(&format!(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n\n[[policy]]\nname = \"other\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 4 * * *\"\nkeep_last = 2\nenabled = false\nprotect = [{oldest}]\n"
+    ));
+    let report = pass_now(&config, &client(&sim)).await;
+    assert!(
+        report.outcomes.iter().all(|o| o.error.is_none()),
+        "{:?}",
+        report.outcomes
+    );
+    let left = names(&sim, SERVER);
+    assert!(left.contains(&snap("nightly", days[0])), "{left:?}");
+    assert!(!deletes(&sim).contains(&format!("/api/v1/snapshots/{oldest}/")));
+    // keep_last = 2 of the unprotected ones, plus the protected one.
+    assert_eq!(left.len(), 3, "{left:?}");
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn a_paused_policy_runs_only_when_named() {
     let config = config(

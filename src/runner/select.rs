@@ -18,6 +18,9 @@ pub(crate) enum SelectError {
     },
     #[error("--server {server}: no policy in {origin} names this server")]
     NoSuchServer { server: u64, origin: String },
+    /// Every name exists, but together they select no job.
+    #[error("{asked} select no job: {why}")]
+    NothingSelected { asked: String, why: String },
 }
 
 /// The jobs of one pass: every (server, policy) the filters allow, each for
@@ -69,5 +72,115 @@ pub(crate) fn select_jobs(
             }
         }
     }
+    if jobs.is_empty() && !(policies.is_empty() && servers.is_empty()) {
+        return Err(nothing_selected(config, policies, servers));
+    }
     Ok(jobs)
+}
+
+/// Why filters that each name something select no job together: what was
+/// asked, and what exists.
+fn nothing_selected(config: &Config, policies: &[String], servers: &[u64]) -> SelectError {
+    let list = |ids: &[u64]| {
+        ids.iter()
+            .map(u64::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut asked = Vec::new();
+    if !policies.is_empty() {
+        asked.push(format!("--policy {}", policies.join(",")));
+    }
+    if !servers.is_empty() {
+        asked.push(format!("--server {}", list(servers)));
+    }
+    let mut why: Vec<String> = Vec::new();
+    for policy in &config.policies {
+        let named = policies.contains(&policy.name);
+        let covers = servers.iter().any(|s| policy.servers.contains(s));
+        if !policies.is_empty() && !named {
+            continue;
+        }
+        if named && !covers {
+            why.push(format!(
+                "policy {0} does not list server {1}; {0} lists {2}",
+                policy.name,
+                list(servers),
+                list(&policy.servers)
+            ));
+        } else if !named && covers && !policy.enabled {
+            why.push(format!(
+                "policy {} (on server {}) is paused (enabled = false)",
+                policy.name,
+                list(
+                    &servers
+                        .iter()
+                        .copied()
+                        .filter(|s| policy.servers.contains(s))
+                        .collect::<Vec<_>>()
+                )
+            ));
+        }
+    }
+    SelectError::NothingSelected {
+        asked: asked.join(" "),
+        why: why.join("; "),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+[[policy]]
+name = "web"
+kind = "snapshot"
+servers = [1, 3]
+schedule = "0 3 * * *"
+keep_last = 2
+[[policy]]
+name = "db"
+kind = "backup"
+servers = [2]
+schedule = "0 4 * * *"
+keep_last = 2
+[[policy]]
+name = "off"
+kind = "backup"
+servers = [4]
+schedule = "0 4 * * *"
+keep_last = 2
+enabled = false
+"#;
+
+    fn error(policies: &[&str], servers: &[u64]) -> String {
+        let config = crate::config::parse_str(CONFIG, "t.toml").unwrap();
+        let now = "2025-03-01T12:00:00Z".parse().unwrap();
+        let policies: Vec<String> = policies.iter().map(|p| (*p).to_owned()).collect();
+        match select_jobs(&config, &policies, servers, false, now) {
+            Ok(jobs) => format!("{} job(s)", jobs.len()),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn filters_that_select_nothing_say_what_was_asked_and_what_exists() {
+        assert_eq!(
+            error(&["web"], &[2]),
+            "--policy web --server 2 select no job: policy web does not list server 2; web lists 1, 3"
+        );
+        assert_eq!(
+            error(&["web", "db"], &[4]),
+            "--policy web,db --server 4 select no job: policy web does not list server 4; web lists 1, 3; policy db does not list server 4; db lists 2"
+        );
+        assert_eq!(
+            error(&[], &[4]),
+            "--server 4 select no job: policy off (on server 4) is paused (enabled = false)"
+        );
+        // What selects something is no error; no filter at all never is.
+        assert_eq!(error(&["web", "db"], &[2]), "1 job(s)");
+        assert_eq!(error(&["off"], &[]), "1 job(s)");
+        assert_eq!(error(&[], &[]), "3 job(s)");
+    }
 }

@@ -117,8 +117,9 @@ fn a_reload_keeps_fires_waiting_out_their_jitter() {
     let pending = table.next_due().expect("due");
     assert!(pending > slot && pending < slot + chrono::TimeDelta::minutes(10));
     // SIGHUP between the slot and its jittered fire, with the same policy.
-    let reloaded = table.reload(&c, &c, slot + chrono::TimeDelta::seconds(1));
+    let (reloaded, dropped) = table.reload(&c, &c, slot + chrono::TimeDelta::seconds(1));
     assert_eq!(reloaded.next_due(), Some(pending));
+    assert_eq!(dropped, []);
     let mut reloaded = reloaded;
     fired.extend(reloaded.take_due(&c, slot + chrono::TimeDelta::minutes(10)));
     // Both servers fire once for the 12:00 slot, reload or not.
@@ -132,4 +133,39 @@ fn a_reload_keeps_fires_waiting_out_their_jitter() {
     // Without the carry-over the fresh table would wait for 13:00.
     let fresh = Timetable::start(&c, slot + chrono::TimeDelta::seconds(1)).0;
     assert!(fresh.next_due().unwrap() > utc(2025, 1, 10, 13, 0, 0) - chrono::TimeDelta::seconds(1));
+}
+
+#[test]
+fn a_reload_that_pauses_or_removes_a_policy_drops_its_pending_fires_and_says_why() {
+    let c = config("0 * * * *", "run-once", "10m");
+    let (mut table, _) = Timetable::start(&c, utc(2025, 1, 10, 11, 59, 0));
+    let slot = utc(2025, 1, 10, 12, 0, 0);
+    table.take_due(&c, slot);
+    assert!(
+        table.next_due().expect("pending") > slot,
+        "waiting out jitter"
+    );
+    // Server 1 paused (the policy moved to a paused copy), server 2 removed.
+    let text = format!(
+        "{}\n[[policy]]\nname = \"p\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 * * * *\"\nkeep_last = 1\nenabled = false\n",
+        "[defaults]\njitter = \"10m\""
+    );
+    let new = crate::config::parse_str(&text, "t").unwrap();
+    let (reloaded, dropped) = table.reload(&c, &new, slot + chrono::TimeDelta::seconds(1));
+    assert_eq!(reloaded.next_due(), None, "nothing left to fire");
+    let got: Vec<(u64, &str, DateTime<Utc>, &str)> = dropped
+        .iter()
+        .map(|d| (d.server_id, d.policy.as_str(), d.slot, d.reason.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (1, "p", slot, "paused_by_reload"),
+            (2, "p", slot, "removed_by_reload"),
+        ]
+    );
+    // A fire not yet due is not dropped: it never was owed.
+    let (early, _) = Timetable::start(&c, utc(2025, 1, 10, 11, 0, 1));
+    let (_, dropped) = early.reload(&c, &new, utc(2025, 1, 10, 11, 30, 0));
+    assert_eq!(dropped, []);
 }
