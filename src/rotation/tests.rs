@@ -1176,3 +1176,40 @@ async fn every_action_leaves_an_audit_event() {
     assert_eq!(deletes(&sim), [format!("/api/v1/snapshots/{oldest}/")]);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_item_of_ours_with_odd_fields_it_does_not_need_is_seen_not_created_again() {
+    // The slot's backup exists, but the provider writes its size as a string
+    // with a fraction and its expiry as "". Those fields decide nothing: the
+    // item is read, the slot is taken, and no second create is sent.
+    let slot = "2025-02-01T03:00:00Z";
+    let ours = serde_json::json!({
+        "id": 9_000_001,
+        "server": {"id": SERVER, "name": "web-01"},
+        "backup_type": "manual",
+        "status": "completed",
+        "size_mb": "5120.5",
+        "created_at": "2025-02-01T03:00:05Z",
+        "expires_at": "",
+        "description": crate::naming::label_for(
+            crate::provider::Kind::Backup, "snapkeep", "weekly", at(slot), None,
+        ),
+    });
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01"),
+        Faults::none().with_junk_items([ours]),
+        26,
+    )
+    .await;
+    let config = config(
+        "[[policy]]\nname = \"weekly\"\nkind = \"backup\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n",
+    );
+    let client = client(&sim);
+    let report = pass_now(&config, &client).await;
+    let summary = crate::runner::summary(&report, false);
+    assert_eq!(report.failed(), 0, "{summary}");
+    assert!(report.outcomes[0].report.slot_taken, "{summary}");
+    assert_eq!(posts(&sim), 0, "{summary}");
+    assert_eq!(client.stats().undecodable(), 0);
+    sim.shutdown().await;
+}
