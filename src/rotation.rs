@@ -154,6 +154,15 @@ pub(crate) enum JobError {
     /// The job's task panicked: a bug, reported as a failure, never lost.
     #[error("internal error (a bug; please report it): {message}")]
     Panicked { message: String },
+    /// The pass was stopped (`--run-now` got SIGINT or SIGTERM): the job
+    /// never started, or it was cut off when `daemon.shutdown_timeout` ran
+    /// out (or a second signal came). Set by `runner::run_pass`.
+    #[error("{}", if *started {
+        "cut off: the pass was stopped (SIGINT/SIGTERM) and this job did not end within daemon.shutdown_timeout; a post hook it owed ran with SNAPKEEP_RESULT=aborted; the next pass finishes its slot"
+    } else {
+        "not started: the pass was stopped (SIGINT/SIGTERM) before this job's turn; the next pass runs it"
+    })]
+    Interrupted { started: bool },
 }
 
 impl JobError {
@@ -180,6 +189,7 @@ impl JobError {
             } => "item_vanished",
             JobError::Hook { .. } => "hook",
             JobError::Panicked { .. } => "panic",
+            JobError::Interrupted { .. } => "interrupted",
         }
     }
 }

@@ -8,6 +8,7 @@ mod beyond;
 mod cli;
 mod daemon;
 mod ecosystem;
+mod interrupt;
 mod ops;
 mod run_now;
 mod simulate;

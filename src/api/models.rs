@@ -224,7 +224,11 @@ mod tests {
             ("1e3", Some(1000.0)),
             ("null", None),
         ] {
-            assert_eq!(snapshot_with(raw, r#""web""#, "null").size_mb, want, "{raw}");
+            assert_eq!(
+                snapshot_with(raw, r#""web""#, "null").size_mb,
+                want,
+                "{raw}"
+            );
         }
     }
 
@@ -246,7 +250,10 @@ mod tests {
         }
         // Absent altogether.
         let json = r#"{"id":1,"server":{"id":2},"name":"n","status":"completed","created_at":"2025-01-05T03:00:05Z"}"#;
-        assert_eq!(serde_json::from_str::<Snapshot>(json).unwrap().size_mb, None);
+        assert_eq!(
+            serde_json::from_str::<Snapshot>(json).unwrap().size_mb,
+            None
+        );
     }
 
     #[test]
@@ -273,7 +280,14 @@ mod tests {
 
     #[test]
     fn expires_at_empty_or_unreadable_is_none_and_the_backup_still_reads() {
-        for raw in [r#""""#, "null", r#""never""#, r#""2025-13-45""#, "0", "false"] {
+        for raw in [
+            r#""""#,
+            "null",
+            r#""never""#,
+            r#""2025-13-45""#,
+            "0",
+            "false",
+        ] {
             let b = backup_with(raw);
             assert_eq!(b.expires_at, None, "{raw}");
             assert_eq!(b.size_mb, Some(4456.25), "{raw}");
@@ -298,7 +312,10 @@ mod tests {
             (r#""server":{"id":2}"#, r#""server":null"#),
             (r#""name":"n""#, r#""name":7"#),
             (r#""status":"completed""#, r#""status":1"#),
-            (r#""created_at":"2025-01-05T03:00:05Z""#, r#""created_at":"""#),
+            (
+                r#""created_at":"2025-01-05T03:00:05Z""#,
+                r#""created_at":"""#,
+            ),
         ] {
             let bad = ok.replace(from, to);
             assert!(serde_json::from_str::<Snapshot>(&bad).is_err(), "{bad}");

@@ -1035,7 +1035,7 @@ async fn a_dry_run_reports_what_it_would_do_and_changes_nothing() {
         jobs(&config, now),
         crate::runner::PassOptions {
             dry_run: true,
-            server_done: None,
+            ..crate::runner::PassOptions::default()
         },
     )
     .await;
@@ -1211,5 +1211,144 @@ async fn an_item_of_ours_with_odd_fields_it_does_not_need_is_seen_not_created_ag
     assert!(report.outcomes[0].report.slot_taken, "{summary}");
     assert_eq!(posts(&sim), 0, "{summary}");
     assert_eq!(client.stats().undecodable(), 0);
+    sim.shutdown().await;
+}
+
+/// One pass of every job of `config` at [`NOW`] that `stop` may stop.
+async fn stoppable_pass(
+    config: &std::sync::Arc<crate::config::Config>,
+    client: &crate::api::Client,
+    stop: crate::runner::Stop,
+) -> crate::runner::PassReport {
+    let now = at(NOW);
+    crate::runner::run_pass(
+        std::sync::Arc::clone(config),
+        client.clone(),
+        std::sync::Arc::new(crate::clock::FixedClock(now)),
+        jobs(config, now),
+        crate::runner::PassOptions {
+            stop: Some(stop),
+            ..crate::runner::PassOptions::default()
+        },
+    )
+    .await
+}
+
+/// `(policy, error kind, started)` of each outcome, in report order.
+fn stopped(report: &crate::runner::PassReport) -> Vec<(String, Option<&'static str>, bool)> {
+    report
+        .outcomes
+        .iter()
+        .map(|o| {
+            (
+                o.policy_name.clone(),
+                o.error.as_ref().map(|e| e.kind()),
+                matches!(
+                    o.error,
+                    Some(super::JobError::Interrupted { started: true })
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_pass_told_to_finish_before_a_job_starts_runs_none_and_reports_each() {
+    let sim = simulator(Seed::empty().server(SERVER, "web-01"), Faults::none(), 27).await;
+    let config = config(&format!(
+        "{NIGHTLY}\n[[policy]]\nname = \"weekly\"\nkind = \"backup\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 1\n"
+    ));
+    let (stopper, stop) = crate::runner::stop_channel();
+    stopper.finish();
+    let report = stoppable_pass(&config, &client(&sim), stop).await;
+    assert_eq!(
+        stopped(&report),
+        [
+            ("nightly".to_owned(), Some("interrupted"), false),
+            ("weekly".to_owned(), Some("interrupted"), false),
+        ]
+    );
+    assert_eq!((report.failed(), report.interrupted()), (2, 2));
+    assert_eq!(posts(&sim), 0);
+    assert!(deletes(&sim).is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pass_cut_off_mid_hook_thaws_and_keeps_the_outcomes_of_jobs_that_ended() {
+    // Server 1 runs `first` (no hooks: it ends) and then `nightly`, whose
+    // pre hook hangs. Cut off then: `first` keeps its ok, `nightly` is
+    // reported as cut off, its post hook ran with "aborted", and the pass
+    // returns only after that thaw.
+    let (dir, log) = hook_log();
+    let started = dir.path().join("pre.started");
+    let sim = simulator(Seed::empty().server(SERVER, "web-01"), Faults::none(), 28).await;
+    let config = cfg(&format!(
+        "[[policy]]\nname = \"first\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 1\n\n{}",
+        hooked_policy(&log, &format!("touch {}; sleep 30", started.display()), "")
+            .replace("keep_last = 3", "keep_last = 2")
+    ));
+    let (stopper, stop) = crate::runner::stop_channel();
+    let pass = tokio::spawn({
+        let (config, client) = (std::sync::Arc::clone(&config), client(&sim));
+        async move { stoppable_pass(&config, &client, stop).await }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !started.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pre hook never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stopper.abort();
+    let report = tokio::time::timeout(Duration::from_secs(10), pass)
+        .await
+        .expect("a cut-off pass ends")
+        .expect("the pass task");
+    assert_eq!(
+        stopped(&report),
+        [
+            ("first".to_owned(), None, false),
+            ("nightly".to_owned(), Some("interrupted"), true),
+        ]
+    );
+    assert!(report.outcomes[0].report.created.is_some());
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "post aborted noid\n"
+    );
+    assert_eq!(posts(&sim), 1, "only `first` created");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pass_cut_off_while_listing_runs_no_job() {
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01"),
+        Faults::none().with_endpoint(
+            Endpoint::SnapshotsList,
+            FaultSpec::none().with_latency(Duration::from_secs(30)),
+        ),
+        29,
+    )
+    .await;
+    let config = config(NIGHTLY);
+    let (stopper, stop) = crate::runner::stop_channel();
+    let pass = tokio::spawn({
+        let (config, client) = (std::sync::Arc::clone(&config), client(&sim));
+        async move { stoppable_pass(&config, &client, stop).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stopper.abort();
+    let report = tokio::time::timeout(Duration::from_secs(5), pass)
+        .await
+        .expect("the listing is not waited out")
+        .expect("the pass task");
+    assert_eq!(
+        stopped(&report),
+        [("nightly".to_owned(), Some("interrupted"), false)]
+    );
+    assert_eq!(posts(&sim), 0);
     sim.shutdown().await;
 }
