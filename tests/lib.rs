@@ -11,4 +11,5 @@ mod ecosystem;
 mod interrupt;
 mod ops;
 mod run_now;
+mod secrets;
 mod simulate;
