@@ -10,8 +10,16 @@ use crate::commands::{self, runtime};
 use crate::config::load_and_connect;
 use crate::error::AppError;
 
-/// Runs the command; returns the process exit code.
+/// Runs the command; returns the process exit code. Call it while the
+/// process has one thread: it first takes the API token out of the
+/// process's environment (`crate::secrets`).
 pub fn run(cli: Cli) -> ExitCode {
+    let protected = crate::secrets::protect_process();
+    tracing::debug!(
+        wiped = protected.wiped,
+        non_dumpable = protected.non_dumpable,
+        "VPS_API_TOKEN taken out of the environment block; process non-dumpable"
+    );
     match dispatch(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

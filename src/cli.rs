@@ -18,7 +18,8 @@ use crate::config::DEFAULT_CONFIG_PATH;
 ///
 /// With --run-now it makes one pass over every (server, policy) and exits:
 /// 0 when every job succeeded, 1 when any failed, 2 for a config or usage
-/// error. The API token comes from VPS_API_TOKEN, api.token_file,
+/// error, 130 or 143 when SIGINT or SIGTERM stopped it (jobs under way get
+/// daemon.shutdown_timeout, post hooks owed still run). The API token comes from VPS_API_TOKEN, api.token_file,
 /// $CREDENTIALS_DIRECTORY/vps-api-token or api.token (in that order).
 ///
 /// New here? `snapkeep demo` shows a rotation against a built-in simulator.

@@ -364,6 +364,7 @@ impl Fleet {
             server_done: Some(ServerDone(Arc::new(move |server| {
                 let _ = done.send((pass, server));
             }))),
+            ..PassOptions::default()
         };
         let task = self.passes.spawn(async move {
             if let Some(n) = hooks.notifier.clone() {

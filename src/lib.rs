@@ -29,6 +29,7 @@ pub(crate) mod retention;
 pub(crate) mod rotation;
 pub(crate) mod runner;
 pub(crate) mod schedule;
+pub(crate) mod secrets;
 pub mod telemetry;
 
 pub use app::run;

@@ -161,6 +161,15 @@ pub(crate) enum JobError {
     /// The job's task panicked: a bug, reported as a failure, never lost.
     #[error("internal error (a bug; please report it): {message}")]
     Panicked { message: String },
+    /// The pass was stopped (`--run-now` got SIGINT or SIGTERM): the job
+    /// never started, or it was cut off when `daemon.shutdown_timeout` ran
+    /// out (or a second signal came). Set by `runner::run_pass`.
+    #[error("{}", if *started {
+        "cut off: the pass was stopped (SIGINT/SIGTERM) and this job did not end within daemon.shutdown_timeout; a post hook it owed ran with SNAPKEEP_RESULT=aborted; the next pass finishes its slot"
+    } else {
+        "not started: the pass was stopped (SIGINT/SIGTERM) before this job's turn; the next pass runs it"
+    })]
+    Interrupted { started: bool },
 }
 
 impl JobError {
@@ -187,6 +196,7 @@ impl JobError {
             } => "item_vanished",
             JobError::Hook { .. } => "hook",
             JobError::Panicked { .. } => "panic",
+            JobError::Interrupted { .. } => "interrupted",
         }
     }
 }
@@ -372,6 +382,9 @@ impl Job<'_> {
                     }
                 }
             }
+        }
+        if tries.resends > 0 && !self.dry_run {
+            self.after_resend(items, &tries.gone, report).await?;
         }
         if self.resume_only && !items.iter().any(|i| self.is_slot_item(i)) {
             // Nothing was under way for this slot: nothing to finish.
@@ -696,6 +709,31 @@ impl Job<'_> {
             }
         }
         Ok((created, hook_run, took))
+    }
+
+    /// After a create was sent again: an earlier send may have landed after
+    /// all and shown up in the lists since (the item has had its whole wait
+    /// to appear). Re-list once and settle the slot again, so the lowest id
+    /// is kept and the other deleted in this job rather than the next pass.
+    async fn after_resend(
+        &self,
+        items: &mut Vec<Item>,
+        gone: &HashSet<u64>,
+        report: &mut JobReport,
+    ) -> Result<(), JobError> {
+        let ours: Vec<Item> = items
+            .iter()
+            .filter(|i| self.is_slot_item(i) && i.status == Status::Completed)
+            .cloned()
+            .collect();
+        self.relist(items, gone).await?;
+        // A list that still lags must not hide the item this job saw completed.
+        for item in ours {
+            if !items.iter().any(|i| i.id == item.id) {
+                items.push(item);
+            }
+        }
+        self.settle_slot(items, report).await
     }
 
     /// Whether a create whose outcome stayed unknown may be sent again: as

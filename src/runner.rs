@@ -14,12 +14,24 @@
 //! that for every task at once. A task waits small: the job's API calls run
 //! out of line (`rotation::out_of_line`, figures in BENCHMARKS.md), and the
 //! completion poller keeps only the items someone waits for.
+//!
+//! A pass can be told to stop ([`Stop`], `--run-now` on SIGINT/SIGTERM) in
+//! two steps: *finish* (start no new job; a server task reports the jobs it
+//! did not start as interrupted) and *abort* (cut off the tasks still
+//! running). Cutting off drops a task's job future, and dropping it is what
+//! thaws: `hooks::HookRun` kills a running hook's process group and runs an
+//! owed post hook (`SNAPKEEP_RESULT=aborted`) in its `Drop`, and the task
+//! counts as ended only after that drop — so when `run_pass` returns, every
+//! thaw owed has run. Each job's outcome is recorded as it ends, so a cut-off
+//! task's finished jobs keep their real outcome; only the job it was in is
+//! reported as cut off, and the rest as not started.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::api::{CallStats, Client};
@@ -114,6 +126,15 @@ impl PassReport {
     pub(crate) fn paused(&self) -> usize {
         self.outcomes.iter().filter(|o| o.report.paused).count()
     }
+
+    /// The failed jobs that failed because the pass was stopped (not
+    /// started or cut off); counted in [`PassReport::failed`] too.
+    pub(crate) fn interrupted(&self) -> usize {
+        self.outcomes
+            .iter()
+            .filter(|o| matches!(o.error, Some(JobError::Interrupted { .. })))
+            .count()
+    }
 }
 
 /// How a pass runs besides its jobs.
@@ -123,6 +144,85 @@ pub(crate) struct PassOptions {
     /// Told each server's id as soon as that server's jobs are over (the
     /// daemon frees the server for queued fires then, not at the pass's end).
     pub(crate) server_done: Option<ServerDone>,
+    /// Asks the pass to stop early (`--run-now` on a signal); `None`: never.
+    pub(crate) stop: Option<Stop>,
+}
+
+/// How far a pass has been asked to stop; each step includes the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum StopLevel {
+    Run,
+    /// Start no new job; jobs under way go on.
+    Finish,
+    /// Cut off the jobs under way too.
+    Abort,
+}
+
+/// The pass's side of a stop request: see [`stop_channel`].
+#[derive(Debug, Clone)]
+pub(crate) struct Stop(watch::Receiver<StopLevel>);
+
+/// The side that stops a pass: [`StopSender::finish`], then
+/// [`StopSender::abort`] (the caller decides when: a timeout, a second
+/// signal). Dropping it stops nothing.
+#[derive(Debug)]
+pub(crate) struct StopSender(watch::Sender<StopLevel>);
+
+/// A new stop request, not yet made.
+pub(crate) fn stop_channel() -> (StopSender, Stop) {
+    let (tx, rx) = watch::channel(StopLevel::Run);
+    (StopSender(tx), Stop(rx))
+}
+
+impl StopSender {
+    /// Start no new job.
+    pub(crate) fn finish(&self) {
+        self.raise(StopLevel::Finish);
+    }
+
+    /// Cut off the jobs under way (implies `finish`).
+    pub(crate) fn abort(&self) {
+        self.raise(StopLevel::Abort);
+    }
+
+    fn raise(&self, to: StopLevel) {
+        self.0.send_if_modified(|level| {
+            let raised = *level < to;
+            if raised {
+                *level = to;
+            }
+            raised
+        });
+    }
+}
+
+impl Stop {
+    /// Whether new jobs may no longer start.
+    pub(crate) fn finishing(&self) -> bool {
+        *self.0.borrow() >= StopLevel::Finish
+    }
+
+    /// Resolves once the level is at least `level`; never, if the sender is
+    /// dropped before.
+    async fn reached(&self, level: StopLevel) {
+        let mut rx = self.0.clone();
+        if rx.wait_for(|l| *l >= level).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Resolves once new jobs may no longer start.
+    pub(crate) async fn stopping(&self) {
+        self.reached(StopLevel::Finish).await;
+    }
+}
+
+/// Resolves when `stop` asks to cut off the jobs under way; never without one.
+async fn aborted(stop: Option<&Stop>) {
+    match stop {
+        Some(stop) => stop.reached(StopLevel::Abort).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Called with a server's id when its jobs in this pass are over.
@@ -169,8 +269,23 @@ pub(crate) async fn run_pass(
         if servers.is_empty() {
             continue;
         }
-        let listed = inventory::fetch(&client, kind, &servers)
-            .await
+        let fetched = tokio::select! {
+            fetched = inventory::fetch(&client, kind, &servers) => fetched,
+            () = aborted(options.stop.as_ref()) => {
+                tracing::warn!("the pass was stopped while listing {}; no job ran", kind.plural());
+                let outcomes = by_server
+                    .into_values()
+                    .flatten()
+                    .map(|spec| interrupted(&config, spec, String::new(), false))
+                    .collect();
+                return PassReport {
+                    outcomes,
+                    duration: started.elapsed(),
+                    api: ApiUse::of(&pass_stats),
+                };
+            }
+        };
+        let listed = fetched
             .map(inventory::by_server)
             .map_err(|e| (format!("listing {} failed: {e}", kind.plural()), e.kind()));
         inventories.insert(kind, listed);
@@ -198,9 +313,13 @@ pub(crate) async fn run_pass(
     );
 
     let mut tasks = JoinSet::new();
-    // What each task was given, so a panicked task's jobs are still reported.
-    // (Shared with the task, not copied: a fleet has thousands.)
+    // What each task was given, so a panicked or cut-off task's jobs are
+    // still reported. (Shared with the task, not copied: a fleet has thousands.)
     let mut given: HashMap<tokio::task::Id, Arc<[JobSpec]>> = HashMap::new();
+    let control = Arc::new(PassControl {
+        stop: options.stop.clone(),
+        ended: Mutex::new(Vec::new()),
+    });
     for (server_id, specs) in by_server {
         // Each server's items move into its task (a fleet's inventory is
         // held once, not once in the listing and again in the tasks).
@@ -223,22 +342,51 @@ pub(crate) async fn run_pass(
             Arc::clone(&specs),
             items,
             dry_run,
+            Arc::clone(&control),
         ));
         given.insert(task.id(), specs);
     }
-    let mut outcomes = Vec::new();
-    while let Some(joined) = tasks.join_next_with_id().await {
-        let (id, mut done) = match joined {
-            Ok((id, done)) => (id, done),
+    let mut lost = Vec::new();
+    let mut cut_off = false;
+    loop {
+        let joined = tokio::select! {
+            joined = tasks.join_next_with_id() => match joined {
+                Some(joined) => joined,
+                None => break,
+            },
+            () = aborted(options.stop.as_ref()), if !cut_off => {
+                tracing::warn!(
+                    servers = tasks.len(),
+                    "cutting off the jobs still under way; a post hook they owe runs first"
+                );
+                cut_off = true;
+                tasks.abort_all();
+                continue;
+            }
+        };
+        let id = match joined {
+            Ok((id, ())) => id,
             Err(e) => {
-                let message = panic_message(&e);
-                tracing::error!(error = %message, "a server's task panicked; its jobs are reported as failed");
                 let id = e.id();
-                let lost = given
-                    .get(&id)
-                    .map(|specs| panicked(&config, specs, &message))
-                    .unwrap_or_default();
-                (id, lost)
+                if let Some(specs) = given.get(&id) {
+                    // The jobs that ended before keep their outcomes.
+                    let ended = control.ended_on(specs[0].server_id);
+                    let rest: Vec<JobSpec> = specs
+                        .iter()
+                        .filter(|s| !ended.contains(&s.policy))
+                        .cloned()
+                        .collect();
+                    if e.is_cancelled() && cut_off {
+                        lost.extend(rest.iter().enumerate().map(|(i, spec)| {
+                            interrupted(&config, spec.clone(), String::new(), i == 0)
+                        }));
+                    } else {
+                        let message = panic_message(&e);
+                        tracing::error!(error = %message, "a server's task panicked; its jobs are reported as failed");
+                        lost.extend(panicked(&config, &rest, &message));
+                    }
+                }
+                id
             }
         };
         if let (Some(done), Some(spec)) =
@@ -247,8 +395,9 @@ pub(crate) async fn run_pass(
             (done.0)(spec.server_id);
         }
         given.remove(&id);
-        outcomes.append(&mut done);
     }
+    let mut outcomes = control.take();
+    outcomes.append(&mut lost);
     outcomes.sort_by_key(|o| (o.spec.server_id, o.spec.policy));
     drop(pollers);
     for ((endpoint, status), n) in client.stats().snapshot() {
@@ -263,6 +412,59 @@ pub(crate) async fn run_pass(
         outcomes,
         duration: started.elapsed(),
         api: ApiUse::of(&pass_stats),
+    }
+}
+
+/// What every server task of a pass shares: the stop request, and the
+/// outcome of each job as it ends (so a task cut off or panicking mid-way
+/// loses none of the jobs it finished).
+#[derive(Debug)]
+struct PassControl {
+    stop: Option<Stop>,
+    ended: Mutex<Vec<JobOutcome>>,
+}
+
+impl PassControl {
+    fn record(&self, outcome: JobOutcome) {
+        self.lock().push(outcome);
+    }
+
+    /// The policies (indexes) whose jobs on `server` have ended.
+    fn ended_on(&self, server: u64) -> HashSet<usize> {
+        self.lock()
+            .iter()
+            .filter(|o| o.spec.server_id == server)
+            .map(|o| o.spec.policy)
+            .collect()
+    }
+
+    fn take(&self) -> Vec<JobOutcome> {
+        std::mem::take(&mut *self.lock())
+    }
+
+    /// A task that panicked while holding the lock left whole outcomes
+    /// behind (a push is not interrupted half-way): keep them.
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<JobOutcome>> {
+        self.ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// The outcome of a job the pass was stopped around: `started` when it was
+/// under way and cut off, else it never started.
+fn interrupted(config: &Config, spec: JobSpec, server_name: String, started: bool) -> JobOutcome {
+    JobOutcome {
+        policy_name: config
+            .policies
+            .get(spec.policy)
+            .map(|p| p.name.clone())
+            .unwrap_or_default(),
+        spec,
+        server_name,
+        report: JobReport::default(),
+        error: Some(JobError::Interrupted { started }),
+        duration: Duration::ZERO,
     }
 }
 
@@ -300,12 +502,15 @@ fn panic_message(e: &tokio::task::JoinError) -> String {
 /// that kind could not be listed.
 type ServerItems = Vec<(Kind, Result<Vec<Item>, ListingError>)>;
 
-/// The jobs of one server, one after another. Takes its arguments by value
+/// The jobs of one server, one after another, each outcome recorded in
+/// `control` as it ends; once the pass is stopping, the jobs not yet started
+/// are recorded as not started. Takes its arguments by value
 /// and is spawned as it is: a fleet holds one of these per server for the
 /// whole pass, so its size is memory per server (see `rotation::out_of_line`).
 /// An `async move` block rather than an `async fn`: an async fn keeps its
 /// arguments twice in its future (as given and as moved into its body).
 #[allow(clippy::manual_async_fn)] // on purpose: 88 bytes less per server
+#[allow(clippy::too_many_arguments)] // each is moved into the task; a struct would be one more copy
 fn run_server(
     config: Arc<Config>,
     client: Client,
@@ -314,9 +519,9 @@ fn run_server(
     specs: Arc<[JobSpec]>,
     mut items: ServerItems,
     dry_run: bool,
-) -> impl Future<Output = Vec<JobOutcome>> + Send + 'static {
+    control: Arc<PassControl>,
+) -> impl Future<Output = ()> + Send + 'static {
     async move {
-        let mut out = Vec::new();
         #[cfg(test)]
         if specs
             .first()
@@ -331,7 +536,16 @@ fn run_server(
             .map(|i| i.server_name.clone())
             .find(|n| !n.is_empty())
             .unwrap_or_default();
-        for spec in specs.iter().cloned() {
+        // A job refused for room gets one more try after the server's other
+        // jobs of its kind: another policy pruning its own may free a place
+        // (its first try's deletions stay in its report).
+        let mut queue: VecDeque<(JobSpec, Option<JobReport>)> =
+            specs.iter().cloned().map(|s| (s, None)).collect();
+        while let Some((spec, first_try)) = queue.pop_front() {
+            if control.stop.as_ref().is_some_and(Stop::finishing) {
+                control.record(interrupted(&config, spec, server_name.clone(), false));
+                continue;
+            }
             let policy = &config.policies[spec.policy];
             let started = Instant::now();
             let mut report = JobReport {
@@ -402,7 +616,22 @@ fn run_server(
             if server_name.is_empty() {
                 server_name.clone_from(&report.server_name);
             }
-            out.push(JobOutcome {
+            let same_kind_later = queue
+                .iter()
+                .any(|(s, _)| config.policies[s.policy].kind == policy.kind);
+            if matches!(result, Err(JobError::Refused { .. }))
+                && first_try.is_none()
+                && same_kind_later
+            {
+                queue.push_back((spec, Some(report)));
+                continue;
+            }
+            if let Some(first) = first_try {
+                let mut deleted = first.deleted;
+                deleted.append(&mut report.deleted);
+                report.deleted = deleted;
+            }
+            control.record(JobOutcome {
                 server_name: server_name.clone(),
                 policy_name: policy.name.clone(),
                 spec,
@@ -411,7 +640,6 @@ fn run_server(
                 duration: started.elapsed(),
             });
         }
-        out
     }
 }
 
@@ -514,8 +742,12 @@ pub(crate) fn summary(report: &PassReport, dry_run: bool) -> String {
     let total = report.outcomes.len();
     let failed = report.failed();
     let paused = report.paused();
+    let interrupted = match report.interrupted() {
+        0 => String::new(),
+        n => format!(" ({n} interrupted)"),
+    };
     out.push_str(&format!(
-        "{}{total} job(s): {} ok, {failed} failed{}; {} {created}, {} {deleted}; {} API call(s), {} retried, in {:.1}s\n",
+        "{}{total} job(s): {} ok, {failed} failed{interrupted}{}; {} {created}, {} {deleted}; {} API call(s), {} retried, in {:.1}s\n",
         if dry_run { "DRY RUN — nothing was changed. " } else { "" },
         total - failed - paused,
         if paused > 0 {

@@ -640,6 +640,9 @@ fn the_checker_catches_a_wrong_name_or_label() {
 
 #[test]
 fn kubernetes_sidecar_config_is_valid_and_its_probes_hit_the_metrics_port() {
+    // Startup and liveness on /healthz; no readiness probe: as a sidecar, a
+    // failing one (VPS.org rejecting the token) would take the application's
+    // whole pod out of its Service.
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/deploy/kubernetes-sidecar.yaml"
@@ -675,7 +678,11 @@ fn kubernetes_sidecar_config_is_valid_and_its_probes_hit_the_metrics_port() {
         .find(|p| p["containerPort"].as_integer() == Some(port))
         .and_then(|p| p["name"].as_str())
         .unwrap_or_else(|| panic!("no container port {port} (metrics.listen = {listen})"));
-    for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
+    assert!(
+        container.as_mapping_get("readinessProbe").is_none(),
+        "a readiness probe gates the application's traffic on snapkeep's token"
+    );
+    for (probe, path) in [("startupProbe", "/healthz"), ("livenessProbe", "/healthz")] {
         let get = &container[probe]["httpGet"];
         assert_eq!(get["path"].as_str(), Some(path), "{probe}");
         let to = get["port"]

@@ -133,7 +133,7 @@ async fn snapshots_round_trip_with_typed_models() {
     assert_eq!(s801.server.name, "web-server-01");
     assert_eq!(s801.name, "pre-migration-snapshot");
     assert_eq!(s801.status, Status::Completed);
-    assert_eq!(s801.size_mb, Some(5120));
+    assert_eq!(s801.size_mb, Some(5120.0));
     assert_eq!(s801.created_at.to_rfc3339(), "2025-01-15T18:30:00+00:00");
     assert_eq!(s801.description.as_deref(), Some("Before major migration"));
 
@@ -166,7 +166,7 @@ async fn snapshots_round_trip_with_typed_models() {
     let done = api.list_snapshots(Some(12346)).await.unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].status, Status::Completed);
-    assert!(done[0].size_mb.is_some_and(|mb| mb > 0));
+    assert!(done[0].size_mb.is_some_and(|mb| mb > 0.0));
     assert_eq!(done[0].created_at, created.created_at);
 
     // Restore.
@@ -239,7 +239,7 @@ async fn backups_round_trip_with_typed_models_and_restore_from_backup() {
     assert_eq!(b501.server.name, "web-server-01");
     assert_eq!(b501.backup_type, BackupType::Automatic);
     assert_eq!(b501.status, Status::Completed);
-    assert_eq!(b501.size_mb, Some(4523));
+    assert_eq!(b501.size_mb, Some(4523.0));
     assert_eq!(
         b501.expires_at.map(|t| t.to_rfc3339()).as_deref(),
         Some("2025-02-16T03:00:00+00:00")
@@ -289,7 +289,7 @@ async fn backups_round_trip_with_typed_models_and_restore_from_backup() {
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].id, created.id);
     assert_eq!(done[0].status, Status::Completed);
-    assert!(done[0].size_mb.is_some_and(|mb| mb > 0));
+    assert!(done[0].size_mb.is_some_and(|mb| mb > 0.0));
     assert_eq!(done[0].expires_at, None);
 
     // Restore the server from it (servers API).

@@ -89,6 +89,9 @@ At least one job failed (refused, wait timeout, API error after retries, unknown
 .TP
 2
 Config or usage error: nothing was done. Fix the config (\fBsnapkeep check\fR).
+.TP
+130, 143
+\fB\-\-run\-now\fR was stopped by SIGINT (130) or SIGTERM (143): no job started after the signal, jobs under way had \fBdaemon.shutdown_timeout\fR to end (a second signal cuts them off at once), every post hook owed ran, and the summary lists the jobs that did not end as interrupted.
 .SH FILES
 .TP
 \fI/etc/snapkeep/config.toml\fR

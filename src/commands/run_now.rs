@@ -1,8 +1,24 @@
 //! `snapkeep --run-now`: one pass over every (server, policy), then exit.
 //! A paused policy named with `--policy` is in the pass but does nothing
 //! (the runner's rule), and the exit code says so.
+//!
+//! SIGINT and SIGTERM stop the pass without leaving a server frozen (Ctrl-C,
+//! `systemctl stop`, a Kubernetes Job's pod being deleted). The handlers are
+//! installed first thing, so as PID 1 in a container — where a signal with
+//! no handler does nothing — they work too. The first signal starts no new
+//! job and gives the jobs under way `daemon.shutdown_timeout` to end; then,
+//! or at once on a second signal, they are cut off (`runner::Stop`). Cut off
+//! or not, every post hook owed runs (`SNAPKEEP_RESULT=aborted`), the summary
+//! lists each job that did not run or was cut off as `interrupted`, and the
+//! exit code is the shell's for that signal: 130 after SIGINT, 143 after
+//! SIGTERM. Later signals change nothing more; SIGKILL stops everything at
+//! once, thaw included.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
+use tracing::warn;
 
 use crate::api::Client;
 use crate::cli::Cli;
@@ -10,9 +26,18 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::notify::Notifier;
-use crate::runner::{self, select_jobs};
+use crate::runner::{self, StopSender, select_jobs, stop_channel};
 
 pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Result<u8, AppError> {
+    let signals = Signals::install()?;
+    let (stopper, stop) = stop_channel();
+    let first = Arc::new(OnceLock::new());
+    let watcher = tokio::spawn(signals.stop_pass(
+        stopper,
+        config.daemon.shutdown_timeout,
+        Arc::clone(&first),
+    ));
+
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let jobs = select_jobs(&config, &cli.policies, &cli.servers, cli.force, clock.now())?;
     let notifier = Notifier::new(&config.notify);
@@ -26,13 +51,15 @@ pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Resul
         jobs,
         runner::PassOptions {
             dry_run: cli.dry_run,
+            stop: Some(stop.clone()),
             ..runner::PassOptions::default()
         },
     )
     .await;
     print!("{}", runner::summary(&report, cli.dry_run));
     if let Some(n) = notifier {
-        // Bounded: a notification never holds up the exit for long.
+        // Bounded: a notification never holds up the exit for long, and a
+        // signal (also one that came during the pass) ends the wait.
         let deliver = async {
             if let Some(start) = started {
                 let _ = start.await;
@@ -40,14 +67,102 @@ pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Resul
             // One pass: every failure is final here (a scheduler retries it).
             n.pass_finished(&report, &Default::default()).await;
         };
-        if tokio::time::timeout(n.timeout() * 2, deliver)
-            .await
-            .is_err()
-        {
-            tracing::warn!("notifications did not finish within notify.timeout; exiting anyway");
+        tokio::select! {
+            delivered = tokio::time::timeout(n.timeout() * 2, deliver) => {
+                if delivered.is_err() {
+                    warn!("notifications did not finish within notify.timeout; exiting anyway");
+                }
+            }
+            () = stop.stopping() => warn!("stopped by a signal: not waiting for notifications"),
         }
     }
-    Ok(exit_code(&report))
+    watcher.abort();
+    Ok(match first.get() {
+        Some(signal) => signal.exit_code(),
+        None => exit_code(&report),
+    })
+}
+
+/// The signals that stop a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interrupt {
+    Int,
+    Term,
+}
+
+impl Interrupt {
+    fn name(self) -> &'static str {
+        match self {
+            Interrupt::Int => "SIGINT",
+            Interrupt::Term => "SIGTERM",
+        }
+    }
+
+    /// 128 + the signal's number, as a shell reports a process it killed.
+    fn exit_code(self) -> u8 {
+        match self {
+            Interrupt::Int => 130,
+            Interrupt::Term => 143,
+        }
+    }
+}
+
+/// SIGINT and SIGTERM, watched from the moment they are installed (a
+/// signal that comes before anyone waits is kept, not lost).
+struct Signals {
+    int: Signal,
+    term: Signal,
+}
+
+impl Signals {
+    fn install() -> Result<Signals, AppError> {
+        let watch = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| AppError::io(format!("cannot watch {name}"), e))
+        };
+        Ok(Signals {
+            int: watch(SignalKind::interrupt(), "SIGINT")?,
+            term: watch(SignalKind::terminate(), "SIGTERM")?,
+        })
+    }
+
+    async fn next(&mut self) -> Interrupt {
+        tokio::select! {
+            _ = self.int.recv() => Interrupt::Int,
+            _ = self.term.recv() => Interrupt::Term,
+        }
+    }
+
+    /// The first signal (kept in `first`) stops new jobs; `grace` later, or
+    /// at the second signal, the jobs under way are cut off.
+    async fn stop_pass(
+        mut self,
+        stop: StopSender,
+        grace: Duration,
+        first: Arc<OnceLock<Interrupt>>,
+    ) {
+        let signal = self.next().await;
+        let _ = first.set(signal);
+        warn!(
+            "{}: starting no new job; jobs under way have daemon.shutdown_timeout ({}) to end, then they are cut off (post hooks owed still run); send it again to cut them off now",
+            signal.name(),
+            humantime::format_duration(grace)
+        );
+        stop.finish();
+        tokio::select! {
+            () = tokio::time::sleep(grace) => warn!(
+                "jobs still under way after daemon.shutdown_timeout; cutting them off"
+            ),
+            again = self.next() => warn!("{} again: cutting off the jobs under way now", again.name()),
+        }
+        stop.abort();
+        loop {
+            let again = self.next().await;
+            warn!(
+                "{}: already stopping; waiting for the post hooks owed (SIGKILL would skip them)",
+                again.name()
+            );
+        }
+    }
 }
 
 /// 0 when every job did its work; 1 when one failed, or a paused policy

@@ -53,11 +53,12 @@ pub(crate) fn resolve(
         .ok_or(TokenError::Missing)
 }
 
-/// Resolves the token from this process's environment.
+/// Resolves the token from this process's environment (`VPS_API_TOKEN` as
+/// it was at start: `crate::secrets` took it out of the environment itself).
 pub(crate) fn from_environment(api: &ApiConfig) -> Result<ApiToken, TokenError> {
     resolve(
         api,
-        std::env::var("VPS_API_TOKEN").ok(),
+        crate::secrets::env_token(),
         std::env::var_os("CREDENTIALS_DIRECTORY").map(PathBuf::from),
     )
 }

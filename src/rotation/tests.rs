@@ -1070,7 +1070,7 @@ async fn a_dry_run_reports_what_it_would_do_and_changes_nothing() {
         jobs(&config, now),
         crate::runner::PassOptions {
             dry_run: true,
-            server_done: None,
+            ..crate::runner::PassOptions::default()
         },
     )
     .await;
@@ -1295,8 +1295,9 @@ async fn a_create_whose_outcome_stays_unknown_is_sent_at_most_max_retries_more_t
 async fn a_create_that_shows_only_after_list_lag_makes_a_duplicate_that_converges() {
     // The provider acts but the answer is lost, and its lists lag longer
     // than list_lag: the job sends the create again and a second item is
-    // made. Once the first shows, the next pass keeps the lowest id and
-    // deletes the other; nothing older is deleted for them.
+    // made. By the time that one has completed the first shows too: the job
+    // re-lists once after a resend, keeps the lowest id and deletes the
+    // other, in the same pass; nothing older is deleted for them.
     let older = ["2025-01-30T03:00:00Z", "2025-01-31T03:00:00Z"];
     let sim = simulator(
         web01_with_nightly(&older),
@@ -1319,24 +1320,19 @@ async fn a_create_that_shows_only_after_list_lag_makes_a_duplicate_that_converge
     assert!(o.error.is_none(), "{:?}", o.error);
     let second = o.report.created.as_ref().expect("sent again").id;
     assert_eq!(posts(&sim), 2);
+    assert_eq!(deletes(&sim), [format!("/api/v1/snapshots/{second}/")]);
     let slot = snap("nightly", "2025-02-01T03:00:00Z");
-    let first = sim
-        .snapshots(Some(SERVER))
-        .into_iter()
-        .filter(|s| s.name == slot)
-        .map(|s| s.id)
-        .min()
-        .expect("the first create landed");
-    assert!(first < second);
+    let mut expected: Vec<String> = older.iter().map(|d| snap("nightly", d)).collect();
+    expected.push(slot.clone());
+    assert_eq!(names(&sim, SERVER), expected);
+    let kept = id_of(&sim, &slot);
+    assert!(kept < second, "the lowest id is the slot's item");
 
+    // The next pass, once lists have caught up, has nothing to do.
     tokio::time::sleep(Duration::from_millis(800)).await;
     let report = pass_now(&config, &client).await;
-    let o = &report.outcomes[0];
-    assert!(o.error.is_none(), "{:?}", o.error);
-    assert_eq!(deletes(&sim), [format!("/api/v1/snapshots/{second}/")]);
-    assert_eq!(posts(&sim), 2);
-    let mut expected: Vec<String> = older.iter().map(|d| snap("nightly", d)).collect();
-    expected.push(slot);
+    assert!(report.outcomes[0].error.is_none());
+    assert_eq!((posts(&sim), deletes(&sim).len()), (2, 1));
     assert_eq!(names(&sim, SERVER), expected);
     sim.shutdown().await;
 }
@@ -1554,5 +1550,181 @@ async fn a_retry_of_the_slot_lists_afresh_and_adopts_what_another_writer_made() 
     assert!(o.report.slot_taken && o.report.created.is_none());
     assert_eq!(posts(&sim), 1, "no second create");
     assert_eq!(names(&sim, SERVER), [slot]);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_item_of_ours_with_odd_fields_it_does_not_need_is_seen_not_created_again() {
+    // The slot's backup exists, but the provider writes its size as a string
+    // with a fraction and its expiry as "". Those fields decide nothing: the
+    // item is read, the slot is taken, and no second create is sent.
+    let slot = "2025-02-01T03:00:00Z";
+    let ours = serde_json::json!({
+        "id": 9_000_001,
+        "server": {"id": SERVER, "name": "web-01"},
+        "backup_type": "manual",
+        "status": "completed",
+        "size_mb": "5120.5",
+        "created_at": "2025-02-01T03:00:05Z",
+        "expires_at": "",
+        "description": crate::naming::label_for(
+            crate::provider::Kind::Backup, "snapkeep", "weekly", at(slot), None,
+        ),
+    });
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01"),
+        Faults::none().with_junk_items([ours]),
+        26,
+    )
+    .await;
+    let config = config(
+        "[[policy]]\nname = \"weekly\"\nkind = \"backup\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n",
+    );
+    let client = client(&sim);
+    let report = pass_now(&config, &client).await;
+    let summary = crate::runner::summary(&report, false);
+    assert_eq!(report.failed(), 0, "{summary}");
+    assert!(report.outcomes[0].report.slot_taken, "{summary}");
+    assert_eq!(posts(&sim), 0, "{summary}");
+    assert_eq!(client.stats().undecodable(), 0);
+    sim.shutdown().await;
+}
+
+/// One pass of every job of `config` at [`NOW`] that `stop` may stop.
+async fn stoppable_pass(
+    config: &std::sync::Arc<crate::config::Config>,
+    client: &crate::api::Client,
+    stop: crate::runner::Stop,
+) -> crate::runner::PassReport {
+    let now = at(NOW);
+    crate::runner::run_pass(
+        std::sync::Arc::clone(config),
+        client.clone(),
+        std::sync::Arc::new(crate::clock::FixedClock(now)),
+        jobs(config, now),
+        crate::runner::PassOptions {
+            stop: Some(stop),
+            ..crate::runner::PassOptions::default()
+        },
+    )
+    .await
+}
+
+/// `(policy, error kind, started)` of each outcome, in report order.
+fn stopped(report: &crate::runner::PassReport) -> Vec<(String, Option<&'static str>, bool)> {
+    report
+        .outcomes
+        .iter()
+        .map(|o| {
+            (
+                o.policy_name.clone(),
+                o.error.as_ref().map(|e| e.kind()),
+                matches!(
+                    o.error,
+                    Some(super::JobError::Interrupted { started: true })
+                ),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_pass_told_to_finish_before_a_job_starts_runs_none_and_reports_each() {
+    let sim = simulator(Seed::empty().server(SERVER, "web-01"), Faults::none(), 27).await;
+    let config = config(&format!(
+        "{NIGHTLY}\n[[policy]]\nname = \"weekly\"\nkind = \"backup\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 1\n"
+    ));
+    let (stopper, stop) = crate::runner::stop_channel();
+    stopper.finish();
+    let report = stoppable_pass(&config, &client(&sim), stop).await;
+    assert_eq!(
+        stopped(&report),
+        [
+            ("nightly".to_owned(), Some("interrupted"), false),
+            ("weekly".to_owned(), Some("interrupted"), false),
+        ]
+    );
+    assert_eq!((report.failed(), report.interrupted()), (2, 2));
+    assert_eq!(posts(&sim), 0);
+    assert!(deletes(&sim).is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pass_cut_off_mid_hook_thaws_and_keeps_the_outcomes_of_jobs_that_ended() {
+    // Server 1 runs `first` (no hooks: it ends) and then `nightly`, whose
+    // pre hook hangs. Cut off then: `first` keeps its ok, `nightly` is
+    // reported as cut off, its post hook ran with "aborted", and the pass
+    // returns only after that thaw.
+    let (dir, log) = hook_log();
+    let started = dir.path().join("pre.started");
+    let sim = simulator(Seed::empty().server(SERVER, "web-01"), Faults::none(), 28).await;
+    let config = cfg(&format!(
+        "[[policy]]\nname = \"first\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 1\n\n{}",
+        hooked_policy(&log, &format!("touch {}; sleep 30", started.display()), "")
+            .replace("keep_last = 3", "keep_last = 2")
+    ));
+    let (stopper, stop) = crate::runner::stop_channel();
+    let pass = tokio::spawn({
+        let (config, client) = (std::sync::Arc::clone(&config), client(&sim));
+        async move { stoppable_pass(&config, &client, stop).await }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !started.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the pre hook never ran"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stopper.abort();
+    let report = tokio::time::timeout(Duration::from_secs(10), pass)
+        .await
+        .expect("a cut-off pass ends")
+        .expect("the pass task");
+    assert_eq!(
+        stopped(&report),
+        [
+            ("first".to_owned(), None, false),
+            ("nightly".to_owned(), Some("interrupted"), true),
+        ]
+    );
+    assert!(report.outcomes[0].report.created.is_some());
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        "post aborted noid\n"
+    );
+    assert_eq!(posts(&sim), 1, "only `first` created");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_pass_cut_off_while_listing_runs_no_job() {
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01"),
+        Faults::none().with_endpoint(
+            Endpoint::SnapshotsList,
+            FaultSpec::none().with_latency(Duration::from_secs(30)),
+        ),
+        29,
+    )
+    .await;
+    let config = config(NIGHTLY);
+    let (stopper, stop) = crate::runner::stop_channel();
+    let pass = tokio::spawn({
+        let (config, client) = (std::sync::Arc::clone(&config), client(&sim));
+        async move { stoppable_pass(&config, &client, stop).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stopper.abort();
+    let report = tokio::time::timeout(Duration::from_secs(5), pass)
+        .await
+        .expect("the listing is not waited out")
+        .expect("the pass task");
+    assert_eq!(
+        stopped(&report),
+        [("nightly".to_owned(), Some("interrupted"), false)]
+    );
+    assert_eq!(posts(&sim), 0);
     sim.shutdown().await;
 }
