@@ -1728,3 +1728,45 @@ async fn a_pass_cut_off_while_listing_runs_no_job() {
     assert_eq!(posts(&sim), 0);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_job_refused_for_room_tries_again_after_the_servers_other_policies_pruned() {
+    // hourly comes first on server 1 and finds it full: two manual
+    // snapshots and three of daily's, which keeps only one. Nothing of
+    // hourly's can go, so it is refused — then daily's job prunes its own
+    // down to one, and hourly's second try in the same pass has room.
+    let days = [
+        "2025-01-29T03:00:00Z",
+        "2025-01-30T03:00:00Z",
+        "2025-01-31T03:00:00Z",
+    ];
+    let mut seed = Seed::empty()
+        .server(SERVER, "web-01")
+        .snapshot(SERVER, "manual-1", at("2025-01-10T12:00:00Z"), SimStatus::Completed)
+        .snapshot(SERVER, "manual-2", at("2025-01-11T12:00:00Z"), SimStatus::Completed);
+    for d in days {
+        seed = seed.ours(SERVER, "daily", d, SimStatus::Completed);
+    }
+    let sim = simulator(seed, Faults::none(), 39).await;
+    let config = config(
+        "[[policy]]\nname = \"hourly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 * * * *\"\nkeep_last = 2\n\n\
+         [[policy]]\nname = \"daily\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 1\n",
+    );
+    let report = pass_now(&config, &client(&sim)).await;
+    for o in &report.outcomes {
+        assert!(o.error.is_none(), "{}: {:?}", o.policy_name, o.error);
+        assert!(o.report.created.is_some(), "{}", o.policy_name);
+    }
+    assert_eq!(posts(&sim), 2);
+    assert_eq!(
+        names(&sim, SERVER),
+        [
+            "manual-1".to_owned(),
+            "manual-2".to_owned(),
+            snap("daily", "2025-02-01T03:00:00Z"),
+            snap("hourly", "2025-02-01T03:00:00Z"),
+        ]
+    );
+    assert!(sim.max_snapshots_seen(SERVER) <= 5);
+    sim.shutdown().await;
+}
