@@ -504,6 +504,7 @@ struct RawDefaults {
     pre_hook: Option<Spanned<Vec<Spanned<String>>>>,
     post_hook: Option<Spanned<Vec<Spanned<String>>>>,
     hook_timeout: Option<Spanned<String>>,
+    max_freeze: Option<Spanned<String>>,
     on_hook_failure: Option<Spanned<String>>,
     post_hook_after: Option<Spanned<String>>,
     /// Only in `[defaults]` (orphans have no policy).
@@ -541,6 +542,7 @@ struct RawPolicy {
     pre_hook: Option<Spanned<Vec<Spanned<String>>>>,
     post_hook: Option<Spanned<Vec<Spanned<String>>>>,
     hook_timeout: Option<Spanned<String>>,
+    max_freeze: Option<Spanned<String>>,
     on_hook_failure: Option<Spanned<String>>,
     post_hook_after: Option<Spanned<String>>,
     enabled: Option<Spanned<bool>>,
@@ -571,6 +573,7 @@ struct Inherited {
     pre_hook: Option<Vec<String>>,
     post_hook: Option<Vec<String>>,
     hook_timeout: Duration,
+    max_freeze: Duration,
     on_hook_failure: OnHookFailure,
     post_hook_after: PostHookAfter,
 }
@@ -778,6 +781,7 @@ impl Validator<'_> {
                 &k("hook_timeout"),
                 base.hook_timeout,
             ),
+            max_freeze: self.hook_timeout(&raw.max_freeze, &k("max_freeze"), base.max_freeze),
             on_hook_failure: self.choice(
                 &raw.on_hook_failure,
                 &k("on_hook_failure"),
@@ -929,6 +933,7 @@ impl Validator<'_> {
             pre_hook: None,
             post_hook: None,
             hook_timeout: Duration::from_secs(60),
+            max_freeze: Duration::from_secs(120),
             on_hook_failure: OnHookFailure::Abort,
             post_hook_after: PostHookAfter::Accepted,
         };
@@ -1127,6 +1132,7 @@ impl Validator<'_> {
             pre_hook: p.pre_hook.clone(),
             post_hook: p.post_hook.clone(),
             hook_timeout: p.hook_timeout.clone(),
+            max_freeze: p.max_freeze.clone(),
             on_hook_failure: p.on_hook_failure.clone(),
             post_hook_after: p.post_hook_after.clone(),
             orphan_grace: None,
@@ -1190,6 +1196,7 @@ impl Validator<'_> {
                 pre: inherited.pre_hook.clone(),
                 post: inherited.post_hook.clone(),
                 timeout: inherited.hook_timeout,
+                max_freeze: inherited.max_freeze,
                 on_failure: inherited.on_hook_failure,
                 post_after: inherited.post_hook_after,
             });

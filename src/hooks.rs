@@ -68,6 +68,9 @@ pub(crate) struct Hooks {
     pub(crate) post: Option<Vec<String>>,
     /// Longest a hook may run before it is killed with its process group.
     pub(crate) timeout: Duration,
+    /// Longest VPS.org may take to accept the create after the pre hook
+    /// ended; then the post hook thaws and nothing more is sent.
+    pub(crate) max_freeze: Duration,
     pub(crate) on_failure: OnHookFailure,
     pub(crate) post_after: PostHookAfter,
 }
@@ -546,6 +549,12 @@ impl HookRun {
     /// When the caller should run [`HookRun::post`] after a successful create.
     pub(crate) fn post_after(&self) -> PostHookAfter {
         self.hooks.post_after
+    }
+
+    /// How long the create may take to be accepted after the pre hook
+    /// ended, when there is a pre hook (a freeze to bound).
+    pub(crate) fn max_freeze(&self) -> Option<Duration> {
+        self.hooks.pre.as_ref().map(|_| self.hooks.max_freeze)
     }
 
     /// Runs the pre hook (once; later calls do nothing and proceed).

@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use crate::api::{ApiError, Client, Status};
+use crate::api::{ApiError, Client, SendWindow, Status};
 use crate::clock::Clock;
 use crate::config::{self, Policy};
 use crate::events::{Action, Event, Outcome, Subject};
@@ -198,6 +198,24 @@ impl JobError {
             JobError::Panicked { .. } => "panic",
             JobError::Interrupted { .. } => "interrupted",
         }
+    }
+}
+
+/// The job's error when VPS.org did not accept the create within the
+/// freeze (reason `hook`).
+fn freeze_over(freeze: Duration) -> JobError {
+    JobError::Hook {
+        message: format!(
+            "VPS.org did not accept the create within max_freeze ({freeze:?}) after the pre hook; the post hook thawed (SNAPKEEP_RESULT=failed) and nothing was sent after it"
+        ),
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no such time.
+async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
@@ -663,11 +681,20 @@ impl Job<'_> {
     /// has started the post hook always runs (`HookRun` runs it on drop
     /// too); after a failed create it runs at once, so a frozen filesystem
     /// never waits out the search for a lost answer.
+    ///
+    /// The freeze is bounded: admission and the create's request turn are
+    /// taken *before* the pre hook, so the create goes out the moment the
+    /// pre hook is done; if VPS.org has not accepted it within
+    /// `max_freeze` after that, the post hook thaws at once and nothing more
+    /// is sent. A create already sent whose answer comes later is adopted
+    /// (only crash-consistent: the thaw came first).
     async fn create_bracketed(
         &self,
         label: &str,
         report: &mut JobReport,
     ) -> Result<Bracketed, JobError> {
+        let _admitted = self.client.admit().await;
+        let turn = self.client.request_turn().await;
         let mut hook_run = self
             .policy
             .hooks
@@ -692,8 +719,39 @@ impl Job<'_> {
                 }
             }
         }
+        let freeze = hook_run.as_ref().and_then(|run| run.max_freeze());
+        let window = SendWindow {
+            turn: Some(turn),
+            send_by: freeze.map(|f| tokio::time::Instant::now() + f),
+        };
+        let send_by = window.send_by;
         let started = Instant::now();
-        let created = self.create(label).await;
+        let create = self.create_in(label, window);
+        tokio::pin!(create);
+        let created = tokio::select! {
+            created = &mut create => created,
+            () = sleep_until_or_never(send_by) => {
+                // The freeze is over: thaw now. Nothing more is sent; a
+                // create already sent is still answered.
+                if let Some(run) = hook_run.as_mut() {
+                    if let Err(e) = run.post(JobResult::Failed, None).await {
+                        report.post_hook_failed = Some(e.to_string());
+                    }
+                }
+                let created = create.await;
+                let freeze = freeze.unwrap_or_default();
+                return match created {
+                    Ok(item) => {
+                        report.crash_consistent = Some(format!(
+                            "VPS.org accepted the create only after max_freeze ({freeze:?}); the post hook had thawed first"
+                        ));
+                        Ok((Ok(item), hook_run, started.elapsed()))
+                    }
+                    Err(ApiError::SendWindowClosed { .. }) => Err(freeze_over(freeze)),
+                    Err(e) => Ok((Err(e), hook_run, started.elapsed())),
+                };
+            }
+        };
         let took = started.elapsed();
         if let Some(run) = hook_run.as_mut() {
             let after_accept = run.post_after() == PostHookAfter::Accepted;
@@ -707,6 +765,10 @@ impl Job<'_> {
             if let Some(e) = post {
                 report.post_hook_failed = Some(e.to_string());
             }
+        }
+        if let (Err(ApiError::SendWindowClosed { .. }), Some(freeze)) = (&created, freeze) {
+            // The next try would have come after the freeze: thawed already.
+            return Err(freeze_over(freeze));
         }
         Ok((created, hook_run, took))
     }
@@ -984,21 +1046,28 @@ impl Job<'_> {
 
     /// Creates the slot's item (admitted, out of line).
     async fn create(&self, label: &str) -> Result<Item, ApiError> {
-        OutOfLine::admitted(self.client, || async {
-            match self.policy.kind {
-                Kind::Snapshot => self
-                    .client
-                    .create_snapshot(self.server_id, label, self.policy.description.as_deref())
-                    .await
-                    .map(Item::from),
-                Kind::Backup => self
-                    .client
-                    .create_backup(self.server_id, label)
-                    .await
-                    .map(Item::from),
-            }
-        })
-        .await
+        OutOfLine::admitted(self.client, || self.create_in(label, SendWindow::default())).await
+    }
+
+    /// Creates the slot's item within `window` (admission is the caller's).
+    async fn create_in(&self, label: &str, window: SendWindow<'_>) -> Result<Item, ApiError> {
+        match self.policy.kind {
+            Kind::Snapshot => self
+                .client
+                .create_snapshot_in(
+                    window,
+                    self.server_id,
+                    label,
+                    self.policy.description.as_deref(),
+                )
+                .await
+                .map(Item::from),
+            Kind::Backup => self
+                .client
+                .create_backup_in(window, self.server_id, label)
+                .await
+                .map(Item::from),
+        }
     }
 
     /// Waits until `item` is completed.

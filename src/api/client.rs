@@ -235,6 +235,16 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// When a create may go out: with its request's turn already taken (so it
+/// is sent at once), and never after `send_by` — a hook's freeze ends then,
+/// and nothing is sent after the thaw. A request already sent by then is
+/// still answered. The default is "whenever, as usual".
+#[derive(Default)]
+pub(crate) struct SendWindow<'a> {
+    pub(crate) turn: Option<tokio::sync::SemaphorePermit<'a>>,
+    pub(crate) send_by: Option<Instant>,
+}
+
 /// Bounded exponential backoff with jitter for one call.
 struct Retrier {
     delays: backon::ExponentialBackoff,
@@ -395,8 +405,28 @@ impl Client {
         label: &str,
         err: ApiError,
     ) -> Result<(), ApiError> {
+        self.retry_after_sleep_by(retry, label, err, None).await
+    }
+
+    /// [`Client::retry_after_sleep`] for a call that must not be sent after
+    /// `send_by`: a wait that would end later gives up at once.
+    async fn retry_after_sleep_by(
+        &self,
+        retry: &mut Retrier,
+        label: &str,
+        err: ApiError,
+        send_by: Option<Instant>,
+    ) -> Result<(), ApiError> {
         let text = err.to_string();
         let wait = retry.next_delay(err)?;
+        if let Some(by) = send_by {
+            if Instant::now() + wait >= by {
+                return Err(ApiError::SendWindowClosed {
+                    endpoint: label.to_owned(),
+                    what: format!("the next try ({text}) would come after its send-by time"),
+                });
+            }
+        }
         for stats in self.each_stats() {
             stats.record_retry();
         }
@@ -427,7 +457,24 @@ impl Client {
         url: Url,
         body: Option<&str>,
     ) -> Result<(u16, Vec<u8>), ApiError> {
-        let _permit = self.inner.limiter.acquire().await;
+        self.exchange_with(None, ep, label, method, url, body).await
+    }
+
+    /// [`Client::exchange`] with the limiter's permit already taken (the
+    /// request's turn), or taken here when `None`.
+    async fn exchange_with(
+        &self,
+        permit: Option<tokio::sync::SemaphorePermit<'_>>,
+        ep: Endpoint,
+        label: &str,
+        method: Method,
+        url: Url,
+        body: Option<&str>,
+    ) -> Result<(u16, Vec<u8>), ApiError> {
+        let _permit = match permit {
+            Some(permit) => permit,
+            None => self.inner.limiter.acquire().await,
+        };
         let started = std::time::Instant::now();
         let mut req = self
             .inner
@@ -783,8 +830,21 @@ impl Client {
     }
 
     /// Creates a snapshot named `name` (see [`Client::create`]).
+    #[cfg(test)]
     pub(crate) async fn create_snapshot(
         &self,
+        server_id: u64,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<Snapshot, ApiError> {
+        self.create_snapshot_in(SendWindow::default(), server_id, name, description)
+            .await
+    }
+
+    /// [`Client::create_snapshot`] within a [`SendWindow`].
+    pub(crate) async fn create_snapshot_in(
+        &self,
+        window: SendWindow<'_>,
         server_id: u64,
         name: &str,
         description: Option<&str>,
@@ -793,20 +853,45 @@ impl Client {
         if let Some(d) = description {
             body["description"] = json!(d);
         }
-        self.create(Endpoint::SnapshotsCreate, server_id, "snapshots/", body)
-            .await
+        self.create(
+            Endpoint::SnapshotsCreate,
+            server_id,
+            "snapshots/",
+            body,
+            window,
+        )
+        .await
     }
 
     /// Creates a manual backup; `description` is the ownership marker
     /// (backups have no name). See [`Client::create`].
+    #[cfg(test)]
     pub(crate) async fn create_backup(
         &self,
         server_id: u64,
         description: &str,
     ) -> Result<Backup, ApiError> {
-        let body = json!({"server_id": server_id, "description": description});
-        self.create(Endpoint::BackupsCreate, server_id, "backups/", body)
+        self.create_backup_in(SendWindow::default(), server_id, description)
             .await
+    }
+
+    /// [`Client::create_backup`] within a [`SendWindow`].
+    pub(crate) async fn create_backup_in(
+        &self,
+        window: SendWindow<'_>,
+        server_id: u64,
+        description: &str,
+    ) -> Result<Backup, ApiError> {
+        let body = json!({"server_id": server_id, "description": description});
+        self.create(Endpoint::BackupsCreate, server_id, "backups/", body, window)
+            .await
+    }
+
+    /// The limiter's permit for one request, taken now (its turn under the
+    /// rate limit included): hold it to send a create the moment a pre hook
+    /// has frozen the server ([`SendWindow::turn`]).
+    pub(crate) async fn request_turn(&self) -> tokio::sync::SemaphorePermit<'_> {
+        self.inner.limiter.acquire().await
     }
 
     /// The one create path for both kinds. A create is sent again only
@@ -821,15 +906,24 @@ impl Client {
         server_id: u64,
         path: &str,
         body: serde_json::Value,
+        window: SendWindow<'_>,
     ) -> Result<T, ApiError> {
         let label = label(ep, Some(server_id));
         // Serialized once: a JSON map is a B-tree node of ~600 bytes, held by
         // every create that waits for the limiter (thousands in a fleet pass).
         let body = body.to_string();
         let mut retry = self.retrier();
+        let SendWindow { mut turn, send_by } = window;
         loop {
+            if send_by.is_some_and(|by| Instant::now() >= by) {
+                return Err(ApiError::SendWindowClosed {
+                    endpoint: label,
+                    what: "its send-by time passed first".to_owned(),
+                });
+            }
             let result = self
-                .exchange(
+                .exchange_with(
+                    turn.take(),
                     ep,
                     &label,
                     Method::POST,
@@ -841,7 +935,10 @@ impl Client {
             match result {
                 Ok(item) => return Ok(item),
                 Err(e) if e.may_have_applied() => return Err(e),
-                Err(e) => self.retry_after_sleep(&mut retry, &label, e).await?,
+                Err(e) => {
+                    self.retry_after_sleep_by(&mut retry, &label, e, send_by)
+                        .await?
+                }
             }
         }
     }

@@ -75,6 +75,11 @@ pub(crate) enum ApiError {
 
     #[error("{endpoint}: refusing to follow a pagination link to another origin ({url})")]
     ForeignLink { endpoint: String, url: String },
+
+    /// A create was not (or no more) sent: its send-by time passed first
+    /// (the pre hook's `max_freeze`); nothing goes out after a thaw.
+    #[error("{endpoint}: not sent: {what}")]
+    SendWindowClosed { endpoint: String, what: String },
 }
 
 impl ApiError {
@@ -89,7 +94,8 @@ impl ApiError {
             | ApiError::Rejected { .. }
             | ApiError::Unexpected { .. }
             | ApiError::RetryAfterTooLong { .. }
-            | ApiError::ForeignLink { .. } => RetryClass::Permanent,
+            | ApiError::ForeignLink { .. }
+            | ApiError::SendWindowClosed { .. } => RetryClass::Permanent,
         }
     }
 
@@ -132,7 +138,8 @@ impl ApiError {
             | ApiError::Rejected { .. }
             | ApiError::RateLimited { .. }
             | ApiError::RetryAfterTooLong { .. }
-            | ApiError::ForeignLink { .. } => false,
+            | ApiError::ForeignLink { .. }
+            | ApiError::SendWindowClosed { .. } => false,
         }
     }
 
@@ -148,6 +155,7 @@ impl ApiError {
             ApiError::Transport { .. } => "transport",
             ApiError::Decode { .. } => "decode",
             ApiError::ForeignLink { .. } => "foreign_link",
+            ApiError::SendWindowClosed { .. } => "send_window_closed",
         }
     }
 

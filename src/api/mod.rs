@@ -7,7 +7,8 @@ mod models;
 mod secret;
 
 pub(crate) use client::{
-    CallStats, Client, ClientSettings, DEFAULT_BASE_URL, Keep, SetupError, validate_base_url,
+    CallStats, Client, ClientSettings, DEFAULT_BASE_URL, Keep, SendWindow, SetupError,
+    validate_base_url,
 };
 pub(crate) use error::ApiError;
 pub(crate) use models::{Backup, BackupType, Snapshot, Status};

@@ -23,6 +23,7 @@ fn hooks(pre: Option<Vec<String>>, post: Option<Vec<String>>) -> Hooks {
         pre,
         post,
         timeout: Duration::from_secs(10),
+        max_freeze: Duration::from_secs(120),
         on_failure: OnHookFailure::Abort,
         post_after: PostHookAfter::Accepted,
     }

@@ -1742,8 +1742,18 @@ async fn a_job_refused_for_room_tries_again_after_the_servers_other_policies_pru
     ];
     let mut seed = Seed::empty()
         .server(SERVER, "web-01")
-        .snapshot(SERVER, "manual-1", at("2025-01-10T12:00:00Z"), SimStatus::Completed)
-        .snapshot(SERVER, "manual-2", at("2025-01-11T12:00:00Z"), SimStatus::Completed);
+        .snapshot(
+            SERVER,
+            "manual-1",
+            at("2025-01-10T12:00:00Z"),
+            SimStatus::Completed,
+        )
+        .snapshot(
+            SERVER,
+            "manual-2",
+            at("2025-01-11T12:00:00Z"),
+            SimStatus::Completed,
+        );
     for d in days {
         seed = seed.ours(SERVER, "daily", d, SimStatus::Completed);
     }
@@ -1768,5 +1778,96 @@ async fn a_job_refused_for_room_tries_again_after_the_servers_other_policies_pru
         ]
     );
     assert!(sim.max_snapshots_seen(SERVER) <= 5);
+    sim.shutdown().await;
+}
+
+/// Nanoseconds since the epoch, as `date +%s%N` writes them.
+fn epoch_nanos(t: chrono::DateTime<chrono::Utc>) -> i64 {
+    t.timestamp_nanos_opt().expect("in range")
+}
+
+#[tokio::test]
+async fn a_freeze_ends_at_max_freeze_and_nothing_is_sent_after_the_thaw() {
+    // Every create is answered 429 (Retry-After 1 s): VPS.org never
+    // accepts it. With max_freeze = 300ms the post hook thaws 300 ms after
+    // the pre hook, the job fails (hook), and no POST goes out after it.
+    let (_dir, log) = hook_log();
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01"),
+        Faults::none().with_endpoint(
+            Endpoint::SnapshotsCreate,
+            FaultSpec::none().with_rate_limit(1.0, 1),
+        ),
+        40,
+    )
+    .await;
+    let policy = format!(
+        "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n\
+         pre_hook = [\"sh\", \"-c\", \"echo pre >> {log}\"]\n\
+         post_hook = [\"sh\", \"-c\", \"echo post $SNAPKEEP_RESULT $(date +%s%N) >> {log}\"]\n\
+         max_freeze = \"300ms\"\n"
+    );
+    let report = pass_now(&cfg(&policy), &client(&sim)).await;
+    let err = report.outcomes[0].error.as_ref().expect("fails");
+    assert_eq!(err.kind(), "hook");
+    assert_eq!(
+        err.to_string(),
+        "VPS.org did not accept the create within max_freeze (300ms) after the pre hook; the post hook thawed (SNAPKEEP_RESULT=failed) and nothing was sent after it"
+    );
+    let text = std::fs::read_to_string(&log).expect("hook log");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines[0], "pre");
+    let thawed: i64 = lines[1]
+        .strip_prefix("post failed ")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    let sent = post_times(&sim);
+    assert!(!sent.is_empty());
+    assert!(
+        sent.iter().all(|t| epoch_nanos(*t) < thawed),
+        "a create was sent after the thaw: {sent:?} vs {thawed}"
+    );
+    assert!(names(&sim, SERVER).is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_create_answered_after_the_thaw_is_adopted_as_crash_consistent() {
+    // The create is sent at once but answered only after 800 ms; the
+    // freeze ends at 200 ms: the post hook thaws (failed), the answer then
+    // comes and the item is kept — one POST, only crash-consistent.
+    let (_dir, log) = hook_log();
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01"),
+        Faults::none().with_endpoint(
+            Endpoint::SnapshotsCreate,
+            FaultSpec::none().with_latency(Duration::from_millis(800)),
+        ),
+        41,
+    )
+    .await;
+    let config = cfg(&hooked_policy(&log, "true", "max_freeze = \"200ms\"\n"));
+    let report = pass_now(&config, &client(&sim)).await;
+    let o = &report.outcomes[0];
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert!(o.report.created.is_some());
+    assert_eq!(
+        o.report.crash_consistent.as_deref(),
+        Some(
+            "VPS.org accepted the create only after max_freeze (200ms); the post hook had thawed first"
+        )
+    );
+    let text = std::fs::read_to_string(&log).expect("hook log");
+    assert_eq!(
+        text.lines().skip(1).collect::<Vec<_>>(),
+        ["post failed noid"],
+        "{text}"
+    );
+    assert_eq!(posts(&sim), 1);
+    assert_eq!(
+        names(&sim, SERVER),
+        [snap("nightly", "2025-02-01T03:00:00Z")]
+    );
     sim.shutdown().await;
 }
