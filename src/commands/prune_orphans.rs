@@ -46,10 +46,10 @@ pub(crate) enum Verdict {
 }
 
 #[derive(Debug, Serialize)]
-struct Line {
+pub(crate) struct Line {
     #[serde(flatten)]
-    orphan: OrphanRow,
-    verdict: Verdict,
+    pub(crate) orphan: OrphanRow,
+    pub(crate) verdict: Verdict,
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
 }
@@ -85,12 +85,37 @@ pub(crate) async fn run(
     client: &Client,
     args: &PruneOrphansArgs,
 ) -> Result<u8, AppError> {
+    let lines = prune(config, client, args, Utc::now()).await?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({ "orphans": lines }))
+                .expect("plain data serialises")
+        );
+    } else {
+        print!("{}", text(&lines, args));
+    }
+    Ok(if lines.iter().any(|l| l.verdict == Verdict::Failed) {
+        1
+    } else {
+        0
+    })
+}
+
+/// Lists the account, judges every orphan at `now` and (with `--yes`)
+/// deletes what may go: one line per orphan shown.
+pub(crate) async fn prune(
+    config: &Config,
+    client: &Client,
+    args: &PruneOrphansArgs,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<Line>, AppError> {
     let inventories = status::fetch_all(client)
         .await
         .map_err(|(kind, e)| AppError::api(format!("cannot list {}", kind.plural()), e))?;
     // The groups are judged on every orphan; --server/--policy only narrow
     // what is shown and done.
-    let orphans: Vec<Orphan> = status::find_orphans(config, &inventories, Utc::now())
+    let orphans: Vec<Orphan> = status::find_orphans(config, &inventories, now)
         .into_iter()
         .filter(|o| selected(o, args))
         .collect();
@@ -110,20 +135,7 @@ pub(crate) async fn run(
             error,
         });
     }
-    if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({ "orphans": lines }))
-                .expect("plain data serialises")
-        );
-    } else {
-        print!("{}", text(&lines, args));
-    }
-    Ok(if lines.iter().any(|l| l.verdict == Verdict::Failed) {
-        1
-    } else {
-        0
-    })
+    Ok(lines)
 }
 
 /// Deletes one orphan; "already gone" counts as done. One audit event.

@@ -170,7 +170,7 @@ impl Signals {
 /// selected job is paused: nothing was done, as for a usage error — a
 /// script that asked for a fresh snapshot before an upgrade must not go
 /// on as if it had one.
-fn exit_code(report: &runner::PassReport) -> u8 {
+pub(crate) fn exit_code(report: &runner::PassReport) -> u8 {
     let (failed, paused) = (report.failed(), report.paused());
     if paused > 0 && paused == report.outcomes.len() {
         2

@@ -45,6 +45,11 @@ struct Tally {
     /// Jobs of the first clean pass excused from liveness (see
     /// [`check_liveness`]).
     liveness_excused: u64,
+    /// Of those: a keeper stuck in progress / unknown status, a server full
+    /// of what the policy may not delete, a storm-made keeper that failed.
+    excused_stuck: u64,
+    excused_full: u64,
+    excused_storm_failed: u64,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -70,6 +75,9 @@ async fn randomized_fault_schedules_keep_every_invariant() {
                 total.failed_jobs += t.failed_jobs;
                 total.deletes += t.deletes;
                 total.liveness_excused += t.liveness_excused;
+                total.excused_stuck += t.excused_stuck;
+                total.excused_full += t.excused_full;
+                total.excused_storm_failed += t.excused_storm_failed;
             }
             Ok((seed, Err(violations))) => failures.push((seed, violations)),
             Err(e) => failures.push((u64::MAX, vec![format!("schedule task died: {e}")])),
@@ -77,12 +85,15 @@ async fn randomized_fault_schedules_keep_every_invariant() {
     }
     failures.sort();
     println!(
-        "chaos: {count} schedules from seed {first}: {} passes, {} jobs ({} failed honestly), {} deletes, {} job(s) excused from liveness (a stuck slot item, a server full of what the policy may not delete), {} schedule(s) violated an invariant",
+        "chaos: {count} schedules from seed {first}: {} passes, {} jobs ({} failed honestly), {} deletes, {} job(s) excused from liveness ({} a stuck slot item, {} a server full of what the policy may not delete, {} a storm-made item that failed), {} schedule(s) violated an invariant",
         total.passes,
         total.jobs,
         total.failed_jobs,
         total.deletes,
         total.liveness_excused,
+        total.excused_stuck,
+        total.excused_full,
+        total.excused_storm_failed,
         failures.len()
     );
     if !failures.is_empty() {
@@ -116,10 +127,19 @@ const POLICY_C: &str = "nightly-backup";
 struct World {
     seed: Seed,
     config: Arc<Config>,
+    /// The config's text (protect lists are added once ids are known).
+    text: String,
     servers: Vec<u64>,
 }
 
-fn world(rng: &mut Rng) -> World {
+/// Another config on the same account: its policy's items are orphans to
+/// this config, made within `orphan_grace` (live), and must survive
+/// `prune-orphans --yes`.
+const OTHER_CONFIG: &str = "othercfg";
+/// A policy removed long ago: its items are orphans past the grace.
+const RETIRED: &str = "retired";
+
+fn world(rng: &mut Rng, hook_log: &str) -> World {
     let n = rng.u64(1..=4);
     let servers: Vec<u64> = (1..=n).collect();
     let a_keep = if rng.bool() {
@@ -147,6 +167,14 @@ fn world(rng: &mut Rng) -> World {
         && crate::config::parse_str(&format!("{}{with_b}", super::testkit::DEFAULTS), "t").is_ok()
     {
         text = with_b;
+        // Hooks around daily's creates: a post hook exactly once after
+        // every pre hook, whatever happens to the pass.
+        if rng.bool() {
+            text.push_str(&format!(
+                "pre_hook = [\"sh\", \"-c\", \"echo pre $SNAPKEEP_SERVER_ID >> {hook_log}\"]\n\
+                 post_hook = [\"sh\", \"-c\", \"echo post $SNAPKEEP_SERVER_ID >> {hook_log}\"]\n"
+            ));
+        }
     }
     if !c_servers.is_empty() {
         text.push_str(&format!(
@@ -154,6 +182,11 @@ fn world(rng: &mut Rng) -> World {
             list(&c_servers),
             rng.u32(2..=4)
         ));
+        // Paused: named on the command line or queued before a reload, it
+        // still creates and prunes nothing.
+        if rng.u8(0..5) == 0 {
+            text.push_str("enabled = false\n");
+        }
     }
     let config = config(&text);
 
@@ -176,6 +209,29 @@ fn world(rng: &mut Rng) -> World {
                 now - TimeDelta::days(30),
                 SimStatus::Completed,
             );
+        }
+        // Another config's live items, and a retired policy's old ones.
+        if rng.u8(0..3) == 0 {
+            for hours in 1..=rng.i64(1..=2) {
+                let slot = now - TimeDelta::hours(hours);
+                seed = add(
+                    seed,
+                    orphan_label(OTHER_CONFIG, slot),
+                    slot,
+                    SimStatus::Completed,
+                );
+            }
+        }
+        if rng.u8(0..3) == 0 {
+            for days in [40, 41] {
+                let slot = now - TimeDelta::days(days);
+                seed = add(
+                    seed,
+                    orphan_label(RETIRED, slot),
+                    slot,
+                    SimStatus::Completed,
+                );
+            }
         }
         for policy in &config.policies {
             if policy.kind != Kind::Snapshot || !policy.servers.contains(&server) {
@@ -229,8 +285,38 @@ fn world(rng: &mut Rng) -> World {
     World {
         seed,
         config,
+        text,
         servers,
     }
+}
+
+/// A snapshot name in our format for a policy this config does not have.
+fn orphan_label(policy: &str, slot: DateTime<Utc>) -> String {
+    naming::label_for(Kind::Snapshot, "snapkeep", policy, slot, None)
+}
+
+/// Adds `protect = [id]` to some policies: one random item of theirs (any
+/// server) each, as an operator protects a restore point.
+fn protect_some(rng: &mut Rng, text: &str, config: &Config, sim: &Simulator) -> String {
+    let items = sample(sim);
+    let mut text = text.to_owned();
+    for policy in &config.policies {
+        if rng.u8(0..3) != 0 {
+            continue;
+        }
+        let theirs: Vec<u64> = items
+            .iter()
+            .filter(|(_, _, s)| owner(config, s).is_some_and(|(p, _)| p == policy.name))
+            .map(|(_, id, _)| *id)
+            .collect();
+        if theirs.is_empty() {
+            continue;
+        }
+        let id = theirs[rng.usize(0..theirs.len())];
+        let at = format!("name = \"{}\"\n", policy.name);
+        text = text.replacen(&at, &format!("{at}protect = [{id}]\n"), 1);
+    }
+    text
 }
 
 fn label(policy: &crate::config::Policy, slot: DateTime<Utc>) -> String {
@@ -435,7 +521,7 @@ fn check_pass(
             }
             continue;
         }
-        if o.report.nothing_to_resume {
+        if o.report.nothing_to_resume || o.report.paused {
             continue;
         }
         let slot_done = items.iter().any(|(k, _, s)| {
@@ -455,10 +541,61 @@ fn check_pass(
         }
     }
     let summary = crate::runner::summary(report, false);
-    let exit = if report.failed() > 0 { 1 } else { 0 };
-    let says_failed = !summary.contains(" 0 failed;");
-    if (exit == 1) != says_failed {
+    let exit = crate::commands::run_now::exit_code(report);
+    // A paused policy's job beside others that ran is exit 1 too.
+    let says_not_clean = !summary.contains(" 0 failed") || report.paused() > 0;
+    if (exit != 0) != says_not_clean {
         out.push(format!("exit code {exit} but the summary says:\n{summary}"));
+    }
+    // Independently of the report: a running policy's slot without its
+    // completed item on the server means the exit code is not 0.
+    let missing = report.outcomes.iter().any(|o| {
+        let policy = &config.policies[o.spec.policy];
+        policy.enabled
+            && !o.spec.resume_only
+            && !items.iter().any(|(k, _, s)| {
+                *k == policy.kind
+                    && s.server == o.spec.server_id
+                    && s.completed
+                    && naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &s.label)
+                        == Some(o.spec.slot)
+            })
+    });
+    if missing && exit == 0 {
+        out.push(format!(
+            "exit code 0 while a slot has no completed item on the server:\n{summary}"
+        ));
+    }
+}
+
+/// Hooks: per server, every pre hook in the log is followed by its post
+/// hook — also when a pass was dropped mid-way. (A post hook with no pre
+/// line before it is one whose pre hook was cut off before it wrote.)
+fn check_hooks(log: &str, out: &mut Vec<String>) {
+    let Ok(text) = std::fs::read_to_string(log) else {
+        return; // no hooks in this world, or none ran
+    };
+    let mut open: BTreeMap<String, i64> = BTreeMap::new();
+    for line in text.lines() {
+        let Some((phase, server)) = line.split_once(' ') else {
+            out.push(format!("hook log line {line:?}"));
+            continue;
+        };
+        let n = open.entry(server.to_owned()).or_default();
+        // A post with no pre open: a pre hook cut off before it wrote its
+        // line (its post hook runs all the same).
+        *n = if phase == "pre" {
+            *n + 1
+        } else {
+            (*n - 1).max(0)
+        };
+    }
+    for (server, n) in open {
+        if n != 0 {
+            out.push(format!(
+                "server {server}: {n} pre hook(s) without their post hook"
+            ));
+        }
     }
 }
 
@@ -469,16 +606,16 @@ fn check_pass(
 /// progress or in a status nobody documented (it cannot complete; the job
 /// says so); and a keeper made during the storm that then failed (a fault's
 /// doing: the next try, a daemon retry, deletes it and makes the slot's
-/// item). Returns how many were excused.
+/// item). Returns how many were excused for each of the three.
 fn check_liveness(
     config: &Config,
     sim: &Simulator,
     report: &PassReport,
     made_in_the_storm: &BTreeSet<(Kind, u64)>,
     out: &mut Vec<String>,
-) -> u64 {
+) -> [u64; 3] {
     let items = sample(sim);
-    let mut excused = 0;
+    let mut excused = [0; 3];
     for o in &report.outcomes {
         let Some(e) = &o.error else { continue };
         let policy = &config.policies[o.spec.policy];
@@ -508,7 +645,13 @@ fn check_liveness(
                 if made_in_the_storm.contains(&(policy.kind, *id))
         );
         if stuck || full || storm_item_failed {
-            excused += 1;
+            excused[if stuck {
+                0
+            } else if full {
+                1
+            } else {
+                2
+            }] += 1;
             continue;
         }
         out.push(format!(
@@ -524,13 +667,34 @@ fn check_liveness(
 /// Runs one schedule; the violations it found, if any.
 async fn schedule(seed: u64) -> Result<Tally, Vec<String>> {
     let mut rng = Rng::with_seed(seed);
+    let dir = std::env::temp_dir().join(format!("snapkeep-chaos-{}-{seed}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let hook_log = dir.join("hooks.log").display().to_string();
     let World {
         seed: world_seed,
         config,
+        text,
         servers,
-    } = world(&mut rng);
+    } = world(&mut rng, &hook_log);
     let storm = faults(&mut rng, &servers);
     let sim = simulator(world_seed, storm, seed).await;
+    let config = super::testkit::config(&protect_some(&mut rng, &text, &config, &sim));
+    let protected: BTreeSet<u64> = config
+        .policies
+        .iter()
+        .flat_map(|p| p.protect.iter().copied())
+        .collect();
+    // Items of paused policies and another config's live ones: never deleted.
+    let untouchable: BTreeSet<(Kind, u64)> = sample(&sim)
+        .into_iter()
+        .filter(|(_, id, s)| {
+            protected.contains(id)
+                || owner(&config, s)
+                    .is_some_and(|(p, _)| !config.policies.iter().any(|q| q.name == p && q.enabled))
+                || s.label.starts_with(&format!("snapkeep-{OTHER_CONFIG}-"))
+        })
+        .map(|(k, i, _)| (k, i))
+        .collect();
     let watch = Arc::new(Mutex::new(Watch::default()));
     // Foreign items must all survive: what is not any policy's at the start.
     let foreign: BTreeSet<(Kind, u64)> = sample(&sim)
@@ -540,7 +704,21 @@ async fn schedule(seed: u64) -> Result<Tally, Vec<String>> {
         .collect();
     let watcher = monitor(sim.clone(), Arc::clone(&config), Arc::clone(&watch));
     let now = now();
-    let all = jobs(&config, now);
+    let mut all = jobs(&config, now);
+    // Paused policies too, as `--run-now --policy` naming them or a fire
+    // queued before the reload that paused them would run them.
+    for (index, p) in config
+        .policies
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| !p.enabled)
+    {
+        if let Some(slot) = p.schedule.latest_at_or_before(now) {
+            for &server in &p.servers {
+                all.push(crate::runner::JobSpec::new(server, index, slot));
+            }
+        }
+    }
     let mut violations = Vec::new();
     let mut tally = Tally::default();
     let record = |r: &PassReport, tally: &mut Tally| {
@@ -583,13 +761,39 @@ async fn schedule(seed: u64) -> Result<Tally, Vec<String>> {
     let made_in_the_storm: BTreeSet<(Kind, u64)> =
         sample(&sim).into_iter().map(|(k, i, _)| (k, i)).collect();
     sim.set_faults(Faults::none());
+    // An operator cleans up orphans between passes: another config's live
+    // items must survive it.
+    let args = crate::cli::PruneOrphansArgs {
+        yes: true,
+        include_live: false,
+        all: false,
+        servers: Vec::new(),
+        policies: Vec::new(),
+        json: false,
+    };
+    let pruned: BTreeSet<u64> =
+        match crate::commands::prune_orphans::prune(&config, &client(&sim), &args, now).await {
+            Ok(lines) => lines
+                .iter()
+                .filter(|l| l.verdict == crate::commands::prune_orphans::Verdict::Deleted)
+                .map(|l| l.orphan.id)
+                .collect(),
+            Err(e) => {
+                violations.push(format!("prune-orphans failed with no faults: {e}"));
+                BTreeSet::new()
+            }
+        };
     let mut last = PassReport::default();
     for round in 0..2 {
         last = pass(&config, &client(&sim), now, all.clone()).await;
         check_pass(&config, &sim, &last, all.len(), &mut violations);
         if round == 0 {
-            tally.liveness_excused +=
+            let [stuck, full, failed] =
                 check_liveness(&config, &sim, &last, &made_in_the_storm, &mut violations);
+            tally.excused_stuck += stuck;
+            tally.excused_full += full;
+            tally.excused_storm_failed += failed;
+            tally.liveness_excused += stuck + full + failed;
         }
         record(&last, &mut tally);
     }
@@ -600,16 +804,26 @@ async fn schedule(seed: u64) -> Result<Tally, Vec<String>> {
 
     let items = sample(&sim);
     for (kind, id) in &foreign {
-        if !items.iter().any(|(k, i, _)| k == kind && i == id) {
+        if !items.iter().any(|(k, i, _)| k == kind && i == id) && !pruned.contains(id) {
             violations.push(format!("{kind} #{id}, not snapkeep's, was deleted"));
         }
     }
+    for (kind, id) in &untouchable {
+        if !items.iter().any(|(k, i, _)| k == kind && i == id) {
+            violations.push(format!(
+                "{kind} #{id} (protected, a paused policy's, or another config's live item) was deleted"
+            ));
+        }
+    }
+    check_hooks(&hook_log, &mut violations);
+    let _ = std::fs::remove_dir_all(&dir);
     // At most one item per slot once converged. A slot whose keeper (the
     // lowest id that has not failed) never completes — stuck in progress, a
     // status nobody documented — cannot converge: its job must say so.
     let mut per_slot: BTreeMap<SlotKey, usize> = BTreeMap::new();
-    for (kind, _, s) in &items {
-        if s.unknown {
+    for (kind, id, s) in &items {
+        // A protected second item is left alone on purpose.
+        if s.unknown || protected.contains(id) {
             continue;
         }
         if let Some((policy, slot)) = owner(&config, s) {
@@ -683,6 +897,9 @@ async fn schedule(seed: u64) -> Result<Tally, Vec<String>> {
     {
         let w = watch.lock().expect("watch");
         for id in deleted {
+            if pruned.contains(&id) {
+                continue;
+            }
             let theirs = [Kind::Snapshot, Kind::Backup].iter().any(|k| {
                 w.items
                     .get(&(*k, id))
@@ -690,6 +907,25 @@ async fn schedule(seed: u64) -> Result<Tally, Vec<String>> {
             });
             if theirs {
                 violations.push(format!("#{id}, not snapkeep's, was deleted"));
+            }
+            // A pass deletes only the deleting policy's own: an enabled
+            // policy that lists the server, never a protected id.
+            let not_own = [Kind::Snapshot, Kind::Backup].iter().any(|k| {
+                w.items.get(&(*k, id)).is_some_and(|s| {
+                    owner(&config, s).is_some_and(|(p, _)| {
+                        !config.policies.iter().any(|q| {
+                            q.name == p
+                                && q.kind == *k
+                                && q.enabled
+                                && q.servers.contains(&s.server)
+                        })
+                    })
+                })
+            });
+            if not_own || protected.contains(&id) {
+                violations.push(format!(
+                    "#{id} was deleted by a pass but was not a running policy's own deletable item"
+                ));
             }
         }
         violations.extend(w.violations.iter().cloned());
