@@ -158,7 +158,14 @@ impl Want {
 /// id once: listings de-duplicate), or why listing failed. A sorted vector,
 /// not a map: it is the listing's own allocation, sorted in place, where a
 /// map by id was a second copy of thousands of items while it was built.
-type Listing = Arc<Result<Vec<Item>, String>>;
+type Listing = Arc<Polled>;
+
+/// One poll: the items it kept, and when its listing started (a listing
+/// that started before an item was made cannot show it).
+struct Polled {
+    started: tokio::time::Instant,
+    items: Result<Vec<Item>, String>,
+}
 
 /// Shared completion watcher: one list per interval serves every waiter.
 pub(crate) struct Poller {
@@ -184,7 +191,10 @@ impl Poller {
         interval: Duration,
         max_defer: Duration,
     ) -> PollerHandle {
-        let (tx, _) = watch::channel(Arc::new(Ok(Vec::new())));
+        let (tx, _) = watch::channel(Arc::new(Polled {
+            started: tokio::time::Instant::now(),
+            items: Ok(Vec::new()),
+        }));
         let poller = Arc::new(Poller {
             client,
             kind,
@@ -230,6 +240,7 @@ impl Poller {
             let keep: KeepItem = Some(Arc::new(move |server_id, id, label: &str| {
                 me.is_waited(server_id, id, label)
             }));
+            let started = tokio::time::Instant::now();
             let listing = match fetch_where(&self.client, self.kind, &servers, keep).await {
                 Ok(mut items) => {
                     items.sort_unstable_by_key(|i| i.id);
@@ -241,7 +252,10 @@ impl Poller {
                     Err(e.to_string())
                 }
             };
-            self.tx.send_replace(Arc::new(listing));
+            self.tx.send_replace(Arc::new(Polled {
+                started,
+                items: listing,
+            }));
         }
     }
 
@@ -271,7 +285,7 @@ impl Poller {
                     return Err(WaitError::Vanished);
                 }
                 let listing = rx.borrow_and_update().clone();
-                let Ok(items) = listing.as_ref() else {
+                let Ok(items) = listing.items.as_ref() else {
                     continue;
                 };
                 let item = items
@@ -308,24 +322,30 @@ impl Poller {
     }
 
     /// Looks for an item labelled `label` on `server_id` in the listings the
-    /// poller makes anyway, for at most `timeout`: a create whose answer was
-    /// lost may have landed, and lists may show it only seconds later.
+    /// poller makes anyway: a create whose answer was lost may have landed,
+    /// and lists may show it only `lag` later (`api.list_lag`). `None` once
+    /// a listing that started `lag` after this call came back without it —
+    /// measured by listings, not the clock alone, so a poll deferred behind
+    /// a fleet's queued work never makes a landed create look absent — or
+    /// when no such listing came within `give_up`.
     pub(crate) async fn find(
         &self,
         server_id: u64,
         label: &str,
-        timeout: Duration,
+        lag: Duration,
+        give_up: Duration,
     ) -> Option<Item> {
         let mut rx = self.tx.subscribe();
         rx.mark_unchanged();
         let _registration = Registration::new(self, server_id, Want::Label(label.to_owned()));
+        let conclusive_from = tokio::time::Instant::now() + lag;
         let found = async {
             loop {
                 if rx.changed().await.is_err() {
                     return None;
                 }
                 let listing = rx.borrow_and_update().clone();
-                if let Ok(items) = listing.as_ref() {
+                if let Ok(items) = listing.items.as_ref() {
                     // Of several (an old duplicate), the lowest id: the one
                     // every instance keeps.
                     if let Some(item) = items
@@ -335,10 +355,16 @@ impl Poller {
                     {
                         return Some(item.clone());
                     }
+                    if listing.started >= conclusive_from {
+                        return None;
+                    }
                 }
             }
         };
-        tokio::time::timeout(timeout, found).await.ok().flatten()
+        tokio::time::timeout(give_up.max(lag), found)
+            .await
+            .ok()
+            .flatten()
     }
 }
 

@@ -835,7 +835,12 @@ impl Job<'_> {
         items: &mut Vec<Item>,
         report: &mut JobReport,
     ) -> bool {
-        let Some(found) = OutOfLine::call(self.poller.find(self.server_id, label, lag)).await
+        let Some(found) =
+            OutOfLine::call(
+                self.poller
+                    .find(self.server_id, label, lag, self.policy.wait_timeout),
+            )
+            .await
         else {
             return false;
         };
