@@ -984,11 +984,7 @@ async fn calls_per_bound_under_five_percent_5xx_and_429() {
         let sim = simulator(seed.clone(), faults.with_page_size(50), 77).await;
         // list_lag twice the poll interval, as the defaults have it (30 s
         // and 15 s): a lookup costs about two polls, shared by every waiter.
-        let client = {
-            let mut s = client(&sim).settings().clone();
-            s.list_lag = Duration::from_millis(20);
-            crate::api::Client::new(s).expect("client")
-        };
+        let client = super::testkit::client_with(&sim, |s| s.list_lag = Duration::from_millis(20));
         let report = pass(&config, &client, now(), jobs(&config, now())).await;
         let retried = report.api.retries;
         let log = sim.requests();

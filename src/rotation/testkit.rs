@@ -11,7 +11,7 @@ use crate::api::{ApiToken, CallStats, Client, ClientSettings};
 use crate::clock::{Clock, FixedClock};
 use crate::config::{self, Config};
 use crate::runner::{self, JobSpec, PassOptions, PassReport};
-use snapkeep_sim::{Faults, Seed, SimConfig, SimStatus, Simulator};
+use snapkeep_sim::{Endpoint, FaultSpec, Faults, Seed, SimConfig, SimStatus, Simulator};
 
 /// How long simulated creates take.
 pub(crate) const COMPLETE_AFTER: Duration = Duration::from_millis(30);
@@ -57,6 +57,23 @@ pub(crate) fn client(sim: &Simulator) -> Client {
     s.requests_per_second = 0.0;
     s.max_concurrency = 4;
     Client::with_stats(s, Arc::new(CallStats::default())).expect("client builds")
+}
+
+/// The test client with some settings changed (`max_retries`, `list_lag`…).
+pub(crate) fn client_with(sim: &Simulator, change: impl FnOnce(&mut ClientSettings)) -> Client {
+    let mut settings = client(sim).settings().clone();
+    change(&mut settings);
+    Client::with_stats(settings, Arc::new(CallStats::default())).expect("client builds")
+}
+
+/// Server 1 ("web-01") alone, with `spec` as the snapshot creates' faults.
+pub(crate) async fn web01_with_create_faults(spec: FaultSpec, rng_seed: u64) -> Simulator {
+    simulator(
+        Seed::empty().server(1, "web-01"),
+        Faults::none().with_endpoint(Endpoint::SnapshotsCreate, spec),
+        rng_seed,
+    )
+    .await
 }
 
 /// Parses policies (prefixed with [`DEFAULTS`]).

@@ -103,15 +103,7 @@ async fn a_create_that_never_landed_fails_as_outcome_unknown_then_converges() {
     // A 503 before the backend acted looks the same as one after: the job
     // looks for the item for list_lag, sends it again, up to max_retries
     // times (6 in tests), then says it does not know.
-    let sim = simulator(
-        Seed::empty().server(SERVER, "web-01"),
-        Faults::none().with_endpoint(
-            Endpoint::SnapshotsCreate,
-            FaultSpec::none().with_errors(1.0, 503),
-        ),
-        3,
-    )
-    .await;
+    let sim = web01_with_create_faults(FaultSpec::none().with_errors(1.0, 503), 3).await;
     let config = config(
         "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\nwait_timeout = \"1s\"\n",
     );
@@ -441,15 +433,7 @@ async fn hooks_bracket_the_create_and_the_thaw_always_runs() {
 
     // A refused create: the post hook still runs, with "failed".
     let (_dir, log) = hook_log();
-    let sim = simulator(
-        Seed::empty().server(SERVER, "web-01"),
-        Faults::none().with_endpoint(
-            Endpoint::SnapshotsCreate,
-            FaultSpec::none().with_errors(1.0, 400),
-        ),
-        12,
-    )
-    .await;
+    let sim = web01_with_create_faults(FaultSpec::none().with_errors(1.0, 400), 12).await;
     let config = cfg(&hooked_policy(&log, "true", ""));
     let report = pass_now(&config, &client(&sim)).await;
     assert!(report.outcomes[0].error.is_some());
@@ -686,15 +670,7 @@ async fn a_plain_create_is_ours_and_the_holdings_count_every_status() {
 async fn a_refused_create_fails_with_the_providers_reason() {
     // A 400 that is not "limit reached" proves nothing was made: no
     // re-list, no search for the item, no second create.
-    let sim = simulator(
-        Seed::empty().server(SERVER, "web-01"),
-        Faults::none().with_endpoint(
-            Endpoint::SnapshotsCreate,
-            FaultSpec::none().with_errors(1.0, 400),
-        ),
-        21,
-    )
-    .await;
+    let sim = web01_with_create_faults(FaultSpec::none().with_errors(1.0, 400), 21).await;
     let config = config(NIGHTLY);
     let report = pass_now(&config, &client(&sim)).await;
     let err = report.outcomes[0].error.as_ref().expect("fails");
@@ -1226,12 +1202,8 @@ async fn a_create_answered_500_and_not_applied_is_sent_again_after_list_lag() {
     // One 500 that the provider did not apply: the job looks for the item
     // for list_lag, does not find it, and sends the create again (same
     // name). One item, two POSTs, the second no sooner than list_lag.
-    let sim = simulator(
-        Seed::empty().server(SERVER, "web-01"),
-        Faults::none().with_endpoint(
-            Endpoint::SnapshotsCreate,
-            FaultSpec::none().with_errors(1.0, 500).with_max_faults(1),
-        ),
+    let sim = web01_with_create_faults(
+        FaultSpec::none().with_errors(1.0, 500).with_max_faults(1),
         31,
     )
     .await;
@@ -1260,22 +1232,9 @@ async fn a_create_answered_500_and_not_applied_is_sent_again_after_list_lag() {
 async fn a_create_whose_outcome_stays_unknown_is_sent_at_most_max_retries_more_times() {
     // Every create answered 503 (never applied): the first send and
     // max_retries resends, each after list_lag, then outcome_unknown.
-    let sim = simulator(
-        Seed::empty().server(SERVER, "web-01"),
-        Faults::none().with_endpoint(
-            Endpoint::SnapshotsCreate,
-            FaultSpec::none().with_errors(1.0, 503),
-        ),
-        32,
-    )
-    .await;
+    let sim = web01_with_create_faults(FaultSpec::none().with_errors(1.0, 503), 32).await;
     let config = config(NIGHTLY);
-    let mut client = client(&sim);
-    client = {
-        let mut s = client.settings().clone();
-        s.max_retries = 2;
-        crate::api::Client::new(s).expect("client")
-    };
+    let client = client_with(&sim, |s| s.max_retries = 2);
     let report = pass_now(&config, &client).await;
     let err = report.outcomes[0].error.as_ref().expect("fails");
     assert_eq!(err.kind(), "outcome_unknown");
@@ -1512,21 +1471,9 @@ async fn a_retry_of_the_slot_lists_afresh_and_adopts_what_another_writer_made() 
     // The slot's job failed (every create 503, no resends left). Meanwhile
     // another writer made the slot's item. The daemon's retry is the same
     // slot one attempt later: it lists, finds the item and makes no other.
-    let sim = simulator(
-        Seed::empty().server(SERVER, "web-01"),
-        Faults::none().with_endpoint(
-            Endpoint::SnapshotsCreate,
-            FaultSpec::none().with_errors(1.0, 503),
-        ),
-        38,
-    )
-    .await;
+    let sim = web01_with_create_faults(FaultSpec::none().with_errors(1.0, 503), 38).await;
     let config = config(NIGHTLY);
-    let client = {
-        let mut s = client(&sim).settings().clone();
-        s.max_retries = 0;
-        crate::api::Client::new(s).expect("client")
-    };
+    let client = client_with(&sim, |s| s.max_retries = 0);
     let now = at(NOW);
     let report = pass(&config, &client, now, jobs(&config, now)).await;
     let failed = &report.outcomes[0];
@@ -1792,15 +1739,7 @@ async fn a_freeze_ends_at_max_freeze_and_nothing_is_sent_after_the_thaw() {
     // accepts it. With max_freeze = 300ms the post hook thaws 300 ms after
     // the pre hook, the job fails (hook), and no POST goes out after it.
     let (_dir, log) = hook_log();
-    let sim = simulator(
-        Seed::empty().server(SERVER, "web-01"),
-        Faults::none().with_endpoint(
-            Endpoint::SnapshotsCreate,
-            FaultSpec::none().with_rate_limit(1.0, 1),
-        ),
-        40,
-    )
-    .await;
+    let sim = web01_with_create_faults(FaultSpec::none().with_rate_limit(1.0, 1), 40).await;
     let policy = format!(
         "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 3\n\
          pre_hook = [\"sh\", \"-c\", \"echo pre >> {log}\"]\n\
@@ -1838,12 +1777,8 @@ async fn a_create_answered_after_the_thaw_is_adopted_as_crash_consistent() {
     // freeze ends at 200 ms: the post hook thaws (failed), the answer then
     // comes and the item is kept — one POST, only crash-consistent.
     let (_dir, log) = hook_log();
-    let sim = simulator(
-        Seed::empty().server(SERVER, "web-01"),
-        Faults::none().with_endpoint(
-            Endpoint::SnapshotsCreate,
-            FaultSpec::none().with_latency(Duration::from_millis(800)),
-        ),
+    let sim = web01_with_create_faults(
+        FaultSpec::none().with_latency(Duration::from_millis(800)),
         41,
     )
     .await;
