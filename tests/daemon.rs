@@ -215,3 +215,62 @@ fn sigkill_mid_pass_then_restart_creates_no_duplicate() {
     d.signal("TERM");
     assert_eq!(d.wait_exit(Duration::from_secs(10)).unwrap().0, 0);
 }
+
+/// A failed slot is retried by the daemon, and `snapkeep status` shows it
+/// (asked from the daemon's `/retries`).
+#[test]
+fn a_failed_slot_is_retried_and_status_shows_it() {
+    let daily = Daily::now();
+    let sim = Sim::start(Seed::empty().server(1, "web-01"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port");
+    // Server 999 does not exist: its job fails (404) at the start's
+    // catch-up, and the slot is retried a minute later (within 1d, before
+    // the next fire 12 h away).
+    let s = Setup::new(
+        &sim,
+        &daily.policies(&format!(
+            "[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[daemon]\nshutdown_timeout = \"5s\"\n\n\
+             [[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1, 999]\nschedule = \"{{daily}}\"\nkeep_last = 2\nretry_window = \"1d\"\n"
+        )),
+    );
+    let mut d = s.spawn_daemon(&[]);
+    assert!(
+        d.wait_until(Duration::from_secs(15), || d
+            .log()
+            .contains("the job failed; retrying its slot at")),
+        "{}",
+        d.log()
+    );
+    let status = s.run(&["status"]).expect(0).stdout();
+    let row = status
+        .lines()
+        .find(|l| l.starts_with("999 "))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!(row.ends_with("RETRYING"), "{status}");
+    let slot = daily.slot(0).format("%m-%d %H:%M UTC").to_string();
+    let want = format!(
+        "retrying (the daemon fires the slot again; retry_window):\n  server 999 policy nightly: slot {slot}, retrying at "
+    );
+    assert!(status.contains(&want), "{want}\n---\n{status}");
+    assert!(
+        status.contains(", attempt 1 (last try: not_found)\n"),
+        "{status}"
+    );
+    let json = s.run(&["status", "--json"]).expect(0).stdout();
+    let json: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let retry = &json["pairs"]
+        .as_array()
+        .expect("pairs")
+        .iter()
+        .find(|p| p["server_id"] == 999)
+        .expect("server 999")["retry"];
+    assert_eq!(
+        (retry["attempt"].as_u64(), retry["reason"].as_str()),
+        (Some(1), Some("not_found"))
+    );
+    d.signal("TERM");
+    assert_eq!(d.wait_exit(Duration::from_secs(10)).unwrap().0, 0);
+}
