@@ -422,24 +422,21 @@ impl Fleet {
     }
 
     /// After a reload: retries follow their policy by name; a retry whose
-    /// policy is gone, paused or no longer lists the server is dropped
-    /// (logged; the new config decides what runs).
+    /// policy is gone, paused or no longer lists the server is dropped and
+    /// counted as a due fire the reload dropped (same reasons, which no
+    /// alert pages on).
     fn remap_retries(&mut self, old: &Config, new: &Config) {
         let mut kept = Vec::new();
         for (at, mut f) in std::mem::take(&mut self.retries) {
-            let name = &old.policies[f.policy].name;
-            match new
-                .policies
-                .iter()
-                .position(|p| &p.name == name && p.enabled && p.servers.contains(&f.server_id))
-            {
-                Some(index) => {
+            let name = old.policies[f.policy].name.clone();
+            match DropReason::after_reload(new, f.server_id, &name) {
+                Ok(index) => {
                     f.policy = index;
                     kept.push((at, f));
                 }
-                None => {
-                    info!(server_id = f.server_id, policy = %name, slot = %f.slot.to_rfc3339(), "a pending retry's policy is removed, paused or no longer covers its server after the reload; dropped");
-                    self.hooks.metrics.retry_dropped(f.server_id, name);
+                Err(reason) => {
+                    self.hooks.metrics.retry_dropped(f.server_id, &name);
+                    self.dropped_by_reload(f.server_id, &name, f.slot, reason);
                 }
             }
         }

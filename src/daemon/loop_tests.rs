@@ -691,6 +691,7 @@ async fn retry_window_zero_turns_retries_off_and_a_reload_that_pauses_drops_them
         .expect("loop alive");
     daemon.until(at("2025-01-10T04:00:00Z")).await;
     assert_eq!(daemon.metrics.retries(), []);
-    let (_, _) = daemon.shutdown().await;
+    let (_, metrics) = daemon.shutdown().await;
     assert_eq!(tries_of(&passes, "2025-01-10T03:00:00Z"), ["03:00:00"]);
+    assert_eq!(skipped(&metrics, "paused_by_reload"), 1.0);
 }
