@@ -61,6 +61,8 @@ pub(crate) struct JobSpec {
     /// 0 for the scheduled fire; n for the n-th retry of the slot after a
     /// failure (`daemon::retry`).
     pub(crate) attempt: u32,
+    /// When a retry's window closes (set on retries: `daemon::retry`).
+    pub(crate) retry_until: Option<DateTime<Utc>>,
 }
 
 impl JobSpec {
@@ -73,6 +75,7 @@ impl JobSpec {
             resume_only: false,
             catch_up: false,
             attempt: 0,
+            retry_until: None,
         }
     }
 }

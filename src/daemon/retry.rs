@@ -31,16 +31,21 @@ pub(crate) fn backoff(first: Duration, retry: u32) -> Duration {
         .min(MAX_BACKOFF)
 }
 
-/// When retries of `slot` stop: `retry_window` after the slot, or the
-/// policy's next slot if that comes first. `None` when retries are off
+/// When retries of `slot` stop: `retry_window` after `from` (the slot; for
+/// a catch-up run, which comes late, its first failure), or the policy's
+/// next slot if that comes first. `None` when retries are off
 /// (`retry_window = "0s"`).
-pub(crate) fn window_end(policy: &Policy, slot: DateTime<Utc>) -> Option<DateTime<Utc>> {
+pub(crate) fn window_end(
+    policy: &Policy,
+    slot: DateTime<Utc>,
+    from: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
     if policy.retry_window.is_zero() {
         return None;
     }
     let by_window = TimeDelta::from_std(policy.retry_window)
         .ok()
-        .and_then(|w| slot.checked_add_signed(w))?;
+        .and_then(|w| from.max(slot).checked_add_signed(w))?;
     Some(match policy.schedule.next_after(slot) {
         Some(next) => by_window.min(next),
         None => by_window,
@@ -54,7 +59,11 @@ pub(crate) fn next_retry(
     failed: &JobSpec,
     now: DateTime<Utc>,
 ) -> Option<(DateTime<Utc>, JobSpec)> {
-    let end = window_end(policy, failed.slot)?;
+    let end = match failed.retry_until {
+        Some(end) => end,
+        None if failed.catch_up => window_end(policy, failed.slot, now)?,
+        None => window_end(policy, failed.slot, failed.slot)?,
+    };
     let retry = failed.attempt.saturating_add(1);
     let at =
         now.checked_add_signed(TimeDelta::from_std(backoff(policy.retry_backoff, retry)).ok()?)?;
@@ -64,6 +73,7 @@ pub(crate) fn next_retry(
             JobSpec {
                 attempt: retry,
                 catch_up: false,
+                retry_until: Some(end),
                 ..failed.clone()
             },
         )
@@ -103,25 +113,30 @@ mod tests {
     #[test]
     fn the_window_is_retry_window_but_never_past_the_next_slot() {
         let daily = policy("0 3 * * *", "");
+        let three = at("2025-02-01T03:00:00Z");
         assert_eq!(
-            window_end(&daily, at("2025-02-01T03:00:00Z")),
+            window_end(&daily, three, at("2025-02-01T12:00:00Z")),
+            Some(at("2025-02-01T14:00:00Z")),
+            "a catch-up at noon gets its window from noon"
+        );
+        assert_eq!(
+            window_end(&daily, three, three),
             Some(at("2025-02-01T05:00:00Z")),
             "the default is 2h"
         );
         let hourly = policy("0 * * * *", "retry_window = \"2h\"\n");
         assert_eq!(
-            window_end(&hourly, at("2025-02-01T03:00:00Z")),
+            window_end(&hourly, three, three),
             Some(at("2025-02-01T04:00:00Z"))
         );
         let off = policy("0 3 * * *", "retry_window = \"0s\"\n");
-        assert_eq!(window_end(&off, at("2025-02-01T03:00:00Z")), None);
+        assert_eq!(window_end(&off, three, three), None);
     }
 
     #[test]
     fn retries_come_at_1_2_4_8_15_minutes_and_stop_at_the_window() {
         let p = policy("0 3 * * *", "retry_window = \"40m\"\n");
         let mut spec = JobSpec::new(1, 0, at("2025-02-01T03:00:00Z"));
-        spec.catch_up = true;
         let mut now = at("2025-02-01T03:00:30Z");
         let mut fired = Vec::new();
         while let Some((when, next)) = next_retry(&p, &spec, now) {
@@ -137,5 +152,21 @@ mod tests {
             [(60, 1), (120, 2), (240, 3), (480, 4), (900, 5)],
             "03:01:30, 03:04, 03:08:30, 03:17, 03:32:30; 03:48 is past 03:40"
         );
+    }
+
+    #[test]
+    fn a_catch_up_that_fails_is_retried_from_when_it_ran_until_the_window_closes() {
+        // The daemon starts at noon and catches up the 03:00 slot; it fails.
+        // The window (2h) counts from then, and stays where it was.
+        let p = policy("0 3 * * *", "");
+        let mut spec = JobSpec::new(1, 0, at("2025-02-01T03:00:00Z"));
+        spec.catch_up = true;
+        let (when, retry) = next_retry(&p, &spec, at("2025-02-01T12:00:00Z")).expect("retried");
+        assert_eq!(when, at("2025-02-01T12:01:00Z"));
+        assert_eq!(retry.retry_until, Some(at("2025-02-01T14:00:00Z")));
+        assert!(next_retry(&p, &retry, at("2025-02-01T13:59:00Z")).is_none());
+        // Without the catch-up mark, a slot nine hours old has no window.
+        spec.catch_up = false;
+        assert!(next_retry(&p, &spec, at("2025-02-01T12:00:00Z")).is_none());
     }
 }
