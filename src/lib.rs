@@ -30,6 +30,7 @@ pub(crate) mod rotation;
 pub(crate) mod runner;
 pub(crate) mod schedule;
 pub(crate) mod secrets;
+pub(crate) mod status;
 pub mod telemetry;
 
 pub use app::run;
