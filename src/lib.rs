@@ -16,6 +16,7 @@ pub(crate) mod config;
 pub(crate) mod daemon;
 mod error;
 pub(crate) mod events;
+pub(crate) mod html;
 pub(crate) mod health;
 pub(crate) mod hooks;
 pub(crate) mod inventory;
