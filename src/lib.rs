@@ -32,6 +32,7 @@ pub(crate) mod runner;
 pub(crate) mod schedule;
 pub(crate) mod secrets;
 pub(crate) mod status;
+pub(crate) mod status_page;
 pub mod telemetry;
 
 pub use app::run;

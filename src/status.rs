@@ -14,6 +14,8 @@
 //! the "backups silently stopped months ago" alarm.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -320,3 +322,76 @@ fn protected_row(config: &Config, kind: Kind, server: u64, item: &Item) -> Optio
         .map(|(index, _)| index)
 }
 
+
+/// One account-wide listing, kept by the daemon for its status page: the
+/// report is built from it on each request ([`Listing::report`]), so ages,
+/// health and the next fire are as of the request while the items are as
+/// of `at`.
+#[derive(Debug)]
+pub(crate) struct Listing {
+    /// The config the listing was judged by (a reload owes a new listing).
+    pub(crate) config: Arc<Config>,
+    pub(crate) inventories: Inventories,
+    /// When the listing was taken.
+    pub(crate) at: DateTime<Utc>,
+}
+
+impl Listing {
+    /// The same report `snapkeep status --json` prints, at `now`, with the
+    /// daemon's pending `retries` on their rows.
+    pub(crate) fn report(&self, now: DateTime<Utc>, retries: &[RetryState]) -> Report {
+        let mut report = report(&self.config, &self.inventories, now);
+        attach_retries(&mut report.pairs, retries);
+        report
+    }
+}
+
+/// Where the daemon keeps its latest [`Listing`] for the status page, and
+/// whether it owes a new one. Serving a page reads the latest copy and never
+/// calls the provider; the daemon lists the account when one is owed (at
+/// start, after a pass, after a reload, after a failed listing) and its
+/// minimum interval has passed (`daemon`).
+#[derive(Debug)]
+pub(crate) struct Board {
+    latest: RwLock<Option<Arc<Listing>>>,
+    owed: AtomicBool,
+}
+
+impl Default for Board {
+    /// Empty, and owing its first listing.
+    fn default() -> Board {
+        Board {
+            latest: RwLock::new(None),
+            owed: AtomicBool::new(true),
+        }
+    }
+}
+
+impl Board {
+    /// Something changed (a pass ended, the config was reloaded, a listing
+    /// failed): list the account again when it is time.
+    pub(crate) fn owe(&self) {
+        self.owed.store(true, Ordering::Relaxed);
+    }
+
+    pub(crate) fn owed(&self) -> bool {
+        self.owed.load(Ordering::Relaxed)
+    }
+
+    /// Takes the debt: true when a listing was owed.
+    pub(crate) fn take_owed(&self) -> bool {
+        self.owed.swap(false, Ordering::Relaxed)
+    }
+
+    pub(crate) fn publish(&self, listing: Listing) {
+        *self.latest.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(listing));
+    }
+
+    /// The latest listing, if one was taken yet.
+    pub(crate) fn latest(&self) -> Option<Arc<Listing>> {
+        self.latest
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
