@@ -206,7 +206,9 @@ fn base64(bytes: &[u8]) -> String {
 /// Keeps a screenshot under `docs/` when asked (`SNAPKEEP_UPDATE_SCREENSHOTS=1`).
 fn keep_for_docs(png: &Path, name: &str) {
     if std::env::var_os("SNAPKEEP_UPDATE_SCREENSHOTS").is_some() {
-        let to = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(name);
+        let to = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("docs")
+            .join(name);
         std::fs::copy(png, &to).unwrap();
         eprintln!("wrote {}", to.display());
     }
@@ -267,7 +269,12 @@ fn the_retention_calendar_in_a_browser() {
             .arg("simulate")
             .arg("--config")
             .arg(&config)
-            .args(["--days", &days.to_string(), "--from", "2025-01-06T00:00:00Z"])
+            .args([
+                "--days",
+                &days.to_string(),
+                "--from",
+                "2025-01-06T00:00:00Z",
+            ])
             .args(args)
             .env_remove("VPS_API_TOKEN")
             .output()
@@ -355,7 +362,12 @@ fn the_live_status_page_in_a_browser() {
     let Some(bin) = chromium() else { return };
     let daily = Daily::now();
     let snap = |server, days, status| {
-        SeedSnapshot::new(server, daily.snapshot("nightly", days), daily.at(days), status)
+        SeedSnapshot::new(
+            server,
+            daily.snapshot("nightly", days),
+            daily.at(days),
+            status,
+        )
     };
     let seed = Seed::empty()
         .server(1, "web-01")
@@ -374,7 +386,12 @@ fn the_live_status_page_in_a_browser() {
         .add_snapshot(snap(4, 0, SimStatus::Completed))
         .add_snapshot(snap(4, 1, SimStatus::Failed))
         .add_snapshot(snap(6, 9, SimStatus::Completed))
-        .snapshot(2, EVIL, Utc::now() - TimeDelta::days(3), SimStatus::Completed)
+        .snapshot(
+            2,
+            EVIL,
+            Utc::now() - TimeDelta::days(3),
+            SimStatus::Completed,
+        )
         .backup(
             1,
             BackupType::Manual,

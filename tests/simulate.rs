@@ -213,5 +213,9 @@ fn html_writes_one_page_with_a_calendar_per_policy() {
     let mut json = html.clone();
     json.push("--json");
     let run = simulate(&two, &json).expect(2);
-    assert!(run.stderr().contains("cannot be used with"), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("cannot be used with"),
+        "{}",
+        run.stderr()
+    );
 }
