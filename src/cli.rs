@@ -224,7 +224,12 @@ pub struct SimulateArgs {
     /// Write the simulation as a self-contained HTML page to FILE instead: a calendar, one column
     /// per day, one mark per item held, coloured by the rule that keeps it, the provider's cap as
     /// a line (no script, no network; opens in any browser).
-    #[arg(long, value_name = "FILE", conflicts_with = "json", env = "SNAPKEEP_SIMULATE_HTML")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "json",
+        env = "SNAPKEEP_SIMULATE_HTML"
+    )]
     pub html: Option<std::path::PathBuf>,
 }
 

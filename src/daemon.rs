@@ -191,7 +191,11 @@ pub(crate) async fn run_loop<P: Passes>(
         fleet.fire(&config, &client, &clock, due);
         if fleet.hooks.board.owed() && metrics.orphan_scan_due(ACCOUNT_LISTING_EVERY) {
             fleet.hooks.board.take_owed();
-            let (c, m, b) = (client.clone(), Arc::clone(&metrics), Arc::clone(&fleet.hooks.board));
+            let (c, m, b) = (
+                client.clone(),
+                Arc::clone(&metrics),
+                Arc::clone(&fleet.hooks.board),
+            );
             let (config, now) = (Arc::clone(&config), clock.now());
             tokio::spawn(async move { c.count_orphans(config, m, b, now).await });
         }

@@ -97,11 +97,7 @@ async fn status_json(State(s): State<Shared>) -> Response {
         return (StatusCode::SERVICE_UNAVAILABLE, NO_LISTING_YET).into_response();
     };
     let report = listing.report(chrono::Utc::now(), &s.metrics.retries());
-    (
-        [(header::CACHE_CONTROL, "no-store")],
-        axum::Json(report),
-    )
-        .into_response()
+    ([(header::CACHE_CONTROL, "no-store")], axum::Json(report)).into_response()
 }
 
 async fn healthz(State(s): State<Shared>) -> impl IntoResponse {

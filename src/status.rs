@@ -322,7 +322,6 @@ fn protected_row(config: &Config, kind: Kind, server: u64, item: &Item) -> Optio
         .map(|(index, _)| index)
 }
 
-
 /// One account-wide listing, kept by the daemon for its status page: the
 /// report is built from it on each request ([`Listing::report`]), so ages,
 /// health and the next fire are as of the request while the items are as

@@ -224,7 +224,11 @@ fn orphans(orphans: &[OrphanRow]) -> String {
             escape(o.kind),
             o.id,
             escape(&o.name),
-            if o.protected { " <em>(protected)</em>" } else { "" },
+            if o.protected {
+                " <em>(protected)</em>"
+            } else {
+                ""
+            },
             escape(&o.status),
             why,
         );
@@ -406,7 +410,9 @@ enabled = false
             .collect();
         assert_eq!(order, ["retrying", "paused", "ok has-failed"], "{page}");
         assert!(page.contains("retry 2 of slot 01-10 03:00 UTC at 13:00:00 UTC (last try: api)"));
-        assert!(page.contains("<li class=\"retrying\" data-state=\"retrying\"><b>1</b> RETRYING</li>"));
+        assert!(
+            page.contains("<li class=\"retrying\" data-state=\"retrying\"><b>1</b> RETRYING</li>")
+        );
         assert!(page.contains("<b>1</b> failed item</li>"), "{page}");
         assert!(page.contains("account listed 5m ago"), "{page}");
         assert!(page.contains("<span title=\"2025-01-10T03:00:00Z\">9h ago</span>"));
@@ -414,7 +420,10 @@ enabled = false
         // Without the retry, server 2 (nothing there) is stale.
         let report = listing().report(now, &[]);
         let page = render(&report, at(12), now);
-        assert!(page.contains("<tr class=\"pair stale\" data-server=\"2\""), "{page}");
+        assert!(
+            page.contains("<tr class=\"pair stale\" data-server=\"2\""),
+            "{page}"
+        );
     }
 
     #[test]
@@ -426,7 +435,10 @@ enabled = false
             page.contains("&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&#39;"),
             "{page}"
         );
-        assert!(page.contains("#9 before &lt;upgrade&gt; (completed)"), "{page}");
+        assert!(
+            page.contains("#9 before &lt;upgrade&gt; (completed)"),
+            "{page}"
+        );
         assert!(page.contains("#5 snapkeep-gone-20250101-030000"), "{page}");
     }
 

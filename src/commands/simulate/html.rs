@@ -133,7 +133,9 @@ fn legend(sims: &[Simulation]) -> String {
         })
     };
     let swatch = |shape: &str| {
-        format!("<svg width=\"14\" height=\"14\" viewBox=\"0 0 14 14\" aria-hidden=\"true\">{shape}</svg>")
+        format!(
+            "<svg width=\"14\" height=\"14\" viewBox=\"0 0 14 14\" aria-hidden=\"true\">{shape}</svg>"
+        )
     };
     let mut out = String::from("<ul class=\"legend\">\n");
     for (class, label) in RULES.iter().filter(|(class, _)| used(class)) {
@@ -148,7 +150,9 @@ fn legend(sims: &[Simulation]) -> String {
     let _ = writeln!(
         out,
         "<li>{}created that day</li>\n<li>{}deleted that day</li>\n<li>{}refused (at the cap, nothing could go)</li>\n<li>{}the provider's cap per server</li>\n</ul>",
-        swatch("<rect class=\"mark rule-other new\" x=\"1.5\" y=\"1.5\" width=\"11\" height=\"11\" rx=\"2\"/>"),
+        swatch(
+            "<rect class=\"mark rule-other new\" x=\"1.5\" y=\"1.5\" width=\"11\" height=\"11\" rx=\"2\"/>"
+        ),
         swatch("<rect class=\"gone\" x=\"1.5\" y=\"1.5\" width=\"11\" height=\"11\" rx=\"2\"/>"),
         swatch("<path class=\"refused\" d=\"M1 2 L13 2 L7 12 Z\"/>"),
         swatch("<line class=\"cap\" x1=\"0\" y1=\"7\" x2=\"14\" y2=\"7\"/>"),
@@ -192,7 +196,11 @@ fn section(sim: &Simulation, width: usize) -> String {
         .unwrap_or(0);
     let grid = Grid {
         col,
-        mark: if col >= 8 { col - 2 } else { col.saturating_sub(1).max(2) },
+        mark: if col >= 8 {
+            col - 2
+        } else {
+            col.saturating_sub(1).max(2)
+        },
         row: 14,
         rows: stack.max(sim.cap) + 1,
         left: 34,
@@ -387,14 +395,24 @@ fn summary(sim: &Simulation, local: &dyn Fn(DateTime<Utc>) -> String) -> String 
     let aged = |a: Option<&Aged>| {
         a.map_or_else(
             || "none".to_owned(),
-            |a| format!("{} <span class=\"muted\">({} old)</span>", local(a.slot), age(a)),
+            |a| {
+                format!(
+                    "{} <span class=\"muted\">({} old)</span>",
+                    local(a.slot),
+                    age(a)
+                )
+            },
         )
     };
     let mut out = String::from("<dl class=\"summary\">\n");
     let _ = writeln!(
         out,
         "<div class=\"{}\"><dt>peak held</dt><dd data-peak=\"{}\">{} of the cap {}</dd></div>",
-        if sim.max_held >= sim.cap { "at-cap" } else { "" },
+        if sim.max_held >= sim.cap {
+            "at-cap"
+        } else {
+            ""
+        },
         sim.max_held,
         sim.max_held,
         sim.cap,
@@ -478,8 +496,8 @@ svg text.count.deleted { fill: var(--bad); }
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::simulate::tests::{GFS, config, from};
     use crate::commands::simulate::simulate;
+    use crate::commands::simulate::tests::{GFS, config, from};
 
     /// The calendar alone, without the legend's swatches.
     fn calendar(page: &str) -> &str {
