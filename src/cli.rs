@@ -203,9 +203,15 @@ pub struct PruneOrphansArgs {
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// The policy to simulate.
-    #[arg(long, value_name = "NAME", env = "SNAPKEEP_SIMULATE_POLICY")]
-    pub policy: String,
+    /// The policy to simulate. Give it more than once (with --html) to compare policies side by
+    /// side.
+    #[arg(
+        long = "policy",
+        value_name = "NAME",
+        required = true,
+        env = "SNAPKEEP_SIMULATE_POLICY"
+    )]
+    pub policies: Vec<String>,
     /// How many days to play forward (1 to 3660).
     #[arg(long, default_value_t = 90, env = "SNAPKEEP_SIMULATE_DAYS")]
     pub days: u32,
@@ -215,6 +221,16 @@ pub struct SimulateArgs {
     /// Print the same as one JSON document.
     #[arg(long, env = "SNAPKEEP_SIMULATE_JSON")]
     pub json: bool,
+    /// Write the simulation as a self-contained HTML page to FILE instead: a calendar, one column
+    /// per day, one mark per item held, coloured by the rule that keeps it, the provider's cap as
+    /// a line (no script, no network; opens in any browser).
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "json",
+        env = "SNAPKEEP_SIMULATE_HTML"
+    )]
+    pub html: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -36,6 +36,7 @@ use crate::memory;
 use crate::metrics::{Metrics, RetryState};
 use crate::notify::Notifier;
 use crate::runner::{self, JobSpec, PassOptions, PassReport, ServerDone};
+use crate::status::{Board, Inventories, Listing};
 
 mod retry;
 mod timetable;
@@ -83,11 +84,13 @@ pub(crate) trait Passes: Clone + Send + Sync + 'static {
     ) -> impl Future<Output = PassReport> + Send;
 
     /// Sets `snapkeep_orphans{kind}` from an account-wide listing, judging
-    /// orphan groups' grace at `now`.
+    /// orphan groups' grace at `now`, and publishes the listing on `board`
+    /// for the status page.
     fn count_orphans(
         &self,
         config: Arc<Config>,
         metrics: Arc<Metrics>,
+        board: Arc<Board>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = ()> + Send;
 }
@@ -111,10 +114,11 @@ impl Passes for Client {
         &self,
         config: Arc<Config>,
         metrics: Arc<Metrics>,
+        board: Arc<Board>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = ()> + Send {
         let client = self.clone();
-        async move { count_orphans(&config, &client, &metrics, now).await }
+        async move { count_orphans(config, &client, &metrics, &board, now).await }
     }
 }
 
@@ -133,11 +137,13 @@ pub(crate) async fn run_loop<P: Passes>(
     let mut config = Arc::new(config);
     let mut client = client;
     let (mut table, startup) = Timetable::start(&config, clock.now());
+    let board = Arc::new(Board::default());
     if let Some(listen) = config.metrics.listen {
         match health::serve(
             listen,
             Arc::clone(&metrics),
             Arc::clone(Passes::stats(&client)),
+            Arc::clone(&board),
         )
         .await
         {
@@ -159,6 +165,7 @@ pub(crate) async fn run_loop<P: Passes>(
         hooks: Hooks {
             metrics: Arc::clone(&metrics),
             notifier: Notifier::new(&config.notify),
+            board,
         },
         done: mpsc::unbounded_channel(),
     };
@@ -182,6 +189,16 @@ pub(crate) async fn run_loop<P: Passes>(
         due.extend(fleet.take_due_retries(now));
         metrics.tick();
         fleet.fire(&config, &client, &clock, due);
+        if fleet.hooks.board.owed() && metrics.orphan_scan_due(ACCOUNT_LISTING_EVERY) {
+            fleet.hooks.board.take_owed();
+            let (c, m, b) = (
+                client.clone(),
+                Arc::clone(&metrics),
+                Arc::clone(&fleet.hooks.board),
+            );
+            let (config, now) = (Arc::clone(&config), clock.now());
+            tokio::spawn(async move { c.count_orphans(config, m, b, now).await });
+        }
         if watchdog.is_some() {
             notify(&[sd_notify::NotifyState::Watchdog]);
         }
@@ -235,6 +252,7 @@ pub(crate) async fn run_loop<P: Passes>(
                             fleet.remap_queued(&config, &new_config);
                             fleet.remap_retries(&config, &new_config);
                             metrics.retain_pairs(&new_config);
+                            fleet.hooks.board.owe();
                             config = Arc::new(new_config);
                             client = new_client;
                             memory::release_free_memory();
@@ -280,11 +298,13 @@ pub(crate) async fn run_loop<P: Passes>(
     Ok(())
 }
 
-/// What happens around every pass: metrics and notifications.
+/// What happens around every pass: metrics, notifications, and an account
+/// listing owed to the status page and the orphan count.
 #[derive(Clone)]
 struct Hooks {
     metrics: Arc<Metrics>,
     notifier: Option<Notifier>,
+    board: Arc<Board>,
 }
 
 /// (pass number, server id).
@@ -371,7 +391,6 @@ impl Fleet {
                 tokio::spawn(async move { n.pass_started().await });
             }
             let clock_for_metrics = Arc::clone(&clock);
-            let (config_after, client_after) = (Arc::clone(&config), client.clone());
             let report = client.run(Arc::clone(&config), clock, jobs, options).await;
             for line in runner::summary(&report, false).lines() {
                 info!("{line}");
@@ -384,15 +403,8 @@ impl Fleet {
                 .iter()
                 .map(|(_, spec)| (spec.server_id, spec.policy))
                 .collect();
-            if hooks.metrics.orphan_scan_due(ORPHAN_SCAN_EVERY) {
-                client_after
-                    .count_orphans(
-                        config_after,
-                        Arc::clone(&hooks.metrics),
-                        clock_for_metrics.now(),
-                    )
-                    .await;
-            }
+            // The loop lists the account when it is time (ACCOUNT_LISTING_EVERY).
+            hooks.board.owe();
             // A fleet's pass leaves tens of MB of freed heap behind; the daemon
             // should not keep it until the next one.
             if let Some(n) = hooks.notifier {
@@ -632,27 +644,60 @@ fn plan_retries(
     retries
 }
 
-/// How often (at most, after a pass) the daemon lists the whole account to
-/// count orphans for `snapkeep_orphans`: one listing per kind.
-const ORPHAN_SCAN_EVERY: Duration = Duration::from_secs(15 * 60);
+/// How often at most the daemon lists the whole account (one listing per
+/// kind), when one is owed — at start, after a pass or a reload, after a
+/// failed listing: to count orphans for `snapkeep_orphans` and for the
+/// status page (`status::Board`), which serves the latest listing.
+const ACCOUNT_LISTING_EVERY: Duration = Duration::from_secs(5 * 60);
 
 /// Sets `snapkeep_orphans{kind}` from an account-wide listing: forgotten
 /// orphans only (`Orphan::forgotten`: past `orphan_grace`, not protected),
-/// so a live group, maybe another config's, never raises it.
-async fn count_orphans(config: &Config, client: &Client, metrics: &Metrics, now: DateTime<Utc>) {
+/// so a live group, maybe another config's, never raises it. With
+/// `[metrics] listen` set, both kinds are listed (as `snapkeep status`
+/// does) and a complete listing goes on `board` for the status page; a
+/// failed one is owed again.
+async fn count_orphans(
+    config: Arc<Config>,
+    client: &Client,
+    metrics: &Metrics,
+    board: &Board,
+    now: DateTime<Utc>,
+) {
+    let serve = config.metrics.listen.is_some();
+    let mut inventories = Inventories::new();
+    let mut complete = true;
     for kind in crate::provider::Kind::ALL {
-        if !config.policies.iter().any(|p| p.kind == kind) {
+        let configured = config.policies.iter().any(|p| p.kind == kind);
+        if !configured && !serve {
             continue;
         }
         match crate::inventory::fetch(client, kind, &[]).await {
             Ok(items) => {
-                let orphans = crate::orphans::find(config, kind, &items, now);
-                metrics.set_orphans(kind, orphans.iter().filter(|o| o.forgotten()).count())
+                if configured {
+                    let orphans = crate::orphans::find(&config, kind, &items, now);
+                    metrics.set_orphans(kind, orphans.iter().filter(|o| o.forgotten()).count());
+                }
+                if serve {
+                    inventories.insert(kind, crate::inventory::by_server(items));
+                }
             }
             Err(e) => {
-                warn!(kind = kind.as_str(), error = %e, "could not count orphans; will try after a later pass")
+                complete = false;
+                warn!(kind = kind.as_str(), error = %e, "could not list the account (orphans, status page); will try again")
             }
         }
+    }
+    if !serve {
+        return;
+    }
+    if complete {
+        board.publish(Listing {
+            config,
+            inventories,
+            at: now,
+        });
+    } else {
+        board.owe();
     }
 }
 

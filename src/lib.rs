@@ -18,6 +18,7 @@ mod error;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod hooks;
+pub(crate) mod html;
 pub(crate) mod inventory;
 pub(crate) mod memory;
 pub(crate) mod metrics;
@@ -30,6 +31,8 @@ pub(crate) mod rotation;
 pub(crate) mod runner;
 pub(crate) mod schedule;
 pub(crate) mod secrets;
+pub(crate) mod status;
+pub(crate) mod status_page;
 pub mod telemetry;
 
 pub use app::run;

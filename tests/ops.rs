@@ -261,3 +261,64 @@ fn status_json_matches_the_simulator_and_flags_stale() {
     );
     assert_eq!(sim.count(&["POST", "DELETE"]), 0, "status changes nothing");
 }
+
+/// The daemon's status page is built from the model `status --json` prints:
+/// the same pairs and orphans (ages move on between the two, so those are
+/// left out), served before any pass from the listing taken at start.
+#[test]
+fn the_daemon_serves_the_status_model_and_its_page() {
+    let sim = Sim::start(
+        Seed::empty()
+            .server(1, "web-<01>")
+            .snapshot(
+                1,
+                "snapkeep-gone-20250101-030000",
+                Utc::now() - TimeDelta::days(30),
+                SimStatus::Completed,
+            )
+            .server(2, "web-02"),
+    );
+    let port = free_port();
+    let s = Setup::new(
+        &sim,
+        &format!(
+            "[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1, 2]\nschedule = \"0 3 * * *\"\nmissed = \"skip\"\nkeep_last = 2\n"
+        ),
+    );
+    let d = s.spawn_daemon(&[]);
+    assert!(
+        d.wait_until(Duration::from_secs(15), || http_get(port, "/status.json")
+            .is_some_and(|(status, _)| status == 200)),
+        "{:?}\n{}",
+        http_get(port, "/status.json"),
+        d.log()
+    );
+    let strip = |mut v: serde_json::Value| {
+        for pair in v["pairs"].as_array_mut().unwrap() {
+            let pair = pair.as_object_mut().unwrap();
+            pair.remove("newest_age_seconds");
+            pair.remove("next_fire");
+        }
+        for orphan in v["orphans"].as_array_mut().unwrap() {
+            orphan.as_object_mut().unwrap().remove("group_age_seconds");
+        }
+        v
+    };
+    let served = strip(serde_json::from_str(&http_get(port, "/status.json").unwrap().1).unwrap());
+    let printed =
+        strip(serde_json::from_str(&s.run(&["status", "--json"]).expect(0).stdout()).unwrap());
+    assert_eq!(served, printed);
+    assert_eq!(served["pairs"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        served["orphans"][0]["name"],
+        "snapkeep-gone-20250101-030000"
+    );
+    let (status, page) = http_get(port, "/").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<tr class=\"pair stale\" data-server=\"1\" data-policy=\"nightly\">"),
+        "{page}"
+    );
+    assert!(page.contains("<b>1</b> web-&lt;01&gt;</td>"), "{page}");
+    assert!(!page.contains("web-<01>"), "{page}");
+}

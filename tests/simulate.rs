@@ -162,3 +162,60 @@ fn an_unknown_policy_is_a_usage_error() {
     let run = simulate(GFS, &["--policy", "gfs", "--from", "yesterday"]).expect(2);
     assert!(run.stderr().contains("is not RFC 3339"), "{}", run.stderr());
 }
+
+#[test]
+fn html_writes_one_page_with_a_calendar_per_policy() {
+    let two = format!(
+        "{GFS}{}",
+        GFS.replace("\"gfs\"", "\"other\"")
+            .replace("snapshot", "backup")
+    );
+    let dir = temp_dir();
+    let file = dir.join("calendar.html");
+    let args = |policies: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = policies
+            .iter()
+            .flat_map(|p| ["--policy".to_owned(), (*p).to_owned()])
+            .collect();
+        v.extend(["--days", "7", "--from", "2025-01-06T00:00:00Z"].map(String::from));
+        v
+    };
+    let mut html = args(&["gfs", "other"]);
+    html.extend(["--html".to_owned(), file.display().to_string()]);
+    let html: Vec<&str> = html.iter().map(String::as_str).collect();
+    let run = simulate(&two, &html).expect(0);
+    let page = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        run.stdout(),
+        format!(
+            "wrote {}: 7 days of gfs and other ({} KB)\n",
+            file.display(),
+            page.len().div_ceil(1024)
+        )
+    );
+    assert!(page.starts_with("<!DOCTYPE html>"), "{page}");
+    assert_eq!(page.matches("<svg class=\"calendar\"").count(), 2);
+    assert_eq!(page.matches("data-days=\"7\"").count(), 2);
+    // Self-contained: no script, nothing fetched.
+    for outside in ["<script", "://", " src=", " href=", "@import", "url("] {
+        assert!(!page.contains(outside), "{outside} in {page}");
+    }
+
+    // Several policies are for the picture; the text shows one.
+    let text = args(&["gfs", "other"]);
+    let text: Vec<&str> = text.iter().map(String::as_str).collect();
+    let run = simulate(&two, &text).expect(2);
+    assert!(
+        run.stderr().contains("--policy given 2 times"),
+        "{}",
+        run.stderr()
+    );
+    let mut json = html.clone();
+    json.push("--json");
+    let run = simulate(&two, &json).expect(2);
+    assert!(
+        run.stderr().contains("cannot be used with"),
+        "{}",
+        run.stderr()
+    );
+}

@@ -9,6 +9,9 @@
 //! `retention_policy`, `retention::next_to_drop` to make room at the cap and
 //! `retention::plan` to prune — on items named as a pass names them. Nothing
 //! here decides anything itself; no token, no network.
+//!
+//! `--html FILE` draws the same simulation as a calendar (`html`), and
+//! compares policies side by side when `--policy` is given more than once.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -37,14 +40,40 @@ pub(crate) const MAX_SLOTS: usize = 100_000;
 pub(crate) fn run(path: &Path, args: &SimulateArgs) -> Result<u8, AppError> {
     let config = config::load(path)?;
     let from = super::from_arg(args.from.as_deref())?;
-    let sim = simulate(&config, &args.policy, from, args.days)?;
-    if args.json {
+    if args.policies.len() > 1 && args.html.is_none() {
+        return Err(AppError::Usage(format!(
+            "--policy given {} times: several policies are compared side by side with --html FILE; the text and --json show one",
+            args.policies.len()
+        )));
+    }
+    let sims = args
+        .policies
+        .iter()
+        .map(|name| simulate(&config, name, from, args.days))
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(file) = &args.html {
+        let page = html::render(&sims);
+        std::fs::write(file, &page)
+            .map_err(|e| AppError::io(format!("cannot write {}", file.display()), e))?;
         println!(
-            "{}",
-            serde_json::to_string_pretty(&sim).expect("plain data serialises")
+            "wrote {}: {} day{} of {} ({} KB)",
+            file.display(),
+            args.days,
+            if args.days == 1 { "" } else { "s" },
+            args.policies.join(" and "),
+            page.len().div_ceil(1024)
         );
+    } else if args.json {
+        for sim in &sims {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(sim).expect("plain data serialises")
+            );
+        }
     } else {
-        print!("{}", render(&sim));
+        for sim in &sims {
+            print!("{}", render(sim));
+        }
     }
     Ok(0)
 }
@@ -519,6 +548,8 @@ fn wrap(out: &mut String, lead: &str, items: &[String]) {
     }
     let _ = writeln!(out, "{line}");
 }
+
+mod html;
 
 #[cfg(test)]
 mod tests;

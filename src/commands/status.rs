@@ -1,164 +1,21 @@
 //! `snapkeep status`: what each server holds, per policy, at a glance.
 //!
-//! One listing per kind for the whole account (as a pass does, and wide
-//! enough to see orphans on servers no policy names), then pure
-//! bookkeeping: counts, the newest completed item's age, what the next pass
-//! would prune and why, the next fire time, paused policies, protected
-//! items, orphans, and a stale flag when the newest completed item is older
-//! than the policy's `crit_after` (default twice the schedule's interval) or
-//! there is none — the "backups silently stopped months ago" alarm.
+//! The model (one row per (server, policy), then orphans) is `crate::status`,
+//! which the daemon's status page shares; this command lists the account,
+//! asks a running daemon for its retries, and prints the model as a table
+//! for people or as JSON.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
+use chrono::Utc;
 
-use crate::api::{ApiError, Client};
+use crate::api::Client;
 use crate::config::Config;
 use crate::error::AppError;
-use crate::inventory::{self, Item};
 use crate::metrics::RetryState;
-use crate::naming;
-use crate::orphans::{self, Orphan};
-use crate::provider::Kind;
-use crate::retention;
-use crate::rotation::{self, Holdings};
-
-/// Everything `status` shows: one row per (server, policy), then orphans.
-#[derive(Debug, Serialize)]
-pub(crate) struct Report {
-    pub(crate) pairs: Vec<Row>,
-    pub(crate) orphans: Vec<OrphanRow>,
-}
-
-#[derive(Debug, Serialize)]
-pub(crate) struct Row {
-    pub(crate) server_id: u64,
-    pub(crate) server_name: String,
-    pub(crate) policy: String,
-    pub(crate) kind: &'static str,
-    pub(crate) ours: Holdings,
-    pub(crate) newest_completed: Option<DateTime<Utc>>,
-    pub(crate) newest_age_seconds: Option<i64>,
-    /// RFC 3339 with the policy zone's offset.
-    pub(crate) next_fire: Option<String>,
-    #[serde(skip)]
-    next_fire_short: Option<String>,
-    /// `enabled = false`: not fired, nothing pruned, never stale.
-    pub(crate) paused: bool,
-    /// `ok`, `warning` (older than warn_after), `critical` (older than
-    /// crit_after, or no completed item) or `paused`.
-    pub(crate) health: Health,
-    /// The thresholds health was judged by (absent when the schedule has
-    /// no interval and none is configured).
-    pub(crate) warn_after_seconds: Option<u64>,
-    pub(crate) crit_after_seconds: Option<u64>,
-    /// `health == critical`, kept for scripts that read it.
-    pub(crate) stale: bool,
-    pub(crate) would_delete: Vec<Planned>,
-    /// Items on the server listed in the policy's `protect`.
-    pub(crate) protected: Vec<Listed>,
-    /// When the cap, shared with what this policy may not delete, holds it
-    /// below its keep rules here: the sentence a pass logs
-    /// (`rotation::shortfall_note`); the numbers are in `ours`.
-    pub(crate) shared_cap: Option<String>,
-    /// The daemon fires this slot again (asked from its `/retries` when
-    /// `[metrics] listen` is set and it answers).
-    pub(crate) retry: Option<RetryState>,
-}
-
-/// How a (server, policy) pair is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Health {
-    Ok,
-    Paused,
-    Warning,
-    Critical,
-}
-
-#[derive(Debug, Serialize)]
-pub(crate) struct Planned {
-    pub(crate) id: u64,
-    pub(crate) name: String,
-    pub(crate) reasons: Vec<&'static str>,
-}
-
-#[derive(Debug, Serialize)]
-pub(crate) struct Listed {
-    pub(crate) id: u64,
-    pub(crate) name: String,
-    pub(crate) status: String,
-}
-
-/// One orphan, as `status` and `prune-orphans` show it.
-#[derive(Debug, Serialize)]
-pub(crate) struct OrphanRow {
-    pub(crate) server_id: u64,
-    pub(crate) server_name: String,
-    pub(crate) kind: &'static str,
-    pub(crate) id: u64,
-    pub(crate) name: String,
-    pub(crate) status: String,
-    /// The policy name its label carries.
-    pub(crate) policy: String,
-    pub(crate) slot: DateTime<Utc>,
-    /// Why no configured policy prunes it.
-    pub(crate) reason: String,
-    pub(crate) protected: bool,
-    /// Its group (prefix, policy, server) made an item within
-    /// `orphan_grace`: possibly another config's; left unless `--include-live`.
-    pub(crate) live: bool,
-    /// Age of its group's newest item, in seconds.
-    pub(crate) group_age_seconds: i64,
-    /// Its group's newest completed item: left unless `--all`.
-    pub(crate) newest_completed: bool,
-}
-
-impl OrphanRow {
-    /// For a live group: why it is left alone (see `Orphan::live_note`).
-    pub(crate) fn live_note(&self) -> Option<String> {
-        self.live
-            .then(|| orphans::live_note(chrono::TimeDelta::seconds(self.group_age_seconds)))
-    }
-}
-
-impl From<&Orphan> for OrphanRow {
-    fn from(o: &Orphan) -> OrphanRow {
-        OrphanRow {
-            server_id: o.item.server_id,
-            server_name: o.item.server_name.clone(),
-            kind: o.kind.as_str(),
-            id: o.item.id,
-            name: o.item.label.clone(),
-            status: o.item.status.as_str().to_owned(),
-            policy: o.policy.clone(),
-            slot: o.slot,
-            reason: o.why(),
-            protected: o.protected,
-            live: o.live,
-            group_age_seconds: o.group_age.num_seconds(),
-            newest_completed: o.newest_completed,
-        }
-    }
-}
-
-/// Each kind's items, by server.
-pub(crate) type Inventories = HashMap<Kind, HashMap<u64, Vec<Item>>>;
-
-/// Lists both kinds for the whole account: policies' servers and any other
-/// server that may hold orphans.
-pub(crate) async fn fetch_all(client: &Client) -> Result<Inventories, (Kind, ApiError)> {
-    let mut inventories = HashMap::new();
-    for kind in Kind::ALL {
-        let items = inventory::fetch(client, kind, &[])
-            .await
-            .map_err(|e| (kind, e))?;
-        inventories.insert(kind, inventory::by_server(items));
-    }
-    Ok(inventories)
-}
+pub(crate) use crate::status::{
+    Health, Inventories, OrphanRow, Row, attach_retries, fetch_all, find_orphans, report, rows,
+};
 
 pub(crate) async fn run(config: &Config, client: &Client, json: bool) -> Result<u8, AppError> {
     let inventories = fetch_all(client)
@@ -209,162 +66,6 @@ async fn daemon_retries(listen: std::net::SocketAddr) -> Vec<RetryState> {
         tracing::debug!(%addr, error = %e, "no retries from a daemon (not running here?)");
         Vec::new()
     })
-}
-
-/// Puts each pending retry on its (server, policy) row.
-pub(crate) fn attach_retries(rows: &mut [Row], retries: &[RetryState]) {
-    for row in rows {
-        row.retry = retries
-            .iter()
-            .find(|r| r.server_id == row.server_id && r.policy == row.policy)
-            .cloned();
-    }
-}
-
-/// Pure: rows and orphans; `now` injected.
-pub(crate) fn report(config: &Config, inventories: &Inventories, now: DateTime<Utc>) -> Report {
-    Report {
-        pairs: rows(config, inventories, now),
-        orphans: find_orphans(config, inventories, now)
-            .iter()
-            .map(OrphanRow::from)
-            .collect(),
-    }
-}
-
-/// Every orphan in the inventories, by server then kind then id, with its
-/// group's facts at `now`.
-pub(crate) fn find_orphans(
-    config: &Config,
-    inventories: &Inventories,
-    now: DateTime<Utc>,
-) -> Vec<Orphan> {
-    let mut out = Vec::new();
-    for kind in Kind::ALL {
-        for items in inventories.get(&kind).into_iter().flat_map(|m| m.values()) {
-            out.extend(orphans::find(config, kind, items, now));
-        }
-    }
-    out.sort_by_key(|o| (o.item.server_id, o.kind, o.item.id));
-    out
-}
-
-/// Pure: one row per (server, policy); `now` injected.
-pub(crate) fn rows(config: &Config, inventories: &Inventories, now: DateTime<Utc>) -> Vec<Row> {
-    let mut out = Vec::new();
-    let empty = Vec::new();
-    for (index, policy) in config.policies.iter().enumerate() {
-        for &server_id in &policy.servers {
-            let items = inventories
-                .get(&policy.kind)
-                .and_then(|m| m.get(&server_id))
-                .unwrap_or(&empty);
-            let ours = rotation::holdings(policy, &config.policies, items);
-            let plan = retention::plan(
-                &rotation::retention_view(policy, &config.policies, items),
-                &rotation::retention_policy(policy),
-                now,
-            );
-            // Nothing of a paused policy is pruned; protected items never are.
-            let would_delete = plan
-                .iter()
-                .filter(|d| policy.enabled && !d.keep && !config.is_protected(d.id, policy.kind))
-                .filter_map(|d| {
-                    let item = items.iter().find(|i| i.id == d.id)?;
-                    Some(Planned {
-                        id: d.id,
-                        name: item.label.clone(),
-                        reasons: d.reasons.iter().map(|r| r.as_str()).collect(),
-                    })
-                })
-                .collect();
-            let mut protected: Vec<Listed> = items
-                .iter()
-                .filter(|i| {
-                    config.is_protected(i.id, policy.kind)
-                        && protected_row(config, policy.kind, server_id, i) == Some(index)
-                })
-                .map(|i| Listed {
-                    id: i.id,
-                    name: i.label.clone(),
-                    status: i.status.as_str().to_owned(),
-                })
-                .collect();
-            protected.sort_by_key(|l| l.id);
-            let next = policy
-                .schedule
-                .next_after(now)
-                .map(|t| t.with_timezone(&policy.schedule.timezone()));
-            let thresholds = policy.alert_thresholds(now);
-            let age = ours.newest_completed.map(|t| now - t);
-            let older_than = |limit: std::time::Duration| {
-                age.is_some_and(|age| {
-                    chrono::Duration::from_std(limit).is_ok_and(|limit| age > limit)
-                })
-            };
-            let health = match (policy.enabled, age, thresholds) {
-                (false, _, _) => Health::Paused,
-                (true, None, _) => Health::Critical,
-                (true, Some(_), Some(t)) if older_than(t.crit) => Health::Critical,
-                (true, Some(_), Some(t)) if older_than(t.warn) => Health::Warning,
-                (true, Some(_), _) => Health::Ok,
-            };
-            let server_name = items
-                .iter()
-                .map(|i| i.server_name.clone())
-                .find(|n| !n.is_empty())
-                .unwrap_or_default();
-            let shared_cap = rotation::shortfall_note(
-                policy,
-                &ours,
-                &if server_name.is_empty() {
-                    format!("server {server_id}")
-                } else {
-                    server_name.clone()
-                },
-            );
-            out.push(Row {
-                server_id,
-                server_name,
-                policy: policy.name.clone(),
-                kind: policy.kind.as_str(),
-                newest_age_seconds: age.map(|a| a.num_seconds()),
-                newest_completed: ours.newest_completed,
-                next_fire: next.map(|t| t.to_rfc3339()),
-                next_fire_short: next.map(|t| t.format("%m-%d %H:%M %Z").to_string()),
-                paused: !policy.enabled,
-                health,
-                warn_after_seconds: thresholds.map(|t| t.warn.as_secs()),
-                crit_after_seconds: thresholds.map(|t| t.crit.as_secs()),
-                stale: health == Health::Critical,
-                would_delete,
-                protected,
-                shared_cap,
-                retry: None,
-                ours,
-            });
-        }
-    }
-    out
-}
-
-/// The one policy whose row lists protected `item` (on `server`), so
-/// `status` shows it once although any policy's `protect` protects it for
-/// all: the policy whose name it carries, else the first that lists it in
-/// `protect`, else the first of its kind on the server.
-fn protected_row(config: &Config, kind: Kind, server: u64, item: &Item) -> Option<usize> {
-    let on_server = || {
-        config
-            .policies
-            .iter()
-            .enumerate()
-            .filter(|(_, p)| p.kind == kind && p.servers.contains(&server))
-    };
-    on_server()
-        .find(|(_, p)| naming::owned_slot(kind, &p.prefix, &p.name, &item.label).is_some())
-        .or_else(|| on_server().find(|(_, p)| p.lists_protected(item.id)))
-        .or_else(|| on_server().next())
-        .map(|(index, _)| index)
 }
 
 /// The table for people; fits 100 columns.
@@ -572,7 +273,10 @@ fn clip(s: &str, width: usize) -> String {
 mod tests {
     use super::*;
     use crate::api::Status;
-    use chrono::{TimeDelta, TimeZone};
+    use crate::inventory::Item;
+    use crate::provider::Kind;
+    use chrono::{DateTime, TimeDelta, TimeZone};
+    use std::collections::HashMap;
 
     fn item(id: u64, label: &str, status: Status, at: DateTime<Utc>) -> Item {
         Item {

@@ -131,6 +131,7 @@ impl Passes for Recorder {
         &self,
         _config: Arc<Config>,
         _metrics: Arc<Metrics>,
+        _board: Arc<crate::status::Board>,
         _now: chrono::DateTime<chrono::Utc>,
     ) {
     }

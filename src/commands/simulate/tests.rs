@@ -1,15 +1,15 @@
 use super::*;
 use chrono::TimeZone;
 
-fn config(policy: &str) -> Config {
+pub(super) fn config(policy: &str) -> Config {
     config::parse_str(policy, "t").unwrap()
 }
 
-fn from() -> DateTime<Utc> {
+pub(super) fn from() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 1, 6, 0, 0, 0).unwrap() // a Monday
 }
 
-const GFS: &str = r#"
+pub(super) const GFS: &str = r#"
 [[policy]]
 name = "gfs"
 kind = "snapshot"
