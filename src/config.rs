@@ -30,6 +30,11 @@ use crate::schedule::Schedule;
 pub(crate) use connect::{StartError, load_and_connect};
 pub(crate) use token::TokenError;
 
+/// The account a config's token reaches. There is one today; the name is
+/// in `status` and `snapkeep_stored_bytes{account}` already, so that a
+/// config with several accounts adds names, not a label.
+pub(crate) const DEFAULT_ACCOUNT: &str = "default";
+
 /// Default config location (`--config`, env `SNAPKEEP_CONFIG`).
 pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/snapkeep/config.toml";
 

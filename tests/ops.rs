@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use snapkeep_sim::{Seed, SimStatus};
+use snapkeep_sim::{Seed, SeedSnapshot, SimStatus};
 
 use crate::support::{Daily, Setup, Sim};
 
@@ -220,10 +220,10 @@ fn status_json_matches_the_simulator_and_flags_stale() {
     let seed = Seed::empty()
         .server(1, "web-01")
         .server(2, "db-01")
-        .snapshot(1, old1, t1, SimStatus::Completed)
-        .snapshot(1, old2, t2, SimStatus::Completed)
-        .snapshot(1, "manual", t2, SimStatus::Completed)
-        .snapshot(2, fresh, t3, SimStatus::Completed);
+        .add_snapshot(SeedSnapshot::new(1, old1, t1, SimStatus::Completed).with_size_mb(5120))
+        .add_snapshot(SeedSnapshot::new(1, old2, t2, SimStatus::Completed).with_size_mb(3072))
+        .add_snapshot(SeedSnapshot::new(1, "manual", t2, SimStatus::Completed).with_size_mb(99_999))
+        .add_snapshot(SeedSnapshot::new(2, fresh, t3, SimStatus::Completed).with_size_mb(512));
     let sim = Sim::start(seed);
     let s = Setup::new(
         &sim,
@@ -253,11 +253,40 @@ fn status_json_matches_the_simulator_and_flags_stale() {
     let r2 = row(2);
     assert_eq!(r2["stale"], false);
     assert_eq!(r2["ours"]["completed"], 1);
+    // Stored: our completed items' size_mb (the manual one is not ours).
+    const MIB: u64 = 1_048_576;
+    assert_eq!(r1["ours"]["stored_bytes"], 8192 * MIB);
+    assert_eq!(r2["ours"]["stored_bytes"], 512 * MIB);
+    assert_eq!(
+        report["stored"],
+        serde_json::json!([{
+            "account": "default",
+            "bytes": 8704 * MIB,
+            "without_size": 0,
+            "servers": [
+                {"server_id": 1, "server_name": "web-01", "bytes": 8192 * MIB, "without_size": 0},
+                {"server_id": 2, "server_name": "db-01", "bytes": 512 * MIB, "without_size": 0},
+            ],
+        }])
+    );
     // The table fits 100 columns and says STALE.
     let table = s.run(&["status"]).expect(0).stdout();
     assert!(
         table.contains("STALE") && table.lines().all(|l| l.chars().count() <= 100),
         "{table}"
+    );
+    let stored = &table[table.find("\nstored (").expect("a stored section")..];
+    assert_eq!(
+        &stored[..stored.find("\nnext pass").unwrap_or(stored.len())],
+        "
+stored (our completed items, from VPS.org's size_mb):
+  SERVER             POLICY         KIND ITEMS       STORED
+  1 web-01           daily          snap     2      8.0 GiB
+  1 web-01           server total            2      8.0 GiB
+  2 db-01            daily          snap     1    512.0 MiB
+  2 db-01            server total            1    512.0 MiB
+  account default    total                   3      8.5 GiB
+"
     );
     assert_eq!(sim.count(&["POST", "DELETE"]), 0, "status changes nothing");
 }
