@@ -117,7 +117,10 @@ impl NotifyConfig {
                 channel: Channel::Webhook { url: url.clone() },
             }
         });
-        legacy.into_iter().chain(self.targets.iter().cloned()).collect()
+        legacy
+            .into_iter()
+            .chain(self.targets.iter().cloned())
+            .collect()
     }
 }
 
@@ -174,13 +177,19 @@ pub(crate) struct NotifyTarget {
 #[derive(Debug, Clone)]
 pub(crate) enum Channel {
     /// The JSON bodies `[notify] webhook_url` gets.
-    Webhook { url: String },
+    Webhook {
+        url: String,
+    },
     /// An incoming webhook: `{"text": ...}` (Slack, Mattermost, Discord's
     /// `/slack` endpoint).
-    Slack { url: String },
+    Slack {
+        url: String,
+    },
     /// An ntfy topic URL: the text as the body, `Title`, `Priority` and
     /// `Tags` headers.
-    Ntfy { url: String },
+    Ntfy {
+        url: String,
+    },
     Email(EmailTarget),
 }
 
@@ -1185,7 +1194,9 @@ impl Validator<'_> {
                         self.problem(
                             n.span(),
                             "notify.target.name",
-                            format!("{name:?} is the name of the [notify] {name}_url; choose another"),
+                            format!(
+                                "{name:?} is the name of the [notify] {name}_url; choose another"
+                            ),
                         );
                     } else if out.iter().any(|o| o.name == name) {
                         self.problem(
@@ -1242,7 +1253,10 @@ impl Validator<'_> {
                     });
                     (&email_keys, channel)
                 }
-                "email" => (&url_keys, self.email(t, kind.span(), &key).map(Channel::Email)),
+                "email" => (
+                    &url_keys,
+                    self.email(t, kind.span(), &key).map(Channel::Email),
+                ),
                 other => {
                     let words = ["webhook", "slack", "ntfy", "email"];
                     let hint = words
@@ -1254,7 +1268,11 @@ impl Validator<'_> {
                             || "use \"webhook\", \"slack\", \"ntfy\" or \"email\"".to_owned(),
                             |(_, w)| format!("did you mean \"{w}\"?"),
                         );
-                    self.problem(kind.span(), &key("type"), format!("{other:?} is not a target type; {hint}"));
+                    self.problem(
+                        kind.span(),
+                        &key("type"),
+                        format!("{other:?} is not a target type; {hint}"),
+                    );
                     continue;
                 }
             };
@@ -1263,7 +1281,10 @@ impl Validator<'_> {
                     self.problem(
                         kind.span(),
                         &key(k),
-                        format!("is not a key of a {type_name} target (type = {type_name:?})"),
+                        format!(
+                            "is not a key of {} {type_name} target (type = {type_name:?})",
+                            if type_name == "email" { "an" } else { "a" }
+                        ),
                     );
                 }
             }
@@ -1294,11 +1315,18 @@ impl Validator<'_> {
                 .collect();
         };
         if v.get_ref().is_empty() {
-            self.problem(v.span(), key, "is empty: name at least one event, or remove the target");
+            self.problem(
+                v.span(),
+                key,
+                "is empty: name at least one event, or remove the target",
+            );
         }
         let mut events = BTreeSet::new();
         for e in v.get_ref() {
-            match NotifyEvent::ALL.into_iter().find(|k| k.as_str() == e.get_ref()) {
+            match NotifyEvent::ALL
+                .into_iter()
+                .find(|k| k.as_str() == e.get_ref())
+            {
                 Some(k) => {
                     events.insert(k);
                 }
@@ -1310,8 +1338,14 @@ impl Validator<'_> {
                         .min()
                         .filter(|(d, n)| *d <= (n.len() / 3).max(2));
                     let message = match closest {
-                        Some((_, n)) => format!("{:?} is not an event; did you mean \"{n}\"?", e.get_ref()),
-                        None => format!("{:?} is not an event; use: {}", e.get_ref(), names.join(", ")),
+                        Some((_, n)) => {
+                            format!("{:?} is not an event; did you mean \"{n}\"?", e.get_ref())
+                        }
+                        None => format!(
+                            "{:?} is not an event; use: {}",
+                            e.get_ref(),
+                            names.join(", ")
+                        ),
                     };
                     self.problem(e.span(), key, message);
                 }
@@ -1352,11 +1386,19 @@ impl Validator<'_> {
                 Some(host)
             }
             Some(h) => {
-                self.problem(h.span(), &key("smtp_host"), "is empty: name the SMTP server");
+                self.problem(
+                    h.span(),
+                    &key("smtp_host"),
+                    "is empty: name the SMTP server",
+                );
                 None
             }
             None => {
-                self.problem(span.clone(), &key("smtp_host"), "is missing: an email target sends through an SMTP server");
+                self.problem(
+                    span.clone(),
+                    &key("smtp_host"),
+                    "is missing: an email target sends through an SMTP server",
+                );
                 None
             }
         };
@@ -1364,7 +1406,11 @@ impl Validator<'_> {
             Some(p) => match u16::try_from(*p.get_ref()) {
                 Ok(n) if n > 0 => n,
                 _ => {
-                    self.problem(p.span(), &key("smtp_port"), format!("{} is not a port (1 to 65535)", p.get_ref()));
+                    self.problem(
+                        p.span(),
+                        &key("smtp_port"),
+                        format!("{} is not a port (1 to 65535)", p.get_ref()),
+                    );
                     0
                 }
             },
@@ -1385,23 +1431,38 @@ impl Validator<'_> {
                 Some(f.get_ref().trim().to_owned())
             }
             None => {
-                self.problem(span.clone(), &key("from"), "is missing: the sender's address");
+                self.problem(
+                    span.clone(),
+                    &key("from"),
+                    "is missing: the sender's address",
+                );
                 None
             }
         };
         let to = match &t.to {
             Some(list) if list.get_ref().is_empty() => {
-                self.problem(list.span(), &key("to"), "is empty: list at least one address");
+                self.problem(
+                    list.span(),
+                    &key("to"),
+                    "is empty: list at least one address",
+                );
                 Vec::new()
             }
             Some(list) => {
                 for a in list.get_ref() {
                     mailbox(self, a, "to");
                 }
-                list.get_ref().iter().map(|a| a.get_ref().trim().to_owned()).collect()
+                list.get_ref()
+                    .iter()
+                    .map(|a| a.get_ref().trim().to_owned())
+                    .collect()
             }
             None => {
-                self.problem(span.clone(), &key("to"), "is missing: a list of addresses, e.g. [\"ops@example.com\"]");
+                self.problem(
+                    span.clone(),
+                    &key("to"),
+                    "is missing: a list of addresses, e.g. [\"ops@example.com\"]",
+                );
                 Vec::new()
             }
         };

@@ -397,7 +397,9 @@ impl Fleet {
             // should not keep it until the next one.
             if let Some(n) = hooks.notifier {
                 let now = clock_for_metrics.now();
-                tokio::spawn(async move { n.pass_finished(&report, &retrying, &config, now).await });
+                tokio::spawn(
+                    async move { n.pass_finished(&report, &retrying, &config, now).await },
+                );
             } else {
                 drop(report);
             }

@@ -222,9 +222,10 @@ impl Notifier {
                         ));
                     }
                 }
-                for e in wanted.iter().filter(|e| {
-                    !matches!(e.what, NotifyEvent::Failed | NotifyEvent::Succeeded)
-                }) {
+                for e in wanted
+                    .iter()
+                    .filter(|e| !matches!(e.what, NotifyEvent::Failed | NotifyEvent::Succeeded))
+                {
                     out.push(post(url.clone(), Body::Json(render::webhook_event(e))));
                 }
             }

@@ -175,7 +175,12 @@ mod tests {
         assert_eq!(p.0, "canary-pw-42");
         assert_eq!(format!("{p:?}"), "Password(***)");
         let missing = Password::read(&dir.join("nope")).expect_err("missing");
-        assert!(missing.to_string().starts_with("cannot read password_file "), "{missing}");
+        assert!(
+            missing
+                .to_string()
+                .starts_with("cannot read password_file "),
+            "{missing}"
+        );
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -184,7 +189,9 @@ mod tests {
     #[tokio::test]
     async fn starttls_never_falls_back_to_plain_text() {
         use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let server = tokio::spawn(async move {
             let (stream, _) = listener.accept().await.expect("accept");
@@ -209,8 +216,14 @@ mod tests {
         });
         let t = target(SmtpTls::StartTls, port);
         let m = message(&t, "s", "b".into()).expect("message");
-        let err = send(&t, m, Duration::from_secs(5)).await.expect_err("refused");
-        assert!(err.to_string().starts_with(&format!("SMTP 127.0.0.1:{port}: ")), "{err}");
+        let err = send(&t, m, Duration::from_secs(5))
+            .await
+            .expect_err("refused");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("SMTP 127.0.0.1:{port}: ")),
+            "{err}"
+        );
         let heard = server.await.expect("server");
         assert!(
             !heard.iter().any(|l| l.starts_with("MAIL")),

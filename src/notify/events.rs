@@ -43,7 +43,13 @@ pub(crate) struct Event {
 }
 
 impl Event {
-    fn new(what: NotifyEvent, server_id: u64, server_name: &str, policy: &str, at: DateTime<Utc>) -> Event {
+    fn new(
+        what: NotifyEvent,
+        server_id: u64,
+        server_name: &str,
+        policy: &str,
+        at: DateTime<Utc>,
+    ) -> Event {
         Event {
             what,
             server_id,
@@ -132,7 +138,9 @@ pub(crate) fn from_pass(
             None => {
                 memory.refused.remove(&slot_key);
                 if let Some(newest) = o.report.holdings.newest_completed {
-                    memory.newest.insert(pair.clone(), (newest, o.server_name.clone()));
+                    memory
+                        .newest
+                        .insert(pair.clone(), (newest, o.server_name.clone()));
                 }
                 out.push(event(NotifyEvent::Succeeded));
                 if memory.failing.remove(&pair) {
@@ -256,7 +264,10 @@ mod tests {
 
     /// (event, server) of each event, in order.
     fn told(events: &[Event]) -> Vec<(&'static str, u64)> {
-        events.iter().map(|e| (e.what.as_str(), e.server_id)).collect()
+        events
+            .iter()
+            .map(|e| (e.what.as_str(), e.server_id))
+            .collect()
     }
 
     #[test]
@@ -267,22 +278,59 @@ mod tests {
         let now = at("2025-02-01T03:10:00Z");
         let retrying = HashSet::from([(1, 0)]);
         // A refused first try that will be retried: refused, not failed.
-        let first = from_pass(&pass(vec![failed(1, slot, refused()), ok(2, slot)]), &retrying, &config, now, &mut memory);
+        let first = from_pass(
+            &pass(vec![failed(1, slot, refused()), ok(2, slot)]),
+            &retrying,
+            &config,
+            now,
+            &mut memory,
+        );
         assert_eq!(told(&first), [("refused", 1), ("succeeded", 2)]);
         assert_eq!(first[0].reason, Some("refused"));
         assert_eq!(first[0].tries, 1);
         // Refused again on the retry: said once per slot.
-        let again = from_pass(&pass(vec![failed(1, slot, refused())]), &retrying, &config, now, &mut memory);
+        let again = from_pass(
+            &pass(vec![failed(1, slot, refused())]),
+            &retrying,
+            &config,
+            now,
+            &mut memory,
+        );
         assert_eq!(told(&again), []);
         // The window closes: failed, with the error.
-        let last = from_pass(&pass(vec![failed(1, slot, refused())]), &HashSet::new(), &config, now, &mut memory);
+        let last = from_pass(
+            &pass(vec![failed(1, slot, refused())]),
+            &HashSet::new(),
+            &config,
+            now,
+            &mut memory,
+        );
         assert_eq!(told(&last), [("failed", 1)]);
-        assert!(last[0].error.as_deref().is_some_and(|e| e.contains("cap of 5 snapshots")), "{:?}", last[0].error);
+        assert!(
+            last[0]
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("cap of 5 snapshots")),
+            "{:?}",
+            last[0].error
+        );
         // The next slot succeeds: succeeded, then recovered (once).
         let next = "2025-02-02T03:00:00Z";
-        let back = from_pass(&pass(vec![ok(1, next)]), &HashSet::new(), &config, at("2025-02-02T03:05:00Z"), &mut memory);
+        let back = from_pass(
+            &pass(vec![ok(1, next)]),
+            &HashSet::new(),
+            &config,
+            at("2025-02-02T03:05:00Z"),
+            &mut memory,
+        );
         assert_eq!(told(&back), [("succeeded", 1), ("recovered", 1)]);
-        let later = from_pass(&pass(vec![ok(1, next)]), &HashSet::new(), &config, at("2025-02-02T03:06:00Z"), &mut memory);
+        let later = from_pass(
+            &pass(vec![ok(1, next)]),
+            &HashSet::new(),
+            &config,
+            at("2025-02-02T03:06:00Z"),
+            &mut memory,
+        );
         assert_eq!(told(&later), [("succeeded", 1)]);
     }
 
@@ -292,10 +340,25 @@ mod tests {
         let mut memory = Memory::default();
         let slot = "2025-02-01T03:00:00Z";
         let now = at("2025-02-01T03:10:00Z");
-        let e = JobError::Contention { server_id: 1, rounds: 4 };
-        let first = from_pass(&pass(vec![failed(1, slot, e)]), &HashSet::from([(1, 0)]), &config, now, &mut memory);
+        let e = JobError::Contention {
+            server_id: 1,
+            rounds: 4,
+        };
+        let first = from_pass(
+            &pass(vec![failed(1, slot, e)]),
+            &HashSet::from([(1, 0)]),
+            &config,
+            now,
+            &mut memory,
+        );
         assert_eq!(told(&first), []);
-        let retried = from_pass(&pass(vec![ok(1, slot)]), &HashSet::new(), &config, now, &mut memory);
+        let retried = from_pass(
+            &pass(vec![ok(1, slot)]),
+            &HashSet::new(),
+            &config,
+            now,
+            &mut memory,
+        );
         assert_eq!(told(&retried), [("succeeded", 1)]);
     }
 
@@ -303,20 +366,59 @@ mod tests {
     fn stale_is_told_once_past_crit_after_and_again_only_after_fresh() {
         let config = config();
         let mut memory = Memory::default();
-        from_pass(&pass(vec![ok(1, "2025-02-01T03:00:00Z")]), &HashSet::new(), &config, at("2025-02-01T03:01:00Z"), &mut memory);
-        let e = || JobError::Contention { server_id: 1, rounds: 4 };
+        from_pass(
+            &pass(vec![ok(1, "2025-02-01T03:00:00Z")]),
+            &HashSet::new(),
+            &config,
+            at("2025-02-01T03:01:00Z"),
+            &mut memory,
+        );
+        let e = || JobError::Contention {
+            server_id: 1,
+            rounds: 4,
+        };
         // Two days and an hour later (crit_after: 2 × a day), still failing.
         let now = at("2025-02-03T04:00:00Z");
-        let late = from_pass(&pass(vec![failed(1, "2025-02-03T03:00:00Z", e())]), &HashSet::new(), &config, now, &mut memory);
+        let late = from_pass(
+            &pass(vec![failed(1, "2025-02-03T03:00:00Z", e())]),
+            &HashSet::new(),
+            &config,
+            now,
+            &mut memory,
+        );
         assert_eq!(told(&late), [("failed", 1), ("stale", 1)]);
         let stale = &late[1];
-        assert_eq!((stale.newest, stale.crit_after), (Some(at("2025-02-01T03:00:00Z")), Some(Duration::from_secs(2 * 86_400))));
+        assert_eq!(
+            (stale.newest, stale.crit_after),
+            (
+                Some(at("2025-02-01T03:00:00Z")),
+                Some(Duration::from_secs(2 * 86_400))
+            )
+        );
         assert_eq!(stale.server_name, "web-01");
-        let still = from_pass(&pass(vec![failed(1, "2025-02-04T03:00:00Z", e())]), &HashSet::new(), &config, at("2025-02-04T04:00:00Z"), &mut memory);
+        let still = from_pass(
+            &pass(vec![failed(1, "2025-02-04T03:00:00Z", e())]),
+            &HashSet::new(),
+            &config,
+            at("2025-02-04T04:00:00Z"),
+            &mut memory,
+        );
         assert_eq!(told(&still), [("failed", 1)], "stale once");
         // Fresh again, then stale again much later: told again.
-        from_pass(&pass(vec![ok(1, "2025-02-05T03:00:00Z")]), &HashSet::new(), &config, at("2025-02-05T03:01:00Z"), &mut memory);
-        let again = from_pass(&pass(vec![]), &HashSet::new(), &config, at("2025-02-07T04:00:00Z"), &mut memory);
+        from_pass(
+            &pass(vec![ok(1, "2025-02-05T03:00:00Z")]),
+            &HashSet::new(),
+            &config,
+            at("2025-02-05T03:01:00Z"),
+            &mut memory,
+        );
+        let again = from_pass(
+            &pass(vec![]),
+            &HashSet::new(),
+            &config,
+            at("2025-02-07T04:00:00Z"),
+            &mut memory,
+        );
         assert_eq!(told(&again), [("stale", 1)]);
     }
 
@@ -328,7 +430,13 @@ mod tests {
         paused.report.paused = true;
         let mut resumed = ok(2, "2025-02-01T03:00:00Z");
         resumed.report.nothing_to_resume = true;
-        let events = from_pass(&pass(vec![paused, resumed]), &HashSet::new(), &config, at("2025-02-01T03:01:00Z"), &mut memory);
+        let events = from_pass(
+            &pass(vec![paused, resumed]),
+            &HashSet::new(),
+            &config,
+            at("2025-02-01T03:01:00Z"),
+            &mut memory,
+        );
         assert_eq!(told(&events), []);
     }
 }

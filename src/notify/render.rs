@@ -76,7 +76,9 @@ pub(crate) fn summary(e: &Event) -> String {
                 .newest
                 .and_then(|n| (e.at - n).to_std().ok())
                 .map_or_else(|| "?".to_owned(), compact_duration);
-            let crit = e.crit_after.map_or_else(|| "?".to_owned(), compact_duration);
+            let crit = e
+                .crit_after
+                .map_or_else(|| "?".to_owned(), compact_duration);
             format!(
                 "{head}: the newest completed {} is {age} old, over crit_after {crit}",
                 kind(e)
@@ -124,7 +126,13 @@ pub(crate) fn ntfy(e: &Event) -> Ntfy {
 /// Printable ASCII only (anything else becomes `?`).
 fn ascii(text: &str) -> String {
     text.chars()
-        .map(|c| if c == ' ' || c.is_ascii_graphic() { c } else { '?' })
+        .map(|c| {
+            if c == ' ' || c.is_ascii_graphic() {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect()
 }
 
@@ -284,12 +292,22 @@ mod tests {
             summary(&stale()),
             "nightly on web-01 (server 12345) is stale: the newest completed snapshot is 2d 2h old, over crit_after 2d"
         );
-        let skipped = super::super::events::fire_skipped(7, "hourly", "overtaken by a newer slot while the server was busy", f.at);
+        let skipped = super::super::events::fire_skipped(
+            7,
+            "hourly",
+            "overtaken by a newer slot while the server was busy",
+            f.at,
+        );
         assert_eq!(
             summary(&skipped),
             "hourly on server 7 skipped a fire: overtaken by a newer slot while the server was busy"
         );
-        let recovered = Event { what: NotifyEvent::Recovered, error: None, reason: None, ..failed() };
+        let recovered = Event {
+            what: NotifyEvent::Recovered,
+            error: None,
+            reason: None,
+            ..failed()
+        };
         assert_eq!(
             summary(&recovered),
             "nightly on web-01 (server 12345) recovered: the slot 2025-02-01 03:00 UTC has its snapshot again, after a slot that failed"
@@ -313,14 +331,23 @@ mod tests {
                 body: summary(&f),
             }
         );
-        let ok = Event { what: NotifyEvent::Succeeded, ..failed() };
-        assert_eq!((ntfy(&ok).priority, ntfy(&ok).tags.as_str()), ("low", "heavy_check_mark,snapkeep,succeeded"));
+        let ok = Event {
+            what: NotifyEvent::Succeeded,
+            ..failed()
+        };
+        assert_eq!(
+            (ntfy(&ok).priority, ntfy(&ok).tags.as_str()),
+            ("low", "heavy_check_mark,snapkeep,succeeded")
+        );
     }
 
     #[test]
     fn an_email_names_policy_server_and_what_happened_in_its_subject() {
         let (subject, body) = email(&failed());
-        assert_eq!(subject, "[snapkeep] nightly on web-01 (server 12345) failed");
+        assert_eq!(
+            subject,
+            "[snapkeep] nightly on web-01 (server 12345) failed"
+        );
         assert_eq!(
             body,
             "nightly on web-01 (server 12345) failed: the slot 2025-02-01 03:00 UTC ended without its snapshot after 3 tries: snapshot create failed: VPS.org answered 503
@@ -344,7 +371,13 @@ snapkeep; `snapkeep status` shows every policy on every server.
     fn webhook_bodies_keep_the_legacy_shape() {
         let f = failed();
         assert_eq!(
-            webhook_pass(&[&f], PassFacts { jobs: 4, duration_ms: 1200 }),
+            webhook_pass(
+                &[&f],
+                PassFacts {
+                    jobs: 4,
+                    duration_ms: 1200
+                }
+            ),
             json!({
                 "event": "pass_failed", "jobs": 4, "failed": 1,
                 "server_id": 12345, "policy": "nightly",
@@ -355,7 +388,13 @@ snapkeep; `snapkeep status` shows every policy on every server.
             })
         );
         assert_eq!(
-            webhook_pass(&[], PassFacts { jobs: 2, duration_ms: 5 }),
+            webhook_pass(
+                &[],
+                PassFacts {
+                    jobs: 2,
+                    duration_ms: 5
+                }
+            ),
             json!({"event": "pass_succeeded", "jobs": 2, "failed": 0, "failures": [], "duration_ms": 5})
         );
         let skipped = super::super::events::fire_skipped(7, "hourly", "shutdown", f.at);

@@ -130,7 +130,12 @@ async fn a_failing_target_is_retried_then_counted_and_a_4xx_is_not_retried() {
     ));
     let notifier = quick(Notifier::for_daemon(&config, &metrics, None).expect("configured"));
     notifier
-        .pass_finished(&failed_pass(), &HashSet::new(), &crate::notify::tests::config(), now())
+        .pass_finished(
+            &failed_pass(),
+            &HashSet::new(),
+            &crate::notify::tests::config(),
+            now(),
+        )
         .await;
     assert_eq!(paths(&flaky_seen).len(), 3, "two failures, then delivered");
     assert_eq!(paths(&down_seen).len(), 3, "three tries");
@@ -159,7 +164,12 @@ async fn each_target_gets_its_events_in_its_shape() {
     ));
     let notifier = Notifier::new(&config).expect("configured");
     notifier
-        .pass_finished(&failed_pass(), &HashSet::new(), &crate::notify::tests::config(), now())
+        .pass_finished(
+            &failed_pass(),
+            &HashSet::new(),
+            &crate::notify::tests::config(),
+            now(),
+        )
         .await;
     let got = seen.lock().expect("lock").clone();
     assert_eq!(
