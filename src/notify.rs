@@ -26,10 +26,10 @@ use crate::metrics::Metrics;
 use crate::runner::PassReport;
 
 mod email;
-mod events;
+mod notices;
 mod render;
 
-use events::Event;
+use notices::Notice;
 
 /// At most this many messages per target for one pass (a fleet-wide
 /// outage must not send 5000 emails); the rest are logged.
@@ -45,7 +45,7 @@ pub(crate) struct Notifier {
     /// The legacy webhook (as a target named `webhook`) and `[[notify.target]]`.
     targets: Arc<[NotifyTarget]>,
     /// What earlier passes told (kept across a reload by the daemon).
-    memory: Arc<Mutex<events::Memory>>,
+    memory: Arc<Mutex<notices::Memory>>,
     metrics: Option<Arc<Metrics>>,
     /// The waits between tries.
     waits: [Duration; TRIES - 1],
@@ -119,7 +119,7 @@ impl Notifier {
     }
 
     /// Every target's messages for a finished pass (the events of
-    /// `events::from_pass`, judged at `now` with the `config` the pass
+    /// `notices::from_pass`, judged at `now` with the `config` the pass
     /// ran with), and the ping (`{ping_url}` or `{ping_url}/fail`).
     /// Failures of jobs in `retrying` ((server, policy index) the daemon
     /// fires again for the same slot) are not told: a slot is `failed`
@@ -134,7 +134,7 @@ impl Notifier {
     ) {
         let events = {
             let mut memory = self.memory.lock().expect("notify memory");
-            events::from_pass(report, retrying, config, now, &mut memory)
+            notices::from_pass(report, retrying, config, now, &mut memory)
         };
         let errors = report.outcomes.iter().filter(|o| o.error.is_some()).count();
         let failed = events.iter().any(|e| e.what == NotifyEvent::Failed);
@@ -170,7 +170,7 @@ impl Notifier {
     /// that wants it (and the ping's `/fail`): an operator must hear of a
     /// slot that was never attempted.
     pub(crate) async fn fire_skipped(&self, server_id: u64, policy: &str, reason: &str) {
-        let event = events::fire_skipped(server_id, policy, reason, Utc::now());
+        let event = notices::fire_skipped(server_id, policy, reason, Utc::now());
         let mut sends = JoinSet::new();
         for target in self.targets.iter() {
             let messages = self.messages(target, std::slice::from_ref(&event), None);
@@ -198,17 +198,17 @@ impl Notifier {
     fn messages(
         &self,
         target: &NotifyTarget,
-        events: &[Event],
+        events: &[Notice],
         pass: Option<(render::PassFacts, bool)>,
     ) -> Vec<Outgoing> {
-        let wanted: Vec<&Event> = events
+        let wanted: Vec<&Notice> = events
             .iter()
             .filter(|e| target.events.contains(&e.what))
             .collect();
         let mut out = Vec::new();
         match &target.channel {
             Channel::Webhook { url } => {
-                let failed: Vec<&Event> = wanted
+                let failed: Vec<&Notice> = wanted
                     .iter()
                     .copied()
                     .filter(|e| e.what == NotifyEvent::Failed)

@@ -12,10 +12,10 @@ use serde_json::json;
 use crate::clock::compact_duration;
 use crate::config::NotifyEvent;
 
-use super::events::Event;
+use super::notices::Notice;
 
 /// `web-01 (server 12345)`, or `server 12345` when the name is unknown.
-fn server(e: &Event) -> String {
+fn server(e: &Notice) -> String {
     if e.server_name.is_empty() {
         format!("server {}", e.server_id)
     } else {
@@ -23,11 +23,11 @@ fn server(e: &Event) -> String {
     }
 }
 
-fn kind(e: &Event) -> &'static str {
+fn kind(e: &Notice) -> &'static str {
     e.kind.map_or("restore point", |k| k.as_str())
 }
 
-fn slot(e: &Event) -> String {
+fn slot(e: &Notice) -> String {
     e.slot
         .map_or_else(String::new, |s| s.format("%Y-%m-%d %H:%M UTC").to_string())
 }
@@ -45,12 +45,12 @@ fn verb(what: NotifyEvent) -> &'static str {
 }
 
 /// `nightly on web-01 (server 12345) failed`.
-pub(crate) fn title(e: &Event) -> String {
+pub(crate) fn title(e: &Notice) -> String {
     format!("{} on {} {}", e.policy, server(e), verb(e.what))
 }
 
 /// The whole story in one or two sentences.
-pub(crate) fn summary(e: &Event) -> String {
+pub(crate) fn summary(e: &Notice) -> String {
     let head = title(e);
     let error = e.error.as_deref().unwrap_or("");
     match e.what {
@@ -90,7 +90,7 @@ pub(crate) fn summary(e: &Event) -> String {
 }
 
 /// An incoming-webhook message (Slack, Mattermost, Discord's `/slack`).
-pub(crate) fn slack(e: &Event) -> serde_json::Value {
+pub(crate) fn slack(e: &Notice) -> serde_json::Value {
     json!({ "text": format!("snapkeep: {}", summary(e)) })
 }
 
@@ -105,7 +105,7 @@ pub(crate) struct Ntfy {
     pub(crate) body: String,
 }
 
-pub(crate) fn ntfy(e: &Event) -> Ntfy {
+pub(crate) fn ntfy(e: &Notice) -> Ntfy {
     let (priority, tag) = match e.what {
         NotifyEvent::Failed => ("high", "rotating_light"),
         NotifyEvent::Refused => ("high", "no_entry"),
@@ -137,7 +137,7 @@ fn ascii(text: &str) -> String {
 }
 
 /// An email's subject and plain-text body.
-pub(crate) fn email(e: &Event) -> (String, String) {
+pub(crate) fn email(e: &Notice) -> (String, String) {
     let subject = format!("[snapkeep] {}", title(e));
     let mut body = format!("{}\n\n", summary(e));
     let mut line = |k: &str, v: String| {
@@ -184,7 +184,7 @@ pub(crate) struct PassFacts {
 /// `{"event": "pass_failed", ...}` for a pass's `failed` events (the
 /// first repeated flat for simple receivers), or `pass_succeeded` for a
 /// pass without any: the body `[notify] webhook_url` has always had.
-pub(crate) fn webhook_pass(failed: &[&Event], pass: PassFacts) -> serde_json::Value {
+pub(crate) fn webhook_pass(failed: &[&Notice], pass: PassFacts) -> serde_json::Value {
     let failures: Vec<Failure<'_>> = failed
         .iter()
         .map(|e| Failure {
@@ -212,7 +212,7 @@ pub(crate) fn webhook_pass(failed: &[&Event], pass: PassFacts) -> serde_json::Va
 
 /// The webhook's body for one event that is not a pass's (`fire_skipped`
 /// as always; `recovered`, `stale`, `refused` in the same flat shape).
-pub(crate) fn webhook_event(e: &Event) -> serde_json::Value {
+pub(crate) fn webhook_event(e: &Notice) -> serde_json::Value {
     let mut body = json!({
         "event": e.what.as_str(),
         "server_id": e.server_id,
@@ -251,8 +251,8 @@ mod tests {
         s.parse().expect("time")
     }
 
-    fn failed() -> Event {
-        Event {
+    fn failed() -> Notice {
+        Notice {
             what: NotifyEvent::Failed,
             server_id: 12345,
             server_name: "web-01".into(),
@@ -268,8 +268,8 @@ mod tests {
         }
     }
 
-    fn stale() -> Event {
-        Event {
+    fn stale() -> Notice {
+        Notice {
             what: NotifyEvent::Stale,
             slot: None,
             tries: 0,
@@ -292,7 +292,7 @@ mod tests {
             summary(&stale()),
             "nightly on web-01 (server 12345) is stale: the newest completed snapshot is 2d 2h old, over crit_after 2d"
         );
-        let skipped = super::super::events::fire_skipped(
+        let skipped = super::super::notices::fire_skipped(
             7,
             "hourly",
             "overtaken by a newer slot while the server was busy",
@@ -302,7 +302,7 @@ mod tests {
             summary(&skipped),
             "hourly on server 7 skipped a fire: overtaken by a newer slot while the server was busy"
         );
-        let recovered = Event {
+        let recovered = Notice {
             what: NotifyEvent::Recovered,
             error: None,
             reason: None,
@@ -331,7 +331,7 @@ mod tests {
                 body: summary(&f),
             }
         );
-        let ok = Event {
+        let ok = Notice {
             what: NotifyEvent::Succeeded,
             ..failed()
         };
@@ -397,7 +397,7 @@ snapkeep; `snapkeep status` shows every policy on every server.
             ),
             json!({"event": "pass_succeeded", "jobs": 2, "failed": 0, "failures": [], "duration_ms": 5})
         );
-        let skipped = super::super::events::fire_skipped(7, "hourly", "shutdown", f.at);
+        let skipped = super::super::notices::fire_skipped(7, "hourly", "shutdown", f.at);
         assert_eq!(
             webhook_event(&skipped),
             json!({"event": "fire_skipped", "server_id": 7, "policy": "hourly", "error": "shutdown"})

@@ -20,7 +20,7 @@ use crate::runner::PassReport;
 
 /// One thing to tell, about one (server, policy).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Event {
+pub(crate) struct Notice {
     pub(crate) what: NotifyEvent,
     pub(crate) server_id: u64,
     /// As the provider names it; empty when unknown.
@@ -42,15 +42,15 @@ pub(crate) struct Event {
     pub(crate) at: DateTime<Utc>,
 }
 
-impl Event {
+impl Notice {
     fn new(
         what: NotifyEvent,
         server_id: u64,
         server_name: &str,
         policy: &str,
         at: DateTime<Utc>,
-    ) -> Event {
-        Event {
+    ) -> Notice {
+        Notice {
             what,
             server_id,
             server_name: server_name.to_owned(),
@@ -94,7 +94,7 @@ pub(crate) fn from_pass(
     config: &Config,
     now: DateTime<Utc>,
     memory: &mut Memory,
-) -> Vec<Event> {
+) -> Vec<Notice> {
     let mut out = Vec::new();
     for o in &report.outcomes {
         if o.report.paused {
@@ -106,18 +106,18 @@ pub(crate) fn from_pass(
             .get(o.spec.policy)
             .filter(|p| p.name == o.policy_name)
             .map(|p| p.kind);
-        let event = |what| Event {
+        let event = |what| Notice {
             kind,
             slot: Some(o.spec.slot),
             tries: o.spec.attempt.saturating_add(1),
-            ..Event::new(what, o.spec.server_id, &o.server_name, &o.policy_name, now)
+            ..Notice::new(what, o.spec.server_id, &o.server_name, &o.policy_name, now)
         };
         let slot_key = (o.spec.server_id, o.policy_name.clone(), o.spec.slot);
         match &o.error {
             Some(e) => {
                 let told = || Some(e.to_string());
                 if e.kind() == "refused" && memory.refused.insert(slot_key.clone()) {
-                    out.push(Event {
+                    out.push(Notice {
                         error: told(),
                         reason: Some(e.kind()),
                         ..event(NotifyEvent::Refused)
@@ -126,7 +126,7 @@ pub(crate) fn from_pass(
                 if !retrying.contains(&(o.spec.server_id, o.spec.policy)) {
                     memory.refused.remove(&slot_key);
                     memory.failing.insert(pair);
-                    out.push(Event {
+                    out.push(Notice {
                         error: told(),
                         reason: Some(e.kind()),
                         ..event(NotifyEvent::Failed)
@@ -157,7 +157,7 @@ pub(crate) fn from_pass(
 /// `crit_after` at `now`: told once, until it is fresh again. A pair no
 /// job has seen succeed since the start is not judged here (its failures
 /// are told; `status --check` and `SnapkeepPolicyStale` judge it).
-fn stale(config: &Config, now: DateTime<Utc>, memory: &mut Memory) -> Vec<Event> {
+fn stale(config: &Config, now: DateTime<Utc>, memory: &mut Memory) -> Vec<Notice> {
     let mut out = Vec::new();
     for policy in config.policies.iter().filter(|p| p.enabled) {
         let Some(crit) = policy.alert_thresholds(now).map(|t| t.crit) else {
@@ -172,11 +172,11 @@ fn stale(config: &Config, now: DateTime<Utc>, memory: &mut Memory) -> Vec<Event>
             if !old {
                 memory.stale.remove(&pair);
             } else if memory.stale.insert(pair) {
-                out.push(Event {
+                out.push(Notice {
                     kind: Some(policy.kind),
                     newest: Some(newest),
                     crit_after: Some(crit),
-                    ..Event::new(NotifyEvent::Stale, server, &name, &policy.name, now)
+                    ..Notice::new(NotifyEvent::Stale, server, &name, &policy.name, now)
                 });
             }
         }
@@ -190,10 +190,10 @@ pub(crate) fn fire_skipped(
     policy: &str,
     reason: &str,
     now: DateTime<Utc>,
-) -> Event {
-    Event {
+) -> Notice {
+    Notice {
         error: Some(reason.to_owned()),
-        ..Event::new(NotifyEvent::FireSkipped, server_id, "", policy, now)
+        ..Notice::new(NotifyEvent::FireSkipped, server_id, "", policy, now)
     }
 }
 
@@ -263,7 +263,7 @@ mod tests {
     }
 
     /// (event, server) of each event, in order.
-    fn told(events: &[Event]) -> Vec<(&'static str, u64)> {
+    fn told(events: &[Notice]) -> Vec<(&'static str, u64)> {
         events
             .iter()
             .map(|e| (e.what.as_str(), e.server_id))
