@@ -231,6 +231,19 @@ pub struct SimulateArgs {
         env = "SNAPKEEP_SIMULATE_HTML"
     )]
     pub html: Option<std::path::PathBuf>,
+    /// Estimate storage with every item this size (VPS.org's size_mb): the peak and steady size per server.
+    #[arg(long, value_name = "MB", env = "SNAPKEEP_SIMULATE_SIZE_MB", value_parser = size_mb)]
+    pub size_mb: Option<f64>,
+}
+
+/// `--size-mb`: a positive number of megabytes, at most a petabyte's worth.
+fn size_mb(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(mb) if mb.is_finite() && mb > 0.0 && mb <= 1e9 => Ok(mb),
+        _ => Err(format!(
+            "{text:?} is not a size in MB: use a positive number, e.g. 5120"
+        )),
+    }
 }
 
 #[derive(Debug, Args)]

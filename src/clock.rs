@@ -79,3 +79,19 @@ impl Clock for TokioClock {
         self.start + elapsed
     }
 }
+
+/// A duration for people, two units at most: `45s`, `1h 30m`, `1d 12h`, `3d`.
+pub(crate) fn compact_duration(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (big, big_unit, small, small_unit) = match s {
+        s if s < 60 => return format!("{s}s"),
+        s if s < 3600 => (s / 60, "m", s % 60, "s"),
+        s if s < 86_400 => (s / 3600, "h", s % 3600 / 60, "m"),
+        s => (s / 86_400, "d", s % 86_400 / 3600, "h"),
+    };
+    if small == 0 {
+        format!("{big}{big_unit}")
+    } else {
+        format!("{big}{big_unit} {small}{small_unit}")
+    }
+}

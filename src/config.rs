@@ -30,6 +30,11 @@ use crate::schedule::Schedule;
 pub(crate) use connect::{StartError, load_and_connect};
 pub(crate) use token::TokenError;
 
+/// The account a config's token reaches. There is one today; the name is
+/// in `status` and `snapkeep_stored_bytes{account}` already, so that a
+/// config with several accounts adds names, not a label.
+pub(crate) const DEFAULT_ACCOUNT: &str = "default";
+
 /// Default config location (`--config`, env `SNAPKEEP_CONFIG`).
 pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/snapkeep/config.toml";
 
@@ -90,6 +95,158 @@ pub(crate) struct NotifyConfig {
     /// healthchecks.io-style: `{ping_url}/start`, `{ping_url}`, `{ping_url}/fail`.
     pub(crate) ping_url: Option<String>,
     pub(crate) timeout: Duration,
+    /// `[[notify.target]]`: messages people read, each for the events it
+    /// names. (`webhook_url` is one more target, named `webhook`: see
+    /// [`NotifyConfig::all_targets`].)
+    pub(crate) targets: Vec<NotifyTarget>,
+}
+
+impl NotifyConfig {
+    /// Every target: the `[notify] webhook_url` first (as a webhook target
+    /// named `webhook` for `failed` and `fire_skipped`, and `succeeded`
+    /// with `on_success`: what it always sent), then `[[notify.target]]`.
+    pub(crate) fn all_targets(&self) -> Vec<NotifyTarget> {
+        let legacy = self.webhook_url.as_ref().map(|url| {
+            let mut events = BTreeSet::from([NotifyEvent::Failed, NotifyEvent::FireSkipped]);
+            if self.on_success {
+                events.insert(NotifyEvent::Succeeded);
+            }
+            NotifyTarget {
+                name: "webhook".to_owned(),
+                events,
+                channel: Channel::Webhook { url: url.clone() },
+            }
+        });
+        legacy
+            .into_iter()
+            .chain(self.targets.iter().cloned())
+            .collect()
+    }
+}
+
+/// What a notification target can be told of (`events = [...]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum NotifyEvent {
+    /// A slot ended without its restore point (retries over, or `--run-now`).
+    Failed,
+    /// A (server, policy) succeeded after a `failed`.
+    Recovered,
+    /// Its newest completed item got older than `crit_after`.
+    Stale,
+    /// A job was refused: no room at the cap, nothing of its own may go.
+    Refused,
+    /// A scheduled fire did not run.
+    FireSkipped,
+    /// A job made (or found) its slot's restore point.
+    Succeeded,
+}
+
+impl NotifyEvent {
+    pub(crate) const ALL: [NotifyEvent; 6] = [
+        NotifyEvent::Failed,
+        NotifyEvent::Recovered,
+        NotifyEvent::Stale,
+        NotifyEvent::Refused,
+        NotifyEvent::FireSkipped,
+        NotifyEvent::Succeeded,
+    ];
+
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            NotifyEvent::Failed => "failed",
+            NotifyEvent::Recovered => "recovered",
+            NotifyEvent::Stale => "stale",
+            NotifyEvent::Refused => "refused",
+            NotifyEvent::FireSkipped => "fire_skipped",
+            NotifyEvent::Succeeded => "succeeded",
+        }
+    }
+}
+
+/// One `[[notify.target]]`, validated.
+#[derive(Debug, Clone)]
+pub(crate) struct NotifyTarget {
+    /// `name`, or `{type}-{n}` (the n-th target): the log's and
+    /// `snapkeep_notify_failures_total`'s `target`.
+    pub(crate) name: String,
+    pub(crate) events: BTreeSet<NotifyEvent>,
+    pub(crate) channel: Channel,
+}
+
+/// Where a target's messages go, and in which form.
+#[derive(Debug, Clone)]
+pub(crate) enum Channel {
+    /// The JSON bodies `[notify] webhook_url` gets.
+    Webhook {
+        url: String,
+    },
+    /// An incoming webhook: `{"text": ...}` (Slack, Mattermost, Discord's
+    /// `/slack` endpoint).
+    Slack {
+        url: String,
+    },
+    /// An ntfy topic URL: the text as the body, `Title`, `Priority` and
+    /// `Tags` headers.
+    Ntfy {
+        url: String,
+    },
+    Email(EmailTarget),
+}
+
+impl Channel {
+    pub(crate) fn type_name(&self) -> &'static str {
+        match self {
+            Channel::Webhook { .. } => "webhook",
+            Channel::Slack { .. } => "slack",
+            Channel::Ntfy { .. } => "ntfy",
+            Channel::Email(_) => "email",
+        }
+    }
+}
+
+/// `type = "email"`: one message per event over SMTP.
+#[derive(Debug, Clone)]
+pub(crate) struct EmailTarget {
+    pub(crate) smtp_host: String,
+    pub(crate) smtp_port: u16,
+    pub(crate) tls: SmtpTls,
+    /// As written (`"snapkeep <snapkeep@example.com>"`), checked to parse.
+    pub(crate) from: String,
+    pub(crate) to: Vec<String>,
+    pub(crate) username: Option<String>,
+    /// Read at each send (a rotated password is picked up), never logged.
+    pub(crate) password_file: Option<PathBuf>,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SmtpTls {
+    /// Plain connect, then STARTTLS, required (port 587).
+    StartTls,
+    /// TLS from the first byte (SMTPS, port 465).
+    Implicit,
+    /// No TLS at all: only to a loopback host (a local relay).
+    None,
+}
+
+impl SmtpTls {
+    pub(crate) fn default_port(self) -> u16 {
+        match self {
+            SmtpTls::StartTls => 587,
+            SmtpTls::Implicit => 465,
+            SmtpTls::None => 25,
+        }
+    }
+}
+
+/// Whether `host` names this machine: `localhost`, 127.0.0.0/8 or ::1
+/// (the only place `tls = "none"` may send a message and a password).
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// One validated `[[policy]]`.
@@ -302,6 +459,19 @@ pub(crate) fn parse_at(
         problems,
     };
     let mut root = toml::de::DeTable::parse(text).map_err(|e| invalid(vec![problem(&e)]))?;
+    // `[[notify]]` cannot live beside `[notify]` under one key: say where
+    // targets go instead of serde's "invalid type: sequence".
+    if let Some(v) = root.get_ref().get("notify") {
+        if matches!(v.get_ref(), toml::de::DeValue::Array(_)) {
+            let (line, column) = position(text, v.span().start);
+            return Err(invalid(vec![Problem {
+                line,
+                column,
+                key: "notify".into(),
+                message: "[[notify]] is not how targets are written: use [[notify.target]] (with type = \"webhook\", \"slack\", \"ntfy\" or \"email\"); [notify] keeps webhook_url, ping_url, on_success and timeout".into(),
+            }]));
+        }
+    }
     // An unknown key (a typo) is reported with the closest allowed one and
     // taken out, so the rest of the file is still checked.
     let mut unknown = Vec::new();
@@ -466,6 +636,27 @@ struct RawNotify {
     on_success: Option<Spanned<bool>>,
     ping_url: Option<Spanned<String>>,
     timeout: Option<Spanned<String>>,
+    #[serde(default)]
+    target: Vec<Spanned<RawTarget>>,
+}
+
+/// One `[[notify.target]]` as written: every key optional here, so that
+/// validation can say which one a type needs or does not take.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    name: Option<Spanned<String>>,
+    #[serde(rename = "type")]
+    kind: Option<Spanned<String>>,
+    events: Option<Spanned<Vec<Spanned<String>>>>,
+    url: Option<Spanned<String>>,
+    smtp_host: Option<Spanned<String>>,
+    smtp_port: Option<Spanned<i64>>,
+    tls: Option<Spanned<String>>,
+    from: Option<Spanned<String>>,
+    to: Option<Spanned<Vec<Spanned<String>>>>,
+    username: Option<Spanned<String>>,
+    password_file: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -920,6 +1111,7 @@ impl Validator<'_> {
                 "notify.timeout",
                 Duration::from_secs(10),
             ),
+            targets: self.targets(&raw.notify.target),
         };
         let builtin = Inherited {
             timezone: Tz::UTC,
@@ -981,6 +1173,325 @@ impl Validator<'_> {
             orphan_grace,
             warnings,
         }
+    }
+
+    /// `[[notify.target]]`: each valid one; a problem for each mistake.
+    fn targets(&mut self, raw: &[Spanned<RawTarget>]) -> Vec<NotifyTarget> {
+        let mut out: Vec<NotifyTarget> = Vec::new();
+        for (index, t) in raw.iter().enumerate() {
+            let before = self.problems.len();
+            let span = t.span();
+            let t = t.get_ref();
+            let name = match &t.name {
+                Some(n) => {
+                    let name = n.get_ref().trim().to_owned();
+                    if name.is_empty()
+                        || !name
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                    {
+                        self.problem(
+                            n.span(),
+                            "notify.target.name",
+                            format!("{name:?} is not allowed: use letters, digits, '_' and '-' (it labels logs and snapkeep_notify_failures_total)"),
+                        );
+                    } else if name == "webhook" || name == "ping" {
+                        self.problem(
+                            n.span(),
+                            "notify.target.name",
+                            format!(
+                                "{name:?} is the name of the [notify] {name}_url; choose another"
+                            ),
+                        );
+                    } else if out.iter().any(|o| o.name == name) {
+                        self.problem(
+                            n.span(),
+                            "notify.target.name",
+                            format!("{name:?} is used by an earlier target: names must be unique"),
+                        );
+                    }
+                    Some(name)
+                }
+                None => None,
+            };
+            let key = |k: &str| match &name {
+                Some(n) => format!("notify.target.{n}.{k}"),
+                None => format!("notify.target.{k}"),
+            };
+            let events = self.notify_events(&t.events, &key("events"));
+            let Some(kind) = &t.kind else {
+                self.problem(
+                    span,
+                    &key("type"),
+                    "is missing: set type = \"webhook\", \"slack\", \"ntfy\" or \"email\"",
+                );
+                continue;
+            };
+            let url_keys: [(&str, bool); 1] = [("url", t.url.is_some())];
+            let email_keys = [
+                ("smtp_host", t.smtp_host.is_some()),
+                ("smtp_port", t.smtp_port.is_some()),
+                ("tls", t.tls.is_some()),
+                ("from", t.from.is_some()),
+                ("to", t.to.is_some()),
+                ("username", t.username.is_some()),
+                ("password_file", t.password_file.is_some()),
+            ];
+            let type_name = kind.get_ref().as_str();
+            let (wrong, channel): (&[(&str, bool)], Option<Channel>) = match type_name {
+                "webhook" | "slack" | "ntfy" => {
+                    let url = match &t.url {
+                        Some(_) => self.http_url(&t.url, &key("url")),
+                        None => {
+                            self.problem(
+                                kind.span(),
+                                &key("url"),
+                                format!("is missing: a {type_name} target posts to its url"),
+                            );
+                            None
+                        }
+                    };
+                    let channel = url.map(|url| match type_name {
+                        "webhook" => Channel::Webhook { url },
+                        "slack" => Channel::Slack { url },
+                        _ => Channel::Ntfy { url },
+                    });
+                    (&email_keys, channel)
+                }
+                "email" => (
+                    &url_keys,
+                    self.email(t, kind.span(), &key).map(Channel::Email),
+                ),
+                other => {
+                    let words = ["webhook", "slack", "ntfy", "email"];
+                    let hint = words
+                        .iter()
+                        .map(|w| (edit_distance(other, w), *w))
+                        .min()
+                        .filter(|(d, _)| *d <= 2)
+                        .map_or_else(
+                            || "use \"webhook\", \"slack\", \"ntfy\" or \"email\"".to_owned(),
+                            |(_, w)| format!("did you mean \"{w}\"?"),
+                        );
+                    self.problem(
+                        kind.span(),
+                        &key("type"),
+                        format!("{other:?} is not a target type; {hint}"),
+                    );
+                    continue;
+                }
+            };
+            for (k, set) in wrong {
+                if *set {
+                    self.problem(
+                        kind.span(),
+                        &key(k),
+                        format!(
+                            "is not a key of {} {type_name} target (type = {type_name:?})",
+                            if type_name == "email" { "an" } else { "a" }
+                        ),
+                    );
+                }
+            }
+            if self.problems.len() != before {
+                continue;
+            }
+            if let Some(channel) = channel {
+                out.push(NotifyTarget {
+                    name: name.unwrap_or_else(|| format!("{}-{}", channel.type_name(), index + 1)),
+                    events,
+                    channel,
+                });
+            }
+        }
+        out
+    }
+
+    /// `events = [...]`; unset: every event but `succeeded`.
+    fn notify_events(
+        &mut self,
+        value: &Option<Spanned<Vec<Spanned<String>>>>,
+        key: &str,
+    ) -> BTreeSet<NotifyEvent> {
+        let Some(v) = value else {
+            return NotifyEvent::ALL
+                .into_iter()
+                .filter(|e| *e != NotifyEvent::Succeeded)
+                .collect();
+        };
+        if v.get_ref().is_empty() {
+            self.problem(
+                v.span(),
+                key,
+                "is empty: name at least one event, or remove the target",
+            );
+        }
+        let mut events = BTreeSet::new();
+        for e in v.get_ref() {
+            match NotifyEvent::ALL
+                .into_iter()
+                .find(|k| k.as_str() == e.get_ref())
+            {
+                Some(k) => {
+                    events.insert(k);
+                }
+                None => {
+                    let names: Vec<&str> = NotifyEvent::ALL.iter().map(|k| k.as_str()).collect();
+                    let closest = names
+                        .iter()
+                        .map(|n| (edit_distance(e.get_ref(), n), *n))
+                        .min()
+                        .filter(|(d, n)| *d <= (n.len() / 3).max(2));
+                    let message = match closest {
+                        Some((_, n)) => {
+                            format!("{:?} is not an event; did you mean \"{n}\"?", e.get_ref())
+                        }
+                        None => format!(
+                            "{:?} is not an event; use: {}",
+                            e.get_ref(),
+                            names.join(", ")
+                        ),
+                    };
+                    self.problem(e.span(), key, message);
+                }
+            }
+        }
+        events
+    }
+
+    /// The keys of a `type = "email"` target.
+    fn email(
+        &mut self,
+        t: &RawTarget,
+        span: std::ops::Range<usize>,
+        key: &dyn Fn(&str) -> String,
+    ) -> Option<EmailTarget> {
+        let before = self.problems.len();
+        let tls = self.choice(
+            &t.tls,
+            &key("tls"),
+            &[
+                ("starttls", SmtpTls::StartTls),
+                ("implicit", SmtpTls::Implicit),
+                ("none", SmtpTls::None),
+            ],
+            SmtpTls::StartTls,
+        );
+        let host = match &t.smtp_host {
+            Some(h) if !h.get_ref().trim().is_empty() => {
+                let host = h.get_ref().trim().to_owned();
+                if tls == SmtpTls::None && !is_loopback_host(&host) {
+                    let at = t.tls.as_ref().map_or(h.span(), |v| v.span());
+                    self.problem(
+                        at,
+                        &key("tls"),
+                        format!("\"none\" sends mail and password in the clear: allowed only to a loopback host (localhost, 127.0.0.1, ::1), not {host:?}; use \"starttls\" or \"implicit\""),
+                    );
+                }
+                Some(host)
+            }
+            Some(h) => {
+                self.problem(
+                    h.span(),
+                    &key("smtp_host"),
+                    "is empty: name the SMTP server",
+                );
+                None
+            }
+            None => {
+                self.problem(
+                    span.clone(),
+                    &key("smtp_host"),
+                    "is missing: an email target sends through an SMTP server",
+                );
+                None
+            }
+        };
+        let port = match &t.smtp_port {
+            Some(p) => match u16::try_from(*p.get_ref()) {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    self.problem(
+                        p.span(),
+                        &key("smtp_port"),
+                        format!("{} is not a port (1 to 65535)", p.get_ref()),
+                    );
+                    0
+                }
+            },
+            None => tls.default_port(),
+        };
+        let mailbox = |this: &mut Self, v: &Spanned<String>, k: &str| {
+            if v.get_ref().parse::<lettre::message::Mailbox>().is_err() {
+                this.problem(
+                    v.span(),
+                    &key(k),
+                    format!("{:?} is not an email address (write \"ops@example.com\" or \"Ops <ops@example.com>\")", v.get_ref()),
+                );
+            }
+        };
+        let from = match &t.from {
+            Some(f) => {
+                mailbox(self, f, "from");
+                Some(f.get_ref().trim().to_owned())
+            }
+            None => {
+                self.problem(
+                    span.clone(),
+                    &key("from"),
+                    "is missing: the sender's address",
+                );
+                None
+            }
+        };
+        let to = match &t.to {
+            Some(list) if list.get_ref().is_empty() => {
+                self.problem(
+                    list.span(),
+                    &key("to"),
+                    "is empty: list at least one address",
+                );
+                Vec::new()
+            }
+            Some(list) => {
+                for a in list.get_ref() {
+                    mailbox(self, a, "to");
+                }
+                list.get_ref()
+                    .iter()
+                    .map(|a| a.get_ref().trim().to_owned())
+                    .collect()
+            }
+            None => {
+                self.problem(
+                    span.clone(),
+                    &key("to"),
+                    "is missing: a list of addresses, e.g. [\"ops@example.com\"]",
+                );
+                Vec::new()
+            }
+        };
+        match (&t.username, &t.password_file) {
+            (Some(u), None) => self.problem(
+                u.span(),
+                &key("password_file"),
+                "is missing: username needs a password_file (a file with the password, mode 0600; never the password itself)",
+            ),
+            (None, Some(p)) => self.problem(p.span(), &key("username"), "is missing: password_file needs a username"),
+            _ => {}
+        }
+        if self.problems.len() != before {
+            return None;
+        }
+        Some(EmailTarget {
+            smtp_host: host?,
+            smtp_port: port,
+            tls,
+            from: from?,
+            to,
+            username: t.username.as_ref().map(|u| u.get_ref().clone()),
+            password_file: t.password_file.as_ref().map(|p| PathBuf::from(p.get_ref())),
+        })
     }
 
     fn api(&mut self, raw: &RawApi, warnings: &mut Vec<String>) -> ApiConfig {

@@ -164,7 +164,7 @@ pub(crate) async fn run_loop<P: Passes>(
         queued: BTreeMap::new(),
         hooks: Hooks {
             metrics: Arc::clone(&metrics),
-            notifier: Notifier::new(&config.notify),
+            notifier: Notifier::for_daemon(&config.notify, &metrics, None),
             board,
         },
         done: mpsc::unbounded_channel(),
@@ -243,7 +243,7 @@ pub(crate) async fn run_loop<P: Passes>(
                             if new_config.metrics.listen != config.metrics.listen {
                                 warn!("metrics.listen changed; the new address takes effect after a restart");
                             }
-                            fleet.hooks.notifier = Notifier::new(&new_config.notify);
+                            fleet.hooks.notifier = Notifier::for_daemon(&new_config.notify, &metrics, fleet.hooks.notifier.as_ref());
                             let (new_table, dropped) = table.reload(&config, &new_config, clock.now());
                             table = new_table;
                             for d in dropped {
@@ -408,7 +408,10 @@ impl Fleet {
             // A fleet's pass leaves tens of MB of freed heap behind; the daemon
             // should not keep it until the next one.
             if let Some(n) = hooks.notifier {
-                tokio::spawn(async move { n.pass_finished(&report, &retrying).await });
+                let now = clock_for_metrics.now();
+                tokio::spawn(
+                    async move { n.pass_finished(&report, &retrying, &config, now).await },
+                );
             } else {
                 drop(report);
             }

@@ -27,6 +27,21 @@ pub(crate) struct Item {
     pub(crate) label: String,
     pub(crate) status: Status,
     pub(crate) created_at: DateTime<Utc>,
+    /// Bytes stored, from the provider's `size_mb` (see [`mb_to_bytes`]);
+    /// `None` while it is not stated (an item in progress, an odd value).
+    pub(crate) size_bytes: Option<u64>,
+}
+
+/// Bytes in one of VPS.org's `size_mb` megabytes: its sizes are binary
+/// (a 5 GiB disk's snapshot is `"size_mb": 5120`).
+pub(crate) const BYTES_PER_MB: f64 = 1_048_576.0;
+
+/// `size_mb` in bytes. The lenient decoding already turned a negative or
+/// non-finite value into `None`; the cast saturates, so no size panics.
+pub(crate) fn mb_to_bytes(size_mb: Option<f64>) -> Option<u64> {
+    size_mb
+        .filter(|mb| mb.is_finite() && *mb >= 0.0)
+        .map(|mb| (mb * BYTES_PER_MB).round() as u64)
 }
 
 impl From<Snapshot> for Item {
@@ -38,6 +53,7 @@ impl From<Snapshot> for Item {
             label: s.name,
             status: s.status,
             created_at: s.created_at,
+            size_bytes: mb_to_bytes(s.size_mb),
         }
     }
 }
@@ -51,6 +67,7 @@ impl From<Backup> for Item {
             label: b.description.unwrap_or_default(),
             status: b.status,
             created_at: b.created_at,
+            size_bytes: mb_to_bytes(b.size_mb),
         }
     }
 }
@@ -273,7 +290,7 @@ impl Poller {
         server_id: u64,
         id: u64,
         timeout: Duration,
-    ) -> Result<(), WaitError> {
+    ) -> Result<Option<u64>, WaitError> {
         let mut rx = self.tx.subscribe();
         rx.mark_unchanged();
         let _registration = Registration::new(self, server_id, Want::Id(id));
@@ -296,7 +313,7 @@ impl Poller {
                     Some(item) => {
                         missing_since = None;
                         match &item.status {
-                            Status::Completed => return Ok(()),
+                            Status::Completed => return Ok(item.size_bytes),
                             Status::Failed => {
                                 return Err(WaitError::Failed(item.status.as_str().to_owned()));
                             }

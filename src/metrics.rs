@@ -9,6 +9,8 @@
 //! reload): a removed pair's series go, so neither a dashboard nor the
 //! staleness alert shows a policy that no longer exists, and
 //! `snapkeep_policy_paused` marks the pairs that are paused.
+//! `snapkeep_stored_bytes` is what each pair's latest job saw of its
+//! completed items' sizes (what VPS.org bills).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -23,7 +25,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::api::CallStats;
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_ACCOUNT};
 use crate::provider::Kind;
 use crate::runner::PassReport;
 
@@ -31,6 +33,22 @@ use crate::runner::PassReport;
 struct JobLabels {
     server: String,
     policy: String,
+}
+
+/// `snapkeep_stored_bytes`: per account (one, `default`, today), server,
+/// policy and kind.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StoredLabels {
+    account: String,
+    server: String,
+    policy: String,
+    kind: String,
+}
+
+/// `snapkeep_notify_failures_total`: per notification target.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct NotifyLabels {
+    target: String,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -95,6 +113,8 @@ struct Pairs {
     skipped: BTreeSet<SkipLabels>,
     /// The config's pairs, once `retain_pairs` ran (before: any pair).
     configured: Option<BTreeSet<(String, String)>>,
+    /// Each configured policy's kind (the `kind` of `snapkeep_stored_bytes`).
+    kinds: BTreeMap<String, &'static str>,
 }
 
 #[derive(Debug, Default)]
@@ -108,6 +128,8 @@ pub(crate) struct Metrics {
     registry: Registry,
     last_success: Family<JobLabels, Gauge<f64, AtomicU64>>,
     items: Family<ItemLabels, Gauge>,
+    stored: Family<StoredLabels, Gauge>,
+    notify_failures: Family<NotifyLabels, Counter>,
     keep_shortfall: Family<JobLabels, Gauge>,
     api_requests: Family<ApiLabels, Counter>,
     retries: Counter,
@@ -151,6 +173,18 @@ impl Metrics {
             "items",
             "Items on a server by state, from a policy's point of view (completed, in_progress, failed, unknown: ours; not_ours: everyone else's)",
             items.clone(),
+        );
+        let stored = Family::<StoredLabels, Gauge>::default();
+        registry.register(
+            "stored_bytes",
+            "Bytes a policy's completed items hold on a server, from VPS.org's size_mb (items without a size left out), as the policy's latest job saw them",
+            stored.clone(),
+        );
+        let notify_failures = Family::<NotifyLabels, Counter>::default();
+        registry.register(
+            "notify_failures",
+            "Notifications not delivered after their retries, by target (the pass is unaffected)",
+            notify_failures.clone(),
         );
         let keep_shortfall = Family::<JobLabels, Gauge>::default();
         registry.register(
@@ -237,6 +271,8 @@ impl Metrics {
             undecodable,
             last_success,
             items,
+            stored,
+            notify_failures,
             keep_shortfall,
             api_requests,
             retries,
@@ -286,6 +322,19 @@ impl Metrics {
                     self.keep_shortfall
                         .get_or_create(&job)
                         .set(i64::try_from(h.shortfall).unwrap_or(i64::MAX));
+                    self.stored
+                        .get_or_create(&StoredLabels {
+                            account: DEFAULT_ACCOUNT.to_owned(),
+                            server: job.server.clone(),
+                            policy: job.policy.clone(),
+                            kind: pairs
+                                .kinds
+                                .get(&job.policy)
+                                .copied()
+                                .unwrap_or("unknown")
+                                .to_owned(),
+                        })
+                        .set(i64::try_from(h.stored_bytes).unwrap_or(i64::MAX));
                     let counts = [h.completed, h.in_progress, h.failed, h.unknown, h.not_ours];
                     for (state, n) in STATES.into_iter().zip(counts) {
                         self.items
@@ -416,6 +465,14 @@ impl Metrics {
                 }
                 !same
             });
+            for kind in Kind::ALL {
+                self.stored.remove(&StoredLabels {
+                    account: DEFAULT_ACCOUNT.to_owned(),
+                    server: job.server.clone(),
+                    policy: job.policy.clone(),
+                    kind: kind.as_str().to_owned(),
+                });
+            }
             for state in STATES {
                 self.items.remove(&ItemLabels {
                     server: job.server.clone(),
@@ -444,6 +501,11 @@ impl Metrics {
         }
         pairs.exported.extend(configured.iter().cloned());
         pairs.configured = Some(configured);
+        pairs.kinds = config
+            .policies
+            .iter()
+            .map(|p| (p.name.clone(), p.kind.as_str()))
+            .collect();
     }
 
     /// Sets `snapkeep_orphans{kind}` from a listing of the whole account
@@ -464,6 +526,15 @@ impl Metrics {
                 kind: kind.as_str(),
             })
             .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// A notification to `target` was not delivered (its retries too).
+    pub(crate) fn notify_failed(&self, target: &str) {
+        self.notify_failures
+            .get_or_create(&NotifyLabels {
+                target: target.to_owned(),
+            })
+            .inc();
     }
 
     pub(crate) fn tick(&self) {
@@ -518,6 +589,66 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pass_on_server_1(stored_bytes: u64) -> PassReport {
+        use crate::rotation::{Holdings, JobReport};
+        use crate::runner::{JobOutcome, JobSpec};
+        PassReport {
+            outcomes: vec![JobOutcome {
+                spec: JobSpec::new(1, 0, "2025-02-01T03:00:00Z".parse().expect("time")),
+                server_name: "web-01".into(),
+                policy_name: "n".into(),
+                report: JobReport {
+                    holdings: Holdings {
+                        completed: 2,
+                        stored_bytes,
+                        ..Holdings::default()
+                    },
+                    ..JobReport::default()
+                },
+                error: None,
+                duration: Duration::ZERO,
+            }],
+            ..PassReport::default()
+        }
+    }
+
+    #[test]
+    fn stored_bytes_per_account_server_policy_and_kind_follow_the_config() {
+        let m = Metrics::new();
+        let config = |text: &str| crate::config::parse_str(text, "t").expect("valid");
+        m.retain_pairs(&config(
+            "[[policy]]\nname = \"n\"\nkind = \"backup\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n",
+        ));
+        m.record_pass(&pass_on_server_1(5_368_709_120), 0.0);
+        let text = m.render(&CallStats::default());
+        assert!(
+            text.contains(
+                "snapkeep_stored_bytes{account=\"default\",server=\"1\",policy=\"n\",kind=\"backup\"} 5368709120\n"
+            ),
+            "{text}"
+        );
+        m.retain_pairs(&config(
+            "[[policy]]\nname = \"other\"\nkind = \"backup\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n",
+        ));
+        let text = m.render(&CallStats::default());
+        assert!(
+            !text.contains("snapkeep_stored_bytes{"),
+            "a removed pair's series goes: {text}"
+        );
+    }
+
+    #[test]
+    fn notify_failures_are_counted_per_target() {
+        let m = Metrics::new();
+        m.notify_failed("ops-mail");
+        m.notify_failed("ops-mail");
+        let text = m.render(&CallStats::default());
+        assert!(
+            text.contains("snapkeep_notify_failures_total{target=\"ops-mail\"} 2\n"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn orphans_gauge_per_kind() {

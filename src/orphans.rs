@@ -183,6 +183,7 @@ mod tests {
             label: label.into(),
             status: Status::Completed,
             created_at: Utc.with_ymd_and_hms(2025, 1, 5, 3, 0, 5).unwrap(),
+            size_bytes: None,
         }
     }
 
@@ -267,6 +268,7 @@ keep_last = 2
         Item {
             status,
             created_at: Utc.with_ymd_and_hms(2025, 1, day, 3, 0, 5).unwrap(),
+            size_bytes: None,
             ..item(id, server_id, label)
         }
     }

@@ -513,6 +513,7 @@ impl Job<'_> {
                 label: label.to_owned(),
                 status: Status::Completed,
                 created_at: self.slot,
+                size_bytes: None,
             });
             return Ok(Attempt::Done);
         }
@@ -913,7 +914,8 @@ impl Job<'_> {
                 return Ok(());
             }
             // In progress, or a status nobody documented: wait either way.
-            self.wait(keeper, &report.server_name).await?;
+            // Its size is known only now (`Holdings::stored_bytes`).
+            items[at].size_bytes = self.wait(keeper, &report.server_name).await?;
             items[at].status = Status::Completed;
         }
         let duplicates: Vec<Item> = items
@@ -1075,8 +1077,8 @@ impl Job<'_> {
         }
     }
 
-    /// Waits until `item` is completed.
-    async fn wait(&self, item: &Item, server_name: &str) -> Result<(), JobError> {
+    /// Waits until `item` is completed; its size as then listed.
+    async fn wait(&self, item: &Item, server_name: &str) -> Result<Option<u64>, JobError> {
         let started = Instant::now();
         self.audit(Action::Wait, server_name)
             .about(item)
@@ -1090,12 +1092,12 @@ impl Job<'_> {
             .wait_for(self.server_id, item.id, self.policy.wait_timeout)
             .await
         {
-            Ok(()) => {
+            Ok(size) => {
                 self.audit(Action::Completed, server_name)
                     .about(item)
                     .took(started.elapsed())
                     .emit();
-                Ok(())
+                Ok(size)
             }
             Err(source) => {
                 let err = JobError::Wait {
@@ -1366,6 +1368,12 @@ pub(crate) struct Holdings {
     pub(crate) can_hold: usize,
     /// How many fewer than its keep rules ask (within the cap) that is.
     pub(crate) shortfall: usize,
+    /// Bytes our completed items hold, from the provider's `size_mb`
+    /// (`status`, `snapkeep_stored_bytes`).
+    pub(crate) stored_bytes: u64,
+    /// Our completed items whose size the provider did not state (not in
+    /// `stored_bytes`: it is then a lower bound).
+    pub(crate) without_size: usize,
     /// When the newest completed item of ours was made (its slot).
     #[serde(skip)]
     pub(crate) newest_completed: Option<DateTime<Utc>>,
@@ -1386,6 +1394,10 @@ pub(crate) fn holdings(policy: &Policy, all_policies: &[Policy], items: &[Item])
                 Status::Completed => {
                     h.completed += 1;
                     h.newest_completed = h.newest_completed.max(Some(slot));
+                    match it.size_bytes {
+                        Some(b) => h.stored_bytes = h.stored_bytes.saturating_add(b),
+                        None => h.without_size += 1,
+                    }
                 }
                 Status::InProgress => h.in_progress += 1,
                 Status::Failed => h.failed += 1,

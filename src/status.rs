@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::api::{ApiError, Client};
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_ACCOUNT};
 use crate::inventory::{self, Item};
 use crate::metrics::RetryState;
 use crate::naming;
@@ -35,6 +35,27 @@ use crate::rotation::{self, Holdings};
 pub(crate) struct Report {
     pub(crate) pairs: Vec<Row>,
     pub(crate) orphans: Vec<OrphanRow>,
+    /// Per account, what our completed items store (each pair's is in its
+    /// `ours.stored_bytes`).
+    pub(crate) stored: Vec<AccountStored>,
+}
+
+/// What one account's servers store in items of our policies.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct AccountStored {
+    pub(crate) account: &'static str,
+    pub(crate) bytes: u64,
+    /// Completed items without a stated size (`bytes` is then a lower bound).
+    pub(crate) without_size: usize,
+    pub(crate) servers: Vec<ServerStored>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct ServerStored {
+    pub(crate) server_id: u64,
+    pub(crate) server_name: String,
+    pub(crate) bytes: u64,
+    pub(crate) without_size: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -178,12 +199,44 @@ pub(crate) fn attach_retries(rows: &mut [Row], retries: &[RetryState]) {
 
 /// Pure: rows and orphans; `now` injected.
 pub(crate) fn report(config: &Config, inventories: &Inventories, now: DateTime<Utc>) -> Report {
+    let pairs = rows(config, inventories, now);
     Report {
-        pairs: rows(config, inventories, now),
+        stored: vec![stored(&pairs)],
+        pairs,
         orphans: find_orphans(config, inventories, now)
             .iter()
             .map(OrphanRow::from)
             .collect(),
+    }
+}
+
+/// The account's stored bytes: each server's pairs summed, servers in
+/// the order they first appear.
+pub(crate) fn stored(rows: &[Row]) -> AccountStored {
+    let mut servers: Vec<ServerStored> = Vec::new();
+    for r in rows {
+        let at = match servers.iter().position(|s| s.server_id == r.server_id) {
+            Some(at) => at,
+            None => {
+                servers.push(ServerStored {
+                    server_id: r.server_id,
+                    server_name: r.server_name.clone(),
+                    bytes: 0,
+                    without_size: 0,
+                });
+                servers.len() - 1
+            }
+        };
+        let s = &mut servers[at];
+        s.bytes = s.bytes.saturating_add(r.ours.stored_bytes);
+        s.without_size += r.ours.without_size;
+    }
+    servers.sort_by_key(|s| s.server_id);
+    AccountStored {
+        account: DEFAULT_ACCOUNT,
+        bytes: servers.iter().fold(0, |t, s| t.saturating_add(s.bytes)),
+        without_size: servers.iter().map(|s| s.without_size).sum(),
+        servers,
     }
 }
 

@@ -320,6 +320,7 @@ mod tests {
             label: label.into(),
             status,
             created_at: at(3),
+            size_bytes: None,
         }
     }
 

@@ -39,6 +39,11 @@ const SILENT_UNTIL_FIRST: &[(&str, &str, &[&str])] = &[
         "\"job_retries\"",
         &["server", "policy", "reason"],
     ),
+    (
+        "snapkeep_notify_failures_total",
+        "\"notify_failures\"",
+        &["target"],
+    ),
 ];
 
 /// Labels Prometheus adds to every scraped series (target labels).

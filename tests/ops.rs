@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
-use snapkeep_sim::{Seed, SimStatus};
+use snapkeep_sim::{Seed, SeedSnapshot, SimStatus};
 
 use crate::support::{Daily, Setup, Sim};
 
@@ -41,10 +41,21 @@ type Received = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A webhook receiver on a free port: records each request body, answers 200.
 fn receiver() -> (u16, Received) {
+    let (port, got, _) = receiver_with_headers(&[]);
+    (port, got)
+}
+
+/// (request line, the `wanted` headers as `Name: value`) of each request.
+type Headers = Arc<Mutex<Vec<(String, Vec<String>)>>>;
+
+/// [`receiver`] that also records the headers named in `wanted`.
+fn receiver_with_headers(wanted: &'static [&'static str]) -> (u16, Received, Headers) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let got: Received = Arc::default();
+    let headers: Headers = Arc::default();
     let sink = Arc::clone(&got);
+    let header_sink = Arc::clone(&headers);
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -52,6 +63,7 @@ fn receiver() -> (u16, Received) {
             let mut request_line = String::new();
             reader.read_line(&mut request_line).unwrap();
             let mut len = 0;
+            let mut seen = Vec::new();
             loop {
                 let mut h = String::new();
                 reader.read_line(&mut h).unwrap();
@@ -61,7 +73,16 @@ fn receiver() -> (u16, Received) {
                 if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
                     len = v.trim().parse().unwrap();
                 }
+                if let Some((name, value)) = h.split_once(':') {
+                    if let Some(w) = wanted.iter().find(|w| w.eq_ignore_ascii_case(name)) {
+                        seen.push(format!("{w}: {}", value.trim()));
+                    }
+                }
             }
+            header_sink
+                .lock()
+                .unwrap()
+                .push((request_line.trim().to_owned(), seen));
             let mut body = vec![0; len];
             reader.read_exact(&mut body).unwrap();
             sink.lock().unwrap().push((
@@ -70,6 +91,79 @@ fn receiver() -> (u16, Received) {
             ));
             let _ = stream
                 .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        }
+    });
+    (port, got, headers)
+}
+
+/// One message an [`smtp_receiver`] took: the AUTH line, the envelope and
+/// the data as sent.
+#[derive(Debug, Clone, Default)]
+struct Mail {
+    auth: Option<String>,
+    from: String,
+    to: Vec<String>,
+    data: String,
+}
+
+/// An SMTP server on a free loopback port, enough for one client at a
+/// time: EHLO (offering AUTH PLAIN and LOGIN, no STARTTLS), AUTH, MAIL,
+/// RCPT, DATA, RSET, NOOP, QUIT. Records each message.
+fn smtp_receiver() -> (u16, Arc<Mutex<Vec<Mail>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let got: Arc<Mutex<Vec<Mail>>> = Arc::default();
+    let sink = Arc::clone(&got);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut out) = stream else { continue };
+            let mut reader = BufReader::new(out.try_clone().unwrap());
+            let _ = out.write_all(b"220 test ESMTP\r\n");
+            let mut mail = Mail::default();
+            let mut auth = None;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                let command = line.trim_end().to_owned();
+                let upper = command.to_ascii_uppercase();
+                let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+                    b"250-test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n"
+                } else if upper.starts_with("AUTH") {
+                    auth = Some(command);
+                    b"235 2.7.0 ok\r\n"
+                } else if upper.starts_with("MAIL FROM:") {
+                    mail = Mail {
+                        auth: auth.clone(),
+                        from: command["MAIL FROM:".len()..].to_owned(),
+                        ..Mail::default()
+                    };
+                    b"250 ok\r\n"
+                } else if upper.starts_with("RCPT TO:") {
+                    mail.to.push(command["RCPT TO:".len()..].to_owned());
+                    b"250 ok\r\n"
+                } else if upper == "DATA" {
+                    let _ = out.write_all(b"354 go on\r\n");
+                    loop {
+                        let mut l = String::new();
+                        if reader.read_line(&mut l).unwrap_or(0) == 0 || l == ".\r\n" {
+                            break;
+                        }
+                        mail.data.push_str(&l);
+                    }
+                    sink.lock().unwrap().push(std::mem::take(&mut mail));
+                    b"250 queued\r\n"
+                } else if upper == "QUIT" {
+                    let _ = out.write_all(b"221 bye\r\n");
+                    break;
+                } else {
+                    b"250 ok\r\n"
+                };
+                if out.write_all(reply).is_err() {
+                    break;
+                }
+            }
         }
     });
     (port, got)
@@ -220,10 +314,10 @@ fn status_json_matches_the_simulator_and_flags_stale() {
     let seed = Seed::empty()
         .server(1, "web-01")
         .server(2, "db-01")
-        .snapshot(1, old1, t1, SimStatus::Completed)
-        .snapshot(1, old2, t2, SimStatus::Completed)
-        .snapshot(1, "manual", t2, SimStatus::Completed)
-        .snapshot(2, fresh, t3, SimStatus::Completed);
+        .add_snapshot(SeedSnapshot::new(1, old1, t1, SimStatus::Completed).with_size_mb(5120))
+        .add_snapshot(SeedSnapshot::new(1, old2, t2, SimStatus::Completed).with_size_mb(3072))
+        .add_snapshot(SeedSnapshot::new(1, "manual", t2, SimStatus::Completed).with_size_mb(99_999))
+        .add_snapshot(SeedSnapshot::new(2, fresh, t3, SimStatus::Completed).with_size_mb(512));
     let sim = Sim::start(seed);
     let s = Setup::new(
         &sim,
@@ -253,13 +347,224 @@ fn status_json_matches_the_simulator_and_flags_stale() {
     let r2 = row(2);
     assert_eq!(r2["stale"], false);
     assert_eq!(r2["ours"]["completed"], 1);
+    // Stored: our completed items' size_mb (the manual one is not ours).
+    const MIB: u64 = 1_048_576;
+    assert_eq!(r1["ours"]["stored_bytes"], 8192 * MIB);
+    assert_eq!(r2["ours"]["stored_bytes"], 512 * MIB);
+    assert_eq!(
+        report["stored"],
+        serde_json::json!([{
+            "account": "default",
+            "bytes": 8704 * MIB,
+            "without_size": 0,
+            "servers": [
+                {"server_id": 1, "server_name": "web-01", "bytes": 8192 * MIB, "without_size": 0},
+                {"server_id": 2, "server_name": "db-01", "bytes": 512 * MIB, "without_size": 0},
+            ],
+        }])
+    );
     // The table fits 100 columns and says STALE.
     let table = s.run(&["status"]).expect(0).stdout();
     assert!(
         table.contains("STALE") && table.lines().all(|l| l.chars().count() <= 100),
         "{table}"
     );
+    let stored = &table[table.find("\nstored (").expect("a stored section")..];
+    assert_eq!(
+        &stored[..stored.find("\nnext pass").unwrap_or(stored.len())],
+        "
+stored (our completed items, from VPS.org's size_mb):
+  SERVER             POLICY         KIND ITEMS       STORED
+  1 web-01           daily          snap     2      8.0 GiB
+  1 web-01           server total            2      8.0 GiB
+  2 db-01            daily          snap     1    512.0 MiB
+  2 db-01            server total            1    512.0 MiB
+  account default    total                   3      8.5 GiB
+"
+    );
     assert_eq!(sim.count(&["POST", "DELETE"]), 0, "status changes nothing");
+}
+
+/// `[[notify.target]]` of every type against real receivers on loopback:
+/// one failing job (server 999 does not exist) and one good one. Each
+/// target gets the events it asked for, in its shape, compared whole; the
+/// SMTP password from `password_file` is sent in AUTH and shown nowhere.
+#[test]
+fn every_target_type_gets_its_messages_from_a_real_run() {
+    let daily = Daily::now();
+    let sim = Sim::start(Seed::empty().server(1, "web-01"));
+    let (http, got, headers) =
+        receiver_with_headers(&["Title", "Priority", "Tags", "Content-Type"]);
+    let (smtp, mails) = smtp_receiver();
+    let secrets = crate::support::temp_dir();
+    let password_file = secrets.join("smtp-password");
+    std::fs::write(&password_file, "canary-smtp-pw-7\n").unwrap();
+    let s = Setup::new(
+        &sim,
+        &daily.policies(&format!(
+            r#"[notify]
+timeout = "5s"
+
+[[notify.target]]
+name = "hook"
+type = "webhook"
+url = "http://127.0.0.1:{http}/hook"
+events = ["failed", "succeeded"]
+
+[[notify.target]]
+name = "chat"
+type = "slack"
+url = "http://127.0.0.1:{http}/slack"
+events = ["failed"]
+
+[[notify.target]]
+name = "phone"
+type = "ntfy"
+url = "http://127.0.0.1:{http}/snapkeep-alerts"
+events = ["failed", "succeeded"]
+
+[[notify.target]]
+name = "mail"
+type = "email"
+smtp_host = "127.0.0.1"
+smtp_port = {smtp}
+tls = "none"
+from = "snapkeep <snapkeep@example.com>"
+to = ["ops@example.com", "oncall@example.com"]
+username = "snapkeep"
+password_file = "{}"
+events = ["failed"]
+
+[[policy]]
+name = "nightly"
+kind = "snapshot"
+servers = [1, 999]
+schedule = "{{daily}}"
+keep_last = 1
+"#,
+            password_file.display()
+        )),
+    );
+    let run = s.run(&["--run-now"]).expect(1);
+    assert!(
+        !run.stderr().contains("canary-smtp-pw") && !run.stdout().contains("canary-smtp-pw"),
+        "{}",
+        run.stderr()
+    );
+    let slot = daily.slot(0).format("%Y-%m-%d %H:%M UTC").to_string();
+    let norm = |t: &str| t.replace(&slot, "{SLOT}");
+    let mut http_got: Vec<(String, String)> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(line, body)| {
+            let body = match serde_json::from_str::<serde_json::Value>(body) {
+                Ok(mut v) if v.get("duration_ms").is_some() => {
+                    v["duration_ms"] = 0.into();
+                    v.to_string()
+                }
+                _ => body.clone(),
+            };
+            (line.clone(), norm(&body))
+        })
+        .collect();
+    http_got.sort();
+    let mut heads: Vec<(String, Vec<String>)> = headers.lock().unwrap().clone();
+    heads.sort();
+    let text = |v: Vec<(String, String)>| -> String {
+        v.iter().map(|(l, b)| format!("{l}\n{b}\n")).collect()
+    };
+    crate::support::assert_text(
+        "HTTP targets",
+        r#"POST /hook HTTP/1.1
+{"duration_ms":0,"error":"create failed: snapshots.create (server 999): not found (404: Server not found.)","event":"pass_failed","failed":1,"failures":[{"error":"create failed: snapshots.create (server 999): not found (404: Server not found.)","kind":"not_found","policy":"nightly","server_id":999,"server_name":""}],"jobs":2,"policy":"nightly","server_id":999}
+POST /slack HTTP/1.1
+{"text":"snapkeep: nightly on server 999 failed: the slot {SLOT} ended without its snapshot after 1 try: create failed: snapshots.create (server 999): not found (404: Server not found.)"}
+POST /snapkeep-alerts HTTP/1.1
+nightly on server 999 failed: the slot {SLOT} ended without its snapshot after 1 try: create failed: snapshots.create (server 999): not found (404: Server not found.)
+POST /snapkeep-alerts HTTP/1.1
+nightly on web-01 (server 1) succeeded: the slot {SLOT} has its snapshot
+"#,
+        &text(http_got),
+    );
+    let heads: String = heads
+        .iter()
+        .map(|(l, h)| format!("{l}\n{}\n", h.join("\n")))
+        .collect();
+    crate::support::assert_text(
+        "HTTP headers",
+        "POST /hook HTTP/1.1
+Content-Type: application/json
+POST /slack HTTP/1.1
+Content-Type: application/json
+POST /snapkeep-alerts HTTP/1.1
+Title: snapkeep: nightly on server 999 failed
+Priority: high
+Tags: rotating_light,snapkeep,failed
+POST /snapkeep-alerts HTTP/1.1
+Title: snapkeep: nightly on web-01 (server 1) succeeded
+Priority: low
+Tags: heavy_check_mark,snapkeep,succeeded
+",
+        &heads,
+    );
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    let m = &mails[0];
+    // "\0snapkeep\0canary-smtp-pw-7": the password file's line, no newline.
+    assert_eq!(
+        m.auth.as_deref(),
+        Some("AUTH PLAIN AHNuYXBrZWVwAGNhbmFyeS1zbXRwLXB3LTc=")
+    );
+    assert_eq!(
+        (m.from.as_str(), m.to.join(" ")),
+        (
+            "<snapkeep@example.com>",
+            "<ops@example.com> <oncall@example.com>".to_owned()
+        )
+    );
+    let data: String = norm(&m.data.replace("\r\n", "\n"))
+        .lines()
+        .map(|l| {
+            if l.starts_with("Date: ") {
+                "Date: {DATE}".to_owned()
+            } else if l.starts_with("at: ") {
+                "at:      {AT}".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .map(|l| l + "\n")
+        .collect();
+    crate::support::assert_text(
+        "email",
+        "From: snapkeep <snapkeep@example.com>
+Subject: [snapkeep] nightly on server 999 failed
+Content-Type: text/plain; charset=utf-8
+To: ops@example.com, oncall@example.com
+Content-Transfer-Encoding: quoted-printable
+Date: {DATE}
+
+nightly on server 999 failed: the slot {SLOT} ended without i=
+ts snapshot after 1 try: create failed: snapshots.create (server 999): not =
+found (404: Server not found.)
+
+server:  server 999
+policy:  nightly (snapshot)
+event:   failed
+slot:    {SLOT}
+tries:   1
+reason:  not_found
+error:   create failed: snapshots.create (server 999): not found (404: Serv=
+er not found.)
+at:      {AT}
+
+--=20
+snapkeep; `snapkeep status` shows every policy on every server.
+
+",
+        &data,
+    );
 }
 
 /// The daemon's status page is built from the model `status --json` prints:

@@ -163,6 +163,59 @@ fn an_unknown_policy_is_a_usage_error() {
     assert!(run.stderr().contains("is not RFC 3339"), "{}", run.stderr());
 }
 
+/// `--size-mb` adds the storage estimate and changes nothing else: the
+/// most held at once (4) and what is kept at the end (3), per server and
+/// on both servers.
+#[test]
+fn size_mb_estimates_peak_and_steady_storage() {
+    let args = [
+        "--policy",
+        "gfs",
+        "--days",
+        "3",
+        "--from",
+        "2025-01-06T00:00:00Z",
+    ];
+    let plain = simulate(GFS, &args).expect(0).stdout();
+    let sized = simulate(GFS, &[&args[..], &["--size-mb", "5120"]].concat())
+        .expect(0)
+        .stdout();
+    assert_eq!(
+        sized,
+        format!(
+            "{plain}storage at 5120 MB a snapshot: peak 20.0 GiB (4 held at once), steady 15.0 GiB (3 kept at the end) per server
+  on its 2 servers: peak 40.0 GiB, steady 30.0 GiB
+"
+        )
+    );
+    let json: serde_json::Value = serde_json::from_str(
+        &simulate(GFS, &[&args[..], &["--size-mb", "5120", "--json"]].concat())
+            .expect(0)
+            .stdout(),
+    )
+    .unwrap();
+    assert_eq!(
+        json["storage"],
+        serde_json::json!({
+            "size_mb": 5120.0,
+            "peak_items": 4,
+            "peak_bytes": 21_474_836_480u64,
+            "steady_items": 3,
+            "steady_bytes": 16_106_127_360u64,
+            "servers": 2,
+            "all_servers_peak_bytes": 42_949_672_960u64,
+            "all_servers_steady_bytes": 32_212_254_720u64,
+        })
+    );
+    let bad = simulate(GFS, &[&args[..], &["--size-mb", "0"]].concat()).expect(2);
+    assert!(
+        bad.stderr()
+            .contains("\"0\" is not a size in MB: use a positive number, e.g. 5120"),
+        "{}",
+        bad.stderr()
+    );
+}
+
 #[test]
 fn html_writes_one_page_with_a_calendar_per_policy() {
     let two = format!(

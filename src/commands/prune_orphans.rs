@@ -294,6 +294,7 @@ mod tests {
                 label: "snapkeep-gone-20250105-030000".into(),
                 status,
                 created_at: slot,
+                size_bytes: None,
             },
             kind: Kind::Snapshot,
             prefix: "snapkeep".into(),

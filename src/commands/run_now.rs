@@ -65,12 +65,13 @@ pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Resul
                 let _ = start.await;
             }
             // One pass: every failure is final here (a scheduler retries it).
-            n.pass_finished(&report, &Default::default()).await;
+            n.pass_finished(&report, &Default::default(), &config, chrono::Utc::now())
+                .await;
         };
         tokio::select! {
-            delivered = tokio::time::timeout(n.timeout() * 2, deliver) => {
+            delivered = tokio::time::timeout(n.deadline(), deliver) => {
                 if delivered.is_err() {
-                    warn!("notifications did not finish within notify.timeout; exiting anyway");
+                    warn!("notifications did not finish within 3 × notify.timeout and their retries; exiting anyway");
                 }
             }
             () = stop.stopping() => warn!("stopped by a signal: not waiting for notifications"),

@@ -12,6 +12,8 @@
 //!
 //! `--html FILE` draws the same simulation as a calendar (`html`), and
 //! compares policies side by side when `--policy` is given more than once.
+//! With `--size-mb` it also estimates what the policy costs in storage:
+//! the most items held at once and what is held at the end, times the size.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -22,7 +24,7 @@ use serde::Serialize;
 
 use crate::api::Status;
 use crate::cli::SimulateArgs;
-use crate::commands::status::compact_duration;
+use crate::commands::status::{compact_duration, size};
 use crate::config::{self, Config, Policy};
 use crate::error::AppError;
 use crate::inventory::Item;
@@ -49,8 +51,12 @@ pub(crate) fn run(path: &Path, args: &SimulateArgs) -> Result<u8, AppError> {
     let sims = args
         .policies
         .iter()
-        .map(|name| simulate(&config, name, from, args.days))
-        .collect::<Result<Vec<_>, _>>()?;
+        .map(|name| {
+            let mut sim = simulate(&config, name, from, args.days)?;
+            sim.storage = args.size_mb.map(|mb| Storage::of(&sim, mb));
+            Ok(sim)
+        })
+        .collect::<Result<Vec<_>, AppError>>()?;
     if let Some(file) = &args.html {
         let page = html::render(&sims);
         std::fs::write(file, &page)
@@ -118,6 +124,47 @@ pub(crate) struct Simulation {
     pub(crate) kept_at_end: Vec<Kept>,
     pub(crate) oldest: Option<Aged>,
     pub(crate) newest: Option<Aged>,
+    /// `--size-mb`: the storage estimate.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) storage: Option<Storage>,
+}
+
+/// What a policy stores if every item is `size_mb` (`--size-mb`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub(crate) struct Storage {
+    pub(crate) size_mb: f64,
+    /// Per server: the most items held at once (right after a create,
+    /// before pruning) and their bytes.
+    pub(crate) peak_items: usize,
+    pub(crate) peak_bytes: u64,
+    /// Per server: what is held at the end of the simulation, when the
+    /// rules have reached back as far as they keep (simulate more days for
+    /// rules that keep months or years).
+    pub(crate) steady_items: usize,
+    pub(crate) steady_bytes: u64,
+    /// The same on all of the policy's servers.
+    pub(crate) servers: usize,
+    pub(crate) all_servers_peak_bytes: u64,
+    pub(crate) all_servers_steady_bytes: u64,
+}
+
+impl Storage {
+    pub(crate) fn of(sim: &Simulation, size_mb: f64) -> Storage {
+        let bytes = |items: usize| {
+            crate::inventory::mb_to_bytes(Some(size_mb * items as f64)).unwrap_or_default()
+        };
+        let steady_items = sim.kept_at_end.len();
+        Storage {
+            size_mb,
+            peak_items: sim.max_held,
+            peak_bytes: bytes(sim.max_held),
+            steady_items,
+            steady_bytes: bytes(steady_items),
+            servers: sim.servers,
+            all_servers_peak_bytes: bytes(sim.max_held * sim.servers),
+            all_servers_steady_bytes: bytes(steady_items * sim.servers),
+        }
+    }
 }
 
 /// Another policy that shares the simulated server's cap.
@@ -270,6 +317,7 @@ pub(crate) fn simulate(
                 ),
                 status: Status::Completed,
                 created_at: slot,
+                size_bytes: None,
             });
             next_id += 1;
             created += 1;
@@ -348,6 +396,7 @@ pub(crate) fn simulate(
         oldest: kept_at_end.last().map(aged),
         newest: kept_at_end.first().map(aged),
         kept_at_end,
+        storage: None,
     })
 }
 
@@ -516,6 +565,27 @@ pub(crate) fn render(sim: &Simulation) -> String {
         }
         _ => {
             let _ = writeln!(out, "at the end, nothing is kept.");
+        }
+    }
+    if let Some(st) = &sim.storage {
+        let _ = writeln!(
+            out,
+            "storage at {} MB a {}: peak {} ({} held at once), steady {} ({} kept at the end) per server",
+            st.size_mb,
+            sim.kind,
+            size(st.peak_bytes),
+            st.peak_items,
+            size(st.steady_bytes),
+            st.steady_items
+        );
+        if st.servers > 1 {
+            let _ = writeln!(
+                out,
+                "  on its {} servers: peak {}, steady {}",
+                st.servers,
+                size(st.all_servers_peak_bytes),
+                size(st.all_servers_steady_bytes)
+            );
         }
     }
     out

@@ -10,11 +10,13 @@ use std::fmt::Write as _;
 use chrono::Utc;
 
 use crate::api::Client;
+pub(crate) use crate::clock::compact_duration;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::metrics::RetryState;
 pub(crate) use crate::status::{
-    Health, Inventories, OrphanRow, Row, attach_retries, fetch_all, find_orphans, report, rows,
+    AccountStored, Health, Inventories, OrphanRow, Row, attach_retries, fetch_all, find_orphans,
+    report, rows,
 };
 
 pub(crate) async fn run(config: &Config, client: &Client, json: bool) -> Result<u8, AppError> {
@@ -32,6 +34,7 @@ pub(crate) async fn run(config: &Config, client: &Client, json: bool) -> Result<
         );
     } else {
         print!("{}", table(&report.pairs));
+        print!("{}", stored_table(&report.pairs, &report.stored));
         print!("{}", orphan_table(&report.orphans));
     }
     Ok(0)
@@ -234,20 +237,93 @@ pub(crate) fn orphan_table(orphans: &[OrphanRow]) -> String {
     out
 }
 
-/// A duration for people, two units at most: `45s`, `1h 30m`, `1d 12h`, `3d`.
-pub(crate) fn compact_duration(d: std::time::Duration) -> String {
-    let s = d.as_secs();
-    let (big, big_unit, small, small_unit) = match s {
-        s if s < 60 => return format!("{s}s"),
-        s if s < 3600 => (s / 60, "m", s % 60, "s"),
-        s if s < 86_400 => (s / 3600, "h", s % 3600 / 60, "m"),
-        s => (s / 86_400, "d", s % 86_400 / 3600, "h"),
-    };
-    if small == 0 {
-        format!("{big}{big_unit}")
-    } else {
-        format!("{big}{big_unit} {small}{small_unit}")
+/// What each (server, policy) stores, each server's total and each
+/// account's, for people; fits 100 columns. "≥" marks a sum that leaves
+/// out completed items VPS.org gave no size for.
+pub(crate) fn stored_table(rows: &[Row], accounts: &[AccountStored]) -> String {
+    let mut out = String::new();
+    if rows.is_empty() {
+        return out;
     }
+    let amount = |bytes: u64, without_size: usize| {
+        format!(
+            "{}{}",
+            if without_size > 0 { "≥ " } else { "" },
+            size(bytes)
+        )
+    };
+    let _ = writeln!(
+        out,
+        "\nstored (our completed items, from VPS.org's size_mb):\n  {:<18} {:<14} {:<4} {:>5} {:>12}",
+        "SERVER", "POLICY", "KIND", "ITEMS", "STORED"
+    );
+    for account in accounts {
+        for server in &account.servers {
+            let name = if server.server_name.is_empty() {
+                server.server_id.to_string()
+            } else {
+                format!("{} {}", server.server_id, server.server_name)
+            };
+            let mine: Vec<&Row> = rows
+                .iter()
+                .filter(|r| r.server_id == server.server_id)
+                .collect();
+            for r in &mine {
+                let _ = writeln!(
+                    out,
+                    "  {:<18} {:<14} {:<4} {:>5} {:>12}",
+                    clip(&name, 18),
+                    clip(&r.policy, 14),
+                    if r.kind == "snapshot" { "snap" } else { "bkp" },
+                    r.ours.completed,
+                    amount(r.ours.stored_bytes, r.ours.without_size)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "  {:<18} {:<14} {:<4} {:>5} {:>12}",
+                clip(&name, 18),
+                "server total",
+                "",
+                mine.iter().map(|r| r.ours.completed).sum::<usize>(),
+                amount(server.bytes, server.without_size)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "  {:<18} {:<14} {:<4} {:>5} {:>12}",
+            clip(&format!("account {}", account.account), 18),
+            "total",
+            "",
+            rows.iter().map(|r| r.ours.completed).sum::<usize>(),
+            amount(account.bytes, account.without_size)
+        );
+        if account.without_size > 0 {
+            let _ = writeln!(
+                out,
+                "  ≥: {} completed item{} without a size from VPS.org, not counted",
+                account.without_size,
+                if account.without_size == 1 { "" } else { "s" }
+            );
+        }
+    }
+    out
+}
+
+/// Bytes for people, in binary units as VPS.org's `size_mb` is:
+/// `0 B`, `512.0 MiB`, `10.0 GiB`, `1.5 TiB`.
+pub(crate) fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 fn age(secs: i64) -> String {
@@ -286,6 +362,7 @@ mod tests {
             label: label.into(),
             status,
             created_at: at,
+            size_bytes: None,
         }
     }
 
@@ -481,5 +558,121 @@ protect = [5001, 7]
             (vec![7], vec![]),
             "b lists 7, which no policy names"
         );
+    }
+
+    /// Stored sizes: each pair's completed items of ours (not in-progress,
+    /// not others'), each server's total, the account's; an without_size item
+    /// makes its sums lower bounds.
+    #[test]
+    fn stored_sizes_per_pair_server_and_account() {
+        let config = crate::config::parse_str(
+            r#"
+[[policy]]
+name = "nightly"
+kind = "snapshot"
+servers = [1, 2]
+schedule = "0 3 * * *"
+keep_last = 3
+[[policy]]
+name = "weekly"
+kind = "snapshot"
+servers = [1]
+schedule = "0 4 * * 0"
+keep_last = 2
+"#,
+            "t",
+        )
+        .unwrap();
+        let now = Utc.with_ymd_and_hms(2025, 1, 10, 12, 0, 0).unwrap();
+        let d = |days| Utc.with_ymd_and_hms(2025, 1, 10, 3, 0, 0).unwrap() - TimeDelta::days(days);
+        let mib = |n: u64| Some(n * 1_048_576);
+        let sized = |mut i: Item, b: Option<u64>| {
+            i.size_bytes = b;
+            i
+        };
+        let one = vec![
+            sized(
+                item(
+                    1,
+                    "snapkeep-nightly-20250110-030000",
+                    Status::Completed,
+                    d(0),
+                ),
+                mib(5120),
+            ),
+            sized(
+                item(
+                    2,
+                    "snapkeep-nightly-20250109-030000",
+                    Status::Completed,
+                    d(1),
+                ),
+                mib(5632),
+            ),
+            sized(
+                item(
+                    3,
+                    "snapkeep-nightly-20250108-030000",
+                    Status::InProgress,
+                    d(2),
+                ),
+                mib(99),
+            ),
+            sized(item(4, "manual", Status::Completed, d(9)), mib(20_000)),
+            sized(
+                item(
+                    5,
+                    "snapkeep-weekly-20250105-040000",
+                    Status::Completed,
+                    d(5),
+                ),
+                None,
+            ),
+            sized(
+                item(
+                    6,
+                    "snapkeep-weekly-20241229-040000",
+                    Status::Completed,
+                    d(12),
+                ),
+                mib(512),
+            ),
+        ];
+        let mut two = sized(
+            item(
+                7,
+                "snapkeep-nightly-20250110-030000",
+                Status::Completed,
+                d(0),
+            ),
+            mib(1),
+        );
+        two.server_id = 2;
+        two.server_name = "db-01".into();
+        let inv = HashMap::from([(Kind::Snapshot, HashMap::from([(1, one), (2, vec![two])]))]);
+        let report = report(&config, &inv, now);
+        let of = |r: &Row| (r.ours.stored_bytes, r.ours.without_size);
+        assert_eq!(of(&report.pairs[0]), (10_752 * 1_048_576, 0));
+        assert_eq!(of(&report.pairs[2]), (512 * 1_048_576, 1));
+        assert_eq!(report.stored[0].bytes, (10_752 + 512 + 1) * 1_048_576);
+        assert_eq!(
+            stored_table(&report.pairs, &report.stored),
+            "
+stored (our completed items, from VPS.org's size_mb):
+  SERVER             POLICY         KIND ITEMS       STORED
+  1 web-01           nightly        snap     2     10.5 GiB
+  1 web-01           weekly         snap     2  ≥ 512.0 MiB
+  1 web-01           server total            4   ≥ 11.0 GiB
+  2 db-01            nightly        snap     1      1.0 MiB
+  2 db-01            server total            1      1.0 MiB
+  account default    total                   5   ≥ 11.0 GiB
+  ≥: 1 completed item without a size from VPS.org, not counted
+"
+        );
+        assert_eq!(
+            (size(0), size(1023), size(1536)),
+            ("0 B".into(), "1023 B".into(), "1.5 KiB".into())
+        );
+        assert_eq!(size(u64::MAX), "16777216.0 TiB");
     }
 }

@@ -224,6 +224,7 @@ mod tests {
             label: label.into(),
             status: Status::Completed,
             created_at: at,
+            size_bytes: None,
         }
     }
 

@@ -610,3 +610,138 @@ fn a_schedule_with_no_fire_time_in_five_years_is_a_problem() {
     let late: DateTime<Utc> = "2096-03-01T00:00:00Z".parse().unwrap();
     assert!(parse_at(&leap, "test.toml", late).is_err());
 }
+
+/// `[notify]` alone keeps working as always: its webhook is a target
+/// named `webhook` for what it always got; `[[notify.target]]` adds more,
+/// each with defaults for what it leaves out.
+#[test]
+fn notify_targets_beside_the_legacy_keys() {
+    let text = format!(
+        r#"[notify]
+webhook_url = "https://hooks.example.com/x"
+on_success = true
+ping_url = "https://hc-ping.com/u/"
+
+[[notify.target]]
+type = "slack"
+url = "https://hooks.slack.com/services/T/B/X"
+events = ["failed", "recovered"]
+
+[[notify.target]]
+name = "ops-mail"
+type = "email"
+smtp_host = "smtp.example.com"
+tls = "implicit"
+from = "snapkeep <snapkeep@example.com>"
+to = ["ops@example.com", "Oncall <oncall@example.com>"]
+username = "snapkeep"
+password_file = "/etc/snapkeep/smtp-password"
+
+[[notify.target]]
+type = "email"
+smtp_host = "127.0.0.1"
+tls = "none"
+from = "snapkeep@localhost"
+to = ["root@localhost"]
+{MINIMAL}"#
+    );
+    let c = parse_str(&text, "t")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .notify;
+    assert_eq!(c.ping_url.as_deref(), Some("https://hc-ping.com/u"));
+    let all = c.all_targets();
+    let names: Vec<(&str, &str, Vec<&str>)> = all
+        .iter()
+        .map(|t| {
+            (
+                t.name.as_str(),
+                t.channel.type_name(),
+                t.events.iter().map(|e| e.as_str()).collect(),
+            )
+        })
+        .collect();
+    let but_succeeded = vec!["failed", "recovered", "stale", "refused", "fire_skipped"];
+    assert_eq!(
+        names,
+        [
+            (
+                "webhook",
+                "webhook",
+                vec!["failed", "fire_skipped", "succeeded"]
+            ),
+            ("slack-1", "slack", vec!["failed", "recovered"]),
+            ("ops-mail", "email", but_succeeded.clone()),
+            ("email-3", "email", but_succeeded),
+        ]
+    );
+    let Channel::Email(mail) = &all[2].channel else {
+        panic!("email")
+    };
+    assert_eq!(
+        (mail.smtp_port, mail.tls, mail.to.len()),
+        (465, SmtpTls::Implicit, 2),
+        "implicit TLS defaults to port 465"
+    );
+    let Channel::Email(local) = &all[3].channel else {
+        panic!("email")
+    };
+    assert_eq!((local.smtp_port, local.tls), (25, SmtpTls::None));
+    assert!(format!("{mail:?}").contains("/etc/snapkeep/smtp-password"));
+}
+
+#[test]
+fn notify_target_mistakes_are_located_and_explained() {
+    let err = parse_str(
+        &format!(
+            r#"[[notify.target]]
+type = "slak"
+
+[[notify.target]]
+name = "mail"
+type = "email"
+smtp_host = "smtp.example.com"
+tls = "none"
+from = "not an address"
+to = []
+username = "u"
+url = "https://x"
+
+[[notify.target]]
+type = "ntfy"
+events = ["failed", "stael"]
+url = "https://ntfy.sh/t"
+smtp_prot = 25
+{MINIMAL}"#
+        ),
+        "t.toml",
+    )
+    .expect_err("invalid")
+    .to_string();
+    assert_eq!(
+        err,
+        r#"t.toml:2:8: notify.target.type: "slak" is not a target type; did you mean "slack"?
+t.toml:6:8: notify.target.mail.url: is not a key of an email target (type = "email")
+t.toml:8:7: notify.target.mail.tls: "none" sends mail and password in the clear: allowed only to a loopback host (localhost, 127.0.0.1, ::1), not "smtp.example.com"; use "starttls" or "implicit"
+t.toml:9:8: notify.target.mail.from: "not an address" is not an email address (write "ops@example.com" or "Ops <ops@example.com>")
+t.toml:10:6: notify.target.mail.to: is empty: list at least one address
+t.toml:11:12: notify.target.mail.password_file: is missing: username needs a password_file (a file with the password, mode 0600; never the password itself)
+t.toml:16:21: notify.target.events: "stael" is not an event; did you mean "stale"?
+t.toml:18:1: notify.target.smtp_prot: unknown key `smtp_prot`; did you mean `smtp_port`?"#
+    );
+}
+
+#[test]
+fn a_notify_array_says_where_targets_go() {
+    let err = parse_str(
+        &format!("[[notify]]\ntype = \"slack\"\nurl = \"https://x\"\n{MINIMAL}"),
+        "t.toml",
+    )
+    .expect_err("invalid")
+    .to_string();
+    assert!(
+        err.starts_with(
+            "t.toml:1:1: notify: [[notify]] is not how targets are written: use [[notify.target]]"
+        ),
+        "{err}"
+    );
+}

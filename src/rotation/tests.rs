@@ -646,6 +646,13 @@ async fn a_plain_create_is_ours_and_the_holdings_count_every_status() {
     assert!(o.error.is_none(), "{:?}", o.error);
     assert!(o.report.created.is_some());
     assert!(!o.report.slot_taken, "our own create is not a taken slot");
+    // The one completed item of ours is the new one: its size is stored.
+    let created_mb = sim
+        .snapshots(Some(SERVER))
+        .into_iter()
+        .find(|s| s.name == snap("nightly", "2025-02-01T03:00:00Z"))
+        .and_then(|s| s.size_mb)
+        .expect("the new snapshot completed with a size");
     assert_eq!(
         o.report.holdings,
         super::Holdings {
@@ -657,6 +664,8 @@ async fn a_plain_create_is_ours_and_the_holdings_count_every_status() {
             protected: 1,
             can_hold: 3,
             shortfall: 0,
+            stored_bytes: created_mb * 1_048_576,
+            without_size: 0,
             newest_completed: Some(at("2025-02-01T03:00:00Z")),
         }
     );
