@@ -3,9 +3,12 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 use crate::config::DEFAULT_CONFIG_PATH;
+/// `--log-format`'s values; defined beside the logging it selects (a lower
+/// layer, see ARCHITECTURE.md's layers), named here as part of the CLI.
+pub use crate::telemetry::LogFormat;
 
 /// Keeps rolling sets of VPS.org server snapshots and manual backups.
 ///
@@ -79,12 +82,6 @@ pub struct Cli {
 
     #[command(subcommand)]
     pub command: Option<Command>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

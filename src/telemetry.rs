@@ -15,7 +15,13 @@ use tracing_subscriber::fmt::format::{FieldFn, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::cli::LogFormat;
+/// How log lines are written (`--log-format`, re-exported as
+/// `cli::LogFormat`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
 
 /// Installs the global subscriber. Safe to call once per process.
 pub fn init_logging(format: LogFormat, filter: &str) {
