@@ -1,4 +1,4 @@
-//! Fleet benchmark (issue 7): is a pass quick, gentle on the provider's API,
+//! Fleet benchmark: is a pass quick, gentle on the provider's API,
 //! and cheap to keep running? Figures, not a pass/fail test.
 //!
 //! `cargo bench --bench fleet` runs, against the embedded simulator (in this
@@ -26,8 +26,8 @@
 //!         + creates needed + deletes needed
 //! ```
 //!
-//! i.e. the issue's `pages + creates + deletes + pages × polls`, with each
-//! listing's page count taken from the number of items that existed when it
+//! i.e. the bound as first set, `pages + creates + deletes + pages × polls`,
+//! with each listing's page count taken from the number of items that existed when it
 //! began (seeded + created − deleted so far; a listing filtered to one
 //! server needs 1 page). Creates and deletes needed come from the scenario,
 //! not the log: each server holds two of our snapshots from earlier slots,

@@ -1,11 +1,11 @@
 //! What VPS.org is, as far as snapkeep's decisions go: the two kinds of
 //! item a policy rotates and how many of each a server may hold.
 //!
-//! These are facts of the provider (`ARCHITECTURE.md`, "Provider facts"),
-//! stated once here: the config checks headroom against them, the rotation
-//! job makes room under them, `simulate` and `status` print them. The
-//! simulator (`crates/sim`) states the same caps on its own on purpose — it
-//! stands in for the provider, so a wrong cap here is caught there; a test
+//! These are facts of the provider, stated once here: the config checks
+//! headroom against them, the rotation job makes room under them, `simulate`
+//! and `status` print them. The simulator (`crates/sim`) states the same caps
+//! on its own on purpose (ARCHITECTURE.md, "The workspace") — it stands in
+//! for the provider, so a wrong cap here is caught there; a test
 //! (`provider::tests::the_simulator_enforces_the_same_caps`) keeps the two
 //! equal.
 

@@ -310,7 +310,8 @@ pub(crate) enum State {
 }
 
 /// One snapshot or backup as retention sees it: a restore point (the
-/// provider's view of an item is `inventory::Point`).
+/// provider's view of an item is `inventory::Item`; `rotation::retention_view`
+/// makes the points).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Point {
     pub(crate) id: u64,
@@ -319,7 +320,7 @@ pub(crate) struct Point {
     pub(crate) ours: bool,
 }
 
-/// What one policy asks of retention (built from a `config::Retention` by
+/// What one policy asks of retention (built from a `config::Policy` by
 /// `rotation::retention_policy`).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Retention {

@@ -1,4 +1,4 @@
-//! Issue 12 through the real binary: orphans (status, prune-orphans), the
+//! Beyond one pass, through the real binary: orphans (status, prune-orphans), the
 //! monitoring check (`status --check`), paused policies and protected items.
 
 use chrono::{DateTime, SubsecRound, TimeDelta, Utc};

@@ -8,10 +8,10 @@
 //! policy), names from the provider show as text, and a screenshot is not
 //! blank.
 //!
-//! Its own test target (the issue asked for one; it needs a browser the
-//! integration binary does not): `cargo test` runs it. Chromium is driven by
-//! its command line only (`--dump-dom`, `--screenshot`, console messages on
-//! stderr), no driver crate. Where no Chromium is installed (Debian's
+//! Its own test target (it needs a browser the integration binary does
+//! not, and its slowness and its skip stay out of that binary): `cargo test`
+//! runs it. Chromium is driven by its command line only (`--dump-dom`,
+//! `--screenshot`, console messages on stderr), no driver crate. Where no Chromium is installed (Debian's
 //! `chromium` package; `SNAPKEEP_CHROMIUM` names another binary) each test
 //! prints why and passes, unless `SNAPKEEP_BROWSER_TESTS=required`, which
 //! `.ci/run` sets once it has installed Chromium.

@@ -1,4 +1,4 @@
-//! Issue 18 through the real binary: orphans that may be someone else's.
+//! Orphans that may be someone else's, through the real binary.
 //! Two configs share one simulator account with the default prefix: to
 //! each, the other's items look like orphans. `prune-orphans --yes` must
 //! leave the other config's live items alone; past `orphan_grace` it deletes
