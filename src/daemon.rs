@@ -162,7 +162,7 @@ pub(crate) async fn run_loop<P: Passes>(
         busy: HashMap::new(),
         next_pass: 0,
         queued: BTreeMap::new(),
-        hooks: Hooks {
+        effects: PassEffects {
             metrics: Arc::clone(&metrics),
             notifier: Notifier::for_daemon(&config.notify, &metrics, None),
             board,
@@ -189,12 +189,12 @@ pub(crate) async fn run_loop<P: Passes>(
         due.extend(fleet.take_due_retries(now));
         metrics.tick();
         fleet.fire(&config, &client, &clock, due);
-        if fleet.hooks.board.owed() && metrics.orphan_scan_due(ACCOUNT_LISTING_EVERY) {
-            fleet.hooks.board.take_owed();
+        if fleet.effects.board.owed() && metrics.orphan_scan_due(ACCOUNT_LISTING_EVERY) {
+            fleet.effects.board.take_owed();
             let (c, m, b) = (
                 client.clone(),
                 Arc::clone(&metrics),
-                Arc::clone(&fleet.hooks.board),
+                Arc::clone(&fleet.effects.board),
             );
             let (config, now) = (Arc::clone(&config), clock.now());
             tokio::spawn(async move { c.count_orphans(config, m, b, now).await });
@@ -243,7 +243,7 @@ pub(crate) async fn run_loop<P: Passes>(
                             if new_config.metrics.listen != config.metrics.listen {
                                 warn!("metrics.listen changed; the new address takes effect after a restart");
                             }
-                            fleet.hooks.notifier = Notifier::for_daemon(&new_config.notify, &metrics, fleet.hooks.notifier.as_ref());
+                            fleet.effects.notifier = Notifier::for_daemon(&new_config.notify, &metrics, fleet.effects.notifier.as_ref());
                             let (new_table, dropped) = table.reload(&config, &new_config, clock.now());
                             table = new_table;
                             for d in dropped {
@@ -252,7 +252,7 @@ pub(crate) async fn run_loop<P: Passes>(
                             fleet.remap_queued(&config, &new_config);
                             fleet.remap_retries(&config, &new_config);
                             metrics.retain_pairs(&new_config);
-                            fleet.hooks.board.owe();
+                            fleet.effects.board.owe();
                             config = Arc::new(new_config);
                             client = new_client;
                             memory::release_free_memory();
@@ -280,7 +280,7 @@ pub(crate) async fn run_loop<P: Passes>(
     for (at, f) in std::mem::take(&mut fleet.retries) {
         let policy = &config.policies[f.policy].name;
         warn!(server_id = f.server_id, policy = %policy, slot = %f.slot.to_rfc3339(), retry_at = %at.to_rfc3339(), "shutdown with a retry of this slot pending; the next start catches up (missed = \"run-once\")");
-        fleet.hooks.metrics.retry_dropped(f.server_id, policy);
+        fleet.effects.metrics.retry_dropped(f.server_id, policy);
     }
     let grace = config.daemon.shutdown_timeout;
     let drained = tokio::time::timeout(grace, async {
@@ -299,9 +299,10 @@ pub(crate) async fn run_loop<P: Passes>(
 }
 
 /// What happens around every pass: metrics, notifications, and an account
-/// listing owed to the status page and the orphan count.
+/// listing owed to the status page and the orphan count. (Not a policy's
+/// pre/post hooks: those are `hooks::Hooks`, run inside the job.)
 #[derive(Clone)]
-struct Hooks {
+struct PassEffects {
     metrics: Arc<Metrics>,
     notifier: Option<Notifier>,
     board: Arc<Board>,
@@ -327,7 +328,7 @@ struct Fleet {
     next_pass: u64,
     /// Fires waiting for their server, at most one per (server, policy).
     queued: BTreeMap<u64, Vec<JobSpec>>,
-    hooks: Hooks,
+    effects: PassEffects,
     /// (pass, server) whose jobs ended (sent by the runner as each finishes).
     done: (
         mpsc::UnboundedSender<PassServer>,
@@ -373,11 +374,11 @@ impl Fleet {
         self.next_pass += 1;
         self.busy.extend(claimed.iter().map(|&s| (s, pass)));
         let done = self.done.0.clone();
-        let (config, client, clock, hooks) = (
+        let (config, client, clock, effects) = (
             Arc::clone(config),
             client.clone(),
             Arc::clone(clock),
-            self.hooks.clone(),
+            self.effects.clone(),
         );
         let options = PassOptions {
             dry_run: false,
@@ -387,7 +388,7 @@ impl Fleet {
             ..PassOptions::default()
         };
         let task = self.passes.spawn(async move {
-            if let Some(n) = hooks.notifier.clone() {
+            if let Some(n) = effects.notifier.clone() {
                 tokio::spawn(async move { n.pass_started().await });
             }
             let clock_for_metrics = Arc::clone(&clock);
@@ -395,19 +396,19 @@ impl Fleet {
             for line in runner::summary(&report, false).lines() {
                 info!("{line}");
             }
-            hooks
+            effects
                 .metrics
                 .record_pass(&report, clock_now_unix(&*clock_for_metrics));
-            let retries = plan_retries(&config, &report, clock_for_metrics.now(), &hooks.metrics);
+            let retries = plan_retries(&config, &report, clock_for_metrics.now(), &effects.metrics);
             let retrying: HashSet<(u64, usize)> = retries
                 .iter()
                 .map(|(_, spec)| (spec.server_id, spec.policy))
                 .collect();
             // The loop lists the account when it is time (ACCOUNT_LISTING_EVERY).
-            hooks.board.owe();
+            effects.board.owe();
             // A fleet's pass leaves tens of MB of freed heap behind; the daemon
             // should not keep it until the next one.
-            if let Some(n) = hooks.notifier {
+            if let Some(n) = effects.notifier {
                 let now = clock_for_metrics.now();
                 tokio::spawn(
                     async move { n.pass_finished(&report, &retrying, &config, now).await },
@@ -450,7 +451,7 @@ impl Fleet {
                     kept.push((at, f));
                 }
                 Err(reason) => {
-                    self.hooks.metrics.retry_dropped(f.server_id, &name);
+                    self.effects.metrics.retry_dropped(f.server_id, &name);
                     self.dropped_by_reload(f.server_id, &name, f.slot, reason);
                 }
             }
@@ -563,7 +564,7 @@ impl Fleet {
             "a due fire dropped: the reload {} its policy on this server",
             if reason == DropReason::PausedByReload { "paused" } else { "removed" }
         );
-        self.hooks
+        self.effects
             .metrics
             .fire_skipped(server, policy, reason.as_str());
     }
@@ -576,7 +577,7 @@ impl Fleet {
             slot = %f.slot.to_rfc3339(),
             "fire skipped: {reason}"
         );
-        count_skipped(&self.hooks, f.server_id, policy, reason);
+        count_skipped(&self.effects, f.server_id, policy, reason);
     }
 }
 
@@ -705,9 +706,9 @@ async fn count_orphans(
 }
 
 /// Counts and notifies a fire that will not run.
-fn count_skipped(hooks: &Hooks, server: u64, policy: &str, reason: &str) {
-    hooks.metrics.fire_skipped(server, policy, reason);
-    if let Some(n) = hooks.notifier.clone() {
+fn count_skipped(effects: &PassEffects, server: u64, policy: &str, reason: &str) {
+    effects.metrics.fire_skipped(server, policy, reason);
+    if let Some(n) = effects.notifier.clone() {
         let (policy, reason) = (policy.to_owned(), reason.to_owned());
         tokio::spawn(async move { n.fire_skipped(server, &policy, &reason).await });
     }
