@@ -140,10 +140,31 @@ fn strip_tests(text: &str) -> Result<String, String> {
         if !code[at] {
             continue;
         }
-        // `mod name {` after the attribute (a `mod name;` is a file of its own).
-        let rest = std::str::from_utf8(&out[from..]).expect("utf-8");
-        let rest = rest.trim_start();
-        let Some(rest) = rest.strip_prefix("mod") else {
+        // `mod name {` after the attribute, other attributes and a
+        // visibility (a `mod name;` is a file of its own).
+        let mut rest = std::str::from_utf8(&out[from..])
+            .expect("utf-8")
+            .trim_start();
+        while rest.starts_with("#[") {
+            let mut depth = 0usize;
+            let end = rest.find(|c: char| {
+                match c {
+                    '[' => depth += 1,
+                    ']' => depth -= 1,
+                    _ => return false,
+                }
+                depth == 0
+            });
+            rest = end.map_or("", |e| rest[e + 1..].trim_start());
+        }
+        if let Some(r) = rest.strip_prefix("pub") {
+            let r = r.trim_start();
+            rest = match r.strip_prefix('(') {
+                Some(r) => r.split_once(')').map_or("", |(_, r)| r),
+                None => r,
+            };
+        }
+        let Some(rest) = rest.trim_start().strip_prefix("mod") else {
             continue;
         };
         let name_len = rest
@@ -642,7 +663,8 @@ fn the_layer_check_finds_a_use_of_a_higher_layer() {
 fn production_text_blanks_comments_and_test_modules_only() {
     let text = "use crate::a; // crate::b\n/* crate::c */\n#[cfg(test)]\nmod tests {\n    \
         fn f() { let s = \"}}\"; let r = r#\"}\"#; let c = '\\''; }\n    fn g<'a>(x: &'a str) {}\n}\n\
-        #[cfg(test)]\nmod other;\nuse crate::d;\n";
+        #[cfg(test)]\nmod other;\nuse crate::d;\n\
+        #[cfg(test)]\n#[allow(dead_code)]\npub(crate) mod more {\n    use crate::e;\n}\n";
     let stripped = strip_tests(text).expect("braces match");
     assert_eq!(stripped.lines().count(), text.lines().count(), "lines kept");
     let found: Vec<(String, usize)> = uses(&stripped, &["m".to_owned()])
