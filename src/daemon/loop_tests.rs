@@ -187,6 +187,14 @@ impl Running {
         tokio::time::sleep(left).await;
     }
 
+    /// Sends SIGHUP's message.
+    async fn reload(&self) {
+        self.controls
+            .send(Control::Reload)
+            .await
+            .expect("loop alive");
+    }
+
     /// Shuts the loop down; how long (virtual) it took to exit.
     async fn shutdown(self) -> (Duration, Arc<Metrics>) {
         let asked = tokio::time::Instant::now();
@@ -206,6 +214,24 @@ fn skipped(metrics: &Metrics, reason: &str) -> f64 {
         .filter(|l| l.starts_with("snapkeep_skipped_fires_total{") && l.contains(reason))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// A reload that reads `text` and keeps `passes`' recorder (with the
+/// carried-over counters).
+fn reloading_to(
+    passes: &Recorder,
+    text: String,
+) -> impl Fn(Arc<CallStats>) -> Result<(Config, Recorder), StartError> + Send + 'static {
+    let reloaded = passes.clone();
+    move |stats| {
+        Ok((
+            config(&text),
+            Recorder {
+                stats,
+                ..reloaded.clone()
+            },
+        ))
+    }
 }
 
 fn no_reload() -> StartError {
@@ -342,11 +368,7 @@ async fn a_reload_moves_the_schedule_and_keeps_the_call_counters() {
         },
     );
     daemon.until(at("2025-01-10T13:00:00Z")).await;
-    daemon
-        .controls
-        .send(Control::Reload)
-        .await
-        .expect("loop alive");
+    daemon.reload().await;
     daemon.until(at("2025-01-11T06:00:00Z")).await;
     let stats = Arc::clone(&passes.stats);
     let (_, _) = daemon.shutdown().await;
@@ -397,20 +419,11 @@ async fn a_reload_drops_removed_pairs_series_marks_paused_ones_and_counts_their_
         succeed: true,
         ..Recorder::new(Duration::from_secs(10))
     };
-    let reloaded = passes.clone();
     let daemon = start(
         config(&before),
         passes.clone(),
         at("2025-01-10T12:00:00Z"),
-        move |stats: Arc<CallStats>| {
-            Ok((
-                config(&after),
-                Recorder {
-                    stats,
-                    ..reloaded.clone()
-                },
-            ))
-        },
+        reloading_to(&passes, after.to_string()),
     );
     // Every pair caught up (and succeeded) at the start.
     daemon.until(at("2025-01-10T13:00:01Z")).await;
@@ -446,11 +459,7 @@ async fn a_reload_drops_removed_pairs_series_marks_paused_ones_and_counts_their_
         ]
     );
     // c and d's 13:00 fires wait out their jitter when the reload comes.
-    daemon
-        .controls
-        .send(Control::Reload)
-        .await
-        .expect("loop alive");
+    daemon.reload().await;
     daemon.until(at("2025-01-10T15:00:00Z")).await;
     let (_, metrics) = daemon.shutdown().await;
     assert_eq!(
@@ -500,28 +509,15 @@ async fn a_reload_drops_removed_pairs_series_marks_paused_ones_and_counts_their_
 async fn a_queued_fire_of_a_policy_paused_by_a_reload_is_dropped_and_counted() {
     let text = "[[policy]]\nname = \"hourly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 * * * *\"\nkeep_last = 3\n";
     let passes = Recorder::new(Duration::from_secs(90 * 60));
-    let reloaded = passes.clone();
     let daemon = start(
         config(text),
         passes.clone(),
         at("2025-01-10T00:30:00Z"),
-        move |stats: Arc<CallStats>| {
-            Ok((
-                config(&format!("{text}enabled = false\n")),
-                Recorder {
-                    stats,
-                    ..reloaded.clone()
-                },
-            ))
-        },
+        reloading_to(&passes, format!("{text}enabled = false\n")),
     );
     // 00:00 caught up at 00:30 (busy until 02:00); 01:00 waits for it.
     daemon.until(at("2025-01-10T01:10:00Z")).await;
-    daemon
-        .controls
-        .send(Control::Reload)
-        .await
-        .expect("loop alive");
+    daemon.reload().await;
     daemon.until(at("2025-01-10T04:00:00Z")).await;
     let (_, metrics) = daemon.shutdown().await;
     let slots: Vec<String> = passes
@@ -668,28 +664,15 @@ async fn retry_window_zero_turns_retries_off_and_a_reload_that_pauses_drops_them
         "missed = \"skip\"\n",
         "missed = \"skip\"\nenabled = false\n",
     );
-    let reloaded = passes.clone();
     let daemon = start(
         config(ONE_SERVER),
         passes.clone(),
         at("2025-01-10T02:59:00Z"),
-        move |stats| {
-            Ok((
-                config(&paused),
-                Recorder {
-                    stats,
-                    ..reloaded.clone()
-                },
-            ))
-        },
+        reloading_to(&passes, paused),
     );
     daemon.until(at("2025-01-10T03:01:00Z")).await;
     assert_eq!(daemon.metrics.retries().len(), 1, "03:01:30 pending");
-    daemon
-        .controls
-        .send(Control::Reload)
-        .await
-        .expect("loop alive");
+    daemon.reload().await;
     daemon.until(at("2025-01-10T04:00:00Z")).await;
     assert_eq!(daemon.metrics.retries(), []);
     let (_, metrics) = daemon.shutdown().await;
