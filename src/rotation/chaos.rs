@@ -513,6 +513,17 @@ fn check_pass(
         ));
     }
     let items = sample(sim);
+    // Whether the server holds the job's slot item, completed.
+    let slot_done = |o: &crate::runner::JobOutcome| {
+        let policy = &config.policies[o.spec.policy];
+        items.iter().any(|(k, _, s)| {
+            *k == policy.kind
+                && s.server == o.spec.server_id
+                && s.completed
+                && naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &s.label)
+                    == Some(o.spec.slot)
+        })
+    };
     for o in &report.outcomes {
         let policy = &config.policies[o.spec.policy];
         if let Some(e) = &o.error {
@@ -524,14 +535,7 @@ fn check_pass(
         if o.report.nothing_to_resume || o.report.paused {
             continue;
         }
-        let slot_done = items.iter().any(|(k, _, s)| {
-            *k == policy.kind
-                && s.server == o.spec.server_id
-                && s.completed
-                && naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &s.label)
-                    == Some(o.spec.slot)
-        });
-        if !slot_done {
+        if !slot_done(o) {
             out.push(format!(
                 "server {} policy {} reported ok without a completed item for slot {}",
                 o.spec.server_id,
@@ -549,18 +553,10 @@ fn check_pass(
     }
     // Independently of the report: a running policy's slot without its
     // completed item on the server means the exit code is not 0.
-    let missing = report.outcomes.iter().any(|o| {
-        let policy = &config.policies[o.spec.policy];
-        policy.enabled
-            && !o.spec.resume_only
-            && !items.iter().any(|(k, _, s)| {
-                *k == policy.kind
-                    && s.server == o.spec.server_id
-                    && s.completed
-                    && naming::owned_slot(policy.kind, &policy.prefix, &policy.name, &s.label)
-                        == Some(o.spec.slot)
-            })
-    });
+    let missing = report
+        .outcomes
+        .iter()
+        .any(|o| config.policies[o.spec.policy].enabled && !o.spec.resume_only && !slot_done(o));
     if missing && exit == 0 {
         out.push(format!(
             "exit code 0 while a slot has no completed item on the server:\n{summary}"
