@@ -1815,3 +1815,58 @@ async fn a_create_answered_after_the_thaw_is_adopted_as_crash_consistent() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_lookup_ends_on_a_listing_that_started_list_lag_later_not_on_the_clock() {
+    // The slot's item exists and lists show it at once, but every poll is
+    // deferred 400 ms behind queued creates and deletes (the client's
+    // admission queue is held full). A lookup with a 100 ms lag must not
+    // conclude "absent" at 100 ms with no listing seen: it waits for a
+    // listing that started after the lag, which shows the item.
+    let label = snap("nightly", "2025-02-01T03:00:00Z");
+    let sim = simulator(
+        Seed::empty().server(SERVER, "web-01").ours(
+            SERVER,
+            "nightly",
+            "2025-02-01T03:00:00Z",
+            SimStatus::Completed,
+        ),
+        Faults::none(),
+        42,
+    )
+    .await;
+    let client = client(&sim);
+    let poller = crate::inventory::Poller::start(
+        client.clone(),
+        crate::provider::Kind::Snapshot,
+        Duration::from_millis(10),
+        Duration::from_secs(5),
+    );
+    // Hold every admission permit and queue one more: the API is "busy".
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        held.push(client.admit().await);
+    }
+    let queued = {
+        let client = client.clone();
+        tokio::spawn(async move { drop(client.admit().await) })
+    };
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        drop(held);
+    };
+    let started = std::time::Instant::now();
+    let (found, ()) = tokio::join!(
+        poller.poller().find(
+            SERVER,
+            &label,
+            Duration::from_millis(100),
+            Duration::from_secs(5)
+        ),
+        release
+    );
+    assert_eq!(found.map(|i| i.label), Some(label));
+    assert!(started.elapsed() >= Duration::from_millis(400));
+    queued.await.expect("admitted in the end");
+    sim.shutdown().await;
+}
