@@ -4,7 +4,7 @@
 //! so DST and missed slots are tested without waiting). The loop around it
 //! sleeps in steps of at most 60 s and re-reads the wall clock each time,
 //! so a suspend/resume or a clock step is noticed; jobs that come due go to
-//! the same `runner::run_pass` as `--run-now`.
+//! the same `pass::run_pass` as `--run-now`.
 //!
 //! One pass per server at a time, and no fire dropped silently: a fire for
 //! a server with work under way waits in that server's queue and starts as
@@ -35,7 +35,7 @@ use crate::health;
 use crate::memory;
 use crate::metrics::{Metrics, RetryState};
 use crate::notify::Notifier;
-use crate::runner::{self, JobSpec, PassOptions, PassReport, ServerDone};
+use crate::pass::{self, JobSpec, PassOptions, PassReport, ServerDone};
 use crate::status::{Board, Inventories, Listing};
 
 mod retry;
@@ -67,14 +67,14 @@ pub(crate) enum Control {
 }
 
 /// How the daemon runs a pass: with the API [`Client`] in production
-/// (`runner::run_pass`), with a stand-in in the loop's tests, which then
+/// (`pass::run_pass`), with a stand-in in the loop's tests, which then
 /// run on tokio's paused clock — the loop decides *when* and *what* fires;
 /// the pass is tested on its own.
 pub(crate) trait Passes: Clone + Send + Sync + 'static {
     /// The API call counters (for `/metrics`, carried over a reload).
     fn stats(&self) -> &Arc<CallStats>;
 
-    /// Runs one pass of `jobs` (see `runner::run_pass`).
+    /// Runs one pass of `jobs` (see `pass::run_pass`).
     fn run(
         &self,
         config: Arc<Config>,
@@ -107,7 +107,7 @@ impl Passes for Client {
         jobs: Vec<JobSpec>,
         options: PassOptions,
     ) -> impl Future<Output = PassReport> + Send {
-        runner::run_pass(config, self.clone(), clock, jobs, options)
+        pass::run_pass(config, self.clone(), clock, jobs, options)
     }
 
     fn count_orphans(
@@ -393,7 +393,7 @@ impl Fleet {
             }
             let clock_for_metrics = Arc::clone(&clock);
             let report = client.run(Arc::clone(&config), clock, jobs, options).await;
-            for line in runner::summary(&report, false).lines() {
+            for line in pass::summary(&report, false).lines() {
                 info!("{line}");
             }
             effects

@@ -8,7 +8,7 @@
 use crate::api::{ApiError, SetupError};
 use crate::config::{ConfigError, StartError, TokenError};
 use crate::daemon::DaemonError;
-use crate::runner::SelectError;
+use crate::pass::SelectError;
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum AppError {

@@ -26,8 +26,8 @@ use prometheus_client::registry::Registry;
 
 use crate::api::CallStats;
 use crate::config::{Config, DEFAULT_ACCOUNT};
+use crate::pass::PassReport;
 use crate::provider::Kind;
-use crate::runner::PassReport;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobLabels {
@@ -591,8 +591,8 @@ mod tests {
     use super::*;
 
     fn pass_on_server_1(stored_bytes: u64) -> PassReport {
-        use crate::rotation::{Holdings, JobReport};
-        use crate::runner::{JobOutcome, JobSpec};
+        use crate::job::{Holdings, JobReport};
+        use crate::pass::{JobOutcome, JobSpec};
         PassReport {
             outcomes: vec![JobOutcome {
                 spec: JobSpec::new(1, 0, "2025-02-01T03:00:00Z".parse().expect("time")),

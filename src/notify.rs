@@ -23,7 +23,7 @@ use tracing::{debug, warn};
 
 use crate::config::{Channel, Config, EmailTarget, NotifyConfig, NotifyEvent, NotifyTarget};
 use crate::metrics::Metrics;
-use crate::runner::PassReport;
+use crate::pass::PassReport;
 
 mod email;
 mod notices;

@@ -310,7 +310,7 @@ pub(crate) enum State {
 }
 
 /// One snapshot or backup as retention sees it: a restore point (the
-/// provider's view of an item is `inventory::Item`; `rotation::retention_view`
+/// provider's view of an item is `inventory::Item`; `job::retention_view`
 /// makes the points).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Point {
@@ -321,7 +321,7 @@ pub(crate) struct Point {
 }
 
 /// What one policy asks of retention (built from a `config::Policy` by
-/// `rotation::retention_policy`).
+/// `job::retention_policy`).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Retention {
     pub(crate) rules: KeepRules,

@@ -23,12 +23,12 @@ use serde::Serialize;
 use crate::api::{ApiError, Client};
 use crate::config::{Config, DEFAULT_ACCOUNT};
 use crate::inventory::{self, Item};
+use crate::job::{self, Holdings};
 use crate::metrics::RetryState;
 use crate::naming;
 use crate::orphans::{self, Orphan};
 use crate::provider::Kind;
 use crate::retention;
-use crate::rotation::{self, Holdings};
 
 /// Everything `status` shows: one row per (server, policy), then orphans.
 #[derive(Debug, Serialize)]
@@ -88,7 +88,7 @@ pub(crate) struct Row {
     pub(crate) protected: Vec<Listed>,
     /// When the cap, shared with what this policy may not delete, holds it
     /// below its keep rules here: the sentence a pass logs
-    /// (`rotation::shortfall_note`); the numbers are in `ours`.
+    /// (`job::shortfall_note`); the numbers are in `ours`.
     pub(crate) shared_cap: Option<String>,
     /// The daemon fires this slot again (asked from its `/retries` when
     /// `[metrics] listen` is set and it answers).
@@ -267,10 +267,10 @@ pub(crate) fn rows(config: &Config, inventories: &Inventories, now: DateTime<Utc
                 .get(&policy.kind)
                 .and_then(|m| m.get(&server_id))
                 .unwrap_or(&empty);
-            let ours = rotation::holdings(policy, &config.policies, items);
+            let ours = job::holdings(policy, &config.policies, items);
             let plan = retention::plan(
-                &rotation::retention_view(policy, &config.policies, items),
-                &rotation::retention_policy(policy),
+                &job::retention_view(policy, &config.policies, items),
+                &job::retention_policy(policy),
                 now,
             );
             // Nothing of a paused policy is pruned; protected items never are.
@@ -322,7 +322,7 @@ pub(crate) fn rows(config: &Config, inventories: &Inventories, now: DateTime<Utc
                 .map(|i| i.server_name.clone())
                 .find(|n| !n.is_empty())
                 .unwrap_or_default();
-            let shared_cap = rotation::shortfall_note(
+            let shared_cap = job::shortfall_note(
                 policy,
                 &ours,
                 &if server_name.is_empty() {

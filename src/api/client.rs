@@ -47,7 +47,7 @@ pub(crate) struct ClientSettings {
     pub(crate) retry_deadline: Duration,
     /// How long VPS.org may take to show a new item in its lists: a create
     /// whose outcome is unknown is looked for this long before it is sent
-    /// again (the caller does that; see `rotation`).
+    /// again (the caller does that; see `job`).
     pub(crate) list_lag: Duration,
     pub(crate) min_backoff: Duration,
     pub(crate) max_backoff: Duration,

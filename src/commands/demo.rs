@@ -18,7 +18,7 @@ use crate::clock::{Clock, ShiftedClock};
 use crate::config::{self, Config};
 use crate::error::AppError;
 use crate::naming;
-use crate::runner::{self, select_jobs};
+use crate::pass::{self, select_jobs};
 use snapkeep_sim::{BackupType, Seed, SimConfig, SimStatus, Simulator};
 
 /// The demo's policies fire daily at 03:00 UTC.
@@ -66,15 +66,15 @@ pub(crate) async fn run(args: &DemoArgs) -> Result<u8, AppError> {
         );
         let jobs = select_jobs(&config, &[], &[], false, now)?;
         let dyn_clock: Arc<dyn Clock> = clock.clone();
-        let report = runner::run_pass(
+        let report = pass::run_pass(
             Arc::clone(&config),
             client.clone(),
             dyn_clock,
             jobs,
-            runner::PassOptions::default(),
+            pass::PassOptions::default(),
         )
         .await;
-        print!("{}", runner::summary(&report, false));
+        print!("{}", pass::summary(&report, false));
         println!();
     }
 

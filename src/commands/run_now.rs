@@ -7,7 +7,7 @@
 //! installed first thing, so as PID 1 in a container — where a signal with
 //! no handler does nothing — they work too. The first signal starts no new
 //! job and gives the jobs under way `daemon.shutdown_timeout` to end; then,
-//! or at once on a second signal, they are cut off (`runner::Stop`). Cut off
+//! or at once on a second signal, they are cut off (`pass::Stop`). Cut off
 //! or not, every post hook owed runs (`SNAPKEEP_RESULT=aborted`), the summary
 //! lists each job that did not run or was cut off as `interrupted`, and the
 //! exit code is the shell's for that signal: 130 after SIGINT, 143 after
@@ -26,7 +26,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::AppError;
 use crate::notify::Notifier;
-use crate::runner::{self, StopSender, select_jobs, stop_channel};
+use crate::pass::{self, StopSender, select_jobs, stop_channel};
 
 pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Result<u8, AppError> {
     let signals = Signals::install()?;
@@ -44,19 +44,19 @@ pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Resul
     let started = notifier
         .clone()
         .map(|n| tokio::spawn(async move { n.pass_started().await }));
-    let report = runner::run_pass(
+    let report = pass::run_pass(
         Arc::clone(&config),
         client.clone(),
         clock,
         jobs,
-        runner::PassOptions {
+        pass::PassOptions {
             dry_run: cli.dry_run,
             stop: Some(stop.clone()),
-            ..runner::PassOptions::default()
+            ..pass::PassOptions::default()
         },
     )
     .await;
-    print!("{}", runner::summary(&report, cli.dry_run));
+    print!("{}", pass::summary(&report, cli.dry_run));
     if let Some(n) = notifier {
         // Bounded: a notification never holds up the exit for long, and a
         // signal (also one that came during the pass) ends the wait.
@@ -171,7 +171,7 @@ impl Signals {
 /// selected job is paused: nothing was done, as for a usage error — a
 /// script that asked for a fresh snapshot before an upgrade must not go
 /// on as if it had one.
-pub(crate) fn exit_code(report: &runner::PassReport) -> u8 {
+pub(crate) fn exit_code(report: &pass::PassReport) -> u8 {
     let (failed, paused) = (report.failed(), report.paused());
     if paused > 0 && paused == report.outcomes.len() {
         2

@@ -5,7 +5,7 @@
 //! plays a policy's schedule forward over N days on one server, assuming
 //! every create succeeds and nothing else is on the server, and shows day
 //! by day what is created, kept and deleted, and why. It runs the very code
-//! a pass runs — the schedule's fire times, `rotation::retention_view` and
+//! a pass runs — the schedule's fire times, `job::retention_view` and
 //! `retention_policy`, `retention::next_to_drop` to make room at the cap and
 //! `retention::plan` to prune — on items named as a pass names them. Nothing
 //! here decides anything itself; no token, no network.
@@ -28,9 +28,9 @@ use crate::commands::status::{compact_duration, size};
 use crate::config::{self, Config, Policy};
 use crate::error::AppError;
 use crate::inventory::Item;
+use crate::job;
 use crate::naming;
 use crate::retention;
-use crate::rotation;
 
 /// Longest simulation, in days (ten years).
 pub(crate) const MAX_DAYS: u32 = 3660;
@@ -237,7 +237,7 @@ pub(crate) fn simulate(
     let tz = policy.schedule.timezone();
     let server_id = policy.servers.first().copied().unwrap_or_default();
     let cap = policy.kind.cap();
-    let retention_policy = rotation::retention_policy(policy);
+    let retention_policy = job::retention_policy(policy);
 
     let mut items: Vec<Item> = Vec::new();
     let mut timeline: BTreeMap<NaiveDate, Day> = BTreeMap::new();
@@ -277,7 +277,7 @@ pub(crate) fn simulate(
         while items.len() >= cap {
             let victim = retention::next_to_drop(
                 // Simulated ids are not the account's: nothing is protected.
-                &rotation::retention_view(policy, &[], &items),
+                &job::retention_view(policy, &[], &items),
                 &retention_policy,
                 slot,
                 slot,
@@ -327,7 +327,7 @@ pub(crate) fn simulate(
 
         // Prune, as a pass does once the item completed.
         let plan = retention::plan(
-            &rotation::retention_view(policy, &[], &items),
+            &job::retention_view(policy, &[], &items),
             &retention_policy,
             slot,
         );

@@ -2,7 +2,7 @@
 //! busy server, reload and shutdown, over hours and days of virtual time in
 //! milliseconds. Passes are a stand-in ([`Recorder`]) that records what
 //! was started when and stays busy for a set time: the loop decides what
-//! fires when; the pass itself is tested in `rotation::tests`, and
+//! fires when; the pass itself is tested in `pass::rule_tests`, and
 //! `busy_tests` runs this loop against the simulator in real time.
 
 use std::sync::Mutex;
@@ -105,18 +105,16 @@ impl Passes for Recorder {
             let outcomes = jobs
                 .iter()
                 .filter(|_| me.succeed || me.fail_until.is_some())
-                .map(|j| runner::JobOutcome {
+                .map(|j| pass::JobOutcome {
                     spec: j.clone(),
                     server_name: String::new(),
                     policy_name: config.policies[j.policy].name.clone(),
-                    report: crate::rotation::JobReport::default(),
+                    report: crate::job::JobReport::default(),
                     // (A start's resume-only look at the previous slot finds nothing to do.)
-                    error: (fails && !j.resume_only).then_some(
-                        crate::rotation::JobError::Contention {
-                            server_id: j.server_id,
-                            rounds: 4,
-                        },
-                    ),
+                    error: (fails && !j.resume_only).then_some(crate::job::JobError::Contention {
+                        server_id: j.server_id,
+                        rounds: 4,
+                    }),
                     duration: Duration::ZERO,
                 })
                 .collect();

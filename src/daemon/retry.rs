@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::config::Policy;
-use crate::runner::JobSpec;
+use crate::pass::JobSpec;
 
 /// The longest wait between two tries of one slot.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(15 * 60);

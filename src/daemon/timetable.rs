@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use tracing::info;
 
 use crate::config::{Config, Missed};
-use crate::runner::JobSpec;
+use crate::pass::JobSpec;
 use crate::schedule::jitter_for;
 
 /// A slot this late is "missed" (daemon down, machine asleep, clock step).

@@ -15,8 +15,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use crate::config::{Config, NotifyEvent};
+use crate::pass::PassReport;
 use crate::provider::Kind;
-use crate::runner::PassReport;
 
 /// One thing to tell, about one (server, policy).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -200,8 +200,8 @@ pub(crate) fn fire_skipped(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rotation::{Holdings, JobError, JobReport};
-    use crate::runner::{JobOutcome, JobSpec};
+    use crate::job::{Holdings, JobError, JobReport};
+    use crate::pass::{JobOutcome, JobSpec};
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().expect("time")

@@ -1,8 +1,8 @@
 use std::sync::{Arc, Mutex};
 
 use super::*;
-use crate::rotation::{JobError, JobReport};
-use crate::runner::{JobOutcome, JobSpec};
+use crate::job::{JobError, JobReport};
+use crate::pass::{JobOutcome, JobSpec};
 
 /// What a receiver got: path, the headers asked for, body.
 type Seen = Arc<Mutex<Vec<(String, Vec<String>, String)>>>;

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use crate::api::{ApiToken, CallStats, Client, ClientSettings};
 use crate::clock::{Clock, FixedClock};
 use crate::config::{self, Config};
-use crate::runner::{self, JobSpec, PassOptions, PassReport};
+use crate::pass::{self, JobSpec, PassOptions, PassReport};
 use snapkeep_sim::{Endpoint, FaultSpec, Faults, Seed, SimConfig, SimStatus, Simulator};
 
 /// How long simulated creates take.
@@ -84,7 +84,7 @@ pub(crate) fn config(policies: &str) -> Arc<Config> {
 
 /// Every (server, policy) of `config` for its latest slot at `now`.
 pub(crate) fn jobs(config: &Config, now: DateTime<Utc>) -> Vec<JobSpec> {
-    crate::runner::select_jobs(config, &[], &[], false, now).expect("jobs")
+    crate::pass::select_jobs(config, &[], &[], false, now).expect("jobs")
 }
 
 /// One real pass at the fixed time `now`.
@@ -95,7 +95,7 @@ pub(crate) async fn pass(
     jobs: Vec<JobSpec>,
 ) -> PassReport {
     let clock: Arc<dyn Clock> = Arc::new(FixedClock(now));
-    runner::run_pass(
+    pass::run_pass(
         Arc::clone(config),
         client.clone(),
         clock,

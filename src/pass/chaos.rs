@@ -26,8 +26,8 @@ use fastrand::Rng;
 use super::testkit::{at, client, config, jobs, pass, simulator};
 use crate::config::Config;
 use crate::naming;
+use crate::pass::PassReport;
 use crate::provider::Kind;
-use crate::runner::PassReport;
 use snapkeep_sim::{BackupType, Endpoint, FaultSpec, Faults, Seed, SimStatus, Simulator, junk};
 
 /// Schedules `cargo test` runs (a few hundred; the long run is above).
@@ -514,7 +514,7 @@ fn check_pass(
     }
     let items = sample(sim);
     // Whether the server holds the job's slot item, completed.
-    let slot_done = |o: &crate::runner::JobOutcome| {
+    let slot_done = |o: &crate::pass::JobOutcome| {
         let policy = &config.policies[o.spec.policy];
         items.iter().any(|(k, _, s)| {
             *k == policy.kind
@@ -544,7 +544,7 @@ fn check_pass(
             ));
         }
     }
-    let summary = crate::runner::summary(report, false);
+    let summary = crate::pass::summary(report, false);
     let exit = crate::commands::run_now::exit_code(report);
     // A paused policy's job beside others that ran is exit 1 too.
     let says_not_clean = !summary.contains(" 0 failed") || report.paused() > 0;
@@ -637,7 +637,7 @@ fn check_liveness(
         let full = e.kind() == "refused" && here.len() >= policy.kind.cap() && deletable <= 1;
         let storm_item_failed = matches!(
             e,
-            super::JobError::Wait { id, source: crate::inventory::WaitError::Failed(_), .. }
+            crate::job::JobError::Wait { id, source: crate::inventory::WaitError::Failed(_), .. }
                 if made_in_the_storm.contains(&(policy.kind, *id))
         );
         if stuck || full || storm_item_failed {
@@ -711,7 +711,7 @@ async fn schedule(seed: u64) -> Result<Tally, Vec<String>> {
     {
         if let Some(slot) = p.schedule.latest_at_or_before(now) {
             for &server in &p.servers {
-                all.push(crate::runner::JobSpec::new(server, index, slot));
+                all.push(crate::pass::JobSpec::new(server, index, slot));
             }
         }
     }

@@ -13,7 +13,7 @@
 //! What it buys (BENCHMARKS.md, "Memory: what keeps a waiting job small"):
 //! a server's task went from 6.5 KB to 1.4 KB and a 5000-server pass's peak
 //! from 49 to 29 MiB when it was introduced; a waiting job's future is now
-//! about 1.0 KB (`rotation::tests::a_waiting_job_stays_small` keeps it
+//! about 1.0 KB (`pass::rule_tests::a_waiting_job_stays_small` keeps it
 //! under 1152 bytes).
 //! Behaviour is the same as awaiting inline: only where the state lives
 //! changes.
@@ -29,7 +29,7 @@
 //!   it into the job's items and report, so the wait that follows does not
 //!   also hold it (and the create's `Result`) in the job's future.
 //!
-//! With `runner::run_server` an `async move` block (an async fn keeps its
+//! With `pass::run_server` an `async move` block (an async fn keeps its
 //! arguments twice), they took a pass's per-server task from 2176 to 1792
 //! bytes (`-Zprint-type-sizes`; a heap profile of a 5000-server pass: the
 //! tasks are more than half of its peak).

@@ -155,7 +155,7 @@ async fn undecodable_foreign_items_are_skipped_never_fatal() {
         report.failed(),
         0,
         "{}",
-        crate::runner::summary(&report, false)
+        crate::pass::summary(&report, false)
     );
     assert!(client.stats().undecodable() >= 2);
     assert!(deletes(&sim).is_empty());
@@ -268,7 +268,7 @@ async fn two_instances_at_the_cap_converge_and_both_succeed() {
         pass(&config, &b, now, jobs(&config, now))
     );
     for r in [&ra, &rb] {
-        assert_eq!(r.failed(), 0, "{}", crate::runner::summary(r, false));
+        assert_eq!(r.failed(), 0, "{}", crate::pass::summary(r, false));
     }
     for server in 1..=12 {
         let left = names(&sim, server);
@@ -354,7 +354,7 @@ async fn shifting_pages_and_a_lying_count_list_each_item_once() {
         report.failed(),
         0,
         "{}",
-        crate::runner::summary(&report, false)
+        crate::pass::summary(&report, false)
     );
     // A count of millions cost one window of empty pages, not millions.
     let lists = calls(&sim).iter().filter(|(m, _)| m == "GET").count();
@@ -552,7 +552,7 @@ async fn a_paused_policy_runs_only_when_named() {
     assert_eq!(all.len(), 1);
     assert_eq!(config.policies[all[0].policy].name, "on");
     let named =
-        crate::runner::select_jobs(&config, &["off".to_owned()], &[], false, now).expect("jobs");
+        crate::pass::select_jobs(&config, &["off".to_owned()], &[], false, now).expect("jobs");
     assert_eq!(named.len(), 1);
     assert_eq!(config.policies[named[0].policy].name, "off");
     // The daemon never fires it.
@@ -576,7 +576,7 @@ async fn a_waiting_job_stays_small() {
         Duration::from_millis(10),
     );
     let clock = crate::clock::FixedClock(at("2025-02-01T03:00:10Z"));
-    let job = super::Job {
+    let job = crate::job::Job {
         client: &client,
         poller: poller.poller(),
         policy: &config.policies[0],
@@ -588,14 +588,14 @@ async fn a_waiting_job_stays_small() {
         resume_only: false,
     };
     let mut items = Vec::new();
-    let mut report = super::JobReport::default();
+    let mut report = crate::job::JobReport::default();
     let run = job.run(&mut items, &mut report);
     let size = std::mem::size_of_val(&run);
     drop(run);
     println!("Job::run future: {size} bytes");
     assert!(
         size <= 1152,
-        "Job::run future is {size} bytes; box the new big path (see rotation::out_of_line)"
+        "Job::run future is {size} bytes; box the new big path (see job::out_of_line)"
     );
     sim.shutdown().await;
 }
@@ -604,7 +604,7 @@ async fn a_waiting_job_stays_small() {
 fn jobs_on_server(
     config: &crate::config::Config,
     now: chrono::DateTime<chrono::Utc>,
-) -> Vec<crate::runner::JobSpec> {
+) -> Vec<crate::pass::JobSpec> {
     jobs(config, now)
         .into_iter()
         .filter(|j| j.server_id == SERVER)
@@ -655,7 +655,7 @@ async fn a_plain_create_is_ours_and_the_holdings_count_every_status() {
         .expect("the new snapshot completed with a size");
     assert_eq!(
         o.report.holdings,
-        super::Holdings {
+        crate::job::Holdings {
             completed: 1,
             in_progress: 1,
             failed: 1,
@@ -1000,9 +1000,9 @@ async fn resume_only_finishes_the_newest_unfinished_slot_and_creates_nothing() {
         "[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 1\nwait_timeout = \"5s\"\n",
     );
     let now = at("2025-02-01T03:00:10Z");
-    let resume = |slot: &str| crate::runner::JobSpec {
+    let resume = |slot: &str| crate::pass::JobSpec {
         resume_only: true,
-        ..crate::runner::JobSpec::new(SERVER, 0, at(slot))
+        ..crate::pass::JobSpec::new(SERVER, 0, at(slot))
     };
     let report = pass(&config, &client, now, vec![resume("2025-02-01T03:00:00Z")]).await;
     let o = &report.outcomes[0];
@@ -1048,14 +1048,14 @@ async fn a_dry_run_reports_what_it_would_do_and_changes_nothing() {
     let now = at("2025-02-01T03:00:10Z");
     let clock: std::sync::Arc<dyn crate::clock::Clock> =
         std::sync::Arc::new(crate::clock::FixedClock(now));
-    let report = crate::runner::run_pass(
+    let report = crate::pass::run_pass(
         std::sync::Arc::clone(&config),
         client(&sim),
         clock,
         jobs(&config, now),
-        crate::runner::PassOptions {
+        crate::pass::PassOptions {
             dry_run: true,
-            ..crate::runner::PassOptions::default()
+            ..crate::pass::PassOptions::default()
         },
     )
     .await;
@@ -1115,7 +1115,7 @@ async fn a_job_run_on_its_own_names_the_server_from_its_items() {
         Duration::from_millis(10),
     );
     let clock = crate::clock::FixedClock(at("2025-02-01T03:00:10Z"));
-    let job = super::Job {
+    let job = crate::job::Job {
         client: &client,
         poller: poller.poller(),
         policy: &config.policies[0],
@@ -1129,7 +1129,7 @@ async fn a_job_run_on_its_own_names_the_server_from_its_items() {
     let mut items = crate::inventory::fetch(&client, crate::provider::Kind::Snapshot, &[SERVER])
         .await
         .expect("lists");
-    let mut report = super::JobReport::default();
+    let mut report = crate::job::JobReport::default();
     job.run(&mut items, &mut report).await.expect("runs");
     assert_eq!(report.server_name, "web-01");
     assert!(report.slot_taken);
@@ -1343,10 +1343,10 @@ async fn a_manual_snapshot_at_the_cap_costs_keep_last_5_one_item_not_its_rotatio
         (4, 1, 4, 1)
     );
     assert_eq!(
-        super::shortfall_note(&config.policies[0], &h, "web-01").as_deref(),
+        crate::job::shortfall_note(&config.policies[0], &h, "web-01").as_deref(),
         Some("nightly (5 last) holds 4 on web-01: 1 snapshot there is not this policy's")
     );
-    let summary = crate::runner::summary(&report, false);
+    let summary = crate::pass::summary(&report, false);
     assert!(
         summary.contains("holds at most 4 here, 1 fewer than its keep rules ask: 1 item(s) on the server are not this policy's to delete"),
         "{summary}"
@@ -1496,7 +1496,7 @@ async fn a_retry_of_the_slot_lists_afresh_and_adopts_what_another_writer_made() 
     sim.create_snapshot_as_other(SERVER, slot.clone(), SimStatus::Completed)
         .expect("the other writer");
     sim.set_faults(Faults::none());
-    let retry = crate::runner::JobSpec {
+    let retry = crate::pass::JobSpec {
         attempt: 1,
         ..failed.spec.clone()
     };
@@ -1538,7 +1538,7 @@ async fn an_item_of_ours_with_odd_fields_it_does_not_need_is_seen_not_created_ag
     );
     let client = client(&sim);
     let report = pass_now(&config, &client).await;
-    let summary = crate::runner::summary(&report, false);
+    let summary = crate::pass::summary(&report, false);
     assert_eq!(report.failed(), 0, "{summary}");
     assert!(report.outcomes[0].report.slot_taken, "{summary}");
     assert_eq!(posts(&sim), 0, "{summary}");
@@ -1550,24 +1550,24 @@ async fn an_item_of_ours_with_odd_fields_it_does_not_need_is_seen_not_created_ag
 async fn stoppable_pass(
     config: &std::sync::Arc<crate::config::Config>,
     client: &crate::api::Client,
-    stop: crate::runner::Stop,
-) -> crate::runner::PassReport {
+    stop: crate::pass::Stop,
+) -> crate::pass::PassReport {
     let now = at(NOW);
-    crate::runner::run_pass(
+    crate::pass::run_pass(
         std::sync::Arc::clone(config),
         client.clone(),
         std::sync::Arc::new(crate::clock::FixedClock(now)),
         jobs(config, now),
-        crate::runner::PassOptions {
+        crate::pass::PassOptions {
             stop: Some(stop),
-            ..crate::runner::PassOptions::default()
+            ..crate::pass::PassOptions::default()
         },
     )
     .await
 }
 
 /// `(policy, error kind, started)` of each outcome, in report order.
-fn stopped(report: &crate::runner::PassReport) -> Vec<(String, Option<&'static str>, bool)> {
+fn stopped(report: &crate::pass::PassReport) -> Vec<(String, Option<&'static str>, bool)> {
     report
         .outcomes
         .iter()
@@ -1577,7 +1577,7 @@ fn stopped(report: &crate::runner::PassReport) -> Vec<(String, Option<&'static s
                 o.error.as_ref().map(|e| e.kind()),
                 matches!(
                     o.error,
-                    Some(super::JobError::Interrupted { started: true })
+                    Some(crate::job::JobError::Interrupted { started: true })
                 ),
             )
         })
@@ -1590,7 +1590,7 @@ async fn a_pass_told_to_finish_before_a_job_starts_runs_none_and_reports_each() 
     let config = config(&format!(
         "{NIGHTLY}\n[[policy]]\nname = \"weekly\"\nkind = \"backup\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 1\n"
     ));
-    let (stopper, stop) = crate::runner::stop_channel();
+    let (stopper, stop) = crate::pass::stop_channel();
     stopper.finish();
     let report = stoppable_pass(&config, &client(&sim), stop).await;
     assert_eq!(
@@ -1620,7 +1620,7 @@ async fn a_pass_cut_off_mid_hook_thaws_and_keeps_the_outcomes_of_jobs_that_ended
         hooked_policy(&log, &format!("touch {}; sleep 30", started.display()), "")
             .replace("keep_last = 3", "keep_last = 2")
     ));
-    let (stopper, stop) = crate::runner::stop_channel();
+    let (stopper, stop) = crate::pass::stop_channel();
     let pass = tokio::spawn({
         let (config, client) = (std::sync::Arc::clone(&config), client(&sim));
         async move { stoppable_pass(&config, &client, stop).await }
@@ -1666,7 +1666,7 @@ async fn a_pass_cut_off_while_listing_runs_no_job() {
     )
     .await;
     let config = config(NIGHTLY);
-    let (stopper, stop) = crate::runner::stop_channel();
+    let (stopper, stop) = crate::pass::stop_channel();
     let pass = tokio::spawn({
         let (config, client) = (std::sync::Arc::clone(&config), client(&sim));
         async move { stoppable_pass(&config, &client, stop).await }

@@ -12,7 +12,7 @@
 //! each waiting minutes). What `max_concurrency` bounds is what the provider
 //! feels — requests in flight — and the client's shared limiter enforces
 //! that for every task at once. A task waits small: the job's API calls run
-//! out of line (`rotation::out_of_line`, figures in BENCHMARKS.md), and the
+//! out of line (`job::out_of_line`, figures in BENCHMARKS.md), and the
 //! completion poller keeps only the items someone waits for.
 //!
 //! A pass can be told to stop ([`Stop`], `--run-now` on SIGINT/SIGTERM) in
@@ -39,10 +39,19 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::events::{Action, Event, Subject};
 use crate::inventory::{self, Item, Poller, PollerHandle};
+use crate::job::{Job, JobError, JobReport};
 use crate::provider::Kind;
-use crate::rotation::{Job, JobError, JobReport};
 
 mod select;
+
+#[cfg(test)]
+mod testkit;
+
+#[cfg(test)]
+mod rule_tests;
+
+#[cfg(test)]
+mod chaos;
 pub(crate) use select::{SelectError, select_jobs};
 
 /// One scheduled unit of work: a policy on a server, for a slot.
@@ -509,7 +518,7 @@ type ServerItems = Vec<(Kind, Result<Vec<Item>, ListingError>)>;
 /// `control` as it ends; once the pass is stopping, the jobs not yet started
 /// are recorded as not started. Takes its arguments by value
 /// and is spawned as it is: a fleet holds one of these per server for the
-/// whole pass, so its size is memory per server (see `rotation::out_of_line`).
+/// whole pass, so its size is memory per server (see `job::out_of_line`).
 /// An `async move` block rather than an `async fn`: an async fn keeps its
 /// arguments twice in its future (as given and as moved into its body).
 #[allow(clippy::manual_async_fn)] // on purpose: 88 bytes less per server

@@ -20,7 +20,7 @@
 //! rules again (a few rounds at most), adopting the other writer's item for
 //! the slot when it is there.
 //!
-//! Rule 7 (one pass per server at a time) is the runner's: it hands a job
+//! Rule 7 (one pass per server at a time) is the pass's: it hands a job
 //! the server's inventory exclusively, and the job keeps it up to date.
 
 use std::collections::HashSet;
@@ -163,7 +163,7 @@ pub(crate) enum JobError {
     Panicked { message: String },
     /// The pass was stopped (`--run-now` got SIGINT or SIGTERM): the job
     /// never started, or it was cut off when `daemon.shutdown_timeout` ran
-    /// out (or a second signal came). Set by `runner::run_pass`.
+    /// out (or a second signal came). Set by `pass::run_pass`.
     #[error("{}", if *started {
         "cut off: the pass was stopped (SIGINT/SIGTERM) and this job did not end within daemon.shutdown_timeout; a post hook it owed ran with SNAPKEEP_RESULT=aborted; the next pass finishes its slot"
     } else {
@@ -1431,12 +1431,3 @@ impl<'e> About<'e> for Event<'e> {
 
 mod out_of_line;
 use out_of_line::OutOfLine;
-
-#[cfg(test)]
-mod testkit;
-
-#[cfg(test)]
-mod tests;
-
-#[cfg(test)]
-mod chaos;
