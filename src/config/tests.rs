@@ -1,6 +1,8 @@
 use super::*;
+use crate::api::DEFAULT_BASE_URL;
 use crate::hooks::{OnHookFailure, PostHookAfter};
 use crate::provider::SNAPSHOT_CAP;
+use chrono_tz::Tz;
 
 const MINIMAL: &str = r#"
 [[policy]]
