@@ -5,9 +5,10 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use crate::api::Client;
 use crate::cli::{Cli, Command};
 use crate::commands::{self, runtime};
-use crate::config::load_and_connect;
+use crate::config::{Clients, Config, load_and_connect};
 use crate::error::AppError;
 
 /// Runs the command; returns the process exit code. Call it while the
@@ -40,26 +41,48 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Some(Command::Sim(args)) => runtime()?.block_on(commands::sim::run(args)),
         Some(Command::Status(args)) if args.check => Ok(commands::status_check::run(&cli.config)),
         Some(Command::Status(args)) => {
-            let (config, client) = load_and_connect(&cli.config, Arc::default())?;
-            runtime()?.block_on(commands::status::run(&config, &client, args.json))
+            let (config, clients) = load_and_connect(&cli.config, Arc::default())?;
+            let client = one_account(&config, &clients, "status")?;
+            runtime()?.block_on(commands::status::run(&config, client, args.json))
         }
         Some(Command::PruneOrphans(args)) => {
-            let (config, client) = load_and_connect(&cli.config, Arc::default())?;
-            runtime()?.block_on(commands::prune_orphans::run(&config, &client, args))
+            let (config, clients) = load_and_connect(&cli.config, Arc::default())?;
+            let client = one_account(&config, &clients, "prune-orphans")?;
+            runtime()?.block_on(commands::prune_orphans::run(&config, client, args))
         }
         Some(Command::Restore(args)) => {
-            let (_, client) = load_and_connect(&cli.config, Arc::default())?;
-            runtime()?.block_on(commands::restore::run(client, args))
+            let (config, clients) = load_and_connect(&cli.config, Arc::default())?;
+            let client = one_account(&config, &clients, "restore")?;
+            runtime()?.block_on(commands::restore::run(client.clone(), args))
         }
         Some(Command::Completions(args)) => commands::docs::completions(args.shell),
         Some(Command::Manpage) => commands::docs::manpage(),
         None if cli.run_now => {
-            let (config, client) = load_and_connect(&cli.config, Arc::default())?;
-            runtime()?.block_on(commands::run_now::run(Arc::new(config), client, &cli))
+            let (config, clients) = load_and_connect(&cli.config, Arc::default())?;
+            runtime()?.block_on(commands::run_now::run(Arc::new(config), clients, &cli))
         }
         None => {
-            let (config, client) = load_and_connect(&cli.config, Arc::default())?;
-            runtime()?.block_on(commands::daemon::run(cli.config.clone(), config, client))
+            let (config, clients) = load_and_connect(&cli.config, Arc::default())?;
+            runtime()?.block_on(commands::daemon::run(cli.config.clone(), config, clients))
         }
     }
+}
+
+/// The one account's client, for a command that does not work across
+/// several accounts yet: with several, a usage error that says so (never
+/// one account's listing judged against another account's policies).
+fn one_account<'a>(
+    config: &Config,
+    clients: &'a Clients,
+    command: &str,
+) -> Result<&'a Client, AppError> {
+    clients.only().ok_or_else(|| {
+        let names: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
+        AppError::Usage(format!(
+            "snapkeep {command} works on a config with one account; {} has {} ({}): not supported yet",
+            config.origin,
+            names.len(),
+            names.join(", ")
+        ))
+    })
 }

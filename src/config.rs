@@ -32,13 +32,13 @@ mod raw;
 mod repair;
 pub(crate) mod token;
 mod validate;
-pub(crate) use connect::{StartError, load_and_connect};
+pub(crate) use connect::{Clients, StartError, check_tokens, load_and_connect};
 pub(crate) use token::TokenError;
 use validate::Validator;
 
-/// The account a config's token reaches. There is one today; the name is
-/// in `status` and `snapkeep_stored_bytes{account}` already, so that a
-/// config with several accounts adds names, not a label.
+/// The name of the one account a config with only `[api]` (no
+/// `[[account]]` table) has: what `status`, the audit log and the metrics'
+/// `account` label say for it.
 pub(crate) const DEFAULT_ACCOUNT: &str = "default";
 
 /// Default config location (`--config`, env `SNAPKEEP_CONFIG`).
@@ -56,6 +56,8 @@ pub(crate) enum Missed {
     Skip,
 }
 
+/// How snapkeep talks to one account: `[api]` as written, or an
+/// `[[account]]` table's settings over `[api]`'s.
 #[derive(Debug, Clone)]
 pub(crate) struct ApiConfig {
     pub(crate) base_url: String,
@@ -68,6 +70,43 @@ pub(crate) struct ApiConfig {
     pub(crate) list_lag: Duration,
     pub(crate) requests_per_second: f64,
     pub(crate) max_concurrency: usize,
+}
+
+/// One VPS.org account: a name, its API settings and where its token
+/// comes from. Every job, slot, busy server, orphan, status row, audit
+/// event and metric series belongs to one.
+#[derive(Debug, Clone)]
+pub(crate) struct Account {
+    pub(crate) name: String,
+    pub(crate) api: ApiConfig,
+    pub(crate) token: TokenSource,
+}
+
+/// Where an account's token comes from (never the token itself: it is read
+/// when a client is built, `config::token`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TokenSource {
+    /// The `[api]`-only config's account, as always: `VPS_API_TOKEN`, then
+    /// `api.token_file`, the credential `vps-api-token`, then `api.token`.
+    Default,
+    /// `token_file = "/path"`: the file's content.
+    File(PathBuf),
+    /// `token_env = "NAME"`: the environment variable, taken out of the
+    /// environment (and wiped from its block) once read (`crate::secrets`).
+    Env(String),
+    /// `token_credential = "name"`: `$CREDENTIALS_DIRECTORY/name`
+    /// (systemd's `LoadCredential=`).
+    Credential(String),
+}
+
+impl TokenSource {
+    /// The `token_env` variable this source reads, if any.
+    pub(crate) fn env_var(&self) -> Option<&str> {
+        match self {
+            TokenSource::Env(name) => Some(name),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -248,6 +287,8 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
 #[derive(Debug, Clone)]
 pub(crate) struct Policy {
     pub(crate) name: String,
+    /// The account its servers are in (`account = "..."`, or the only one).
+    pub(crate) account: String,
     pub(crate) kind: Kind,
     pub(crate) servers: Vec<u64>,
     /// Evaluated in the policy's time zone (`schedule.timezone()`), which
@@ -344,7 +385,12 @@ impl Policy {
 pub(crate) struct Config {
     /// Where it came from (a path, or a label in tests).
     pub(crate) origin: String,
+    /// `[api]` as written: the one account's settings without
+    /// `[[account]]` tables, the accounts' defaults with them.
     pub(crate) api: ApiConfig,
+    /// Every account, in file order (one, named `default`, without
+    /// `[[account]]` tables). Never empty.
+    pub(crate) accounts: Vec<Account>,
     pub(crate) daemon: DaemonConfig,
     pub(crate) metrics: MetricsConfig,
     pub(crate) notify: NotifyConfig,
@@ -370,6 +416,30 @@ impl Config {
         self.policies
             .iter()
             .flat_map(|p| p.servers.iter().copied())
+            .collect()
+    }
+
+    /// Every server named by a policy of `account`, ascending.
+    pub(crate) fn servers_of(&self, account: &str) -> BTreeSet<u64> {
+        self.policies
+            .iter()
+            .filter(|p| p.account == account)
+            .flat_map(|p| p.servers.iter().copied())
+            .collect()
+    }
+
+    /// Whether there is more than one account: then every summary, message
+    /// and status text names the account.
+    pub(crate) fn several_accounts(&self) -> bool {
+        self.accounts.len() > 1
+    }
+
+    /// Every `token_env` variable the accounts name (taken out of the
+    /// environment after load; withheld from hooks).
+    pub(crate) fn token_env_vars(&self) -> Vec<String> {
+        self.accounts
+            .iter()
+            .filter_map(|a| a.token.env_var().map(str::to_owned))
             .collect()
     }
 }
@@ -470,3 +540,6 @@ pub(crate) fn parse_at(
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod account_tests;

@@ -142,7 +142,8 @@ pub(crate) struct HookContext {
 }
 
 /// Environment variables a hook never inherits: the API token, and the
-/// directory systemd hands the token in.
+/// directory systemd hands the token in. (Nor does it inherit any
+/// account's `token_env` variable: `crate::secrets::taken_names`.)
 pub(crate) const WITHHELD_ENV: [&str; 2] = ["VPS_API_TOKEN", "CREDENTIALS_DIRECTORY"];
 
 /// How much of each of stdout and stderr is kept for the log (the end).
@@ -264,6 +265,10 @@ fn command(argv: &[String], phase: Phase, ctx: &HookContext) -> std::process::Co
     let mut cmd = std::process::Command::new(&argv[0]);
     cmd.args(&argv[1..]).stdin(Stdio::null()).process_group(0);
     for name in WITHHELD_ENV {
+        cmd.env_remove(name);
+    }
+    // Every account's `token_env` variable (taken after the config loaded).
+    for name in crate::secrets::taken_names() {
         cmd.env_remove(name);
     }
     for (name, value) in hook_env(phase, ctx) {

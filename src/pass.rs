@@ -36,7 +36,7 @@ use tokio::task::JoinSet;
 
 use crate::api::{CallStats, Client};
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Clients, Config};
 use crate::events::{Action, Event, Subject};
 use crate::inventory::{self, Item, Poller, PollerHandle};
 use crate::job::{Job, JobError, JobReport};
@@ -237,9 +237,12 @@ async fn aborted(stop: Option<&Stop>) {
     }
 }
 
-/// Called with a server's id when its jobs in this pass are over.
+/// Called with a server's account and id when its jobs in this pass are over.
 #[derive(Clone)]
-pub(crate) struct ServerDone(pub(crate) Arc<dyn Fn(u64) + Send + Sync>);
+pub(crate) struct ServerDone(pub(crate) Arc<ServerDoneFn>);
+
+/// What [`ServerDone`] calls: (account, server id).
+pub(crate) type ServerDoneFn = dyn Fn(&str, u64) + Send + Sync;
 
 impl std::fmt::Debug for ServerDone {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -247,10 +250,83 @@ impl std::fmt::Debug for ServerDone {
     }
 }
 
-/// Runs `jobs` (any order) and returns one outcome per job, sorted by server
-/// then policy — every job, also those whose server task panicked.
+/// Runs `jobs` (any order) and returns one outcome per job, sorted by
+/// account (in the config's order), server, then policy — every job, also
+/// those whose server task panicked. Each account's jobs run as a pass of
+/// their own on that account's client (its listings, its poller, its
+/// limiter), all at once: one account's outage or 401 fails only its jobs,
+/// and server 7 of one account is not server 7 of another.
 pub(crate) async fn run_pass(
     config: Arc<Config>,
+    clients: Clients,
+    clock: Arc<dyn Clock>,
+    jobs: Vec<JobSpec>,
+    options: PassOptions,
+) -> PassReport {
+    let started = Instant::now();
+    let mut by_account: BTreeMap<usize, Vec<JobSpec>> = BTreeMap::new();
+    for job in jobs {
+        let account = &config.policies[job.policy].account;
+        let index = config
+            .accounts
+            .iter()
+            .position(|a| &a.name == account)
+            .unwrap_or(usize::MAX);
+        by_account.entry(index).or_default().push(job);
+    }
+    let mut passes = JoinSet::new();
+    let mut report = PassReport::default();
+    for (index, jobs) in by_account {
+        let account = config.accounts.get(index).map(|a| a.name.clone());
+        let Some((account, client)) =
+            account.and_then(|a| clients.get(&a).cloned().map(|c| (a, c)))
+        else {
+            // Config and clients come from one load: never happens. Said,
+            // not panicked on.
+            report.outcomes.extend(panicked(
+                &config,
+                &jobs,
+                "no API client for this job's account",
+            ));
+            continue;
+        };
+        passes.spawn(run_account(
+            Arc::clone(&config),
+            account,
+            client,
+            Arc::clone(&clock),
+            jobs,
+            options.clone(),
+        ));
+    }
+    while let Some(joined) = passes.join_next().await {
+        match joined {
+            Ok(part) => {
+                report.outcomes.extend(part.outcomes);
+                report.api.calls += part.api.calls;
+                report.api.retries += part.api.retries;
+            }
+            // A server task's panic is caught inside; an account pass
+            // itself does not panic, and is cancelled only with this future.
+            Err(e) => tracing::error!(error = %e, "an account's pass ended abnormally"),
+        }
+    }
+    let account_index = |o: &JobOutcome| {
+        let account = &config.policies[o.spec.policy].account;
+        config.accounts.iter().position(|a| &a.name == account)
+    };
+    report
+        .outcomes
+        .sort_by_key(|o| (account_index(o), o.spec.server_id, o.spec.policy));
+    report.duration = started.elapsed();
+    report
+}
+
+/// One account's share of a pass: `run_pass` for the jobs whose policies
+/// are in `account`, on its client.
+async fn run_account(
+    config: Arc<Config>,
+    account: String,
     client: Client,
     clock: Arc<dyn Clock>,
     jobs: Vec<JobSpec>,
@@ -404,7 +480,7 @@ pub(crate) async fn run_pass(
         if let (Some(done), Some(spec)) =
             (&options.server_done, given.get(&id).and_then(|s| s.first()))
         {
-            (done.0)(spec.server_id);
+            (done.0)(&account, spec.server_id);
         }
         given.remove(&id);
     }

@@ -21,11 +21,18 @@
 //!    ssh-agent does): no core dump, and processes of the same user cannot
 //!    read its memory or its `/proc/<pid>/environ` (only root can).
 //!
+//! A config's `[[account]]` may name another variable (`token_env`): its
+//! name is known only once the config is parsed, so [`take_env_vars`] does
+//! steps 1 and 2 for it right after the config is loaded (at start, still
+//! on one thread; at a reload, for a variable no earlier config named).
+//! Every variable taken is withheld from hooks ([`taken_names`]).
+//!
 //! What a hook can still reach is whatever file snapkeep's user may read:
 //! README ("What a hook can and cannot reach") says how to keep the token
 //! out of those.
 
-use std::sync::OnceLock;
+use std::collections::BTreeMap;
+use std::sync::{Mutex, OnceLock};
 
 /// The environment variable the token may come in.
 pub(crate) const TOKEN_VAR: &str = "VPS_API_TOKEN";
@@ -33,6 +40,10 @@ pub(crate) const TOKEN_VAR: &str = "VPS_API_TOKEN";
 /// The token as the environment gave it at start, once [`protect_process`]
 /// has run.
 static ENV_TOKEN: OnceLock<Option<String>> = OnceLock::new();
+
+/// The `token_env` variables taken out of the environment, by name, with
+/// their values as they were (`None`: unset).
+static TAKEN: Mutex<BTreeMap<String, Option<String>>> = Mutex::new(BTreeMap::new());
 
 /// What [`protect_process`] did, for the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,6 +88,83 @@ pub(crate) fn env_token() -> Option<String> {
         Some(token) => token.clone(),
         None => std::env::var(TOKEN_VAR).ok(),
     }
+}
+
+/// Takes each of `names` (a config's `token_env` variables) out of the
+/// environment, as [`protect_process`] does for `VPS_API_TOKEN`: the value
+/// is kept here ([`env_var`]) and wiped from the block the kernel shows as
+/// `/proc/<pid>/environ`. A name taken before is left alone (its value
+/// stays what it was when first taken). Returns how many copies it wiped.
+///
+/// While the process has one thread (after the config is loaded at start)
+/// the variable is also removed from the environment. At a reload the
+/// daemon's threads run: then only the value's bytes are zeroed in place —
+/// no pointer of the C library's `environ` moves, so a concurrent lookup of
+/// another variable reads what it always did. Besides this function, only
+/// a hook being started at that very moment reads the value (std copies the
+/// environment for the child): it may copy a half-zeroed value, which the
+/// child never gets ([`taken_names`] are removed from its environment). The
+/// variable stays, empty.
+pub(crate) fn take_env_vars(names: &[String]) -> usize {
+    let mut taken = TAKEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut wiped = 0;
+    for name in names {
+        if name == TOKEN_VAR || taken.contains_key(name) || name.is_empty() || name.contains('=') {
+            continue;
+        }
+        let value = std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+        if value.is_some() {
+            // SAFETY: see above: the bytes written are the value of `name`,
+            // which nothing else in the process reads; on one thread nothing
+            // reads the environment meanwhile at all.
+            wiped += unsafe { wipe_from_environment_block(name.as_bytes()) };
+            if threads() == Some(1) {
+                // SAFETY: the process has one thread (just checked, and
+                // only this thread could start another).
+                unsafe { std::env::remove_var(name) };
+            }
+        }
+        taken.insert(name.clone(), value);
+    }
+    wiped
+}
+
+/// The value of a `token_env` variable: as it was when [`take_env_vars`]
+/// took it, else the environment's (tests; an empty value counts as unset).
+pub(crate) fn env_var(name: &str) -> Option<String> {
+    if name == TOKEN_VAR {
+        return env_token();
+    }
+    let taken = TAKEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    match taken.get(name) {
+        Some(value) => value.clone(),
+        None => std::env::var(name).ok(),
+    }
+    .filter(|v| !v.is_empty())
+}
+
+/// Every variable [`take_env_vars`] took: a hook's environment never has
+/// them (`hooks::command`).
+pub(crate) fn taken_names() -> Vec<String> {
+    let taken = TAKEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    taken.keys().cloned().collect()
+}
+
+/// How many threads this process has (`Threads:` of `/proc/self/status`).
+fn threads() -> Option<usize> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))?
+        .trim()
+        .parse()
+        .ok()
 }
 
 /// `prctl(PR_SET_DUMPABLE, 0)`; true when it took effect.
@@ -239,5 +327,68 @@ mod tests {
         assert!(!has_canary(&child_env));
         assert_eq!(protect_process().wiped, 0, "once");
         println!("child: protected");
+    }
+
+    /// Set in the environment of the child that [`take_env_vars`] runs in.
+    const ENV_CHILD: &str = "SNAPKEEP_SECRETS_TEST_ENV_CHILD";
+    /// The `token_env` variable the child is given.
+    const ACCOUNT_VAR: &str = "SNAPKEEP_SECRETS_TEST_ACCOUNT_TOKEN";
+    const ACCOUNT_CANARY: &str = "canary-9b2c77-token-env-never-in-environ";
+
+    #[test]
+    fn take_env_vars_wipes_a_token_env_variable_from_proc_environ_and_from_children() {
+        let out = std::process::Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "secrets::tests::token_env_in_a_child_process",
+                "--exact",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(ENV_CHILD, "1")
+            .env(ACCOUNT_VAR, ACCOUNT_CANARY)
+            .output()
+            .expect("the child runs");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && stdout.contains("child: token_env taken"),
+            "{}\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// The child's half of the test above (does nothing in a normal run).
+    #[test]
+    fn token_env_in_a_child_process() {
+        if std::env::var_os(ENV_CHILD).is_none() {
+            return;
+        }
+        let has_canary = |bytes: &[u8]| {
+            bytes
+                .windows(ACCOUNT_CANARY.len())
+                .any(|w| w == ACCOUNT_CANARY.as_bytes())
+        };
+        let environ = || std::fs::read("/proc/self/environ").unwrap();
+        assert!(has_canary(&environ()), "the canary is there before");
+
+        let names = vec![
+            ACCOUNT_VAR.to_owned(),
+            "SNAPKEEP_SECRETS_TEST_UNSET".to_owned(),
+        ];
+        assert_eq!(take_env_vars(&names), 1);
+        assert!(!has_canary(&environ()), "/proc/self/environ still shows it");
+        assert_eq!(env_var(ACCOUNT_VAR).as_deref(), Some(ACCOUNT_CANARY));
+        assert_eq!(env_var("SNAPKEEP_SECRETS_TEST_UNSET"), None);
+        assert_eq!(taken_names(), names);
+        // Gone from the environment (one thread) or left empty (the test
+        // harness may run more threads than a starting snapkeep).
+        let left = std::env::var_os(ACCOUNT_VAR);
+        assert!(left.as_ref().is_none_or(|v| v.is_empty()), "{left:?}");
+        assert_eq!(left.is_none(), threads() == Some(1));
+        let child_env = std::process::Command::new("env").output().unwrap().stdout;
+        assert!(!has_canary(&child_env));
+        assert_eq!(take_env_vars(&names), 0, "once");
+        assert_eq!(env_var(ACCOUNT_VAR).as_deref(), Some(ACCOUNT_CANARY));
+        println!("child: token_env taken");
     }
 }

@@ -1,6 +1,7 @@
 //! The API token stays out of a hook's reach: not in its environment, not in
 //! `/proc/<snapkeep's pid>/environ` (snapkeep wipes it from its own
-//! environment block at start; see src/secrets.rs).
+//! environment block at start; see src/secrets.rs). The same for an
+//! `[[account]]`'s `token_env` variable, taken right after the config loads.
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -19,6 +20,21 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
 
 #[test]
 fn a_hook_finds_the_token_neither_in_its_environment_nor_in_snapkeeps_proc_environ() {
+    token_out_of_reach("VPS_API_TOKEN", "");
+}
+
+#[test]
+fn a_token_env_variable_is_neither_in_a_hooks_environment_nor_in_snapkeeps_proc_environ() {
+    token_out_of_reach(
+        "SNAPKEEP_IT_MAIN_TOKEN",
+        "[[account]]\nname = \"main\"\ntoken_env = \"SNAPKEEP_IT_MAIN_TOKEN\"\n",
+    );
+}
+
+/// A pass with a pre hook, the token in `var` (an `[[account]]` naming it
+/// in `account`, or none for `VPS_API_TOKEN`): neither the hook's
+/// environment nor snapkeep's `/proc/<pid>/environ` has it.
+fn token_out_of_reach(var: &str, account: &str) {
     // The simulator accepts only the canary: the pass below works only if
     // snapkeep still has the token after wiping it from its environment.
     let sim = Sim::with(SimConfig {
@@ -35,7 +51,7 @@ fn a_hook_finds_the_token_neither_in_its_environment_nor_in_snapkeeps_proc_envir
     let setup = Setup::new(
         &sim,
         &daily.policies(&format!(
-            r#"
+            r#"{account}
 [[policy]]
 name = "nightly"
 kind = "snapshot"
@@ -49,6 +65,8 @@ pre_hook = ["sh", "-c", "env > {d}/hook.env; cat /proc/$PPID/environ > {d}/paren
     assert_eq!(setup.token, CANARY);
     let mut child = setup
         .cmd()
+        .env_remove("VPS_API_TOKEN")
+        .env(var, CANARY)
         .arg("--run-now")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -85,13 +103,13 @@ pre_hook = ["sh", "-c", "env > {d}/hook.env; cat /proc/$PPID/environ > {d}/paren
                 "/proc/<snapkeep>/environ shows the token"
             );
             // The variable is wiped where the kernel reads it, not moved.
-            assert!(contains(&environ, "VPS_API_TOKEN="));
+            assert!(contains(&environ, &format!("{var}=")));
         }
         Err(e) => assert_eq!(e.kind(), std::io::ErrorKind::PermissionDenied, "{e}"),
     }
     let hook_env = std::fs::read(dir.join("hook.env")).unwrap();
     assert!(!contains(&hook_env, CANARY), "the hook's environment");
-    assert!(!contains(&hook_env, "VPS_API_TOKEN"));
+    assert!(!contains(&hook_env, var));
     let parent = std::fs::read(dir.join("parent.environ")).unwrap_or_default();
     assert!(
         !contains(&parent, CANARY),

@@ -7,13 +7,23 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::commands::status;
-use crate::config::{self, Config, Policy};
+use crate::config::{self, Config, Policy, StartError, TokenSource};
 use crate::error::AppError;
 use crate::hooks::{self, OnHookFailure, PostHookAfter};
 use crate::provider::Kind;
 
 pub(crate) fn run(path: &Path) -> Result<u8, AppError> {
     let config = config::load(path)?;
+    // `[[account]]` tokens are checked (read, never printed): a missing or
+    // unreadable source, or one account listed twice. An `[api]`-only
+    // config is checked without a token, as always.
+    if !config
+        .accounts
+        .iter()
+        .all(|a| a.token == TokenSource::Default)
+    {
+        config::check_tokens(&config).map_err(StartError::from)?;
+    }
     print!("{}", summary(&config, Utc::now()));
     Ok(0)
 }
@@ -38,7 +48,11 @@ pub(crate) fn summary(config: &Config, now: DateTime<Utc>) -> String {
     for w in &config.warnings {
         let _ = writeln!(out, "warning: {w}");
     }
-    let _ = writeln!(out, "API: {}", config.api.base_url);
+    if config.several_accounts() || config.accounts[0].token != TokenSource::Default {
+        accounts(&mut out, config);
+    } else {
+        let _ = writeln!(out, "API: {}", config.api.base_url);
+    }
     let _ = writeln!(out, "\nPolicies:");
     for p in &config.policies {
         let next = p
@@ -46,7 +60,18 @@ pub(crate) fn summary(config: &Config, now: DateTime<Utc>) -> String {
             .next_after(now)
             .map(|t| t.with_timezone(&p.schedule.timezone()).to_rfc3339())
             .unwrap_or_else(|| "never".into());
-        let _ = writeln!(out, "  {} — {} {}", p.name, p.kind, p.schedule.describe());
+        let account = if config.several_accounts() {
+            format!(" (account {})", p.account)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  {}{account} — {} {}",
+            p.name,
+            p.kind,
+            p.schedule.describe()
+        );
         let _ = writeln!(
             out,
             "      schedule \"{}\" in {}; next: {next}",
@@ -71,17 +96,18 @@ pub(crate) fn summary(config: &Config, now: DateTime<Utc>) -> String {
         out,
         "\nAt most, per server (VPS.org caps: 5 snapshots, 10 manual backups):"
     );
-    let mut per: BTreeMap<u64, BTreeMap<Kind, Vec<&Policy>>> = BTreeMap::new();
+    let mut per: BTreeMap<(usize, u64), BTreeMap<Kind, Vec<&Policy>>> = BTreeMap::new();
+    let order = |name: &str| config.accounts.iter().position(|a| a.name == name);
     for p in &config.policies {
         for s in &p.servers {
-            per.entry(*s)
+            per.entry((order(&p.account).unwrap_or(usize::MAX), *s))
                 .or_default()
                 .entry(p.kind)
                 .or_default()
                 .push(p);
         }
     }
-    for (server, kinds) in per {
+    for ((account, server), kinds) in per {
         let parts: Vec<String> = kinds
             .iter()
             .map(|(kind, ps)| {
@@ -98,9 +124,48 @@ pub(crate) fn summary(config: &Config, now: DateTime<Utc>) -> String {
                 )
             })
             .collect();
-        let _ = writeln!(out, "  server {server}: {}", parts.join("; "));
+        let label = match config.accounts.get(account) {
+            Some(a) if config.several_accounts() => format!("{} ", a.name),
+            _ => String::new(),
+        };
+        let _ = writeln!(out, "  {label}server {server}: {}", parts.join("; "));
     }
     out
+}
+
+/// `Accounts:`: each account's API, where its token comes from (never the
+/// token) and its servers.
+fn accounts(out: &mut String, config: &Config) {
+    let _ = writeln!(out, "Accounts:");
+    for a in &config.accounts {
+        let token = match &a.token {
+            TokenSource::Default => {
+                "VPS_API_TOKEN, api.token_file, credential vps-api-token or api.token".to_owned()
+            }
+            TokenSource::File(path) => format!("token_file {}", path.display()),
+            TokenSource::Env(var) => format!("token_env ${var}"),
+            TokenSource::Credential(name) => format!("token_credential {name}"),
+        };
+        let servers: Vec<String> = config
+            .servers_of(&a.name)
+            .iter()
+            .map(u64::to_string)
+            .collect();
+        let _ = writeln!(
+            out,
+            "  {} — {} (token from {token})",
+            a.name, a.api.base_url
+        );
+        let _ = writeln!(
+            out,
+            "      servers: {}",
+            if servers.is_empty() {
+                "none (no policy names this account)".to_owned()
+            } else {
+                servers.join(", ")
+            }
+        );
+    }
 }
 
 /// Pause, protect, hooks and alert thresholds, when they say something.

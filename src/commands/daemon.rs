@@ -10,15 +10,14 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 use tracing::info;
 
-use crate::api::Client;
 use crate::clock::SystemClock;
-use crate::config::{self, Config};
+use crate::config::{self, Clients, Config};
 use crate::daemon::{self, Control};
 use crate::error::AppError;
 use crate::metrics::Metrics;
 
 /// Runs until SIGTERM/SIGINT; SIGHUP re-reads the config at `path`.
-pub(crate) async fn run(path: PathBuf, config: Config, client: Client) -> Result<u8, AppError> {
+pub(crate) async fn run(path: PathBuf, config: Config, clients: Clients) -> Result<u8, AppError> {
     let watch = |kind: SignalKind, name: &str| {
         signal(kind).map_err(|e| AppError::io(format!("cannot watch {name}"), e))
     };
@@ -40,6 +39,6 @@ pub(crate) async fn run(path: PathBuf, config: Config, client: Client) -> Result
     });
     let reload = move |stats| config::load_and_connect(&path, stats);
     let metrics = Arc::new(Metrics::new());
-    daemon::run_loop(config, client, Arc::new(SystemClock), metrics, rx, reload).await?;
+    daemon::run_loop(config, clients, Arc::new(SystemClock), metrics, rx, reload).await?;
     Ok(0)
 }

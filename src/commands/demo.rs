@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::api::ApiToken;
 use crate::cli::DemoArgs;
 use crate::clock::{Clock, ShiftedClock};
-use crate::config::{self, Config};
+use crate::config::{self, Clients, Config, DEFAULT_ACCOUNT};
 use crate::error::AppError;
 use crate::naming;
 use crate::pass::{self, select_jobs};
@@ -41,6 +41,7 @@ pub(crate) async fn run(args: &DemoArgs) -> Result<u8, AppError> {
 
     let config = Arc::new(demo_config(&sim.base_url())?);
     let client = config.client_with_token(ApiToken::new(sim.token()), Arc::default())?;
+    let clients = Clients::single(DEFAULT_ACCOUNT, client);
     println!(
         "snapkeep demo — a simulated VPS.org API is listening at {}",
         sim.base_url()
@@ -68,7 +69,7 @@ pub(crate) async fn run(args: &DemoArgs) -> Result<u8, AppError> {
         let dyn_clock: Arc<dyn Clock> = clock.clone();
         let report = pass::run_pass(
             Arc::clone(&config),
-            client.clone(),
+            clients.clone(),
             dyn_clock,
             jobs,
             pass::PassOptions::default(),

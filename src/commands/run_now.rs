@@ -20,15 +20,14 @@ use std::time::Duration;
 use tokio::signal::unix::{Signal, SignalKind, signal};
 use tracing::warn;
 
-use crate::api::Client;
 use crate::cli::Cli;
 use crate::clock::{Clock, SystemClock};
-use crate::config::Config;
+use crate::config::{Clients, Config};
 use crate::error::AppError;
 use crate::notify::Notifier;
 use crate::pass::{self, StopSender, select_jobs, stop_channel};
 
-pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Result<u8, AppError> {
+pub(crate) async fn run(config: Arc<Config>, clients: Clients, cli: &Cli) -> Result<u8, AppError> {
     let signals = Signals::install()?;
     let (stopper, stop) = stop_channel();
     let first = Arc::new(OnceLock::new());
@@ -46,7 +45,7 @@ pub(crate) async fn run(config: Arc<Config>, client: Client, cli: &Cli) -> Resul
         .map(|n| tokio::spawn(async move { n.pass_started().await }));
     let report = pass::run_pass(
         Arc::clone(&config),
-        client.clone(),
+        clients,
         clock,
         jobs,
         pass::PassOptions {

@@ -32,11 +32,15 @@ const NAMED: usize = 3;
 /// code. Never fails: every error is an UNKNOWN line.
 pub(crate) fn run(config_path: &Path) -> u8 {
     let checked = (|| -> Result<(String, u8), String> {
-        let (config, client) = crate::config::load_and_connect(config_path, Arc::default())
+        let (config, clients) = crate::config::load_and_connect(config_path, Arc::default())
             .map_err(|e| e.to_string())?;
+        let client = clients.only().ok_or_else(|| {
+            "status --check works on a config with one account; several are not supported yet"
+                .to_owned()
+        })?;
         let inventories = super::runtime()
             .map_err(|e| e.to_string())?
-            .block_on(status::fetch_all(&client))
+            .block_on(status::fetch_all(client))
             .map_err(|(kind, e)| format!("cannot list {}: {e}", kind.plural()))?;
         Ok(render(&config, &inventories, Utc::now()))
     })();

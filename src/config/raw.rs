@@ -20,7 +20,28 @@ pub(super) struct RawConfig {
     #[serde(default)]
     pub(super) notify: RawNotify,
     #[serde(default)]
+    pub(super) account: Vec<Spanned<RawAccount>>,
+    #[serde(default)]
     pub(super) policy: Vec<Spanned<RawPolicy>>,
+}
+
+/// One `[[account]]`: a name, one token source, and any `[api]` key but
+/// the token ones (each defaults to `[api]`'s).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAccount {
+    pub(super) name: Spanned<String>,
+    pub(super) token_file: Option<Spanned<String>>,
+    pub(super) token_env: Option<Spanned<String>>,
+    pub(super) token_credential: Option<Spanned<String>>,
+    pub(super) base_url: Option<Spanned<String>>,
+    pub(super) timeout: Option<Spanned<String>>,
+    pub(super) connect_timeout: Option<Spanned<String>>,
+    pub(super) max_retries: Option<Spanned<i64>>,
+    pub(super) retry_deadline: Option<Spanned<String>>,
+    pub(super) list_lag: Option<Spanned<String>>,
+    pub(super) requests_per_second: Option<Spanned<f64>>,
+    pub(super) max_concurrency: Option<Spanned<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,7 +80,7 @@ pub(super) struct RawTarget {
     pub(super) password_file: Option<Spanned<String>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawApi {
     pub(super) base_url: Option<Spanned<String>>,
@@ -140,4 +161,6 @@ pub(super) struct RawPolicy {
     pub(super) protect: Option<Spanned<Vec<Spanned<i64>>>>,
     pub(super) warn_after: Option<Spanned<String>>,
     pub(super) crit_after: Option<Spanned<String>>,
+    /// Last, so that "allowed here" lists the keys every config has first.
+    pub(super) account: Option<Spanned<String>>,
 }

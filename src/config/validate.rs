@@ -13,17 +13,18 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use toml::Spanned;
 
-use super::raw::{RawApi, RawConfig, RawDefaults, RawMetrics, RawNotify, RawPolicy, RawTarget};
+use super::raw::{RawConfig, RawDefaults, RawMetrics, RawNotify, RawPolicy, RawTarget};
 use super::repair::{edit_distance, position};
 use super::{
-    ApiConfig, Channel, Config, DaemonConfig, EmailTarget, MetricsConfig, Missed, NotifyConfig,
-    NotifyEvent, NotifyTarget, Policy, Problem, SCHEDULE_HORIZON_YEARS, SmtpTls, is_loopback_host,
+    Channel, Config, DaemonConfig, EmailTarget, MetricsConfig, Missed, NotifyConfig, NotifyEvent,
+    NotifyTarget, Policy, Problem, SCHEDULE_HORIZON_YEARS, SmtpTls, is_loopback_host,
 };
-use crate::api::{ApiToken, DEFAULT_BASE_URL};
 use crate::hooks::{Hooks, OnHookFailure, PostHookAfter};
 use crate::provider::Kind;
 use crate::retention::{KeepRules, Span};
 use crate::schedule::Schedule;
+
+mod accounts;
 
 /// Longest duration any key accepts: beyond it a value is a typo, and
 /// clocks and timers overflow on absurd ones.
@@ -439,6 +440,7 @@ impl<'a> Validator<'a> {
     pub(super) fn config(&mut self, raw: RawConfig, origin: &str) -> Config {
         let mut warnings = Vec::new();
         let api = self.api(&raw.api, &mut warnings);
+        let accounts = self.accounts(&raw, &api);
         let daemon = DaemonConfig {
             shutdown_timeout: self.duration(
                 &raw.daemon.shutdown_timeout,
@@ -454,11 +456,13 @@ impl<'a> Validator<'a> {
             "defaults.orphan_grace",
             DEFAULT_ORPHAN_GRACE,
         );
-        let policies = self.policies(&raw.policy, &defaults);
-        self.caps(&raw.policy, &policies);
+        let names = accounts::account_names(&raw);
+        let policies = self.policies(&raw.policy, &defaults, &names);
+        self.caps(&raw.policy, &policies, names.len() > 1);
         Config {
             origin: origin.to_owned(),
             api,
+            accounts,
             daemon,
             metrics,
             notify,
@@ -505,7 +509,12 @@ impl<'a> Validator<'a> {
     }
 
     /// Every valid `[[policy]]`; at least one, each name once.
-    fn policies(&mut self, raw: &[Spanned<RawPolicy>], defaults: &Inherited) -> Vec<Policy> {
+    fn policies(
+        &mut self,
+        raw: &[Spanned<RawPolicy>],
+        defaults: &Inherited,
+        accounts: &[String],
+    ) -> Vec<Policy> {
         if raw.is_empty() {
             self.problems.push(Problem {
                 line: 1,
@@ -529,7 +538,7 @@ impl<'a> Validator<'a> {
                     ),
                 );
             }
-            if let Some(policy) = self.policy(p, defaults, span) {
+            if let Some(policy) = self.policy(p, defaults, accounts, span) {
                 policies.push(policy);
             }
         }
@@ -901,93 +910,16 @@ impl<'a> Validator<'a> {
         (from, to)
     }
 
-    fn api(&mut self, raw: &RawApi, warnings: &mut Vec<String>) -> ApiConfig {
-        let base_url = match &raw.base_url {
-            Some(v) => match crate::api::validate_base_url(v.get_ref()) {
-                Ok(_) => v.get_ref().clone(),
-                Err(e) => {
-                    self.problem(v.span(), "api.base_url", e.to_string());
-                    DEFAULT_BASE_URL.to_owned()
-                }
-            },
-            None => DEFAULT_BASE_URL.to_owned(),
-        };
-        let token = raw.token.as_ref().map(|t| {
-            warnings.push(
-                "api.token puts the API token in the config file; prefer api.token_file (mode 0600) or the VPS_API_TOKEN environment variable"
-                    .to_owned(),
-            );
-            ApiToken::new(t.get_ref().clone())
-        });
-        let max_retries = match &raw.max_retries {
-            Some(v) if !(0..=100).contains(v.get_ref()) => {
-                self.problem(v.span(), "api.max_retries", "must be between 0 and 100");
-                5
-            }
-            Some(v) => *v.get_ref() as u32,
-            None => 5,
-        };
-        let requests_per_second = match &raw.requests_per_second {
-            Some(v)
-                if !(*v.get_ref() == 0.0
-                    || (v.get_ref().is_finite()
-                        && (MIN_RATE..=MAX_RATE).contains(v.get_ref()))) =>
-            {
-                self.problem(
-                    v.span(),
-                    "api.requests_per_second",
-                    format!(
-                        "must be 0 (no client-side rate limit) or between {MIN_RATE} and {MAX_RATE}; got {}",
-                        v.get_ref()
-                    ),
-                );
-                5.0
-            }
-            Some(v) => *v.get_ref(),
-            None => 5.0,
-        };
-        let max_concurrency = match &raw.max_concurrency {
-            Some(v) if !(1..=256).contains(v.get_ref()) => {
-                self.problem(v.span(), "api.max_concurrency", "must be between 1 and 256");
-                4
-            }
-            Some(v) => *v.get_ref() as usize,
-            None => 4,
-        };
-        ApiConfig {
-            base_url,
-            token_file: raw.token_file.as_ref().map(|f| PathBuf::from(f.get_ref())),
-            token,
-            timeout: self.positive_duration(&raw.timeout, "api.timeout", Duration::from_secs(30)),
-            connect_timeout: self.positive_duration(
-                &raw.connect_timeout,
-                "api.connect_timeout",
-                Duration::from_secs(10),
-            ),
-            max_retries,
-            retry_deadline: self.positive_duration(
-                &raw.retry_deadline,
-                "api.retry_deadline",
-                Duration::from_secs(300),
-            ),
-            list_lag: self.positive_duration(
-                &raw.list_lag,
-                "api.list_lag",
-                Duration::from_secs(30),
-            ),
-            requests_per_second,
-            max_concurrency,
-        }
-    }
-
     fn policy(
         &mut self,
         p: &RawPolicy,
         defaults: &Inherited,
+        accounts: &[String],
         span: std::ops::Range<usize>,
     ) -> Option<Policy> {
         let before = self.problems.len();
         let name = self.policy_name(&p.name);
+        let account = self.policy_account(p, &name, accounts);
         let kind = self.choice(
             &Some(p.kind.clone()),
             "policy.kind",
@@ -1021,6 +953,7 @@ impl<'a> Validator<'a> {
         }
         Some(Policy {
             name,
+            account,
             kind,
             servers,
             schedule: schedule?,
@@ -1225,15 +1158,26 @@ impl<'a> Validator<'a> {
 
     /// Policies of one kind on one server share the provider's cap: together
     /// they may not plan to keep more than it.
-    fn caps(&mut self, raw: &[Spanned<RawPolicy>], policies: &[Policy]) {
-        let mut per_server: BTreeMap<(u64, Kind), Vec<&Policy>> = BTreeMap::new();
+    /// (Servers are per account: server 7 of one account and server 7 of
+    /// another are two servers, each with its own cap; with `several`
+    /// accounts, a problem says which.)
+    fn caps(&mut self, raw: &[Spanned<RawPolicy>], policies: &[Policy], several: bool) {
+        let mut per_server: BTreeMap<(&str, u64, Kind), Vec<&Policy>> = BTreeMap::new();
         for p in policies {
             for s in &p.servers {
-                per_server.entry((*s, p.kind)).or_default().push(p);
+                per_server
+                    .entry((p.account.as_str(), *s, p.kind))
+                    .or_default()
+                    .push(p);
             }
         }
         let mut reported = BTreeSet::new();
-        for ((server, kind), ps) in per_server {
+        for ((account, server, kind), ps) in per_server {
+            let server = if several {
+                format!("account {account}, server {server}")
+            } else {
+                format!("server {server}")
+            };
             let total: usize = ps.iter().map(|p| p.max_kept).sum();
             if total <= kind.cap() {
                 // A policy that keeps one item can replace it only by
@@ -1259,7 +1203,7 @@ impl<'a> Validator<'a> {
                             span,
                             &format!("policy.{}", single[0]),
                             format!(
-                                "server {server}: {} keep(s) only one {}, which may not be deleted before its successor exists, so it needs one free slot; but the policies on this server keep up to {total} and VPS.org allows {} ({}); once the others are full it could never rotate. Lower the other policies' keep_* by one, or keep 2",
+                                "{server}: {} keep(s) only one {}, which may not be deleted before its successor exists, so it needs one free slot; but the policies on this server keep up to {total} and VPS.org allows {} ({}); once the others are full it could never rotate. Lower the other policies' keep_* by one, or keep 2",
                                 single.join(", "),
                                 kind.as_str(),
                                 kind.cap(),
@@ -1293,7 +1237,7 @@ impl<'a> Validator<'a> {
                 span,
                 &format!("policy.{}", last.name),
                 format!(
-                    "server {server}: {} policies together keep up to {total} {} but VPS.org allows {} per server ({}); lower the keep_* counts",
+                    "{server}: {} policies together keep up to {total} {} but VPS.org allows {} per server ({}); lower the keep_* counts",
                     kind.as_str(),
                     kind.plural(),
                     kind.cap(),

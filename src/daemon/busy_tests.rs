@@ -68,7 +68,7 @@ async fn a_busy_server_queues_its_fires_and_counts_what_it_drops() {
     let started = chrono::Utc::now();
     let daemon = tokio::spawn(run_loop(
         config.clone(),
-        client,
+        Clients::from(client),
         Arc::new(SystemClock),
         Arc::new(crate::metrics::Metrics::new()),
         rx,
@@ -180,7 +180,7 @@ async fn a_start_with_missed_skip_finishes_what_a_stopped_pass_left() {
     let (tx, rx) = mpsc::channel(1);
     let daemon = tokio::spawn(run_loop(
         config,
-        client,
+        Clients::from(client),
         Arc::new(SystemClock),
         Arc::new(crate::metrics::Metrics::new()),
         rx,

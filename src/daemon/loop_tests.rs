@@ -91,14 +91,15 @@ impl Passes for Recorder {
                     slot: j.slot,
                     resume_only: j.resume_only,
                 });
-                if !servers.contains(&j.server_id) {
-                    servers.push(j.server_id);
+                let server = (config.policies[j.policy].account.clone(), j.server_id);
+                if !servers.contains(&server) {
+                    servers.push(server);
                 }
             }
             tokio::time::sleep(me.busy_for).await;
             if let Some(done) = &options.server_done {
-                for s in servers {
-                    (done.0)(s);
+                for (account, server) in servers {
+                    (done.0)(&account, server);
                 }
             }
             *me.finished.lock().expect("lock") += 1;

@@ -125,7 +125,9 @@ impl Timetable {
             if slot > now {
                 continue;
             }
-            if let Err(reason) = DropReason::after_reload(new, o.server_id, &policy.name) {
+            if let Err(reason) =
+                DropReason::after_reload(new, &policy.account, o.server_id, &policy.name)
+            {
                 dropped.push(Dropped {
                     server_id: o.server_id,
                     policy: policy.name.clone(),
@@ -167,13 +169,19 @@ pub(crate) enum DropReason {
 }
 
 impl DropReason {
-    /// Where a fire of (`server`, policy `name`) goes under `new`: its
-    /// policy's index, or why it cannot run any more.
-    pub(crate) fn after_reload(new: &Config, server: u64, name: &str) -> Result<usize, DropReason> {
+    /// Where a fire of (`account`, `server`, policy `name`) goes under
+    /// `new`: its policy's index, or why it cannot run any more (a policy
+    /// moved to another account no longer lists that account's server).
+    pub(crate) fn after_reload(
+        new: &Config,
+        account: &str,
+        server: u64,
+        name: &str,
+    ) -> Result<usize, DropReason> {
         match new
             .policies
             .iter()
-            .position(|p| p.name == name && p.servers.contains(&server))
+            .position(|p| p.name == name && p.account == account && p.servers.contains(&server))
         {
             Some(index) if new.policies[index].enabled => Ok(index),
             Some(_) => Err(DropReason::PausedByReload),

@@ -108,6 +108,20 @@ fn env_adds_the_job_and_withholds_the_token() {
     }
 }
 
+#[test]
+fn every_token_env_variable_taken_is_removed_from_a_hooks_environment() {
+    // An account's token_env variable (unset here: taking it records the
+    // name and touches no environment of this multi-threaded test process).
+    let var = "SNAPKEEP_HOOKS_TEST_ACCOUNT_TOKEN";
+    crate::secrets::take_env_vars(&[var.to_owned()]);
+    let cmd = command(&sh("true"), Phase::Pre, &ctx());
+    let envs: Vec<_> = cmd.get_envs().collect();
+    assert!(
+        envs.contains(&(std::ffi::OsStr::new(var), None)),
+        "{var} not removed: {envs:?}"
+    );
+}
+
 /// Runs in a child copy of this test binary whose environment carries a
 /// token from the start (see `hook_never_sees_the_token`).
 #[tokio::test]

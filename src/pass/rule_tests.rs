@@ -1050,7 +1050,7 @@ async fn a_dry_run_reports_what_it_would_do_and_changes_nothing() {
         std::sync::Arc::new(crate::clock::FixedClock(now));
     let report = crate::pass::run_pass(
         std::sync::Arc::clone(&config),
-        client(&sim),
+        client(&sim).into(),
         clock,
         jobs(&config, now),
         crate::pass::PassOptions {
@@ -1555,7 +1555,7 @@ async fn stoppable_pass(
     let now = at(NOW);
     crate::pass::run_pass(
         std::sync::Arc::clone(config),
-        client.clone(),
+        client.clone().into(),
         std::sync::Arc::new(crate::clock::FixedClock(now)),
         jobs(config, now),
         crate::pass::PassOptions {

@@ -97,7 +97,7 @@ pub(crate) async fn pass(
     let clock: Arc<dyn Clock> = Arc::new(FixedClock(now));
     pass::run_pass(
         Arc::clone(config),
-        client.clone(),
+        client.clone().into(),
         clock,
         jobs,
         PassOptions::default(),
