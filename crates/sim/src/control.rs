@@ -47,23 +47,26 @@ struct StateView {
 
 async fn state(State(sim): State<Arc<Shared>>) -> Json<StateView> {
     let inner = sim.lock();
-    let servers = inner.world.servers();
+    let servers = inner.worlds[0].servers();
     let high_water = servers
         .iter()
         .map(|s| {
             (
                 s.id,
                 HighWater {
-                    snapshots: inner.world.max_snapshots_seen(s.id),
-                    manual_backups: inner.world.max_manual_backups_seen(s.id),
+                    snapshots: inner.worlds[0].max_snapshots_seen(s.id),
+                    manual_backups: inner.worlds[0].max_manual_backups_seen(s.id),
                 },
             )
         })
         .collect();
     Json(StateView {
-        snapshots: inner.world.snapshots(None).into_iter().cloned().collect(),
-        backups: inner
-            .world
+        snapshots: inner.worlds[0]
+            .snapshots(None)
+            .into_iter()
+            .cloned()
+            .collect(),
+        backups: inner.worlds[0]
             .backups(None, None)
             .into_iter()
             .cloned()

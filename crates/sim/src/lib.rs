@@ -54,5 +54,5 @@ pub use model::{BackupType, SimBackup, SimServer, SimSnapshot, SimStatus};
 pub use options::{AdversityOptions, SimOptions};
 pub use record::{DEFAULT_RECORD_LIMIT, RecordedRequest};
 pub use seed::{Seed, SeedBackup, SeedError, SeedFormat, SeedServer, SeedSnapshot, SeedTime};
-pub use server::{SimConfig, SimRefusal, Simulator};
+pub use server::{PRIMARY_ACCOUNT, SimAccount, SimConfig, SimRefusal, Simulator};
 pub use state::{MANUAL_BACKUP_CAP, SNAPSHOT_CAP};

@@ -32,6 +32,9 @@ pub struct RecordedRequest {
     /// The server the request was about, when known (query, body, path, or
     /// the owner of the snapshot/backup it names).
     pub server_id: Option<u64>,
+    /// The account whose token the request carried (`default` for the
+    /// primary token), `None` when it carried no valid one.
+    pub account: Option<String>,
     /// The endpoint, `None` for unknown paths and wrong methods.
     pub endpoint: Option<Endpoint>,
     /// The fault injected into the answer, if any.
@@ -120,6 +123,7 @@ mod tests {
             query: String::new(),
             body: None,
             status,
+            account: None,
             at: Utc::now(),
             server_id: None,
             endpoint: None,

@@ -309,6 +309,9 @@ async fn serve(sim: Arc<Shared>, route: Route, path_id: Option<String>, req: Req
 
     let (answer, lost) = {
         let mut inner = sim.lock();
+        // The token picks the account (its world) before anything reads one.
+        let account = bearer(&call).and_then(|t| sim.account_of(t));
+        inner.active = account.unwrap_or(0);
         let server_id = match route {
             Route::Api(endpoint) => server_of(&inner, endpoint, &call),
             _ => None,
@@ -349,6 +352,7 @@ async fn serve(sim: Arc<Shared>, route: Route, path_id: Option<String>, req: Req
             status: status.as_u16(),
             at,
             server_id,
+            account: account.map(|a| sim.accounts[a].0.clone()),
             endpoint: match route {
                 Route::Api(endpoint) => Some(endpoint),
                 _ => None,
@@ -436,8 +440,18 @@ fn decide(sim: &Shared, inner: &mut Inner, route: Route, call: &Call) -> (Answer
     (result.unwrap_or_else(Answer::from), Stage::Handled)
 }
 
-/// DRF's bearer authentication: no/other scheme is "not provided", a wrong
-/// token is "Invalid token.".
+/// The bearer token of a request, if it has one.
+fn bearer(call: &Call) -> Option<&str> {
+    let header = call.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let mut words = header.split_whitespace();
+    match (words.next(), words.next(), words.next()) {
+        (Some(scheme), Some(token), None) if scheme.eq_ignore_ascii_case("bearer") => Some(token),
+        _ => None,
+    }
+}
+
+/// DRF's bearer authentication: no/other scheme is "not provided", a token
+/// no account has is "Invalid token.".
 fn authenticate(sim: &Shared, call: &Call) -> Result<(), Answer> {
     let header = call
         .headers
@@ -447,7 +461,7 @@ fn authenticate(sim: &Shared, call: &Call) -> Result<(), Answer> {
     let mut words = header.split_whitespace();
     let detail = match (words.next(), words.next(), words.next()) {
         (Some(scheme), Some(token), None) if scheme.eq_ignore_ascii_case("bearer") => {
-            if token == sim.token {
+            if sim.account_of(token).is_some() {
                 return Ok(());
             }
             "Invalid token."
@@ -535,9 +549,9 @@ fn server_of(inner: &Inner, endpoint: Endpoint, call: &Call) -> Option<u64> {
             call.body_json()?.get("server_id")?.as_u64()
         }
         Endpoint::SnapshotsDelete | Endpoint::SnapshotsRestore => {
-            inner.world.snapshot_owner(call.path_id()?)
+            inner.world_ref().snapshot_owner(call.path_id()?)
         }
-        Endpoint::BackupsDelete => inner.world.backup_owner(call.path_id()?),
+        Endpoint::BackupsDelete => inner.world_ref().backup_owner(call.path_id()?),
         Endpoint::ServersRestore => call.path_id(),
     }
 }
@@ -628,9 +642,13 @@ fn list_snapshots(
     let pairs = call.query_pairs()?;
     let server_id = int_filter(&pairs, "server_id")?;
     let Inner {
-        world, faults, rng, ..
+        worlds,
+        active,
+        faults,
+        rng,
+        ..
     } = inner;
-    let mut items = world.listed_snapshots(server_id, now, faults.list_lag);
+    let mut items = worlds[*active].listed_snapshots(server_id, now, faults.list_lag);
     scramble(&mut items, |s| s.id);
     paged(sim, call, &pairs, faults, rng, items, |s| {
         SnapshotOut::new(s, None)
@@ -647,9 +665,13 @@ fn list_backups(
     let server_id = int_filter(&pairs, "server_id")?;
     let backup_type = backup_type_filter(&pairs)?;
     let Inner {
-        world, faults, rng, ..
+        worlds,
+        active,
+        faults,
+        rng,
+        ..
     } = inner;
-    let mut items = world.listed_backups(server_id, backup_type, now, faults.list_lag);
+    let mut items = worlds[*active].listed_backups(server_id, backup_type, now, faults.list_lag);
     scramble(&mut items, |b| b.id);
     paged(sim, call, &pairs, faults, rng, items, |b| {
         BackupOut::new(b, None)
@@ -710,7 +732,7 @@ fn create_snapshot(
     let description = optional_string(&body, "description")?;
     let fate = inner.faults.fate_for(server_id);
     let created = inner
-        .world
+        .world()
         .create_snapshot(server_id, name, description, fate, now, wall)?;
     Ok(Answer::json(
         StatusCode::CREATED,
@@ -729,7 +751,7 @@ fn create_backup(
     let description = optional_string(&body, "description")?;
     let fate = inner.faults.fate_for(server_id);
     let created = inner
-        .world
+        .world()
         .create_backup(server_id, description, fate, now, wall)?;
     Ok(Answer::json(
         StatusCode::CREATED,
@@ -743,17 +765,17 @@ fn id_or_404(call: &Call) -> Result<u64, Refusal> {
 }
 
 fn delete_snapshot(inner: &mut Inner, call: &Call, now: Instant) -> Result<Answer, Refusal> {
-    inner.world.delete_snapshot(id_or_404(call)?, now)?;
+    inner.world().delete_snapshot(id_or_404(call)?, now)?;
     Ok(Answer::empty(StatusCode::NO_CONTENT))
 }
 
 fn delete_backup(inner: &mut Inner, call: &Call, now: Instant) -> Result<Answer, Refusal> {
-    inner.world.delete_backup(id_or_404(call)?, now)?;
+    inner.world().delete_backup(id_or_404(call)?, now)?;
     Ok(Answer::empty(StatusCode::NO_CONTENT))
 }
 
 fn restore_snapshot(inner: &mut Inner, call: &Call, now: Instant) -> Result<Answer, Refusal> {
-    let (snapshot, server) = inner.world.restore_snapshot(id_or_404(call)?, now)?;
+    let (snapshot, server) = inner.world().restore_snapshot(id_or_404(call)?, now)?;
     Ok(Answer::json(
         StatusCode::OK,
         &SnapshotRestored::new(&snapshot, &server),
@@ -763,11 +785,11 @@ fn restore_snapshot(inner: &mut Inner, call: &Call, now: Instant) -> Result<Answ
 fn restore_from_backup(inner: &mut Inner, call: &Call, now: Instant) -> Result<Answer, Refusal> {
     let server_id = call
         .path_id()
-        .filter(|id| inner.world.has_server(*id))
+        .filter(|id| inner.world_ref().has_server(*id))
         .ok_or_else(|| Refusal::not_found("Server not found."))?;
     let body = call.json_object()?;
     let backup_id = required_int(&body, "backup_id")?;
-    let (backup, server) = inner.world.restore_backup(server_id, backup_id, now)?;
+    let (backup, server) = inner.world().restore_backup(server_id, backup_id, now)?;
     Ok(Answer::json(
         StatusCode::OK,
         &BackupRestored::new(&backup, &server),

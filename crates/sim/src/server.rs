@@ -31,7 +31,8 @@ use super::state::{Refusal, World};
 /// Everything the simulator needs to start.
 #[derive(Clone, Debug)]
 pub struct SimConfig {
-    /// The one bearer token the API accepts.
+    /// The primary account's bearer token (more accounts:
+    /// [`Simulator::start_with_accounts`]).
     pub token: String,
     /// How long creates stay `in_progress` and restores keep a server `restoring`.
     pub complete_after: Duration,
@@ -57,6 +58,23 @@ impl Default for SimConfig {
     }
 }
 
+/// Another account the simulator serves besides the primary one
+/// (`SimConfig::token` and `seed`, named `default`): its own token, its own
+/// world (servers and items, ids of its own). Two accounts may have a
+/// server with the same id; each token sees only its own.
+#[derive(Clone, Debug)]
+pub struct SimAccount {
+    /// Its name: the request log's `account`, [`Simulator::account`].
+    pub name: String,
+    /// The bearer token that reaches it.
+    pub token: String,
+    /// What exists in it at start.
+    pub seed: Seed,
+}
+
+/// The primary account's name.
+pub const PRIMARY_ACCOUNT: &str = "default";
+
 /// A running simulator. Cheap to clone; every clone steers the same server.
 ///
 /// The server runs in a spawned task until [`Simulator::shutdown`] (or until
@@ -65,6 +83,9 @@ impl Default for SimConfig {
 pub struct Simulator {
     shared: Arc<Shared>,
     control: Arc<Control>,
+    /// The account this handle inspects and steers (its world): 0, the
+    /// primary, unless it came from [`Simulator::account`].
+    account: usize,
 }
 
 struct Control {
@@ -77,16 +98,44 @@ impl Simulator {
     /// from a spawned task. Fails if the port cannot be bound or the seed is
     /// inconsistent (`InvalidInput`, with the seed's message).
     pub async fn start(listen: SocketAddr, config: SimConfig) -> io::Result<Simulator> {
-        let world = World::new(&config.seed, Utc::now(), config.complete_after)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        Simulator::start_with_accounts(listen, config, Vec::new()).await
+    }
+
+    /// [`Simulator::start`], serving `more` accounts besides the primary
+    /// one, each its own world. Fails (`InvalidInput`) on a seed that is
+    /// inconsistent, or two accounts with one name or one token.
+    pub async fn start_with_accounts(
+        listen: SocketAddr,
+        config: SimConfig,
+        more: Vec<SimAccount>,
+    ) -> io::Result<Simulator> {
+        let invalid = |e: String| io::Error::new(io::ErrorKind::InvalidInput, e);
+        let mut accounts = vec![(PRIMARY_ACCOUNT.to_owned(), config.token.clone())];
+        let mut worlds = vec![
+            World::new(&config.seed, Utc::now(), config.complete_after)
+                .map_err(|e| invalid(e.to_string()))?,
+        ];
+        for a in more {
+            if accounts.iter().any(|(n, t)| *n == a.name || *t == a.token) {
+                return Err(invalid(format!(
+                    "simulator account {:?}: its name or token is another account's",
+                    a.name
+                )));
+            }
+            let world = World::new(&a.seed, Utc::now(), config.complete_after)
+                .map_err(|e| invalid(format!("account {}: {e}", a.name)))?;
+            accounts.push((a.name, a.token));
+            worlds.push(world);
+        }
         warn_unknown_keys(&config.faults);
         let listener = TcpListener::bind(listen).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(
-            config.token,
+            accounts,
             addr,
             Inner {
-                world,
+                worlds,
+                active: 0,
                 faults: config.faults,
                 rng: fastrand::Rng::with_seed(config.rng_seed),
                 log: RequestLog::new(),
@@ -116,7 +165,33 @@ impl Simulator {
                 stop: Mutex::new(Some(stop_tx)),
                 task: Mutex::new(Some(task)),
             }),
+            account: 0,
         })
+    }
+
+    /// A handle on account `name` (same server, same faults and request
+    /// log): what it inspects and steers is that account's world, its
+    /// [`Simulator::token`] that account's. `None` for an unknown name.
+    pub fn account(&self, name: &str) -> Option<Simulator> {
+        let account = self.shared.accounts.iter().position(|(n, _)| n == name)?;
+        Some(Simulator {
+            account,
+            ..self.clone()
+        })
+    }
+
+    /// The names of the accounts served, the primary first.
+    pub fn account_names(&self) -> Vec<String> {
+        self.shared
+            .accounts
+            .iter()
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    /// This handle's account's name.
+    pub fn account_name(&self) -> &str {
+        &self.shared.accounts[self.account].0
     }
 
     /// The address actually bound.
@@ -129,9 +204,10 @@ impl Simulator {
         format!("http://{}/api/v1", self.shared.addr)
     }
 
-    /// The bearer token the API accepts.
+    /// The bearer token of this handle's account (the primary's unless it
+    /// came from [`Simulator::account`]).
     pub fn token(&self) -> &str {
-        &self.shared.token
+        &self.shared.accounts[self.account].1
     }
 
     /// Every recorded API request, oldest first (at most the record limit).
@@ -169,15 +245,14 @@ impl Simulator {
 
     /// Servers and whether they are restoring, by id.
     pub fn servers(&self) -> Vec<SimServer> {
-        self.shared.lock().world.servers()
+        self.shared.lock().worlds[self.account].servers()
     }
 
     /// Snapshots (of one server, or all), by id, statuses as of now: the
     /// real state, however far lists lag behind it (`list_lag`).
     pub fn snapshots(&self, server_id: Option<u64>) -> Vec<SimSnapshot> {
         let inner = self.shared.lock();
-        inner
-            .world
+        inner.worlds[self.account]
             .snapshots(server_id)
             .into_iter()
             .cloned()
@@ -188,8 +263,7 @@ impl Simulator {
     /// state, however far lists lag behind it (`list_lag`).
     pub fn backups(&self, server_id: Option<u64>) -> Vec<SimBackup> {
         let inner = self.shared.lock();
-        inner
-            .world
+        inner.worlds[self.account]
             .backups(server_id, None)
             .into_iter()
             .cloned()
@@ -198,23 +272,23 @@ impl Simulator {
 
     /// The most snapshots `server_id` ever had at once (seed included).
     pub fn max_snapshots_seen(&self, server_id: u64) -> usize {
-        self.shared.lock().world.max_snapshots_seen(server_id)
+        self.shared.lock().worlds[self.account].max_snapshots_seen(server_id)
     }
 
     /// The most manual backups `server_id` ever had at once (seed included).
     pub fn max_manual_backups_seen(&self, server_id: u64) -> usize {
-        self.shared.lock().world.max_manual_backups_seen(server_id)
+        self.shared.lock().worlds[self.account].max_manual_backups_seen(server_id)
     }
 
     /// Forces a snapshot's status (e.g. to `failed`); `false` if no such id.
     /// A forced status is final: the item no longer completes by itself.
     pub fn set_snapshot_status(&self, id: u64, status: SimStatus) -> bool {
-        self.shared.lock().world.set_snapshot_status(id, status)
+        self.shared.lock().worlds[self.account].set_snapshot_status(id, status)
     }
 
     /// Forces a backup's status; `false` if no such id.
     pub fn set_backup_status(&self, id: u64, status: SimStatus) -> bool {
-        self.shared.lock().world.set_backup_status(id, status)
+        self.shared.lock().worlds[self.account].set_backup_status(id, status)
     }
 
     /// Creates a snapshot as another writer would (the user in the panel,
@@ -232,7 +306,7 @@ impl Simulator {
         status: SimStatus,
     ) -> Result<u64, SimRefusal> {
         let mut inner = self.shared.lock();
-        let created = inner.world.create_snapshot(
+        let created = inner.worlds[self.account].create_snapshot(
             server_id,
             name.into(),
             String::new(),
@@ -241,7 +315,7 @@ impl Simulator {
             Utc::now(),
         )?;
         if status != SimStatus::InProgress {
-            inner.world.set_snapshot_status(created.id, status);
+            inner.worlds[self.account].set_snapshot_status(created.id, status);
         }
         Ok(created.id)
     }
@@ -256,7 +330,7 @@ impl Simulator {
         status: SimStatus,
     ) -> Result<u64, SimRefusal> {
         let mut inner = self.shared.lock();
-        let created = inner.world.create_backup(
+        let created = inner.worlds[self.account].create_backup(
             server_id,
             description.into(),
             Fate::Complete,
@@ -264,7 +338,7 @@ impl Simulator {
             Utc::now(),
         )?;
         if status != SimStatus::InProgress {
-            inner.world.set_backup_status(created.id, status);
+            inner.worlds[self.account].set_backup_status(created.id, status);
         }
         Ok(created.id)
     }
@@ -273,9 +347,7 @@ impl Simulator {
     /// /snapshots/{id}/` (lagging lists keep showing it for `list_lag`) but
     /// no faults and no request log. `false` if no such id.
     pub fn delete_snapshot_directly(&self, id: u64) -> bool {
-        self.shared
-            .lock()
-            .world
+        self.shared.lock().worlds[self.account]
             .delete_snapshot(id, Instant::now())
             .is_ok()
     }
@@ -283,9 +355,7 @@ impl Simulator {
     /// Deletes a backup (manual or automatic) as another writer would (see
     /// [`Simulator::delete_snapshot_directly`]). `false` if no such id.
     pub fn delete_backup_directly(&self, id: u64) -> bool {
-        self.shared
-            .lock()
-            .world
+        self.shared.lock().worlds[self.account]
             .delete_backup(id, Instant::now())
             .is_ok()
     }

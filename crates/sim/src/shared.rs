@@ -14,23 +14,30 @@ use super::state::World;
 
 /// State shared by the handle and the request handlers.
 pub(crate) struct Shared {
-    pub(crate) token: String,
+    /// Each account's (name, token); the first is the primary account
+    /// (`default`, `SimConfig::token`). Its index is its world's.
+    pub(crate) accounts: Vec<(String, String)>,
     pub(crate) addr: SocketAddr,
     inner: Mutex<Inner>,
 }
 
 /// What changes while running; one lock, held briefly and never across an await.
 pub(crate) struct Inner {
-    pub(crate) world: World,
+    /// One world per account (same order as `Shared::accounts`): an
+    /// account's token sees only its own servers and items.
+    pub(crate) worlds: Vec<World>,
+    /// The account whose request is being answered (set under the lock,
+    /// before the request's work): what [`Inner::world`] is.
+    pub(crate) active: usize,
     pub(crate) faults: Faults,
     pub(crate) rng: fastrand::Rng,
     pub(crate) log: RequestLog,
 }
 
 impl Shared {
-    pub(crate) fn new(token: String, addr: SocketAddr, inner: Inner) -> Shared {
+    pub(crate) fn new(accounts: Vec<(String, String)>, addr: SocketAddr, inner: Inner) -> Shared {
         Shared {
-            token,
+            accounts,
             addr,
             inner: Mutex::new(inner),
         }
@@ -43,8 +50,27 @@ impl Shared {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let now = Instant::now();
         let lag = inner.faults.list_lag;
-        inner.world.settle(now);
-        inner.world.forget_deleted(now, lag);
+        for world in &mut inner.worlds {
+            world.settle(now);
+            world.forget_deleted(now, lag);
+        }
         inner
+    }
+
+    /// The account whose token `token` is.
+    pub(crate) fn account_of(&self, token: &str) -> Option<usize> {
+        self.accounts.iter().position(|(_, t)| t == token)
+    }
+}
+
+impl Inner {
+    /// The world of the account being answered.
+    pub(crate) fn world(&mut self) -> &mut World {
+        &mut self.worlds[self.active]
+    }
+
+    /// The world of the account being answered, to read.
+    pub(crate) fn world_ref(&self) -> &World {
+        &self.worlds[self.active]
     }
 }

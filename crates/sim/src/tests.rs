@@ -1690,3 +1690,82 @@ async fn other_writers_act_on_the_state_without_faults_or_log() {
     assert!(sim.requests().is_empty());
     assert_eq!(api.get("/snapshots/").await.status, 503);
 }
+
+#[tokio::test]
+async fn each_token_reaches_its_own_account_and_the_log_says_which() {
+    let config = SimConfig {
+        seed: Seed::empty().server(7, "web-a"),
+        ..fast_config()
+    };
+    let other = SimAccount {
+        name: "b".into(),
+        token: "token-b".into(),
+        seed: Seed::empty().server(7, "web-b").server(8, "db-b"),
+    };
+    let sim = Simulator::start_with_accounts("127.0.0.1:0".parse().unwrap(), config, vec![other])
+        .await
+        .expect("simulator starts");
+    assert_eq!(sim.account_names(), [PRIMARY_ACCOUNT, "b"]);
+    let b = sim.account("b").expect("account b");
+    assert_eq!((b.token(), b.account_name()), ("token-b", "b"));
+    assert!(sim.account("c").is_none());
+
+    // Server 7 in each: a create through one token lands in its world only.
+    let (api_a, api_b) = (Api::new(&sim), Api::new(&b));
+    assert_eq!(api_a.create_snapshot(7, "a-one").await.status, 201);
+    assert_eq!(api_b.create_snapshot(7, "b-one").await.status, 201);
+    assert_eq!(api_b.create_snapshot(8, "b-two").await.status, 201);
+    assert_eq!(
+        api_a.create_snapshot(8, "a-two").await.status,
+        404,
+        "no server 8 in a"
+    );
+    let names =
+        |s: &Simulator| -> Vec<String> { s.snapshots(None).into_iter().map(|x| x.name).collect() };
+    assert_eq!(names(&sim), ["a-one"]);
+    assert_eq!(names(&b), ["b-one", "b-two"]);
+    let (listed, _) = api_b.list_all("/snapshots/?server_id=7").await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["name"], "b-one");
+    // Ids are per world: a delete through a's token never reaches b's item.
+    let b_id = b.snapshots(Some(7))[0].id;
+    let a_id = sim.snapshots(Some(7))[0].id;
+    if a_id != b_id {
+        assert_eq!(
+            api_a.delete(&format!("/snapshots/{b_id}/")).await.status,
+            404
+        );
+    }
+    assert_eq!(names(&b), ["b-one", "b-two"]);
+
+    let accounts: Vec<Option<String>> = sim.requests().into_iter().map(|r| r.account).collect();
+    assert_eq!(
+        accounts[..4],
+        [
+            Some("default".to_owned()),
+            Some("b".to_owned()),
+            Some("b".to_owned()),
+            Some("default".to_owned()),
+        ]
+    );
+    let wrong = reqwest::Client::new()
+        .get(format!("{}/snapshots/", sim.base_url()))
+        .bearer_auth("token-c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(sim.requests().last().unwrap().account, None);
+
+    let twice = Simulator::start_with_accounts(
+        "127.0.0.1:0".parse().unwrap(),
+        fast_config(),
+        vec![SimAccount {
+            name: "x".into(),
+            token: "sim-token".into(),
+            seed: Seed::empty(),
+        }],
+    )
+    .await;
+    assert_eq!(twice.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+}
