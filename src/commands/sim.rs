@@ -1,4 +1,5 @@
-//! `snapkeep sim`: the embedded VPS.org simulator, standalone.
+//! `snapkeep sim`: the embedded VPS.org simulator, standalone (with
+//! `--account NAME=TOKEN`, more accounts, one world each).
 
 use crate::error::AppError;
 use snapkeep_sim::{SimOptions, Simulator};
@@ -9,7 +10,8 @@ pub(crate) async fn run(options: &SimOptions) -> Result<u8, AppError> {
         what: "snapkeep sim".into(),
         source: e.into(),
     })?;
-    let sim = Simulator::start(listen, config)
+    let accounts = options.extra_accounts(&config.seed);
+    let sim = Simulator::start_with_accounts(listen, config, accounts)
         .await
         .map_err(|e| AppError::io(format!("cannot start the simulator on {listen}"), e))?;
     println!("VPS.org simulator listening.");
@@ -19,6 +21,14 @@ pub(crate) async fn run(options: &SimOptions) -> Result<u8, AppError> {
         sim.token(),
         sim.token()
     );
+    for name in sim.account_names().iter().skip(1) {
+        if let Some(account) = sim.account(name) {
+            println!(
+                "  account  = {name}, token {}   ([[account]] name = \"{name}\", token_env naming a variable that holds it)",
+                account.token()
+            );
+        }
+    }
     println!(
         "  state    : GET http://{}/_sim/state   requests: GET http://{}/_sim/requests",
         sim.addr(),

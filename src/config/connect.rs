@@ -43,6 +43,17 @@ impl Clients {
         }
     }
 
+    /// Clients by account name, in this order (tests build them; a config
+    /// builds its own with [`Config::clients`]). Counting into the first's
+    /// counters.
+    #[cfg(test)]
+    pub(crate) fn new(clients: Vec<(String, Client)>) -> Clients {
+        let stats = clients
+            .first()
+            .map_or_else(Arc::default, |(_, c)| Arc::clone(c.stats()));
+        Clients { clients, stats }
+    }
+
     /// The API call counters every client counts into.
     pub(crate) fn stats(&self) -> &Arc<CallStats> {
         &self.stats

@@ -14,7 +14,7 @@ use serde_json::Value;
 use super::faults::{DEFAULT_PAGE_SIZE, Endpoint, FaultSpec, Faults};
 use super::junk;
 use super::seed::{Seed, SeedError};
-use super::server::SimConfig;
+use super::server::{SimAccount, SimConfig};
 
 /// Options of a standalone simulator (`snapkeep sim`).
 #[derive(Clone, Debug, PartialEq, clap::Args)]
@@ -99,6 +99,21 @@ pub struct SimOptions {
     /// be replayed.
     #[arg(long, default_value_t = 1, env = "SNAPKEEP_SIM_RNG_SEED")]
     pub rng_seed: u64,
+    /// Serve one more account, NAME with bearer token TOKEN (repeatable):
+    /// its own world, started from the same seed as the primary account
+    /// (`default`, --token), so server ids repeat across accounts.
+    #[arg(long = "account", value_name = "NAME=TOKEN", value_parser = parse_account)]
+    pub accounts: Vec<(String, String)>,
+}
+
+/// `--account NAME=TOKEN`.
+fn parse_account(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, token)) if !name.is_empty() && !token.is_empty() => {
+            Ok((name.to_owned(), token.to_owned()))
+        }
+        _ => Err(format!("{text:?} is not NAME=TOKEN")),
+    }
 }
 
 /// The `snapkeep sim` flags for the misbehaviours a hardened client must
@@ -190,6 +205,7 @@ impl Default for SimOptions {
             fault_servers: Vec::new(),
             endpoint: None,
             rng_seed: config.rng_seed,
+            accounts: Vec::new(),
         }
     }
 }
@@ -197,6 +213,19 @@ impl Default for SimOptions {
 impl SimOptions {
     /// Reads the seed (if any) and assembles the configuration; `listen` is
     /// not part of it (pass it to [`Simulator::start`](super::Simulator::start)).
+    /// The `--account`s, each a world of its own from `seed` (the primary
+    /// account's, as [`SimOptions::into_config`] read it).
+    pub fn extra_accounts(&self, seed: &Seed) -> Vec<SimAccount> {
+        self.accounts
+            .iter()
+            .map(|(name, token)| SimAccount {
+                name: name.clone(),
+                token: token.clone(),
+                seed: seed.clone(),
+            })
+            .collect()
+    }
+
     pub fn into_config(self) -> Result<SimConfig, SeedError> {
         let seed = match (&self.seed_path, self.fleet) {
             (Some(path), None) => Seed::load(path)?,
