@@ -678,3 +678,58 @@ async fn retry_window_zero_turns_retries_off_and_a_reload_that_pauses_drops_them
     assert_eq!(tries_of(&passes, "2025-01-10T03:00:00Z"), ["03:00:00"]);
     assert_eq!(skipped(&metrics, "paused_by_reload"), 1.0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_same_server_id_in_two_accounts_is_two_servers_never_busy_for_each_other() {
+    // Server 1 in accounts a and b. A pass keeps its server busy for 30
+    // minutes. The start's resume-only look at the previous slots holds
+    // both until 00:35 (so the 00:10 fires start then, and a's 01:00 fire
+    // at 01:05). At 01:10 (a, 1) is busy until 01:35: a's fire waits for
+    // it, b's starts on time (were servers keyed by id alone, it would wait
+    // too).
+    let policy = |name: &str, account: &str, schedule: &str| {
+        format!(
+            "[[policy]]\nname = \"{name}\"\naccount = \"{account}\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"{schedule}\"\nkeep_last = 2\nmissed = \"skip\"\n"
+        )
+    };
+    let text = format!(
+        "[[account]]\nname = \"a\"\ntoken_env = \"A_TOKEN\"\n\n[[account]]\nname = \"b\"\ntoken_env = \"B_TOKEN\"\n\n{}{}{}",
+        policy("hourly-a", "a", "0 * * * *"),
+        policy("later-a", "a", "10 * * * *"),
+        policy("hourly-b", "b", "10 * * * *"),
+    );
+    let passes = Recorder::new(Duration::from_secs(30 * 60));
+    let daemon = start(
+        config(&text),
+        passes.clone(),
+        at("2025-01-10T00:05:00Z"),
+        |_| Err(no_reload()),
+    );
+    daemon.until(at("2025-01-10T01:50:00Z")).await;
+    let (_, metrics) = daemon.shutdown().await;
+    let mut fired: Vec<(String, String, String)> = passes
+        .fired()
+        .into_iter()
+        .map(|(_, policy, slot, started)| {
+            (
+                policy,
+                slot.format("%H:%M").to_string(),
+                started.format("%H:%M").to_string(),
+            )
+        })
+        .collect();
+    fired.sort();
+    let want =
+        |p: &str, slot: &str, started: &str| (p.to_owned(), slot.to_owned(), started.to_owned());
+    assert_eq!(
+        fired,
+        [
+            want("hourly-a", "01:00", "01:05"),
+            want("hourly-b", "00:10", "00:35"),
+            want("hourly-b", "01:10", "01:10"),
+            want("later-a", "00:10", "00:35"),
+            want("later-a", "01:10", "01:35"),
+        ]
+    );
+    assert_eq!(skipped(&metrics, ""), 0.0);
+}
