@@ -42,8 +42,7 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Some(Command::Status(args)) if args.check => Ok(commands::status_check::run(&cli.config)),
         Some(Command::Status(args)) => {
             let (config, clients) = load_and_connect(&cli.config, Arc::default())?;
-            let client = one_account(&config, &clients, "status")?;
-            runtime()?.block_on(commands::status::run(&config, client, args.json))
+            runtime()?.block_on(commands::status::run(&config, &clients, args.json))
         }
         Some(Command::PruneOrphans(args)) => {
             let (config, clients) = load_and_connect(&cli.config, Arc::default())?;

@@ -428,6 +428,26 @@ impl Config {
             .collect()
     }
 
+    /// This config as account `name` alone: its account and its policies
+    /// (`status` judges each account's listing by its own policies).
+    pub(crate) fn for_account(&self, name: &str) -> Config {
+        Config {
+            accounts: self
+                .accounts
+                .iter()
+                .filter(|a| a.name == name)
+                .cloned()
+                .collect(),
+            policies: self
+                .policies
+                .iter()
+                .filter(|p| p.account == name)
+                .cloned()
+                .collect(),
+            ..self.clone()
+        }
+    }
+
     /// Whether there is more than one account: then every summary, message
     /// and status text names the account.
     pub(crate) fn several_accounts(&self) -> bool {

@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
 
-use crate::api::{CallStats, Client};
+use crate::api::CallStats;
 use crate::clock::Clock;
 use crate::config::StartError;
 use crate::config::{Clients, Config};
@@ -117,18 +117,8 @@ impl Passes for Clients {
         board: Arc<Board>,
         now: DateTime<Utc>,
     ) -> impl Future<Output = ()> + Send {
-        let client = self.only().cloned();
-        async move {
-            match client {
-                Some(client) => count_orphans(config, &client, &metrics, &board, now).await,
-                // Not yet per account: the status page and the orphan
-                // count say nothing rather than judge one account's items
-                // by another's policies.
-                None => tracing::debug!(
-                    "several accounts: the status page's listing and snapkeep_orphans are not kept"
-                ),
-            }
-        }
+        let clients = self.clone();
+        async move { count_orphans(config, &clients, &metrics, &board, now).await }
     }
 }
 
@@ -737,42 +727,53 @@ fn plan_retries(
 /// status page (`status::Board`), which serves the latest listing.
 const ACCOUNT_LISTING_EVERY: Duration = Duration::from_secs(5 * 60);
 
-/// Sets `snapkeep_orphans{kind}` from an account-wide listing: forgotten
+/// Sets `snapkeep_orphans{kind}` from a listing of every account: forgotten
 /// orphans only (`Orphan::forgotten`: past `orphan_grace`, not protected),
-/// so a live group, maybe another config's, never raises it. With
+/// so a live group, maybe another config's, never raises it; each
+/// account's items judged by its own policies, the counts summed. With
 /// `[metrics] listen` set, both kinds are listed (as `snapkeep status`
 /// does) and a complete listing goes on `board` for the status page; a
 /// failed one is owed again.
 async fn count_orphans(
     config: Arc<Config>,
-    client: &Client,
+    clients: &Clients,
     metrics: &Metrics,
     board: &Board,
     now: DateTime<Utc>,
 ) {
     let serve = config.metrics.listen.is_some();
-    let mut inventories = Inventories::new();
+    let mut listings = Vec::new();
+    let mut forgotten: HashMap<crate::provider::Kind, usize> = HashMap::new();
     let mut complete = true;
-    for kind in crate::provider::Kind::ALL {
-        let configured = config.policies.iter().any(|p| p.kind == kind);
-        if !configured && !serve {
-            continue;
-        }
-        match crate::inventory::fetch(client, kind, &[]).await {
-            Ok(items) => {
-                if configured {
-                    let orphans = crate::orphans::find(&config, kind, &items, now);
-                    metrics.set_orphans(kind, orphans.iter().filter(|o| o.forgotten()).count());
+    for (account, client) in clients.iter() {
+        let own = config.for_account(account);
+        let mut inventories = Inventories::new();
+        for kind in crate::provider::Kind::ALL {
+            let configured = config.policies.iter().any(|p| p.kind == kind);
+            if !configured && !serve {
+                continue;
+            }
+            match crate::inventory::fetch(client, kind, &[]).await {
+                Ok(items) => {
+                    if configured {
+                        let orphans = crate::orphans::find(&own, kind, &items, now);
+                        *forgotten.entry(kind).or_default() +=
+                            orphans.iter().filter(|o| o.forgotten()).count();
+                    }
+                    if serve {
+                        inventories.insert(kind, crate::inventory::by_server(items));
+                    }
                 }
-                if serve {
-                    inventories.insert(kind, crate::inventory::by_server(items));
+                Err(e) => {
+                    complete = false;
+                    warn!(account, kind = kind.as_str(), error = %e, "could not list the account (orphans, status page); will try again")
                 }
             }
-            Err(e) => {
-                complete = false;
-                warn!(kind = kind.as_str(), error = %e, "could not list the account (orphans, status page); will try again")
-            }
         }
+        listings.push((account.to_owned(), inventories));
+    }
+    for (kind, n) in forgotten {
+        metrics.set_orphans(kind, n);
     }
     if !serve {
         return;
@@ -780,7 +781,7 @@ async fn count_orphans(
     if complete {
         board.publish(Listing {
             config,
-            inventories,
+            inventories: listings,
             at: now,
         });
     } else {

@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::api::{ApiError, Client};
-use crate::config::{Config, DEFAULT_ACCOUNT};
+use crate::config::{Clients, Config, DEFAULT_ACCOUNT};
 use crate::inventory::{self, Item};
 use crate::job::{self, Holdings};
 use crate::metrics::RetryState;
@@ -43,7 +43,7 @@ pub(crate) struct Report {
 /// What one account's servers store in items of our policies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub(crate) struct AccountStored {
-    pub(crate) account: &'static str,
+    pub(crate) account: String,
     pub(crate) bytes: u64,
     /// Completed items without a stated size (`bytes` is then a lower bound).
     pub(crate) without_size: usize,
@@ -58,8 +58,10 @@ pub(crate) struct ServerStored {
     pub(crate) without_size: usize,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub(crate) struct Row {
+    /// The account the server is in (`default` for an `[api]`-only config).
+    pub(crate) account: String,
     pub(crate) server_id: u64,
     pub(crate) server_name: String,
     pub(crate) policy: String,
@@ -105,14 +107,14 @@ pub(crate) enum Health {
     Critical,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub(crate) struct Planned {
     pub(crate) id: u64,
     pub(crate) name: String,
     pub(crate) reasons: Vec<&'static str>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub(crate) struct Listed {
     pub(crate) id: u64,
     pub(crate) name: String,
@@ -120,8 +122,10 @@ pub(crate) struct Listed {
 }
 
 /// One orphan, as `status` and `prune-orphans` show it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub(crate) struct OrphanRow {
+    /// The account whose listing showed it.
+    pub(crate) account: String,
     pub(crate) server_id: u64,
     pub(crate) server_name: String,
     pub(crate) kind: &'static str,
@@ -154,6 +158,7 @@ impl OrphanRow {
 impl From<&Orphan> for OrphanRow {
     fn from(o: &Orphan) -> OrphanRow {
         OrphanRow {
+            account: DEFAULT_ACCOUNT.to_owned(),
             server_id: o.item.server_id,
             server_name: o.item.server_name.clone(),
             kind: o.kind.as_str(),
@@ -197,22 +202,69 @@ pub(crate) fn attach_retries(rows: &mut [Row], retries: &[RetryState]) {
     }
 }
 
-/// Pure: rows and orphans; `now` injected.
+/// Pure: rows and orphans of a one-account config; `now` injected.
 pub(crate) fn report(config: &Config, inventories: &Inventories, now: DateTime<Utc>) -> Report {
     let pairs = rows(config, inventories, now);
+    let account = config
+        .accounts
+        .first()
+        .map_or(DEFAULT_ACCOUNT, |a| a.name.as_str());
     Report {
-        stored: vec![stored(&pairs)],
+        stored: vec![stored(account, &pairs)],
         pairs,
         orphans: find_orphans(config, inventories, now)
             .iter()
-            .map(OrphanRow::from)
+            .map(|o| OrphanRow {
+                account: account.to_owned(),
+                ..OrphanRow::from(o)
+            })
             .collect(),
     }
 }
 
-/// The account's stored bytes: each server's pairs summed, servers in
-/// the order they first appear.
-pub(crate) fn stored(rows: &[Row]) -> AccountStored {
+/// Each account's listing, by account name.
+pub(crate) type AccountInventories = Vec<(String, Inventories)>;
+
+/// Lists every account (as [`fetch_all`] does one); the first failure,
+/// with its account, stops it.
+pub(crate) async fn fetch_accounts(
+    clients: &Clients,
+) -> Result<AccountInventories, (String, Kind, ApiError)> {
+    let mut out = Vec::new();
+    for (account, client) in clients.iter() {
+        let inventories = fetch_all(client)
+            .await
+            .map_err(|(kind, e)| (account.to_owned(), kind, e))?;
+        out.push((account.to_owned(), inventories));
+    }
+    Ok(out)
+}
+
+/// Pure: [`report`] for each account, each judged by its own policies
+/// only (an item of account a is never weighed against a policy of
+/// account b, also when both have server 7), in the config's order.
+pub(crate) fn report_accounts(
+    config: &Config,
+    listings: &AccountInventories,
+    now: DateTime<Utc>,
+) -> Report {
+    let mut out = Report {
+        pairs: Vec::new(),
+        orphans: Vec::new(),
+        stored: Vec::new(),
+    };
+    for (account, inventories) in listings {
+        let part = report(&config.for_account(account), inventories, now);
+        out.pairs.extend(part.pairs);
+        out.orphans.extend(part.orphans);
+        out.stored.extend(part.stored);
+    }
+    out
+}
+
+/// `account`'s stored bytes: each server's pairs summed, servers in the
+/// order they first appear.
+pub(crate) fn stored(account: &str, rows: &[Row]) -> AccountStored {
     let mut servers: Vec<ServerStored> = Vec::new();
     for r in rows {
         let at = match servers.iter().position(|s| s.server_id == r.server_id) {
@@ -233,7 +285,7 @@ pub(crate) fn stored(rows: &[Row]) -> AccountStored {
     }
     servers.sort_by_key(|s| s.server_id);
     AccountStored {
-        account: DEFAULT_ACCOUNT,
+        account: account.to_owned(),
         bytes: servers.iter().fold(0, |t, s| t.saturating_add(s.bytes)),
         without_size: servers.iter().map(|s| s.without_size).sum(),
         servers,
@@ -332,6 +384,7 @@ pub(crate) fn rows(config: &Config, inventories: &Inventories, now: DateTime<Utc
                 },
             );
             out.push(Row {
+                account: policy.account.clone(),
                 server_id,
                 server_name,
                 policy: policy.name.clone(),
@@ -383,7 +436,8 @@ fn protected_row(config: &Config, kind: Kind, server: u64, item: &Item) -> Optio
 pub(crate) struct Listing {
     /// The config the listing was judged by (a reload owes a new listing).
     pub(crate) config: Arc<Config>,
-    pub(crate) inventories: Inventories,
+    /// Each account's listing.
+    pub(crate) inventories: AccountInventories,
     /// When the listing was taken.
     pub(crate) at: DateTime<Utc>,
 }
@@ -392,7 +446,7 @@ impl Listing {
     /// The same report `snapkeep status --json` prints, at `now`, with the
     /// daemon's pending `retries` on their rows.
     pub(crate) fn report(&self, now: DateTime<Utc>, retries: &[RetryState]) -> Report {
-        let mut report = report(&self.config, &self.inventories, now);
+        let mut report = report_accounts(&self.config, &self.inventories, now);
         attach_retries(&mut report.pairs, retries);
         report
     }

@@ -383,7 +383,7 @@ enabled = false
         )]);
         Listing {
             config: Arc::new(config),
-            inventories,
+            inventories: vec![("default".to_owned(), inventories)],
             at: at(12),
         }
     }

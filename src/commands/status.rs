@@ -9,21 +9,27 @@ use std::fmt::Write as _;
 
 use chrono::Utc;
 
-use crate::api::Client;
 pub(crate) use crate::clock::compact_duration;
-use crate::config::Config;
+use crate::config::{Clients, Config};
 use crate::error::AppError;
 use crate::metrics::RetryState;
 pub(crate) use crate::status::{
-    AccountStored, Health, Inventories, OrphanRow, Row, attach_retries, fetch_all, find_orphans,
-    report, rows,
+    AccountStored, Health, Inventories, OrphanRow, Report, Row, attach_retries, fetch_accounts,
+    fetch_all, find_orphans, report_accounts, rows,
 };
 
-pub(crate) async fn run(config: &Config, client: &Client, json: bool) -> Result<u8, AppError> {
-    let inventories = fetch_all(client)
+pub(crate) async fn run(config: &Config, clients: &Clients, json: bool) -> Result<u8, AppError> {
+    let listings = fetch_accounts(clients)
         .await
-        .map_err(|(kind, e)| AppError::api(format!("cannot list {}", kind.plural()), e))?;
-    let mut report = report(config, &inventories, Utc::now());
+        .map_err(|(account, kind, e)| {
+            let whose = if config.several_accounts() {
+                format!(" of account {account}")
+            } else {
+                String::new()
+            };
+            AppError::api(format!("cannot list {}{whose}", kind.plural()), e)
+        })?;
+    let mut report = report_accounts(config, &listings, Utc::now());
     if let Some(listen) = config.metrics.listen {
         attach_retries(&mut report.pairs, &daemon_retries(listen).await);
     }
@@ -33,11 +39,54 @@ pub(crate) async fn run(config: &Config, client: &Client, json: bool) -> Result<
             serde_json::to_string_pretty(&report).expect("plain data serialises")
         );
     } else {
-        print!("{}", table(&report.pairs));
-        print!("{}", stored_table(&report.pairs, &report.stored));
-        print!("{}", orphan_table(&report.orphans));
+        print!("{}", text(config, &report));
     }
     Ok(0)
+}
+
+/// The report for people: the tables, once per account (headed by its
+/// name) when there are several.
+pub(crate) fn text(config: &Config, report: &Report) -> String {
+    if !config.several_accounts() {
+        return format!(
+            "{}{}{}",
+            table(&report.pairs),
+            stored_table(&report.pairs, &report.stored),
+            orphan_table(&report.orphans)
+        );
+    }
+    let mut out = String::new();
+    for (i, account) in config.accounts.iter().enumerate() {
+        let name = account.name.as_str();
+        let pairs: Vec<Row> = report
+            .pairs
+            .iter()
+            .filter(|r| r.account == name)
+            .cloned()
+            .collect();
+        let stored: Vec<AccountStored> = report
+            .stored
+            .iter()
+            .filter(|s| s.account == name)
+            .cloned()
+            .collect();
+        let orphans: Vec<OrphanRow> = report
+            .orphans
+            .iter()
+            .filter(|o| o.account == name)
+            .cloned()
+            .collect();
+        let _ = writeln!(
+            out,
+            "{}account {name} ({})\n",
+            if i > 0 { "\n" } else { "" },
+            account.api.base_url
+        );
+        out.push_str(&table(&pairs));
+        out.push_str(&stored_table(&pairs, &stored));
+        out.push_str(&orphan_table(&orphans));
+    }
+    out
 }
 
 /// What the running daemon (if it listens on `listen`) is about to retry;
@@ -351,6 +400,7 @@ mod tests {
     use crate::api::Status;
     use crate::inventory::Item;
     use crate::provider::Kind;
+    use crate::status::report;
     use chrono::{DateTime, TimeDelta, TimeZone};
     use std::collections::HashMap;
 

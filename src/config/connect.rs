@@ -67,6 +67,11 @@ impl Clients {
             .map(|(_, c)| c)
     }
 
+    /// Every (account, client), in the config's order.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&str, &Client)> {
+        self.clients.iter().map(|(n, c)| (n.as_str(), c))
+    }
+
     /// The one client when there is one account (commands that work on
     /// one account: `restore`).
     pub(crate) fn only(&self) -> Option<&Client> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
-use crate::api::{ApiToken, ClientSettings};
+use crate::api::{ApiToken, Client, ClientSettings};
 use crate::clock::SystemClock;
 use snapkeep_sim::{Faults, Seed, SimConfig, Simulator};
 
