@@ -463,7 +463,7 @@ impl Fleet {
             }
             let clock_for_metrics = Arc::clone(&clock);
             let report = client.run(Arc::clone(&config), clock, jobs, options).await;
-            for line in pass::summary(&report, false).lines() {
+            for line in pass::summary_of(&config, &report, false).lines() {
                 info!("{line}");
             }
             effects

@@ -740,13 +740,39 @@ pub(crate) const PANICKING_SERVER: u64 = 4242;
 
 /// The human summary: one line per job, then a total.
 pub(crate) fn summary(report: &PassReport, dry_run: bool) -> String {
+    summary_with(report, dry_run, &|_| None)
+}
+
+/// [`summary`] of a pass of `config`: with several accounts, each line
+/// names its job's account (`account a server 7 …`).
+pub(crate) fn summary_of(config: &Config, report: &PassReport, dry_run: bool) -> String {
+    summary_with(report, dry_run, &|o| {
+        config
+            .several_accounts()
+            .then(|| {
+                config
+                    .policies
+                    .get(o.spec.policy)
+                    .map(|p| p.account.clone())
+            })
+            .flatten()
+    })
+}
+
+/// The summary, each job's server prefixed by what `account` says.
+fn summary_with(
+    report: &PassReport,
+    dry_run: bool,
+    account: &dyn Fn(&JobOutcome) -> Option<String>,
+) -> String {
     let mut out = String::new();
     let (mut created, mut deleted) = (0, 0);
     for o in &report.outcomes {
-        let server = if o.server_name.is_empty() {
-            o.spec.server_id.to_string()
-        } else {
-            format!("{} ({})", o.spec.server_id, o.server_name)
+        let server = match (o.server_name.is_empty(), account(o)) {
+            (true, None) => o.spec.server_id.to_string(),
+            (false, None) => format!("{} ({})", o.spec.server_id, o.server_name),
+            (true, Some(a)) => format!("{} of account {a}", o.spec.server_id),
+            (false, Some(a)) => format!("{} ({}) of account {a}", o.spec.server_id, o.server_name),
         };
         let r = &o.report;
         let mut parts = Vec::new();

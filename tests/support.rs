@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
-use snapkeep_sim::{Faults, Seed, SimConfig, Simulator};
+use snapkeep_sim::{Faults, Seed, SimAccount, SimConfig, Simulator};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_snapkeep");
 
@@ -29,13 +29,19 @@ impl Sim {
     }
 
     pub(crate) fn with(config: SimConfig) -> Sim {
+        Sim::with_accounts(config, Vec::new())
+    }
+
+    /// A simulator serving `more` accounts besides the primary one.
+    pub(crate) fn with_accounts(config: SimConfig, more: Vec<SimAccount>) -> Sim {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
+        let listen = "127.0.0.1:0".parse().unwrap();
         let sim = rt
-            .block_on(Simulator::start("127.0.0.1:0".parse().unwrap(), config))
+            .block_on(Simulator::start_with_accounts(listen, config, more))
             .unwrap();
         Sim { sim, _runtime: rt }
     }
@@ -71,6 +77,8 @@ pub(crate) struct Setup {
     pub(crate) dir: PathBuf,
     pub(crate) config: PathBuf,
     pub(crate) token: String,
+    /// More environment for every run (the accounts' `token_env` tokens).
+    pub(crate) env: Vec<(String, String)>,
 }
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -111,6 +119,7 @@ impl Setup {
             dir,
             config,
             token: sim.sim.token().to_owned(),
+            env: Vec::new(),
         }
     }
 
@@ -122,7 +131,8 @@ impl Setup {
         let mut c = bare_cmd();
         c.arg("--config")
             .arg(&self.config)
-            .env("VPS_API_TOKEN", &self.token);
+            .env("VPS_API_TOKEN", &self.token)
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -496,6 +506,8 @@ pub(crate) struct Test {
     faults: Option<Faults>,
     policies: Option<String>,
     config_file: Option<(String, String)>,
+    /// More simulator accounts: (name, seed); see [`Test::account`].
+    accounts: Vec<(String, Seed)>,
     args: Vec<String>,
     token: bool,
     status: i32,
@@ -564,6 +576,7 @@ impl Test {
             faults: None,
             policies: None,
             config_file: None,
+            accounts: Vec::new(),
             args: Vec::new(),
             token: true,
             status: 0,
@@ -581,6 +594,15 @@ impl Test {
 
     pub(crate) fn faults(mut self, faults: Faults) -> Self {
         self.faults = Some(faults);
+        self
+    }
+
+    /// One more simulator account, `name` with this world, token
+    /// `test-token-{name}`. The binary gets every account's token in the
+    /// environment: the primary's in `SNAPKEEP_IT_TOKEN_MAIN`, this one's
+    /// in `SNAPKEEP_IT_TOKEN_{NAME}` (for `token_env` in `[[account]]`).
+    pub(crate) fn account(mut self, name: &str, seed: Seed) -> Self {
+        self.accounts.push((name.to_owned(), seed));
         self
     }
 
@@ -643,15 +665,16 @@ impl Test {
     #[track_caller]
     pub(crate) fn run(self) -> Ran {
         let sim = (self.seed.is_some() || self.policies.is_some()).then(|| {
-            let sim = Sim::start(self.seed.clone().unwrap_or_else(Seed::empty));
+            let sim = self.start_sim();
             if let Some(f) = &self.faults {
                 sim.faults(f.clone());
             }
             sim
         });
-        let setup = sim
-            .as_ref()
-            .map(|sim| Setup::new(sim, self.policies.as_deref().unwrap_or("")));
+        let setup = sim.as_ref().map(|sim| Setup {
+            env: self.account_tokens(sim),
+            ..Setup::new(sim, self.policies.as_deref().unwrap_or(""))
+        });
         let dir = setup.as_ref().map_or_else(temp_dir, |s| s.dir.clone());
         let mut cmd = match &setup {
             Some(s) => s.cmd(),
@@ -665,6 +688,7 @@ impl Test {
         if !self.token {
             cmd.env_remove("VPS_API_TOKEN");
         }
+
         let run = Run(cmd.args(&self.args).output().unwrap()).expect(self.status);
 
         let mut normalize = Normalize::default()
@@ -707,6 +731,54 @@ impl Test {
             setup,
             normalize,
         }
+    }
+}
+
+impl Test {
+    /// The accounts' tokens as [`Test::account`] says the binary gets them.
+    fn account_tokens(&self, sim: &Sim) -> Vec<(String, String)> {
+        if self.accounts.is_empty() {
+            return Vec::new();
+        }
+        let mut env = vec![(
+            "SNAPKEEP_IT_TOKEN_MAIN".to_owned(),
+            sim.sim.token().to_owned(),
+        )];
+        for (name, _) in &self.accounts {
+            if let Some(account) = sim.sim.account(name) {
+                env.push((
+                    format!("SNAPKEEP_IT_TOKEN_{}", name.to_uppercase()),
+                    account.token().to_owned(),
+                ));
+            }
+        }
+        env
+    }
+
+    /// The simulator: [`Sim::start`]'s, with [`Test::account`]'s accounts.
+    fn start_sim(&self) -> Sim {
+        let seed = self.seed.clone().unwrap_or_else(Seed::empty);
+        if self.accounts.is_empty() {
+            return Sim::start(seed);
+        }
+        let more = self
+            .accounts
+            .iter()
+            .map(|(name, seed)| SimAccount {
+                name: name.clone(),
+                token: format!("test-token-{name}"),
+                seed: seed.clone(),
+            })
+            .collect();
+        Sim::with_accounts(
+            SimConfig {
+                seed,
+                complete_after: Duration::from_millis(300),
+                token: "test-token-0123456789".into(),
+                ..SimConfig::default()
+            },
+            more,
+        )
     }
 }
 

@@ -31,7 +31,12 @@ pub(crate) fn run(path: &Path) -> Result<u8, AppError> {
 /// The report `check` prints; pure, `now` injected.
 pub(crate) fn summary(config: &Config, now: DateTime<Utc>) -> String {
     let mut out = String::new();
-    let servers = config.servers();
+    // Server 7 of one account and server 7 of another are two servers.
+    let servers: Vec<u64> = config
+        .accounts
+        .iter()
+        .flat_map(|a| config.servers_of(&a.name))
+        .collect();
     let _ = writeln!(
         out,
         "{}: valid — {} polic{}, {} server{}",

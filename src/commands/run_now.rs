@@ -55,7 +55,7 @@ pub(crate) async fn run(config: Arc<Config>, clients: Clients, cli: &Cli) -> Res
         },
     )
     .await;
-    print!("{}", pass::summary(&report, cli.dry_run));
+    print!("{}", pass::summary_of(&config, &report, cli.dry_run));
     if let Some(n) = notifier {
         // Bounded: a notification never holds up the exit for long, and a
         // signal (also one that came during the pass) ends the wait.

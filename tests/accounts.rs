@@ -1,0 +1,213 @@
+//! Several accounts in one config, through the real binary: `check` lists
+//! each account's servers, `--run-now` rotates server 7 in two accounts of
+//! one simulator (one world each), `status` shows both (text and JSON).
+//! Whole outputs compared (see `support::Test`).
+
+use snapkeep_sim::{Seed, SimStatus};
+
+use serde_json::json;
+
+use crate::support::{Daily, Test, assert_text};
+
+/// Server 7 in `prod` (the simulator's primary account) and in `staging`.
+const TWO: &str = r#"
+[[account]]
+name = "prod"
+token_env = "SNAPKEEP_IT_TOKEN_MAIN"
+
+[[account]]
+name = "staging"
+token_env = "SNAPKEEP_IT_TOKEN_STAGING"
+
+[[policy]]
+name = "nightly"
+account = "prod"
+kind = "snapshot"
+servers = [7]
+schedule = "{daily}"
+keep_last = 2
+
+[[policy]]
+name = "staging-nightly"
+account = "staging"
+kind = "snapshot"
+servers = [7]
+schedule = "{daily}"
+keep_last = 2
+"#;
+
+/// prod's server 7 with nightly's two earlier days; staging's server 7 with
+/// one of its own and, under the same name, prod's policy's (not staging's
+/// policy: never touched there).
+fn worlds(d: &Daily) -> (Seed, Seed) {
+    let prod = Seed::empty()
+        .server(7, "web-prod")
+        .snapshot(7, d.snapshot("nightly", 2), d.at(2), SimStatus::Completed)
+        .snapshot(7, d.snapshot("nightly", 1), d.at(1), SimStatus::Completed);
+    let staging = Seed::empty()
+        .server(7, "web-staging")
+        .snapshot(7, d.snapshot("nightly", 3), d.at(3), SimStatus::Completed)
+        .snapshot(
+            7,
+            d.snapshot("staging-nightly", 1),
+            d.at(1),
+            SimStatus::Completed,
+        );
+    (prod, staging)
+}
+
+#[test]
+fn check_lists_each_accounts_servers() {
+    let t = Test::new();
+    let (prod, staging) = worlds(&t.daily);
+    t.seed(prod)
+        .account("staging", staging)
+        .policies(&TWO.replace("{daily}", "0 3 * * *"))
+        .args(&["check"])
+        .stdout(
+            "{DIR}/config.toml: valid — 2 policies, 2 servers
+Accounts:
+  prod — {SIM} (token from token_env $SNAPKEEP_IT_TOKEN_MAIN)
+      servers: 7
+  staging — {SIM} (token from token_env $SNAPKEEP_IT_TOKEN_STAGING)
+      servers: 7
+
+Policies:
+  nightly (account prod) — snapshot at 03:00 every day (UTC)
+      schedule \"0 3 * * *\" in UTC; next: {NEXT}
+      keeps: 2 last (at most 2 per server; the newest completed is always kept)
+      servers: 7
+      alerts (status --check): warning after 1d 12h, critical after 2d without a new completed item
+  staging-nightly (account staging) — snapshot at 03:00 every day (UTC)
+      schedule \"0 3 * * *\" in UTC; next: {NEXT}
+      keeps: 2 last (at most 2 per server; the newest completed is always kept)
+      servers: 7
+      alerts (status --check): warning after 1d 12h, critical after 2d without a new completed item
+
+At most, per server (VPS.org caps: 5 snapshots, 10 manual backups):
+  prod server 7: 2/5 snapshots (nightly 2)
+  staging server 7: 2/5 snapshots (staging-nightly 2)
+",
+        )
+        .run();
+}
+
+#[test]
+fn check_says_which_account_has_no_token() {
+    let t = Test::new();
+    let (prod, staging) = worlds(&t.daily);
+    t.seed(prod)
+        .account("staging", staging)
+        .policies(&TWO.replace("SNAPKEEP_IT_TOKEN_STAGING", "SNAPKEEP_IT_TOKEN_NONE"))
+        .args(&["check"])
+        .status(2)
+        .stdout("")
+        .stderr(
+            "error: account staging: the environment variable SNAPKEEP_IT_TOKEN_NONE (token_env) is not set or empty\n",
+        )
+        .run();
+}
+
+#[test]
+fn run_now_rotates_server_7_in_both_accounts_then_status_shows_both() {
+    let t = Test::new();
+    let (prod, staging) = worlds(&t.daily);
+    let ran = t
+        .seed(prod)
+        .account("staging", staging)
+        .policies(TWO)
+        .args(&["--run-now"])
+        .stdout(
+            "ok      server 7 (web-prod) of account prod policy nightly: created #1003 snapkeep-nightly-{SLOT}; deleted #1001 snapkeep-nightly-{SLOT-2d} [{T}]
+ok      server 7 (web-staging) of account staging policy staging-nightly: created #1003 snapkeep-staging-nightly-{SLOT} [{T}]
+2 job(s): 2 ok, 0 failed; created 2, deleted 1; {N} API call(s), 0 retried, in {T}
+",
+        )
+        .run();
+    // Each world: its policy rotated, the other account's policy's item
+    // (same server id, same name format) untouched.
+    let staging = ran.sim().sim.account("staging").unwrap();
+    let mut names: Vec<String> = staging
+        .snapshots(Some(7))
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    names.sort();
+    let d = &ran.daily;
+    assert_eq!(
+        names,
+        [
+            d.snapshot("nightly", 3),
+            d.snapshot("staging-nightly", 1),
+            d.snapshot("staging-nightly", 0),
+        ]
+    );
+    assert_eq!(
+        ran.sim().snapshot_names(7),
+        [d.snapshot("nightly", 1), d.snapshot("nightly", 0)]
+    );
+    // The next fire (tomorrow's slot) is named once, as {NEXT}.
+    let next = (d.slot + chrono::TimeDelta::days(1))
+        .format("%m-%d %H:%M UTC")
+        .to_string();
+    let normalize = ran.normalize.clone().literal(next, "{NEXT}");
+    let status = ran.setup().run(&["status"]).expect(0);
+    assert_text("status", STATUS, &normalize.apply(&status.stdout()));
+
+    let json = ran.setup().run(&["status", "--json"]).expect(0);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
+    let field = |list: &str, key: &str| -> Vec<serde_json::Value> {
+        report[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v[key].clone())
+            .collect()
+    };
+    assert_eq!(field("pairs", "account"), [json!("prod"), json!("staging")]);
+    assert_eq!(field("pairs", "server_id"), [json!(7), json!(7)]);
+    assert_eq!(
+        field("pairs", "policy"),
+        [json!("nightly"), json!("staging-nightly")]
+    );
+    assert_eq!(
+        field("pairs", "server_name"),
+        [json!("web-prod"), json!("web-staging")]
+    );
+    assert_eq!(field("orphans", "account"), [json!("staging")]);
+    assert_eq!(field("orphans", "name"), [json!(d.snapshot("nightly", 3))]);
+    assert_eq!(
+        field("stored", "account"),
+        [json!("prod"), json!("staging")]
+    );
+}
+
+/// `status` after the pass: one block per account.
+const STATUS: &str = "account prod ({SIM})
+
+SERVER             POLICY         KIND OURS RUN FAIL NOT NEWEST  NEXT             PRUNE  STATE
+7 web-prod         nightly        snap    2   0    0   0    12h  {NEXT}      0  ok
+
+stored (our completed items, from VPS.org's size_mb):
+  SERVER             POLICY         KIND ITEMS       STORED
+  7 web-prod         nightly        snap     2      8.7 GiB
+  7 web-prod         server total            2      8.7 GiB
+  account prod       total                   2      8.7 GiB
+
+account staging ({SIM})
+
+SERVER             POLICY         KIND OURS RUN FAIL NOT NEWEST  NEXT             PRUNE  STATE
+7 web-staging      staging-night… snap    2   0    0   1    12h  {NEXT}      0  ok
+
+stored (our completed items, from VPS.org's size_mb):
+  SERVER             POLICY         KIND ITEMS       STORED
+  7 web-staging      staging-night… snap     2      8.7 GiB
+  7 web-staging      server total            2      8.7 GiB
+  account staging    total                   2      8.7 GiB
+
+1 orphan (our naming, but no configured policy prunes it; see snapkeep prune-orphans):
+  server 7 (web-staging):
+    snapshot #1001 snapkeep-nightly-{SLOT-3d} (completed)
+      no snapshot policy \"nightly\" with prefix \"snapkeep\" is configured
+      live: possibly another config's or a renamed policy's; newest 3d 12h old
+";
