@@ -46,8 +46,7 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
         }
         Some(Command::PruneOrphans(args)) => {
             let (config, clients) = load_and_connect(&cli.config, Arc::default())?;
-            let client = one_account(&config, &clients, "prune-orphans")?;
-            runtime()?.block_on(commands::prune_orphans::run(&config, client, args))
+            runtime()?.block_on(commands::prune_orphans::run(&config, &clients, args))
         }
         Some(Command::Restore(args)) => {
             let (config, clients) = load_and_connect(&cli.config, Arc::default())?;

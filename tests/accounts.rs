@@ -37,8 +37,8 @@ keep_last = 2
 "#;
 
 /// prod's server 7 with nightly's two earlier days; staging's server 7 with
-/// one of its own and, under the same name, prod's policy's (not staging's
-/// policy: never touched there).
+/// one of its own and an old one named as prod's policy names them (not
+/// staging's policy: an orphan there, never rotated by prod's policy).
 fn worlds(d: &Daily) -> (Seed, Seed) {
     let prod = Seed::empty()
         .server(7, "web-prod")
@@ -46,7 +46,7 @@ fn worlds(d: &Daily) -> (Seed, Seed) {
         .snapshot(7, d.snapshot("nightly", 1), d.at(1), SimStatus::Completed);
     let staging = Seed::empty()
         .server(7, "web-staging")
-        .snapshot(7, d.snapshot("nightly", 3), d.at(3), SimStatus::Completed)
+        .snapshot(7, d.snapshot("nightly", 8), d.at(8), SimStatus::Completed)
         .snapshot(
             7,
             d.snapshot("staging-nightly", 1),
@@ -137,7 +137,7 @@ ok      server 7 (web-staging) of account staging policy staging-nightly: create
     assert_eq!(
         names,
         [
-            d.snapshot("nightly", 3),
+            d.snapshot("nightly", 8),
             d.snapshot("staging-nightly", 1),
             d.snapshot("staging-nightly", 0),
         ]
@@ -175,10 +175,52 @@ ok      server 7 (web-staging) of account staging policy staging-nightly: create
         [json!("web-prod"), json!("web-staging")]
     );
     assert_eq!(field("orphans", "account"), [json!("staging")]);
-    assert_eq!(field("orphans", "name"), [json!(d.snapshot("nightly", 3))]);
+    assert_eq!(field("orphans", "name"), [json!(d.snapshot("nightly", 8))]);
     assert_eq!(
         field("stored", "account"),
         [json!("prod"), json!("staging")]
+    );
+
+    // prune-orphans: staging's "nightly" item is an orphan there (prod's
+    // policy is not staging's); deleting it goes through staging's token and
+    // leaves prod's nightly items, same server id, same names' format, alone.
+    let pruned = ran
+        .setup()
+        .run(&["prune-orphans", "--yes", "--all"])
+        .expect(0);
+    assert!(
+        pruned.stdout().contains("server 7 (web-staging):"),
+        "{}",
+        pruned.stdout()
+    );
+    let mut names: Vec<String> = staging
+        .snapshots(Some(7))
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            d.snapshot("staging-nightly", 1),
+            d.snapshot("staging-nightly", 0)
+        ]
+    );
+    assert_eq!(
+        ran.sim().snapshot_names(7),
+        [d.snapshot("nightly", 1), d.snapshot("nightly", 0)]
+    );
+    let deletes: Vec<Option<String>> = ran
+        .sim()
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.account)
+        .collect();
+    assert_eq!(
+        deletes,
+        [Some("default".to_owned()), Some("staging".to_owned())]
     );
 }
 
@@ -207,7 +249,6 @@ stored (our completed items, from VPS.org's size_mb):
 
 1 orphan (our naming, but no configured policy prunes it; see snapkeep prune-orphans):
   server 7 (web-staging):
-    snapshot #1001 snapkeep-nightly-{SLOT-3d} (completed)
+    snapshot #1001 snapkeep-nightly-{SLOT-8d} (completed)
       no snapshot policy \"nightly\" with prefix \"snapkeep\" is configured
-      live: possibly another config's or a renamed policy's; newest 3d 12h old
 ";

@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::api::{ApiError, Client, Status};
 use crate::cli::PruneOrphansArgs;
 use crate::commands::status::{self, OrphanRow};
-use crate::config::Config;
+use crate::config::{Clients, Config};
 use crate::error::AppError;
 use crate::events::{Action, Event, Outcome, Subject};
 use crate::orphans::Orphan;
@@ -82,10 +82,21 @@ fn selected(orphan: &Orphan, args: &PruneOrphansArgs) -> bool {
 
 pub(crate) async fn run(
     config: &Config,
-    client: &Client,
+    clients: &Clients,
     args: &PruneOrphansArgs,
 ) -> Result<u8, AppError> {
-    let lines = prune(config, client, args, Utc::now()).await?;
+    let now = Utc::now();
+    let mut lines = Vec::new();
+    // Each account's listing is judged by its own policies, and what goes
+    // is deleted through its own client: never one account's item by
+    // another's rules or token.
+    for (account, client) in clients.iter() {
+        let own = config.for_account(account);
+        for mut line in prune(&own, client, args, now).await? {
+            line.orphan.account = account.to_owned();
+            lines.push(line);
+        }
+    }
     if args.json {
         println!(
             "{}",
@@ -200,16 +211,24 @@ fn text(lines: &[Line], args: &PruneOrphansArgs) -> String {
         if lines.len() == 1 { "" } else { "s" },
         if lines.len() == 1 { "it" } else { "them" }
     );
+    let several = lines
+        .iter()
+        .any(|l| l.orphan.account != lines[0].orphan.account);
     for line in lines {
         let o = &line.orphan;
-        if server != Some(o.server_id) {
-            server = Some(o.server_id);
+        if server != Some((&o.account, o.server_id)) {
+            server = Some((&o.account, o.server_id));
             let name = if o.server_name.is_empty() {
                 String::new()
             } else {
                 format!(" ({})", o.server_name)
             };
-            let _ = writeln!(out, "  server {}{name}:", o.server_id);
+            let of = if several {
+                format!(" of account {}", o.account)
+            } else {
+                String::new()
+            };
+            let _ = writeln!(out, "  server {}{name}{of}:", o.server_id);
         }
         let what = match line.verdict {
             Verdict::WouldDelete => "would delete".to_owned(),
