@@ -43,6 +43,8 @@ impl Action {
 /// Who an event is about.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Subject<'a> {
+    /// The account the server is in (`default` for an `[api]`-only config).
+    pub(crate) account: &'a str,
     pub(crate) server_id: u64,
     pub(crate) server_name: &'a str,
     pub(crate) policy: &'a str,
@@ -50,8 +52,9 @@ pub(crate) struct Subject<'a> {
 
 /// The structured fields every audit event carries (README.md documents them).
 /// Text logs leave them out because the message already says all of it.
-pub(crate) const AUDIT_FIELDS: [&str; 9] = [
+pub(crate) const AUDIT_FIELDS: [&str; 10] = [
     "action",
+    "account",
     "server_id",
     "server_name",
     "policy",
@@ -164,6 +167,7 @@ fn emit(action: Action, who: Subject<'_>, d: Detail<'_>) {
             tracing::$level!(
                 target: "snapkeep::audit",
                 action = action.as_str(),
+                account = who.account,
                 server_id = who.server_id,
                 server_name = who.server_name,
                 policy = who.policy,
@@ -214,6 +218,7 @@ mod tests {
 
     fn who() -> Subject<'static> {
         Subject {
+            account: "default",
             server_id: 7,
             server_name: "web-07",
             policy: "nightly",

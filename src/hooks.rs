@@ -132,6 +132,8 @@ impl Phase {
 /// The job a hook runs for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct HookContext {
+    /// The account the server is in (for the audit event).
+    pub(crate) account: String,
     pub(crate) server_id: u64,
     /// As the provider names it; may be empty.
     pub(crate) server_name: String,
@@ -330,6 +332,7 @@ pub(crate) async fn run_hook(
     let event = Event::new(
         Action::Hook,
         Subject {
+            account: &ctx.account,
             server_id: ctx.server_id,
             server_name: &ctx.server_name,
             policy: &ctx.policy,

@@ -330,6 +330,7 @@ impl Job<'_> {
 
     fn hook_context(&self, report: &JobReport) -> HookContext {
         HookContext {
+            account: self.policy.account.clone(),
             server_id: self.server_id,
             server_name: report.server_name.clone(),
             policy: self.policy.name.clone(),
@@ -344,6 +345,7 @@ impl Job<'_> {
         Event::new(
             action,
             Subject {
+                account: &self.policy.account,
                 server_id: self.server_id,
                 server_name,
                 policy: &self.policy.name,

@@ -673,6 +673,7 @@ fn run_server(
                     Event::new(
                         Action::Skip,
                         Subject {
+                            account: &policy.account,
                             server_id: spec.server_id,
                             server_name: &server_name,
                             policy: &policy.name,
@@ -705,6 +706,7 @@ fn run_server(
                     Event::new(
                         Action::Fail,
                         Subject {
+                            account: &policy.account,
                             server_id: spec.server_id,
                             server_name: "",
                             policy: &policy.name,

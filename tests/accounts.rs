@@ -222,6 +222,25 @@ ok      server 7 (web-staging) of account staging policy staging-nightly: create
         deletes,
         [Some("default".to_owned()), Some("staging".to_owned())]
     );
+
+    // Every audit event says its account, and each policy's is its own.
+    let json = ran
+        .setup()
+        .run(&["--run-now", "--force", "--dry-run", "--log-format", "json"])
+        .expect(0);
+    let mut seen = std::collections::BTreeSet::new();
+    for line in json.stderr().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        if v["action"].is_string() {
+            seen.insert((
+                v["account"].as_str().unwrap().to_owned(),
+                v["policy"].as_str().unwrap().to_owned(),
+            ));
+        }
+    }
+    let want = [("prod", "nightly"), ("staging", "staging-nightly")]
+        .map(|(a, p)| (a.to_owned(), p.to_owned()));
+    assert_eq!(seen, want.into_iter().collect());
 }
 
 /// `status` after the pass: one block per account.

@@ -282,6 +282,7 @@ fn json_logs_parse_line_by_line_with_the_documented_fields() {
         );
         if let Some(action) = v["action"].as_str() {
             for key in [
+                "account",
                 "server_id",
                 "server_name",
                 "policy",
@@ -293,6 +294,7 @@ fn json_logs_parse_line_by_line_with_the_documented_fields() {
             ] {
                 assert!(v.get(key).is_some(), "{key} missing: {line}");
             }
+            assert_eq!(v["account"], "default", "{line}");
             actions.push(action.to_owned());
         }
     }

@@ -135,7 +135,11 @@ pub(crate) async fn prune(
         let mut verdict = intent(orphan, args);
         let mut error = None;
         if verdict == Verdict::Deleted {
-            if let Err(e) = delete(client, orphan).await {
+            let account = config
+                .accounts
+                .first()
+                .map_or(crate::config::DEFAULT_ACCOUNT, |a| a.name.as_str());
+            if let Err(e) = delete(client, account, orphan).await {
                 verdict = Verdict::Failed;
                 error = Some(e.to_string());
             }
@@ -150,7 +154,7 @@ pub(crate) async fn prune(
 }
 
 /// Deletes one orphan; "already gone" counts as done. One audit event.
-async fn delete(client: &Client, orphan: &Orphan) -> Result<(), ApiError> {
+async fn delete(client: &Client, account: &str, orphan: &Orphan) -> Result<(), ApiError> {
     let started = std::time::Instant::now();
     let result = match orphan.kind {
         Kind::Snapshot => client.delete_snapshot(orphan.item.id).await,
@@ -172,6 +176,7 @@ async fn delete(client: &Client, orphan: &Orphan) -> Result<(), ApiError> {
     Event::new(
         action,
         Subject {
+            account,
             server_id: orphan.item.server_id,
             server_name: &orphan.item.server_name,
             policy: &orphan.policy,

@@ -6,6 +6,7 @@ use chrono::TimeZone;
 
 fn ctx() -> HookContext {
     HookContext {
+        account: "default".into(),
         server_id: 12345,
         server_name: "web-01".into(),
         policy: "nightly".into(),
