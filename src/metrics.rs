@@ -115,6 +115,9 @@ struct Pairs {
     configured: Option<BTreeSet<(String, String)>>,
     /// Each configured policy's kind (the `kind` of `snapkeep_stored_bytes`).
     kinds: BTreeMap<String, &'static str>,
+    /// Each configured policy's account (the `account` of
+    /// `snapkeep_stored_bytes`; `default` before `retain_pairs` ran).
+    accounts: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default)]
@@ -233,7 +236,11 @@ impl Metrics {
                         .set(i64::try_from(h.shortfall).unwrap_or(i64::MAX));
                     self.stored
                         .get_or_create(&StoredLabels {
-                            account: DEFAULT_ACCOUNT.to_owned(),
+                            account: pairs
+                                .accounts
+                                .get(&job.policy)
+                                .cloned()
+                                .unwrap_or_else(|| DEFAULT_ACCOUNT.to_owned()),
                             server: job.server.clone(),
                             policy: job.policy.clone(),
                             kind: pairs
@@ -376,7 +383,11 @@ impl Metrics {
             });
             for kind in Kind::ALL {
                 self.stored.remove(&StoredLabels {
-                    account: DEFAULT_ACCOUNT.to_owned(),
+                    account: pairs
+                        .accounts
+                        .get(&job.policy)
+                        .cloned()
+                        .unwrap_or_else(|| DEFAULT_ACCOUNT.to_owned()),
                     server: job.server.clone(),
                     policy: job.policy.clone(),
                     kind: kind.as_str().to_owned(),
@@ -414,6 +425,11 @@ impl Metrics {
             .policies
             .iter()
             .map(|p| (p.name.clone(), p.kind.as_str()))
+            .collect();
+        pairs.accounts = config
+            .policies
+            .iter()
+            .map(|p| (p.name.clone(), p.account.clone()))
             .collect();
     }
 
@@ -614,6 +630,26 @@ mod tests {
         assert!(
             !text.contains("snapkeep_stored_bytes{"),
             "a removed pair's series goes: {text}"
+        );
+    }
+
+    #[test]
+    fn stored_bytes_says_the_policys_account() {
+        let m = Metrics::new();
+        m.retain_pairs(
+            &crate::config::parse_str(
+                "[[account]]\nname = \"prod\"\ntoken_env = \"P\"\n[[account]]\nname = \"staging\"\ntoken_env = \"S\"\n[[policy]]\nname = \"n\"\naccount = \"staging\"\nkind = \"backup\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n",
+                "t",
+            )
+            .expect("valid"),
+        );
+        m.record_pass(&pass_on_server_1(1024), 0.0);
+        let text = m.render(&CallStats::default());
+        assert!(
+            text.contains(
+                "snapkeep_stored_bytes{account=\"staging\",server=\"1\",policy=\"n\",kind=\"backup\"} 1024\n"
+            ),
+            "{text}"
         );
     }
 
