@@ -134,7 +134,17 @@ impl Notifier {
     ) {
         let events = {
             let mut memory = self.memory.lock().expect("notify memory");
-            notices::from_pass(report, retrying, config, now, &mut memory)
+            let mut events = notices::from_pass(report, retrying, config, now, &mut memory);
+            if config.several_accounts() {
+                for e in &mut events {
+                    e.account = config
+                        .policies
+                        .iter()
+                        .find(|p| p.name == e.policy)
+                        .map(|p| p.account.clone());
+                }
+            }
+            events
         };
         let errors = report.outcomes.iter().filter(|o| o.error.is_some()).count();
         let failed = events.iter().any(|e| e.what == NotifyEvent::Failed);

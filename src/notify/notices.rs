@@ -40,6 +40,9 @@ pub(crate) struct Notice {
     pub(crate) crit_after: Option<Duration>,
     /// When it was judged.
     pub(crate) at: DateTime<Utc>,
+    /// The server's account, said only when the config has several
+    /// (`Notifier::pass_finished`).
+    pub(crate) account: Option<String>,
 }
 
 impl Notice {
@@ -63,6 +66,7 @@ impl Notice {
             newest: None,
             crit_after: None,
             at,
+            account: None,
         }
     }
 }

@@ -14,12 +14,17 @@ use crate::config::NotifyEvent;
 
 use super::notices::Notice;
 
-/// `web-01 (server 12345)`, or `server 12345` when the name is unknown.
+/// `web-01 (server 12345)`, or `server 12345` when the name is unknown;
+/// ` of account prod` after it when the config has several accounts.
 fn server(e: &Notice) -> String {
+    let of = e
+        .account
+        .as_ref()
+        .map_or_else(String::new, |a| format!(" of account {a}"));
     if e.server_name.is_empty() {
-        format!("server {}", e.server_id)
+        format!("server {}{of}", e.server_id)
     } else {
-        format!("{} (server {})", e.server_name, e.server_id)
+        format!("{} (server {}){of}", e.server_name, e.server_id)
     }
 }
 
@@ -218,6 +223,9 @@ pub(crate) fn webhook_event(e: &Notice) -> serde_json::Value {
         "server_id": e.server_id,
         "policy": e.policy,
     });
+    if let Some(account) = &e.account {
+        body["account"] = json!(account);
+    }
     if e.what == NotifyEvent::FireSkipped {
         body["error"] = json!(e.error.as_deref().unwrap_or(""));
         return body;
@@ -265,6 +273,7 @@ mod tests {
             newest: None,
             crit_after: None,
             at: at("2025-02-01T05:00:00Z"),
+            account: None,
         }
     }
 
@@ -316,6 +325,21 @@ mod tests {
             slack(&f),
             json!({"text": "snapkeep: nightly on web-01 (server 12345) failed: the slot 2025-02-01 03:00 UTC ended without its snapshot after 3 tries: snapshot create failed: VPS.org answered 503"})
         );
+    }
+
+    #[test]
+    fn with_several_accounts_a_message_names_the_account() {
+        let f = Notice {
+            account: Some("prod".into()),
+            ..failed()
+        };
+        assert!(
+            summary(&f).starts_with("nightly on web-01 (server 12345) of account prod failed:"),
+            "{}",
+            summary(&f)
+        );
+        assert_eq!(webhook_event(&f)["account"], "prod");
+        assert!(webhook_event(&failed()).get("account").is_none());
     }
 
     #[test]
