@@ -67,8 +67,8 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
 }
 
 /// The one account's client, for a command that does not work across
-/// several accounts yet: with several, a usage error that says so (never
-/// one account's listing judged against another account's policies).
+/// several accounts yet (`restore`: it has no `--account`): with several, a
+/// usage error that says so (never an id of one account sent to another).
 fn one_account<'a>(
     config: &Config,
     clients: &'a Clients,

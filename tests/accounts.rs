@@ -181,6 +181,20 @@ ok      server 7 (web-staging) of account staging policy staging-nightly: create
         [json!("prod"), json!("staging")]
     );
 
+    // status --check judges both accounts' pairs, each by its own policy.
+    let check = ran.setup().run(&["status", "--check"]).expect(0);
+    let out = check.stdout();
+    assert!(
+        out.starts_with(
+            "SNAPKEEP OK - 2 of 2 (server, policy) pairs have a recent completed item | 'nightly@7'="
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("orphans=1;;;0;\n0 critical, 0 warning, 2 ok, 0 paused; 1 orphan\n"),
+        "{out}"
+    );
+
     // prune-orphans: staging's "nightly" item is an orphan there (prod's
     // policy is not staging's); deleting it goes through staging's token and
     // leaves prod's nightly items, same server id, same names' format, alone.

@@ -14,8 +14,8 @@ use crate::config::{Clients, Config};
 use crate::error::AppError;
 use crate::metrics::RetryState;
 pub(crate) use crate::status::{
-    AccountStored, Health, Inventories, OrphanRow, Report, Row, attach_retries, fetch_accounts,
-    fetch_all, find_orphans, report_accounts, rows,
+    AccountInventories, AccountStored, Health, Inventories, OrphanRow, Report, Row, attach_retries,
+    fetch_accounts, fetch_all, find_orphans, report_accounts, rows,
 };
 
 pub(crate) async fn run(config: &Config, clients: &Clients, json: bool) -> Result<u8, AppError> {

@@ -34,15 +34,18 @@ pub(crate) fn run(config_path: &Path) -> u8 {
     let checked = (|| -> Result<(String, u8), String> {
         let (config, clients) = crate::config::load_and_connect(config_path, Arc::default())
             .map_err(|e| e.to_string())?;
-        let client = clients.only().ok_or_else(|| {
-            "status --check works on a config with one account; several are not supported yet"
-                .to_owned()
-        })?;
-        let inventories = super::runtime()
+        let several = config.several_accounts();
+        let listings = super::runtime()
             .map_err(|e| e.to_string())?
-            .block_on(status::fetch_all(client))
-            .map_err(|(kind, e)| format!("cannot list {}: {e}", kind.plural()))?;
-        Ok(render(&config, &inventories, Utc::now()))
+            .block_on(status::fetch_accounts(&clients))
+            .map_err(|(account, kind, e)| match several {
+                true => format!("cannot list {} of account {account}: {e}", kind.plural()),
+                false => format!("cannot list {}: {e}", kind.plural()),
+            })?;
+        Ok(match listings.as_slice() {
+            [(_, inventories)] => render(&config, inventories, Utc::now()),
+            _ => render_accounts(&config, &listings, Utc::now()),
+        })
     })();
     let (text, code) = checked.unwrap_or_else(|e| (unknown(&e), UNKNOWN));
     print!("{text}");
@@ -76,6 +79,31 @@ pub(crate) fn render(
         .iter()
         .filter(|o| o.forgotten())
         .count();
+    judge(&rows, orphans)
+}
+
+/// [`render`] over every account's listing, each judged by its own
+/// policies; the pairs of all accounts in one output.
+pub(crate) fn render_accounts(
+    config: &Config,
+    listings: &status::AccountInventories,
+    now: DateTime<Utc>,
+) -> (String, u8) {
+    let mut rows = Vec::new();
+    let mut orphans = 0;
+    for (account, inventories) in listings {
+        let own = config.for_account(account);
+        rows.extend(status::rows(&own, inventories, now));
+        orphans += status::find_orphans(&own, inventories, now)
+            .iter()
+            .filter(|o| o.forgotten())
+            .count();
+    }
+    judge(&rows, orphans)
+}
+
+/// The plugin output and exit code for `rows` and the forgotten orphans.
+fn judge(rows: &[Row], orphans: usize) -> (String, u8) {
     let worst = rows.iter().map(|r| r.health).max().unwrap_or(Health::Ok);
     let (word, code) = match worst {
         Health::Critical => ("CRITICAL", CRITICAL),
