@@ -278,6 +278,9 @@ pub(crate) async fn run_pass(
         by_account.entry(index).or_default().push(job);
     }
     let mut passes = JoinSet::new();
+    // What each account's pass was given: a pass that ended abnormally
+    // still has its jobs in the report (rule 8).
+    let mut given: HashMap<tokio::task::Id, Vec<JobSpec>> = HashMap::new();
     let mut report = PassReport::default();
     for (index, jobs) in by_account {
         let account = config.accounts.get(index).map(|a| a.name.clone());
@@ -293,25 +296,31 @@ pub(crate) async fn run_pass(
             ));
             continue;
         };
-        passes.spawn(run_account(
+        let task = passes.spawn(run_account(
             Arc::clone(&config),
             account,
             client,
             Arc::clone(&clock),
-            jobs,
+            jobs.clone(),
             options.clone(),
         ));
+        given.insert(task.id(), jobs);
     }
-    while let Some(joined) = passes.join_next().await {
+    while let Some(joined) = passes.join_next_with_id().await {
         match joined {
-            Ok(part) => {
+            Ok((_, part)) => {
                 report.outcomes.extend(part.outcomes);
                 report.api.calls += part.api.calls;
                 report.api.retries += part.api.retries;
             }
-            // A server task's panic is caught inside; an account pass
-            // itself does not panic, and is cancelled only with this future.
-            Err(e) => tracing::error!(error = %e, "an account's pass ended abnormally"),
+            // A server task's panic is caught inside it; should the account
+            // pass itself end abnormally, its jobs are reported as failed.
+            Err(e) => {
+                let message = panic_message(&e);
+                tracing::error!(error = %message, "an account's pass ended abnormally; its jobs are reported as failed");
+                let jobs = given.remove(&e.id()).unwrap_or_default();
+                report.outcomes.extend(panicked(&config, &jobs, &message));
+            }
         }
     }
     let account_index = |o: &JobOutcome| {
