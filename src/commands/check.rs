@@ -97,6 +97,13 @@ pub(crate) fn summary(config: &Config, now: DateTime<Utc>) -> String {
             let _ = writeln!(out, "      {line}");
         }
     }
+    caps(&mut out, config);
+    out
+}
+
+/// `At most, per server`: what the policies of each (account, server) may
+/// keep of each kind, against the provider's cap.
+fn caps(out: &mut String, config: &Config) {
     let _ = writeln!(
         out,
         "\nAt most, per server (VPS.org caps: 5 snapshots, 10 manual backups):"
@@ -135,7 +142,6 @@ pub(crate) fn summary(config: &Config, now: DateTime<Utc>) -> String {
         };
         let _ = writeln!(out, "  {label}server {server}: {}", parts.join("; "));
     }
-    out
 }
 
 /// `Accounts:`: each account's API, where its token comes from (never the

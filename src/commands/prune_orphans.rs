@@ -190,24 +190,29 @@ async fn delete(client: &Client, account: &str, orphan: &Orphan) -> Result<(), A
     result
 }
 
-fn text(lines: &[Line], args: &PruneOrphansArgs) -> String {
-    let mut out = String::new();
-    if lines.is_empty() {
-        let mut narrowed = Vec::new();
-        if !args.servers.is_empty() {
-            let ids: Vec<String> = args.servers.iter().map(u64::to_string).collect();
-            narrowed.push(format!("on server {}", ids.join(", ")));
-        }
-        if !args.policies.is_empty() {
-            narrowed.push(format!("of policy {}", args.policies.join(", ")));
-        }
-        if narrowed.is_empty() {
-            out.push_str("no orphans: every item in snapkeep's naming belongs to a configured policy and server\n");
-        } else {
-            let _ = writeln!(out, "no orphans {}", narrowed.join(" "));
-        }
-        return out;
+/// What `--server`/`--policy` narrowed the search to, when nothing showed.
+fn no_orphans(args: &PruneOrphansArgs) -> String {
+    let mut narrowed = Vec::new();
+    if !args.servers.is_empty() {
+        let ids: Vec<String> = args.servers.iter().map(u64::to_string).collect();
+        narrowed.push(format!("on server {}", ids.join(", ")));
     }
+    if !args.policies.is_empty() {
+        narrowed.push(format!("of policy {}", args.policies.join(", ")));
+    }
+    if narrowed.is_empty() {
+        "no orphans: every item in snapkeep's naming belongs to a configured policy and server\n"
+            .to_owned()
+    } else {
+        format!("no orphans {}\n", narrowed.join(" "))
+    }
+}
+
+fn text(lines: &[Line], args: &PruneOrphansArgs) -> String {
+    if lines.is_empty() {
+        return no_orphans(args);
+    }
+    let mut out = String::new();
     let mut server = None;
     let _ = writeln!(
         out,
