@@ -441,7 +441,7 @@ enabled = false
 "#
         )),
     );
-    let daemon = setup.spawn_daemon(&[]);
+    let daemon = setup.spawn_daemon();
     let served = || http_get(port, "/status.json").is_some_and(|(status, _)| status == 200);
     assert!(
         daemon.wait_until(Duration::from_secs(20), served),

@@ -555,7 +555,7 @@ fn alert_rules_and_dashboard_use_only_what_the_daemon_exports() {
             "[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[[policy]]\nname = \"fast\"\nkind = \"snapshot\"\nservers = [1, 999]\nschedule = \"*/2 * * * * *\"\nmissed = \"skip\"\nkeep_last = 2\n"
         ),
     );
-    let d = s.spawn_daemon(&[]);
+    let d = s.spawn_daemon();
     let ready = |m: &str| {
         m.contains("snapkeep_last_success_timestamp_seconds{")
             && m.contains("snapkeep_job_failures_total{")

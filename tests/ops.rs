@@ -184,7 +184,7 @@ fn metrics_and_health_after_a_pass() {
             "[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[[policy]]\nname = \"fast\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"*/2 * * * * *\"\nmissed = \"skip\"\nkeep_last = 2\n"
         ),
     );
-    let d = s.spawn_daemon(&[]);
+    let d = s.spawn_daemon();
     let scraped = || {
         http_get(port, "/metrics")
             .map(|(_, b)| b)
@@ -590,7 +590,7 @@ fn the_daemon_serves_the_status_model_and_its_page() {
             "[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1, 2]\nschedule = \"0 3 * * *\"\nmissed = \"skip\"\nkeep_last = 2\n"
         ),
     );
-    let d = s.spawn_daemon(&[]);
+    let d = s.spawn_daemon();
     assert!(
         d.wait_until(Duration::from_secs(15), || http_get(port, "/status.json")
             .is_some_and(|(status, _)| status == 200)),

@@ -8,6 +8,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
 use snapkeep_sim::{Faults, Seed, SimConfig, Simulator};
 
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_snapkeep");
 
 /// A running simulator with its own runtime (tests stay synchronous and
@@ -126,15 +129,19 @@ impl Setup {
         c
     }
 
-    /// Starts the daemon in the background, its stderr in `dir/daemon.log`.
-    pub(crate) fn spawn_daemon(&self, extra_env: &[(&str, &str)]) -> Daemon {
-        let log = self.dir.join("daemon.log");
+    /// Starts the daemon in the background, its stderr in `dir/daemon.log`
+    /// (`daemon-2.log`, … for the next ones on this config).
+    pub(crate) fn spawn_daemon(&self) -> Daemon {
+        let mut log = self.dir.join("daemon.log");
+        for n in 2.. {
+            if !log.exists() {
+                break;
+            }
+            log = self.dir.join(format!("daemon-{n}.log"));
+        }
         let mut cmd = self.cmd();
         cmd.stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());
-        for (k, v) in extra_env {
-            cmd.env(k, v);
-        }
         Daemon {
             child: cmd.spawn().unwrap(),
             log,
@@ -304,21 +311,56 @@ const SLOT_DAYS: i64 = 60;
 ///
 /// * literal strings the test knows: the simulator's base URL → `{SIM}`, the
 ///   test's temp dir → `{DIR}`, the crate root → `{ROOT}`;
-/// * the [`Daily`] slot and the 60 before it, as snapkeep writes them in names
-///   (`20250304-150000`) and backup markers (`2025-03-04T15:00:00Z`) →
-///   `{SLOT}`, `{SLOT-1d}`, `{SLOT-2d}`, …;
+/// * the [`Daily`] slot, the 60 before it and the next one, as snapkeep
+///   writes them in names (`20250304-150000`), backup markers
+///   (`2025-03-04T15:00:00Z`), logs (`2025-03-04T15:00:00+00:00`) and for
+///   people (`2025-03-04 15:00 UTC`, `03-04 15:00 UTC`) → `{SLOT}`,
+///   `{SLOT-1d}`, `{SLOT-2d}`, …, `{SLOT+1d}`;
 /// * a duration the way the summary prints it, digits `.` one digit `s`
 ///   (`[0.4s]`, `in 1.2s`) → `{T}`;
 /// * the API call count of the summary (`7 API call(s)`: how many polls a
 ///   wait took is timing) → `{N} API call(s)`;
 /// * the next fire time `check` prints (`next: 2025-…+01:00`, relative to
-///   now) → `next: {NEXT}`.
+///   now) → `next: {NEXT}`;
+/// * an instant the binary computed from its clock, an RFC 3339 time with a
+///   fraction of a second (a retry's `retry_at`, `2025-03-04T15:01:02.123+00:00`)
+///   → `{NOW+1m}`: whole minutes from the moment of normalisation, rounded
+///   (`{NOW}`, `{NOW-3m}`); the same for a time of day printed for people,
+///   `16:14:28 UTC` (the nearest such time to now).
 ///
 /// Item ids are not replaced: the simulator numbers them in seed and create
 /// order, so they are part of the contract.
+///
+/// Opt-in rules, for daemon logs and real-time schedules:
+///
+/// * [`Normalize::log`]: a text log line's timestamp goes, its level stays
+///   (`2025-03-04T15:00:00.123456Z  INFO message` → `INFO message`);
+/// * [`Normalize::clock_stamps`]: times of the wall clock (a `*/2 * * * * *`
+///   schedule's slots) in names (`20250304-150002`) and in RFC 3339
+///   (`2025-03-04T15:00:02+00:00`, `…Z`) become relative to the first one in
+///   the text: `{T0}`, `{T0+2s}`, `{T0+4s}`, …; `{T0}` says
+///   `{T0, not on a 2s boundary}` (for an alignment of 2) when the first
+///   one is not a multiple of the alignment, so that stays compared;
+/// * [`Normalize::json_field`]: in pretty-printed JSON, the value of a
+///   field that is measured against the clock (`"newest_age_seconds": 44118`)
+///   → the placeholder (`"newest_age_seconds": {AGE}`); `null` stays `null`;
+/// * [`Normalize::sort_runs`]: where concurrent servers log in an order
+///   that is not the contract, each run of consecutive lines that start with
+///   one of the given prefixes is put in the order of the server each names
+///   (`server 1` before `server 999`), a stable sort: each server's own
+///   lines keep their order; the lines themselves, and how many, are still
+///   compared whole.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Normalize {
     literals: Vec<(String, String)>,
+    /// [`Normalize::log`]: text log lines lose their timestamp.
+    log: bool,
+    /// [`Normalize::clock_stamps`]: the alignment in seconds, if on.
+    clock_stamps: Option<i64>,
+    /// [`Normalize::sort_runs`]: line prefixes whose runs are sorted.
+    sort_runs: Vec<String>,
+    /// [`Normalize::json_field`]: (field name, placeholder).
+    json_fields: Vec<(String, String)>,
 }
 
 impl Normalize {
@@ -331,32 +373,310 @@ impl Normalize {
     }
 
     pub(crate) fn daily(mut self, daily: &Daily) -> Self {
-        for d in 0..=SLOT_DAYS {
-            let name = if d == 0 {
-                "{SLOT}".to_owned()
-            } else {
-                format!("{{SLOT-{d}d}}")
+        for d in -1..=SLOT_DAYS {
+            let name = match d {
+                -1 => "{SLOT+1d}".to_owned(),
+                0 => "{SLOT}".to_owned(),
+                d => format!("{{SLOT-{d}d}}"),
             };
             let t = daily.slot(d);
-            self = self
-                .literal(t.format("%Y%m%d-%H%M%S").to_string(), name.clone())
-                .literal(t.format("%Y-%m-%dT%H:%M:%SZ").to_string(), name);
+            for format in [
+                "%Y%m%d-%H%M%S",
+                "%Y-%m-%dT%H:%M:%S+00:00",
+                "%Y-%m-%dT%H:%M:%SZ",
+                "%Y-%m-%d %H:%M UTC",
+                "%m-%d %H:%M UTC",
+            ] {
+                self = self.literal(t.format(format).to_string(), name.clone());
+            }
         }
         self
     }
 
+    /// Text log lines lose their timestamp (see the rules above).
+    pub(crate) fn log(mut self) -> Self {
+        self.log = true;
+        self
+    }
+
+    /// Wall-clock stamps relative to the first, which must be a multiple of
+    /// `align_seconds` (see the rules above).
+    pub(crate) fn clock_stamps(mut self, align_seconds: i64) -> Self {
+        self.clock_stamps = Some(align_seconds);
+        self
+    }
+
+    /// Runs of lines starting with one of `prefixes` are sorted (see the
+    /// rules above); `prefixes` are matched after the other rules.
+    pub(crate) fn sort_runs(mut self, prefixes: &[&str]) -> Self {
+        self.sort_runs
+            .extend(prefixes.iter().map(|p| (*p).to_owned()));
+        self
+    }
+
+    /// The value of JSON field `name` (not `null`) becomes `placeholder`
+    /// (see the rules above).
+    pub(crate) fn json_field(mut self, name: &str, placeholder: &str) -> Self {
+        self.json_fields
+            .push((format!("\"{name}\": "), placeholder.to_owned()));
+        self
+    }
+
     pub(crate) fn apply(&self, text: &str) -> String {
-        let mut out = text.to_owned();
+        let mut out = if self.log {
+            text.split_inclusive('\n')
+                .map(strip_log_timestamp)
+                .collect()
+        } else {
+            text.to_owned()
+        };
         // Longest first: a temp dir is inside no other literal, but be safe.
         let mut literals = self.literals.clone();
         literals.sort_by_key(|(from, _)| std::cmp::Reverse(from.len()));
         for (from, to) in &literals {
             out = out.replace(from.as_str(), to);
         }
+        out = instants(&out);
+        if let Some(align) = self.clock_stamps {
+            out = clock_stamps(&out, align);
+        }
         let out = tenths_of_seconds(&out);
         let out = api_calls(&out);
-        next_fire_times(&out)
+        let mut out = next_fire_times(&out);
+        if !self.json_fields.is_empty() {
+            out = out
+                .split_inclusive('\n')
+                .map(|line| self.json_line(line))
+                .collect();
+        }
+        if self.sort_runs.is_empty() {
+            out
+        } else {
+            sorted_runs(&out, &self.sort_runs)
+        }
     }
+}
+
+impl Normalize {
+    /// One line of pretty JSON with [`Normalize::json_field`] applied.
+    fn json_line(&self, line: &str) -> String {
+        for (key, placeholder) in &self.json_fields {
+            let Some(at) = line.find(key.as_str()) else {
+                continue;
+            };
+            let value_at = at + key.len();
+            let value = line[value_at..].trim_end().trim_end_matches(',');
+            if value == "null" || value.is_empty() {
+                continue;
+            }
+            let tail = &line[value_at + value.len()..];
+            return format!("{}{placeholder}{tail}", &line[..value_at]);
+        }
+        line.to_owned()
+    }
+}
+
+/// A text log line without its timestamp: `level message`.
+fn strip_log_timestamp(line: &str) -> String {
+    let message = log_message(line);
+    if message.len() == line.len() {
+        return line.to_owned();
+    }
+    let level = line.split_whitespace().nth(1).unwrap_or_default();
+    format!("{level} {message}")
+}
+
+/// Wall-clock stamps → `{T0}`, `{T0+2s}`, … (see [`Normalize`]).
+fn clock_stamps(text: &str, align: i64) -> String {
+    use chrono::NaiveDateTime;
+    let b = text.as_bytes();
+    let digits = |from: usize, n: usize| {
+        from + n <= b.len() && b[from..from + n].iter().all(u8::is_ascii_digit)
+    };
+    // (position, length, time) of each stamp, in order.
+    let mut stamps = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let starts = i == 0 || !b[i - 1].is_ascii_digit();
+        // 20250304-150002
+        if starts
+            && digits(i, 8)
+            && b.get(i + 8) == Some(&b'-')
+            && digits(i + 9, 6)
+            && !digits(i + 15, 1)
+        {
+            if let Ok(t) = NaiveDateTime::parse_from_str(&text[i..i + 15], "%Y%m%d-%H%M%S") {
+                stamps.push((i, 15, t));
+                i += 15;
+                continue;
+            }
+        }
+        // 2025-03-04T15:00:02 then +00:00 or Z
+        if starts && digits(i, 4) && b.get(i + 4) == Some(&b'-') && b.get(i + 10) == Some(&b'T') {
+            if let Some(t) = text
+                .get(i..i + 19)
+                .and_then(|s| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S").ok())
+            {
+                let tail = &text[i + 19..];
+                let zone = if tail.starts_with("+00:00") {
+                    6
+                } else if tail.starts_with('Z') {
+                    1
+                } else {
+                    0
+                };
+                if zone > 0 {
+                    stamps.push((i, 19 + zone, t));
+                    i += 19 + zone;
+                    continue;
+                }
+            }
+        }
+        i += 1;
+    }
+    let Some(&(_, _, t0)) = stamps.first() else {
+        return text.to_owned();
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    for (at, len, t) in stamps {
+        out.push_str(&text[copied..at]);
+        let secs = (t - t0).num_seconds();
+        let base = if t0.and_utc().timestamp() % align == 0 {
+            "T0".to_owned()
+        } else {
+            format!("T0, not on a {align}s boundary")
+        };
+        if secs == 0 {
+            out.push_str(&format!("{{{base}}}"));
+        } else {
+            out.push_str(&format!("{{{base}{secs:+}s}}"));
+        }
+        copied = at + len;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// RFC 3339 times with a fraction of a second → `{NOW+Nm}` (see [`Normalize`]).
+fn instants(text: &str) -> String {
+    let b = text.as_bytes();
+    let now = Utc::now();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i + 20 < b.len() {
+        let starts = i == 0 || !b[i - 1].is_ascii_digit();
+        let shaped = b[i..i + 4].iter().all(u8::is_ascii_digit)
+            && b[i + 4] == b'-'
+            && b[i + 10] == b'T'
+            && b[i + 19] == b'.';
+        if !(starts && shaped) {
+            i += 1;
+            continue;
+        }
+        let mut end = i + 20;
+        while end < b.len() && b[end].is_ascii_digit() {
+            end += 1;
+        }
+        let zone = if text[end..].starts_with("+00:00") {
+            6
+        } else if text[end..].starts_with('Z') {
+            1
+        } else {
+            0
+        };
+        let parsed = (zone > 0)
+            .then(|| DateTime::parse_from_rfc3339(&text[i..end + zone]).ok())
+            .flatten();
+        let Some(t) = parsed else {
+            i += 1;
+            continue;
+        };
+        let minutes = ((t.with_timezone(&Utc) - now).num_milliseconds() as f64 / 60_000.0).round();
+        out.push_str(&text[copied..i]);
+        match minutes as i64 {
+            0 => out.push_str("{NOW}"),
+            m => out.push_str(&format!("{{NOW{m:+}m}}")),
+        }
+        i = end + zone;
+        copied = i;
+    }
+    out.push_str(&text[copied..]);
+    times_of_day(&out, now)
+}
+
+/// `16:14:28 UTC` → `{NOW+1m}` (see [`Normalize`]).
+fn times_of_day(text: &str, now: DateTime<Utc>) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i + 12 <= b.len() {
+        let starts = i == 0 || !(b[i - 1].is_ascii_digit() || b[i - 1] == b':');
+        let shaped = starts
+            && [0, 1, 3, 4, 6, 7]
+                .iter()
+                .all(|&k| b[i + k].is_ascii_digit())
+            && b[i + 2] == b':'
+            && b[i + 5] == b':'
+            && &b[i + 8..i + 12] == b" UTC";
+        let time = shaped
+            .then(|| chrono::NaiveTime::parse_from_str(&text[i..i + 8], "%H:%M:%S").ok())
+            .flatten();
+        let Some(time) = time else {
+            i += 1;
+            continue;
+        };
+        let today = now.date_naive().and_time(time).and_utc();
+        let nearest = [
+            today - TimeDelta::days(1),
+            today,
+            today + TimeDelta::days(1),
+        ]
+        .into_iter()
+        .min_by_key(|t| (*t - now).num_seconds().abs())
+        .unwrap();
+        let minutes = ((nearest - now).num_milliseconds() as f64 / 60_000.0).round() as i64;
+        out.push_str(&text[copied..i]);
+        match minutes {
+            0 => out.push_str("{NOW}"),
+            m => out.push_str(&format!("{{NOW{m:+}m}}")),
+        }
+        i += 12;
+        copied = i;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Each run of consecutive lines starting with one of `prefixes`, in the
+/// order of the server each names (stable).
+fn sorted_runs(text: &str, prefixes: &[String]) -> String {
+    fn server(line: &str) -> u64 {
+        line.split_once("server ")
+            .and_then(|(_, rest)| {
+                let digits =
+                    rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+                rest[..digits].parse().ok()
+            })
+            .unwrap_or(0)
+    }
+    let sortable = |l: &str| prefixes.iter().any(|p| l.starts_with(p.as_str()));
+    let mut out = String::with_capacity(text.len());
+    let mut run: Vec<&str> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        if sortable(line) && line.ends_with('\n') {
+            run.push(line);
+            continue;
+        }
+        run.sort_by_key(|l| server(l));
+        out.extend(run.drain(..));
+        out.push_str(line);
+    }
+    run.sort_by_key(|l| server(l));
+    out.extend(run.drain(..));
+    out
 }
 
 /// `12.3s` (digits, a dot, one digit, `s`, not inside a word) → `{T}`.
@@ -494,7 +814,11 @@ pub(crate) struct Test {
     pub(crate) daily: Daily,
     seed: Option<Seed>,
     faults: Option<Faults>,
+    complete_after: Option<Duration>,
+    api: Option<String>,
     policies: Option<String>,
+    /// A free port for `[metrics] listen` (`{metrics}` in policies).
+    pub(crate) metrics_port: u16,
     config_file: Option<(String, String)>,
     args: Vec<String>,
     token: bool,
@@ -562,7 +886,10 @@ impl Test {
             daily: Daily::now(),
             seed: None,
             faults: None,
+            complete_after: None,
+            api: None,
             policies: None,
+            metrics_port: free_port(),
             config_file: None,
             args: Vec::new(),
             token: true,
@@ -584,10 +911,24 @@ impl Test {
         self
     }
 
+    /// How long the simulator keeps new items in progress (default 300 ms).
+    pub(crate) fn complete_after(mut self, after: Duration) -> Self {
+        self.complete_after = Some(after);
+        self
+    }
+
+    /// The `[api]` lines after `base_url` (default: no rate limit, 4 at once).
+    pub(crate) fn api(mut self, api: &str) -> Self {
+        self.api = Some(api.to_owned());
+        self
+    }
+
     /// `[[policy]]` TOML for a config pointed at the simulator (see
-    /// [`Setup`]); `{daily}` becomes [`Daily::schedule`].
+    /// [`Setup`]); `{daily}` becomes [`Daily::schedule`], `{metrics}` the
+    /// address of a free port (`127.0.0.1:PORT`, `{METRICS}` in outputs).
     pub(crate) fn policies(mut self, policies: &str) -> Self {
-        self.policies = Some(self.daily.policies(policies));
+        let metrics = format!("127.0.0.1:{}", self.metrics_port);
+        self.policies = Some(self.daily.policies(policies).replace("{metrics}", &metrics));
         self
     }
 
@@ -640,19 +981,59 @@ impl Test {
         self
     }
 
-    #[track_caller]
-    pub(crate) fn run(self) -> Ran {
+    /// The simulator, the config and the normaliser of this test.
+    fn prepare(&self) -> (Option<Sim>, Option<Setup>, PathBuf, Normalize) {
         let sim = (self.seed.is_some() || self.policies.is_some()).then(|| {
-            let sim = Sim::start(self.seed.clone().unwrap_or_else(Seed::empty));
+            let sim = Sim::with(SimConfig {
+                seed: self.seed.clone().unwrap_or_else(Seed::empty),
+                complete_after: self.complete_after.unwrap_or(Duration::from_millis(300)),
+                token: "test-token-0123456789".into(),
+                ..SimConfig::default()
+            });
             if let Some(f) = &self.faults {
                 sim.faults(f.clone());
             }
             sim
         });
-        let setup = sim
-            .as_ref()
-            .map(|sim| Setup::new(sim, self.policies.as_deref().unwrap_or("")));
+        let setup = sim.as_ref().map(|sim| {
+            let policies = self.policies.as_deref().unwrap_or("");
+            match &self.api {
+                Some(api) => Setup::with_api(sim, api, policies),
+                None => Setup::new(sim, policies),
+            }
+        });
         let dir = setup.as_ref().map_or_else(temp_dir, |s| s.dir.clone());
+        let mut normalize = Normalize::default()
+            .literal(dir.display().to_string(), "{DIR}")
+            .literal(env!("CARGO_MANIFEST_DIR"), "{ROOT}")
+            .literal(format!("127.0.0.1:{}", self.metrics_port), "{METRICS}")
+            .daily(&self.daily);
+        if let Some(sim) = &sim {
+            normalize = normalize.literal(sim.sim.base_url(), "{SIM}");
+        }
+        (sim, setup, dir, normalize)
+    }
+
+    /// Starts the binary as a daemon (the arguments, if any, after
+    /// `--config`), its stderr captured; see [`Live`]. The expected
+    /// outputs of the builder do not apply: [`Live::stop`] compares the
+    /// whole log.
+    pub(crate) fn start(self) -> Live {
+        assert!(self.args.is_empty(), "the daemon takes no arguments here");
+        let (sim, setup, _, normalize) = self.prepare();
+        assert!(setup.is_some(), "a daemon needs policies");
+        Ran {
+            daily: self.daily,
+            sim,
+            setup,
+            normalize: normalize.log(),
+        }
+        .start()
+    }
+
+    #[track_caller]
+    pub(crate) fn run(self) -> Ran {
+        let (sim, setup, dir, normalize) = self.prepare();
         let mut cmd = match &setup {
             Some(s) => s.cmd(),
             None => bare_cmd(),
@@ -666,14 +1047,6 @@ impl Test {
             cmd.env_remove("VPS_API_TOKEN");
         }
         let run = Run(cmd.args(&self.args).output().unwrap()).expect(self.status);
-
-        let mut normalize = Normalize::default()
-            .literal(dir.display().to_string(), "{DIR}")
-            .literal(env!("CARGO_MANIFEST_DIR"), "{ROOT}")
-            .daily(&self.daily);
-        if let Some(sim) = &sim {
-            normalize = normalize.literal(sim.sim.base_url(), "{SIM}");
-        }
 
         if let Some(want) = &self.stdout {
             assert_text("stdout", want, &normalize.apply(&run.stdout()));
@@ -708,6 +1081,169 @@ impl Test {
             normalize,
         }
     }
+}
+
+// ------------------------------------------------------------ daemon runs
+
+/// The binary running as a daemon, started by [`Test::start`] (or
+/// [`Ran::start`] for another one on the same config): wait for log lines
+/// and endpoints, send signals, then [`Live::stop`] compares the exit code
+/// and the whole log, normalised by the test's [`Normalize`] with
+/// [`Normalize::log`] (and whatever the test added with [`Live::normalize`]).
+///
+/// The log's lines are compared whole and in order, so a test waits at
+/// quiet points (a pass's summary line) before it acts: what the daemon
+/// logs between the wait and the action is then fixed.
+pub(crate) struct Live {
+    pub(crate) ran: Ran,
+    daemon: Daemon,
+    /// Normalised log lines already matched by [`Live::wait_for`].
+    waited: usize,
+}
+
+impl Ran {
+    /// Starts a daemon on this test's config (a fresh log file).
+    pub(crate) fn start(self) -> Live {
+        let daemon = self.setup().spawn_daemon();
+        Live {
+            ran: self,
+            daemon,
+            waited: 0,
+        }
+    }
+}
+
+/// How long a daemon test waits for a log line or an endpoint.
+const LIVE_LIMIT: Duration = Duration::from_secs(20);
+
+impl Live {
+    /// Adds rules to the log's normalisation (e.g. [`Normalize::clock_stamps`]).
+    pub(crate) fn normalize(mut self, f: impl FnOnce(Normalize) -> Normalize) -> Self {
+        self.ran.normalize = f(self.ran.normalize);
+        self
+    }
+
+    /// The whole log so far, normalised.
+    pub(crate) fn log(&self) -> String {
+        self.ran.normalize.apply(&self.daemon.log())
+    }
+
+    /// Waits until the normalised log has the whole line `line` after the
+    /// lines earlier waits matched; panics with the log if it does not come.
+    #[track_caller]
+    pub(crate) fn wait_for(&mut self, line: &str) -> &mut Self {
+        let waited = self.waited;
+        let mut found = None;
+        let came = self.daemon.wait_until(LIVE_LIMIT, || {
+            found = self
+                .log()
+                .lines()
+                .skip(waited)
+                .position(|l| l == line)
+                .map(|i| waited + i + 1);
+            found.is_some()
+        });
+        assert!(
+            came,
+            "no log line\n  {line}\nafter line {waited} of the daemon's log (normalised):\n{}",
+            self.log()
+        );
+        self.waited = found.unwrap();
+        self
+    }
+
+    /// Waits until `cond` holds; panics with `what` and the log if it does not.
+    #[track_caller]
+    pub(crate) fn wait_until(&self, what: &str, cond: impl FnMut() -> bool) {
+        let held = self.daemon.wait_until(LIVE_LIMIT, cond);
+        assert!(held, "{what}: never\n--- the daemon's log\n{}", self.log());
+    }
+
+    pub(crate) fn signal(&self, name: &str) -> &Self {
+        self.daemon.signal(name);
+        self
+    }
+
+    /// GET `path` on the `{metrics}` port once it answers `status`: the
+    /// normalised body.
+    #[track_caller]
+    pub(crate) fn get(&self, path: &str, status: u16) -> String {
+        let port = self.port();
+        let mut last = None;
+        let answered = self.daemon.wait_until(LIVE_LIMIT, || {
+            last = http_get(port, path);
+            last.as_ref().is_some_and(|(s, _)| *s == status)
+        });
+        assert!(
+            answered,
+            "GET {path}: wanted {status}, last answer {last:?}\n--- the daemon's log\n{}",
+            self.log()
+        );
+        self.ran.normalize.apply(&last.unwrap().1)
+    }
+
+    /// The port of `{metrics}`, from the normaliser's literal.
+    fn port(&self) -> u16 {
+        self.ran
+            .normalize
+            .literals
+            .iter()
+            .find(|(_, to)| to == "{METRICS}")
+            .and_then(|(from, _)| from.rsplit_once(':')?.1.parse().ok())
+            .expect("a {metrics} port")
+    }
+
+    /// Sends `signal`, waits (up to 20 s) for the exit, then compares the
+    /// exit code and the whole normalised log; hands back the test.
+    #[track_caller]
+    pub(crate) fn stop(self, signal: &str, status: i32, log: &str) -> Ran {
+        self.stop_timed(signal, status, log).0
+    }
+
+    /// Like [`Live::stop`], and how long the exit took after the signal.
+    #[track_caller]
+    pub(crate) fn stop_timed(mut self, signal: &str, status: i32, log: &str) -> (Ran, Duration) {
+        let start = std::time::Instant::now();
+        self.daemon.signal(signal);
+        let exited = self.daemon.wait_exit(LIVE_LIMIT);
+        let took = start.elapsed();
+        let have = self.log();
+        let Some((code, _)) = exited else {
+            panic!("the daemon did not exit after SIG{signal}\n--- its log\n{have}");
+        };
+        assert_eq!(
+            code, status,
+            "exit code after SIG{signal}\n--- its log\n{have}"
+        );
+        assert_text("daemon log", log, &have);
+        (self.ran, took)
+    }
+}
+
+/// A free loopback port (bound, then let go).
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// A plain HTTP GET on loopback; (status, body), or `None` if nobody answered.
+pub(crate) fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Some((status, body))
 }
 
 /// The binary with no config, token or log settings from the environment.
