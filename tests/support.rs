@@ -302,6 +302,20 @@ impl Daily {
 
 // ----------------------------------------------------------- whole outputs
 
+/// The log lines of a pass's jobs (text logs after [`Normalize::log`]; JSON
+/// lines, `{`): jobs on different servers run at once, so their lines
+/// interleave; see [`Normalize::sort_runs`].
+pub(crate) const JOB_LINES: &[&str] = &[
+    "INFO create ",
+    "INFO wait ",
+    "INFO completed ",
+    "INFO delete ",
+    "INFO skip ",
+    "ERROR fail ",
+    "WARN ",
+    "{",
+];
+
 /// How many earlier slots [`Normalize`] names (`{SLOT-1d}` … `{SLOT-60d}`).
 const SLOT_DAYS: i64 = 60;
 
@@ -325,8 +339,10 @@ const SLOT_DAYS: i64 = 60;
 /// * an instant the binary computed from its clock, an RFC 3339 time with a
 ///   fraction of a second (a retry's `retry_at`, `2025-03-04T15:01:02.123+00:00`)
 ///   → `{NOW+1m}`: whole minutes from the moment of normalisation, rounded
-///   (`{NOW}`, `{NOW-3m}`); the same for a time of day printed for people,
-///   `16:14:28 UTC` (the nearest such time to now).
+///   (`{NOW}`, `{NOW-3m}`); the same for a whole-second RFC 3339 time within
+///   a day of now (`2025-03-04T15:01:02Z`: a page's "listed at") and for a
+///   time of day printed for people, `16:14:28 UTC` (the nearest such time
+///   to now).
 ///
 /// Item ids are not replaced: the simulator numbers them in seed and create
 /// order, so they are part of the contract.
@@ -344,12 +360,19 @@ const SLOT_DAYS: i64 = 60;
 /// * [`Normalize::json_field`]: in pretty-printed JSON, the value of a
 ///   field that is measured against the clock (`"newest_age_seconds": 44118`)
 ///   → the placeholder (`"newest_age_seconds": {AGE}`); `null` stays `null`;
+/// * [`Normalize::exposition`]: in a Prometheus exposition, the samples of
+///   each family in sorted order (the registry's order is a hash map's),
+///   and the value of a series that counts timing (polls, a duration's sum
+///   or its small buckets) → `{V}`;
+/// * [`Normalize::unix_times`]: a Unix time within a day of now, with or
+///   without a fraction (`1741100462.727`) → `{NOW+1m}` as above;
 /// * [`Normalize::sort_runs`]: where concurrent servers log in an order
 ///   that is not the contract, each run of consecutive lines that start with
 ///   one of the given prefixes is put in the order of the server each names
 ///   (`server 1` before `server 999`), a stable sort: each server's own
-///   lines keep their order; the lines themselves, and how many, are still
-///   compared whole.
+///   lines keep their order (lines naming no server come first, sorted);
+///   the lines themselves, and how many, are still compared whole
+///   ([`JOB_LINES`] are the prefixes of a pass's job lines).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Normalize {
     literals: Vec<(String, String)>,
@@ -361,6 +384,10 @@ pub(crate) struct Normalize {
     sort_runs: Vec<String>,
     /// [`Normalize::json_field`]: (field name, placeholder).
     json_fields: Vec<(String, String)>,
+    /// [`Normalize::exposition`]: on, and the series prefixes.
+    exposition: Option<Vec<String>>,
+    /// [`Normalize::unix_times`].
+    unix_times: bool,
 }
 
 impl Normalize {
@@ -393,6 +420,12 @@ impl Normalize {
         self
     }
 
+    /// Runs of a pass's job lines ([`JOB_LINES`]) in the order of their
+    /// servers ([`Normalize::sort_runs`]): servers' jobs run at once.
+    pub(crate) fn jobs_concurrently(self) -> Self {
+        self.sort_runs(JOB_LINES)
+    }
+
     /// Text log lines lose their timestamp (see the rules above).
     pub(crate) fn log(mut self) -> Self {
         self.log = true;
@@ -422,6 +455,20 @@ impl Normalize {
         self
     }
 
+    /// A Prometheus exposition: samples sorted per family, and the values
+    /// of the series starting with one of `timing` become `{V}` (see the
+    /// rules above).
+    pub(crate) fn exposition(mut self, timing: &[&str]) -> Self {
+        self.exposition = Some(timing.iter().map(|p| (*p).to_owned()).collect());
+        self
+    }
+
+    /// Unix times within a day of now become `{NOW+Nm}` (see the rules above).
+    pub(crate) fn unix_times(mut self) -> Self {
+        self.unix_times = true;
+        self
+    }
+
     pub(crate) fn apply(&self, text: &str) -> String {
         let mut out = if self.log {
             text.split_inclusive('\n')
@@ -443,6 +490,12 @@ impl Normalize {
         let out = tenths_of_seconds(&out);
         let out = api_calls(&out);
         let mut out = next_fire_times(&out);
+        if self.unix_times {
+            out = unix_times(&out);
+        }
+        if let Some(timing) = &self.exposition {
+            out = exposition(&out, timing);
+        }
         if !self.json_fields.is_empty() {
             out = out
                 .split_inclusive('\n')
@@ -570,14 +623,18 @@ fn instants(text: &str) -> String {
         let shaped = b[i..i + 4].iter().all(u8::is_ascii_digit)
             && b[i + 4] == b'-'
             && b[i + 10] == b'T'
-            && b[i + 19] == b'.';
+            && (b[i + 19] == b'.' || b[i + 19] == b'Z');
         if !(starts && shaped) {
             i += 1;
             continue;
         }
-        let mut end = i + 20;
-        while end < b.len() && b[end].is_ascii_digit() {
+        let fraction = b[i + 19] == b'.';
+        let mut end = i + 19;
+        if fraction {
             end += 1;
+            while end < b.len() && b[end].is_ascii_digit() {
+                end += 1;
+            }
         }
         let zone = if text[end..].starts_with("+00:00") {
             6
@@ -589,21 +646,86 @@ fn instants(text: &str) -> String {
         let parsed = (zone > 0)
             .then(|| DateTime::parse_from_rfc3339(&text[i..end + zone]).ok())
             .flatten();
-        let Some(t) = parsed else {
+        let near = |t: &DateTime<chrono::FixedOffset>| {
+            fraction || (t.with_timezone(&Utc) - now).num_hours().abs() < 24
+        };
+        let Some(t) = parsed.filter(near) else {
             i += 1;
             continue;
         };
-        let minutes = ((t.with_timezone(&Utc) - now).num_milliseconds() as f64 / 60_000.0).round();
         out.push_str(&text[copied..i]);
-        match minutes as i64 {
-            0 => out.push_str("{NOW}"),
-            m => out.push_str(&format!("{{NOW{m:+}m}}")),
-        }
+        out.push_str(&from_now(t.with_timezone(&Utc), now));
         i = end + zone;
         copied = i;
     }
     out.push_str(&text[copied..]);
     times_of_day(&out, now)
+}
+
+/// A Prometheus exposition with each family's samples sorted and the
+/// values of the `timing` series `{V}` (see [`Normalize`]).
+fn exposition(text: &str, timing: &[String]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut samples: Vec<String> = Vec::new();
+    for line in text.split_inclusive('\n') {
+        if line.starts_with('#') || !line.ends_with('\n') {
+            samples.sort();
+            out.extend(samples.drain(..));
+            out.push_str(line);
+            continue;
+        }
+        let line = match line.trim_end().rsplit_once(' ') {
+            Some((series, _)) if timing.iter().any(|p| series.starts_with(p.as_str())) => {
+                format!("{series} {{V}}\n")
+            }
+            _ => line.to_owned(),
+        };
+        samples.push(line);
+    }
+    samples.sort();
+    out.extend(samples.drain(..));
+    out
+}
+
+/// `{NOW}`, `{NOW+1m}`, `{NOW-2m}`: `t` in whole minutes from `now`.
+fn from_now(t: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let minutes = ((t - now).num_milliseconds() as f64 / 60_000.0).round() as i64;
+    match minutes {
+        0 => "{NOW}".to_owned(),
+        m => format!("{{NOW{m:+}m}}"),
+    }
+}
+
+/// Unix times within a day of now → `{NOW+Nm}` (see [`Normalize`]).
+fn unix_times(text: &str) -> String {
+    let now = Utc::now();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (head, tail) = rest.split_at(at);
+        out.push_str(head);
+        let len = tail
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(tail.len());
+        let number = &tail[..len];
+        let word = head
+            .chars()
+            .last()
+            .is_none_or(|c| !c.is_ascii_alphanumeric());
+        let t = number
+            .parse::<f64>()
+            .ok()
+            .filter(|_| word && number.find('.').unwrap_or(len) == 10)
+            .and_then(|s| DateTime::from_timestamp_millis((s * 1000.0) as i64))
+            .filter(|t| (*t - now).num_hours().abs() < 24);
+        match t {
+            Some(t) => out.push_str(&from_now(t, now)),
+            None => out.push_str(number),
+        }
+        rest = &tail[len..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// `16:14:28 UTC` → `{NOW+1m}` (see [`Normalize`]).
@@ -637,12 +759,8 @@ fn times_of_day(text: &str, now: DateTime<Utc>) -> String {
         .into_iter()
         .min_by_key(|t| (*t - now).num_seconds().abs())
         .unwrap();
-        let minutes = ((nearest - now).num_milliseconds() as f64 / 60_000.0).round() as i64;
         out.push_str(&text[copied..i]);
-        match minutes {
-            0 => out.push_str("{NOW}"),
-            m => out.push_str(&format!("{{NOW{m:+}m}}")),
-        }
+        out.push_str(&from_now(nearest, now));
         i += 12;
         copied = i;
     }
@@ -653,14 +771,15 @@ fn times_of_day(text: &str, now: DateTime<Utc>) -> String {
 /// Each run of consecutive lines starting with one of `prefixes`, in the
 /// order of the server each names (stable).
 fn sorted_runs(text: &str, prefixes: &[String]) -> String {
-    fn server(line: &str) -> u64 {
+    /// (the server named, or 0 and the line itself for a line naming none).
+    fn server(line: &str) -> (u64, &str) {
         line.split_once("server ")
             .and_then(|(_, rest)| {
                 let digits =
                     rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
                 rest[..digits].parse().ok()
             })
-            .unwrap_or(0)
+            .map_or((0, line), |n| (n, ""))
     }
     let sortable = |l: &str| prefixes.iter().any(|p| l.starts_with(p.as_str()));
     let mut out = String::with_capacity(text.len());
@@ -760,6 +879,13 @@ pub(crate) fn assert_text(what: &str, want: &str, have: &str) {
     if want == have {
         return;
     }
+    if std::env::var_os("WO_BLESS").is_some() {
+        eprintln!(
+            "<<<BLESS {what} {}\n{have}>>>BLESS",
+            std::thread::current().name().unwrap_or("")
+        );
+        return;
+    }
     let mut diff = String::new();
     let (w, h): (Vec<&str>, Vec<&str>) = (want.lines().collect(), have.lines().collect());
     for i in 0..w.len().max(h.len()) {
@@ -826,6 +952,9 @@ pub(crate) struct Test {
     stdout: Option<String>,
     stdout_json: Option<serde_json::Value>,
     stderr: Stderr,
+    /// Extra normalisation, see [`Test::normalize`].
+    rules: Vec<fn(Normalize) -> Normalize>,
+    literals: Vec<(String, String)>,
 }
 
 /// A [`Test`] that ran: its slot, simulator and setup (if any) and
@@ -835,6 +964,8 @@ pub(crate) struct Ran {
     pub(crate) sim: Option<Sim>,
     pub(crate) setup: Option<Setup>,
     pub(crate) normalize: Normalize,
+    /// The run [`Test::run`] made (none for [`Test::start`]).
+    pub(crate) output: Option<Run>,
 }
 
 impl Ran {
@@ -870,6 +1001,14 @@ impl Ran {
         run
     }
 
+    /// `run`'s whole stderr, normalised (log lines without their timestamp,
+    /// [`Normalize::log`]), must be `want`.
+    #[track_caller]
+    pub(crate) fn assert_stderr(&self, run: &Run, want: &str) {
+        let have = self.normalize.clone().log().apply(&run.stderr());
+        assert_text("stderr", want, &have);
+    }
+
     /// Runs the binary again on the same config; `status` and the whole
     /// normalised stdout must match.
     #[track_caller]
@@ -897,7 +1036,22 @@ impl Test {
             stdout: Some(String::new()),
             stdout_json: None,
             stderr: Stderr::Lines(Vec::new()),
+            rules: Vec::new(),
+            literals: Vec::new(),
         }
+    }
+
+    /// Adds a rule to the normalisation (e.g. `|n| n.json_field(…)`).
+    pub(crate) fn normalize(mut self, rule: fn(Normalize) -> Normalize) -> Self {
+        self.rules.push(rule);
+        self
+    }
+
+    /// Adds a literal to the normalisation: `from` (a port the test chose,
+    /// say) becomes `to` in every output.
+    pub(crate) fn literal(mut self, from: impl ToString, to: &str) -> Self {
+        self.literals.push((from.to_string(), to.to_owned()));
+        self
     }
 
     /// Starts a simulator with this world (implied by `policies`).
@@ -1011,6 +1165,12 @@ impl Test {
         if let Some(sim) = &sim {
             normalize = normalize.literal(sim.sim.base_url(), "{SIM}");
         }
+        for (from, to) in &self.literals {
+            normalize = normalize.literal(from.clone(), to.clone());
+        }
+        for rule in &self.rules {
+            normalize = rule(normalize);
+        }
         (sim, setup, dir, normalize)
     }
 
@@ -1027,6 +1187,7 @@ impl Test {
             sim,
             setup,
             normalize: normalize.log(),
+            output: None,
         }
         .start()
     }
@@ -1060,10 +1221,13 @@ impl Test {
                 &serde_json::to_string_pretty(&have).unwrap(),
             );
         }
-        let stderr = normalize.apply(&run.stderr());
         match &self.stderr {
-            Stderr::Exact(want) => assert_text("stderr", want, &stderr),
+            Stderr::Exact(want) => {
+                let stderr = normalize.clone().log().apply(&run.stderr());
+                assert_text("stderr", want, &stderr);
+            }
             Stderr::Lines(lines) => {
+                let stderr = normalize.apply(&run.stderr());
                 let have: Vec<&str> = stderr.lines().map(log_message).collect();
                 for want in lines {
                     assert!(
@@ -1079,6 +1243,7 @@ impl Test {
             sim,
             setup,
             normalize,
+            output: Some(run),
         }
     }
 }
