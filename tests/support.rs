@@ -1001,6 +1001,12 @@ impl Ran {
         run
     }
 
+    /// `run`'s whole stdout, normalised, must be `want`.
+    #[track_caller]
+    pub(crate) fn assert_stdout(&self, run: &Run, want: &str) {
+        assert_text("stdout", want, &self.normalize.apply(&run.stdout()));
+    }
+
     /// `run`'s whole stderr, normalised (log lines without their timestamp,
     /// [`Normalize::log`]), must be `want`.
     #[track_caller]
