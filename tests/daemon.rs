@@ -411,12 +411,12 @@ fn a_failed_slot_is_retried_and_status_shows_it() {
         .start()
         .normalize(|n| n.sort_runs(&["INFO create ", "INFO wait ", "INFO completed ", "ERROR fail "]));
     d.wait_for("WARN the job failed; retrying its slot at {NOW+1m} (attempt 1) slot={SLOT} attempt=1 retry_at={NOW+1m}");
-    d.ran.again(&["status"], 0, RETRYING_STATUS);
+    d.ran.again(&["status"], 0, RETRYING_STATUS, "");
     d.ran.normalize = d
         .ran
         .normalize
         .clone()
         .json_field("newest_age_seconds", "{AGE}");
-    d.ran.again(&["status", "--json"], 0, RETRYING_JSON);
+    d.ran.again(&["status", "--json"], 0, RETRYING_JSON, "");
     d.stop("TERM", 0, RETRYING);
 }

@@ -317,28 +317,7 @@ fn a_failing_pass_makes_exactly_one_webhook_call() {
     let quiet = ran.second_config(&format!(
         "[notify]\nwebhook_url = \"http://127.0.0.1:{down}/hook\"\non_success = true\nping_url = \"http://127.0.0.1:{ping}/ping\"\ntimeout = \"2s\"\n\n[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"{{daily}}\"\nkeep_last = 1\n",
     ));
-    let run = ran.again_with(&quiet, &["--run-now"], 0, QUIET);
-    ran.assert_stderr(&run, UNDELIVERED_LOG);
-}
-
-/// Each line of a JSON log, its clock fields (`ts` a string, `duration_ms`
-/// a number) fixed, through the test's normalisation.
-fn json_log(ran: &Ran, stderr: &str) -> String {
-    let lines: String = stderr
-        .lines()
-        .map(|line| {
-            let mut v: serde_json::Value =
-                serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
-            if v["ts"].is_string() {
-                v["ts"] = "{TS}".into();
-            }
-            if v["duration_ms"].is_number() {
-                v["duration_ms"] = "{MS}".into();
-            }
-            v.to_string() + "\n"
-        })
-        .collect();
-    ran.normalize.apply(&lines)
+    ran.again_with(&quiet, &["--run-now"], 0, QUIET, UNDELIVERED_LOG);
 }
 
 const JSON_LOG: &str = r#"{"action":"create","duration_ms":"{MS}","item_id":1001,"item_name":"snapkeep-nightly-{SLOT}","level":"info","message":"create server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: scheduled slot","outcome":"ok","policy":"nightly","reason":"scheduled slot","server_id":1,"server_name":"web-01","ts":"{TS}"}
@@ -349,16 +328,15 @@ const JSON_LOG: &str = r#"{"action":"create","duration_ms":"{MS}","item_id":1001
 
 #[test]
 fn json_logs_parse_line_by_line_with_the_documented_fields() {
-    let ran = Test::new()
+    Test::new()
         .seed(Seed::empty().server(1, "web-01"))
         .policies("[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1, 999]\nschedule = \"{daily}\"\nkeep_last = 1\n")
         .args(&["--run-now", "--log-format", "json"])
         .status(1)
         .stdout(ONE_FAILED)
-        .normalize(Normalize::jobs_concurrently)
+        .normalize(|n| n.json_log().jobs_concurrently())
+        .stderr(JSON_LOG)
         .run();
-    let stderr = ran.output.as_ref().unwrap().stderr();
-    assert_text("JSON log", JSON_LOG, &json_log(&ran, &stderr));
 }
 
 const STATUS_JSON: &str = r#"{
@@ -498,7 +476,7 @@ fn status_json_matches_the_simulator_and_flags_stale() {
         .stdout(STATUS_JSON)
         .run();
     // The table fits 100 columns and says STALE.
-    let table = ran.again(&["status"], 0, STATUS_TABLE).stdout();
+    let table = ran.again(&["status"], 0, STATUS_TABLE, "").stdout();
     assert!(table.lines().all(|l| l.chars().count() <= 100), "{table}");
     assert_eq!(
         ran.sim().count(&["POST", "DELETE"]),

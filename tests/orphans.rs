@@ -54,6 +54,20 @@ fn ids(ran: &crate::support::Ran, server: u64) -> Vec<u64> {
     v
 }
 
+const ANOTHER_CONFIGS_LIVE_ITEMS_ARE_LOG: &str = "INFO create server 1 (web-01) policy web #1006 snapkeep-web-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy web #1006 snapkeep-web-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy web #1006 snapkeep-web-{SLOT} ({T})
+";
+
+const DELETED_OLD_LOG: &str = r#"INFO delete server 2 (db-01) policy old #1003 snapkeep-old-{SLOT-20d}: orphan: no snapshot policy "old" with prefix "snapkeep" is configured
+INFO delete server 2 (db-01) policy old #1004 snapkeep-old-{SLOT-19d}: orphan: no snapshot policy "old" with prefix "snapkeep" is configured
+"#;
+const DELETED_NEWEST_OLD_LOG: &str = r#"INFO delete server 2 (db-01) policy old #1005 snapkeep-old-{SLOT-18d}: orphan: no snapshot policy "old" with prefix "snapkeep" is configured
+"#;
+const DELETED_WEB_LOG: &str = r#"INFO delete server 1 (web-01) policy web #1001 snapkeep-web-{SLOT-2d}: orphan: no snapshot policy "web" with prefix "snapkeep" is configured
+INFO delete server 1 (web-01) policy web #1002 snapkeep-web-{SLOT-1d}: orphan: no snapshot policy "web" with prefix "snapkeep" is configured
+"#;
+
 #[test]
 fn another_configs_live_items_are_never_deleted_and_each_group_keeps_its_newest() {
     let t = Test::new();
@@ -68,6 +82,7 @@ fn another_configs_live_items_are_never_deleted_and_each_group_keeps_its_newest(
 1 job(s): 1 ok, 0 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
 ",
         )
+        .stderr(ANOTHER_CONFIGS_LIVE_ITEMS_ARE_LOG)
         .run();
     let b = ran.second_config(B);
     // To B, web's items are orphans, but live: left; old's are past the
@@ -97,6 +112,7 @@ fn another_configs_live_items_are_never_deleted_and_each_group_keeps_its_newest(
 2 deleted, 4 left, 0 failed
 left on purpose: 3 in live groups (newest younger than orphan_grace; --include-live); 1 newest completed of their group (--all)
 ",
+        DELETED_OLD_LOG,
     );
     assert_eq!(ids(&ran, 1), vec![1001, 1002, 1006], "A's items all stay");
     assert_eq!(ids(&ran, 2), vec![1005]);
@@ -112,6 +128,7 @@ left on purpose: 3 in live groups (newest younger than orphan_grace; --include-l
       no snapshot policy \"old\" with prefix \"snapkeep\" is configured
 1 deleted, 0 left, 0 failed
 ",
+        DELETED_NEWEST_OLD_LOG,
     );
     ran.again_with(
         &b,
@@ -131,6 +148,7 @@ left on purpose: 3 in live groups (newest younger than orphan_grace; --include-l
 0 deleted, 3 left, 0 failed
 left on purpose: 3 in live groups (newest younger than orphan_grace; --include-live)
 ",
+        "",
     );
     assert_eq!(ids(&ran, 1), vec![1001, 1002, 1006]);
     assert!(ids(&ran, 2).is_empty());
@@ -155,9 +173,15 @@ left on purpose: 3 in live groups (newest younger than orphan_grace; --include-l
 2 deleted, 1 left, 0 failed
 left on purpose: 1 newest completed of their group (--all)
 ",
+        DELETED_WEB_LOG,
     );
     assert_eq!(ids(&ran, 1), vec![1006]);
 }
+
+const WITH_NO_GRACE_ANOTHER_CONFIGS_LOG: &str = "INFO create server 1 (web-01) policy web #1006 snapkeep-web-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy web #1006 snapkeep-web-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy web #1006 snapkeep-web-{SLOT} ({T})
+";
 
 /// `orphan_grace = "0s"`: nothing is live, so the same two configs'
 /// items go with `--yes` (all but the newest of each group): the setting
@@ -175,6 +199,7 @@ fn with_no_grace_another_configs_items_are_fair_game() {
 1 job(s): 1 ok, 0 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
 ",
         )
+        .stderr(WITH_NO_GRACE_ANOTHER_CONFIGS_LOG)
         .run();
     let b = ran.second_config(&format!(
         "[defaults]\npoll_interval = \"100ms\"\norphan_grace = \"0s\"\n{B}"
@@ -194,5 +219,6 @@ fn with_no_grace_another_configs_items_are_fair_game() {
 2 deleted, 1 left, 0 failed
 left on purpose: 1 newest completed of their group (--all)
 ",
+        DELETED_WEB_LOG,
     );
 }

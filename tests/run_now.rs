@@ -5,7 +5,7 @@
 
 use snapkeep_sim::{BackupType, Endpoint, FaultSpec, Faults, Seed, SimStatus};
 
-use crate::support::{Daily, Setup, Sim, Test, assert_text};
+use crate::support::{Daily, Normalize, Setup, Sim, Test, assert_text};
 
 /// `{daily}` is a daily UTC hour far from now (see `support::Daily`).
 const DAILY: &str = r#"
@@ -30,6 +30,11 @@ fn deletes(sim: &Sim) -> Vec<String> {
         .collect()
 }
 
+const FIRST_PASS_ON_AN_EMPTY_LOG: &str = "INFO create server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT} ({T})
+";
+
 #[test]
 fn first_pass_on_an_empty_server_creates_one_completed_snapshot() {
     let ran = Test::new()
@@ -41,16 +46,19 @@ fn first_pass_on_an_empty_server_creates_one_completed_snapshot() {
 1 job(s): 1 ok, 0 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
 ",
         )
-        .stderr_lines(&[
-            "create server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: scheduled slot",
-            "completed server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT} ({T})",
-        ])
+        .stderr(FIRST_PASS_ON_AN_EMPTY_LOG)
         .run();
     let sim = ran.sim();
     assert_eq!(sim.snapshot_names(1), vec![ours(&ran.daily, 0)]);
     assert_eq!(sim.sim.snapshots(Some(1))[0].status, SimStatus::Completed);
     assert!(deletes(sim).is_empty());
 }
+
+const ROTATION_AT_THE_CAP_DELETES_LOG: &str = "INFO delete server 1 (web-01) policy nightly #1003 snapkeep-nightly-{SLOT-3d}: room: at the cap, retention drops it next
+INFO create server 1 (web-01) policy nightly #1006 snapkeep-nightly-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy nightly #1006 snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy nightly #1006 snapkeep-nightly-{SLOT} ({T})
+";
 
 #[test]
 fn rotation_at_the_cap_deletes_our_oldest_and_never_manual() {
@@ -72,6 +80,7 @@ fn rotation_at_the_cap_deletes_our_oldest_and_never_manual() {
 1 job(s): 1 ok, 0 failed; created 1, deleted 1; {N} API call(s), 0 retried, in {T}
 ",
         )
+        .stderr(ROTATION_AT_THE_CAP_DELETES_LOG)
         .run();
     let sim = ran.sim();
     let names = sim.snapshot_names(1);
@@ -98,6 +107,14 @@ fn rotation_at_the_cap_deletes_our_oldest_and_never_manual() {
     );
 }
 
+const KEEP_LAST_BELOW_WHAT_EXISTS_LOG: &str = "INFO create server 1 (web-01) policy nightly #1005 snapkeep-nightly-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy nightly #1005 snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy nightly #1005 snapkeep-nightly-{SLOT} ({T})
+INFO delete server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT-4d}: retention: no-rule
+INFO delete server 1 (web-01) policy nightly #1002 snapkeep-nightly-{SLOT-3d}: retention: no-rule
+INFO delete server 1 (web-01) policy nightly #1003 snapkeep-nightly-{SLOT-2d}: retention: no-rule
+";
+
 #[test]
 fn keep_last_below_what_exists_prunes_oldest_after_create() {
     let t = Test::new();
@@ -118,11 +135,7 @@ fn keep_last_below_what_exists_prunes_oldest_after_create() {
 ",
         )
         // Each deletion is logged with its reason: no keep rule wants it.
-        .stderr_lines(&[
-            "delete server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT-4d}: retention: no-rule",
-            "delete server 1 (web-01) policy nightly #1002 snapkeep-nightly-{SLOT-3d}: retention: no-rule",
-            "delete server 1 (web-01) policy nightly #1003 snapkeep-nightly-{SLOT-2d}: retention: no-rule",
-        ])
+        .stderr(KEEP_LAST_BELOW_WHAT_EXISTS_LOG)
         .run();
     let sim = ran.sim();
     let mut want = vec![ours(&d, 1), ours(&d, 0)];
@@ -138,6 +151,9 @@ fn keep_last_below_what_exists_prunes_oldest_after_create() {
             .all(|(i, _)| i > post)
     );
 }
+
+const SERVER_FULL_OF_MANUAL_SNAPSHOTS_LOG: &str = "ERROR refuse server 1 (legacy-01) policy nightly: server 1 (legacy-01) is at the VPS.org cap of 5 snapshots: nothing of this policy's, 0 protected, 5 not created by snapkeep and 0 by other snapkeep policies (never deleted here). Delete some by hand, or lower keep_* on the other policies
+";
 
 #[test]
 fn server_full_of_manual_snapshots_is_refused_and_nothing_deleted() {
@@ -161,10 +177,16 @@ fn server_full_of_manual_snapshots_is_refused_and_nothing_deleted() {
 1 job(s): 0 ok, 1 failed; created 0, deleted 0; {N} API call(s), 0 retried, in {T}
 ",
         )
+        .stderr(SERVER_FULL_OF_MANUAL_SNAPSHOTS_LOG)
         .run();
     assert!(deletes(ran.sim()).is_empty());
     assert_eq!(ran.sim().count(&["POST"]), 0);
 }
+
+const STUCK_IN_PROGRESS_TIMES_OUT_LOG: &str = "INFO create server 1 (web-01) policy nightly #1004 snapkeep-nightly-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy nightly #1004 snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 1s)
+ERROR fail server 1 (web-01) policy nightly #1004 snapkeep-nightly-{SLOT}: new snapshot #1004 snapkeep-nightly-{SLOT}: still not completed after 1s (wait_timeout); pruned nothing ({T})
+";
 
 #[test]
 fn stuck_in_progress_times_out_and_prunes_nothing() {
@@ -190,6 +212,7 @@ fn stuck_in_progress_times_out_and_prunes_nothing() {
 1 job(s): 0 ok, 1 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
 ",
         )
+        .stderr(STUCK_IN_PROGRESS_TIMES_OUT_LOG)
         .run();
     let sim = ran.sim();
     assert!(
@@ -198,6 +221,12 @@ fn stuck_in_progress_times_out_and_prunes_nothing() {
     );
     assert_eq!(sim.snapshot_names(1).len(), 4);
 }
+
+const FAILED_ITEM_OF_OURS_IS_LOG: &str = "INFO delete server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT-1d}: failed: takes room and restores nothing
+INFO create server 1 (web-01) policy nightly #1003 snapkeep-nightly-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy nightly #1003 snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy nightly #1003 snapkeep-nightly-{SLOT} ({T})
+";
 
 #[test]
 fn failed_item_of_ours_is_cleaned_up_first() {
@@ -216,6 +245,7 @@ fn failed_item_of_ours_is_cleaned_up_first() {
 1 job(s): 1 ok, 0 failed; created 1, deleted 1; {N} API call(s), 0 retried, in {T}
 ",
         )
+        .stderr(FAILED_ITEM_OF_OURS_IS_LOG)
         .run();
     let mut want = vec!["manual-failed".to_owned(), ours(&d, 0)];
     want.sort();
@@ -225,6 +255,13 @@ fn failed_item_of_ours_is_cleaned_up_first() {
         "our failed one went, the manual one stays"
     );
 }
+
+const BACKUP_POLICY_LEAVES_AUTOMATIC_AND_LOG: &str = "INFO create server 1 (web-01) policy daily-backup #5006 snapkeep:daily-backup:{SLOT} rotated by snapkeep: scheduled slot
+INFO wait server 1 (web-01) policy daily-backup #5006 snapkeep:daily-backup:{SLOT} rotated by snapkeep: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy daily-backup #5006 snapkeep:daily-backup:{SLOT} rotated by snapkeep ({T})
+INFO delete server 1 (web-01) policy daily-backup #5004 snapkeep:daily-backup:{SLOT-2d}: retention: no-rule
+INFO delete server 1 (web-01) policy daily-backup #5005 snapkeep:daily-backup:{SLOT-1d}: retention: no-rule
+";
 
 #[test]
 fn backup_policy_leaves_automatic_and_users_manual_backups_alone() {
@@ -286,6 +323,7 @@ description = "rotated by snapkeep"
 1 job(s): 1 ok, 0 failed; created 1, deleted 2; {N} API call(s), 0 retried, in {T}
 ",
         )
+        .stderr(BACKUP_POLICY_LEAVES_AUTOMATIC_AND_LOG)
         .run();
     let mut descs: Vec<String> = ran
         .sim()
@@ -355,6 +393,12 @@ fn forty_servers_with_page_size_three_cost_a_bounded_number_of_calls() {
     );
 }
 
+const DRY_RUN_SENDS_NOTHING_MUTATING_LOG: &str =
+    "INFO create server 1 (web-01) policy nightly: scheduled slot snapkeep-nightly-{SLOT}
+INFO delete server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT-3d}: retention: no-rule
+INFO delete server 1 (web-01) policy nightly #1002 snapkeep-nightly-{SLOT-2d}: retention: no-rule
+";
+
 #[test]
 fn dry_run_sends_nothing_mutating_and_prints_the_plan() {
     let t = Test::new();
@@ -373,6 +417,7 @@ fn dry_run_sends_nothing_mutating_and_prints_the_plan() {
 DRY RUN — nothing was changed. 1 job(s): 1 ok, 0 failed; would create 1, would delete 2; {N} API call(s), 0 retried, in {T}
 ",
         )
+        .stderr(DRY_RUN_SENDS_NOTHING_MUTATING_LOG)
         .run();
     let sim = ran.sim();
     assert_eq!(sim.count(&["POST", "DELETE", "PUT", "PATCH"]), 0);
@@ -404,6 +449,14 @@ fn bad_config_exits_2_naming_the_line() {
     );
 }
 
+const TWO_RUNS_IN_ONE_PERIOD_LOG: &str = "INFO create server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT} ({T})
+";
+
+const SLOT_TAKEN_LOG: &str = "INFO skip server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: slot {SLOT} already has this item (completed); not creating another
+";
+
 #[test]
 fn two_runs_in_one_period_create_one_item_and_force_a_second() {
     let ran = Test::new()
@@ -415,6 +468,7 @@ fn two_runs_in_one_period_create_one_item_and_force_a_second() {
 1 job(s): 1 ok, 0 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
 ",
         )
+        .stderr(TWO_RUNS_IN_ONE_PERIOD_LOG)
         .run();
     ran.again(
         &["--run-now"],
@@ -422,6 +476,7 @@ fn two_runs_in_one_period_create_one_item_and_force_a_second() {
         "ok      server 1 (web-01) policy nightly: slot already taken, nothing created [{T}]
 1 job(s): 1 ok, 0 failed; created 0, deleted 0; {N} API call(s), 0 retried, in {T}
 ",
+        SLOT_TAKEN_LOG,
     );
     let sim = ran.sim();
     assert_eq!(sim.snapshot_names(1), vec![ours(&ran.daily, 0)]);
@@ -539,11 +594,18 @@ fn thirty_percent_of_creates_answered_500_still_exit_0_with_one_item_per_slot() 
     }
 }
 
+const A_MISSING_SERVER_FAILS_ITS_LOG: &str = "INFO create server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT} ({T})
+ERROR fail server 999 policy nightly: create of snapkeep-nightly-{SLOT}: snapshots.create (server 999): not found (404: Server not found.)
+";
+
 #[test]
 fn a_missing_server_fails_its_job_but_not_the_others() {
     let ran = Test::new()
         .seed(Seed::empty().server(1, "web-01"))
         .policies(&DAILY.replace("servers = [1]", "servers = [1, 999]"))
+        .normalize(Normalize::jobs_concurrently)
         .args(&["--run-now"])
         .status(1)
         .stdout(
@@ -552,9 +614,19 @@ FAILED  server 999 policy nightly (not_found): create failed: snapshots.create (
 2 job(s): 1 ok, 1 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
 ",
         )
+        .stderr(A_MISSING_SERVER_FAILS_ITS_LOG)
         .run();
     assert_eq!(ran.sim().snapshot_names(1), vec![ours(&ran.daily, 0)]);
 }
+
+const A_PAUSED_POLICY_NAMED_ON_LOG: &str = "INFO skip server 1 (web-01) policy nightly: paused (enabled = false): nothing created, nothing pruned
+";
+
+const WEEKLY_RUNS_LOG: &str = "INFO skip server 1 (web-01) policy nightly: paused (enabled = false): nothing created, nothing pruned
+INFO create server 1 (web-01) policy weekly #5001 snapkeep:weekly:{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy weekly #5001 snapkeep:weekly:{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy weekly #5001 snapkeep:weekly:{SLOT} ({T})
+";
 
 /// Paused means nothing pruned, nothing created — also when the paused
 /// policy is named on the command line (with `--force`, "a snapshot now").
@@ -583,9 +655,7 @@ fn a_paused_policy_named_on_the_command_line_creates_and_prunes_nothing() {
 1 job(s): 0 ok, 0 failed, 1 paused; created 0, deleted 0; {N} API call(s), 0 retried, in {T}
 ",
         )
-        .stderr_lines(&[
-            "skip server 1 (web-01) policy nightly: paused (enabled = false): nothing created, nothing pruned",
-        ])
+        .stderr(A_PAUSED_POLICY_NAMED_ON_LOG)
         .run();
     let sim = ran.sim();
     assert_eq!(sim.count(&["POST", "DELETE"]), 0, "not one change");
@@ -597,6 +667,7 @@ fn a_paused_policy_named_on_the_command_line_creates_and_prunes_nothing() {
 ok      server 1 (web-01) policy weekly: created #5001 snapkeep:weekly:{SLOT} [{T}]
 2 job(s): 1 ok, 0 failed, 1 paused; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
 ",
+        WEEKLY_RUNS_LOG,
     );
     assert_eq!(sim.count(&["DELETE"]), 0);
     assert_eq!(sim.sim.snapshots(Some(1)).len(), 5);
