@@ -2,37 +2,9 @@
 
 use snapkeep_sim::{Endpoint, FaultSpec, Faults, Seed};
 
-use chrono::{TimeDelta, Utc};
-
-use crate::support::{Run, Setup, Sim, Test};
+use crate::support::{Run, Setup, Sim, Test, berlin_nightly_alerts};
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml");
-
-/// `check`'s alert thresholds for the example's nightly policy (03:00
-/// Europe/Berlin): 1.5 and 2 times the interval between the fire times
-/// around now, 24 hours except across a DST change. The interval is found
-/// with `snapkeep::latest_slot`: the next fire time is the first of
-/// `prev + 23h`, `prev + 24h`, `prev + 25h` that is itself a slot.
-fn berlin_nightly_alerts() -> String {
-    let schedule = "0 3 * * *";
-    let now = Utc::now();
-    let prev = snapkeep::latest_slot(schedule, "Europe/Berlin", now).unwrap();
-    let hours = (23..=25)
-        .find(|h| {
-            let t = prev + TimeDelta::hours(*h);
-            snapkeep::latest_slot(schedule, "Europe/Berlin", t) == Some(t)
-        })
-        .unwrap();
-    let days_hours = |minutes: i64| match (minutes / (24 * 60), minutes % (24 * 60) / 60) {
-        (d, 0) => format!("{d}d"),
-        (d, h) => format!("{d}d {h}h"),
-    };
-    format!(
-        "warning after {}, critical after {}",
-        days_hours(hours * 90),
-        days_hours(hours * 120)
-    )
-}
 
 #[test]
 fn check_validates_the_example_config_without_a_token() {

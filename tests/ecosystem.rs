@@ -3,17 +3,14 @@
 //! `deploy/`, checked against the metrics a running daemon really exports.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::process::Command;
-use std::time::Duration;
 
 use clap::CommandFactory;
 use saphyr::{LoadableYamlNode, Yaml};
 use snapkeep::cli::Cli;
 use snapkeep_sim::Seed;
 
-use crate::support::{BIN, Run, Setup, Sim, temp_dir};
+use crate::support::{Normalize, Test, berlin_nightly_alerts, temp_dir};
 
 const RULES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -49,14 +46,6 @@ const SILENT_UNTIL_FIRST: &[(&str, &str, &[&str])] = &[
 /// Labels Prometheus adds to every scraped series (target labels).
 const TARGET_LABELS: &[&str] = &["job", "instance"];
 
-fn run_bin(args: &[&str]) -> Run {
-    Run(Command::new(BIN)
-        .args(args)
-        .env_remove("SNAPKEEP_CONFIG")
-        .output()
-        .unwrap())
-}
-
 fn subcommand_names() -> Vec<String> {
     Cli::command()
         .get_subcommands()
@@ -64,11 +53,25 @@ fn subcommand_names() -> Vec<String> {
         .collect()
 }
 
+/// `snapkeep <args>` prints `golden` (a file under `tests/golden/`, the
+/// crate version in it as `{VERSION}`) whole. After a change to the
+/// command line, regenerate it: `snapkeep completions bash >
+/// tests/golden/completions.bash`, …, `snapkeep manpage | sed
+/// 's/<version>/{VERSION}/g' > tests/golden/snapkeep.1`.
+fn prints_golden(args: &[&str], golden: &str) {
+    Test::new()
+        .args(args)
+        .literal(env!("CARGO_PKG_VERSION"), "{VERSION}")
+        .stdout(golden)
+        .run();
+}
+
 #[test]
 fn bash_completion_script_is_valid_bash_and_knows_the_subcommands() {
-    let script = run_bin(&["completions", "bash"]).expect(0).stdout();
+    let script = include_str!("golden/completions.bash");
+    prints_golden(&["completions", "bash"], script);
     let path = temp_dir().join("snapkeep.bash");
-    std::fs::write(&path, &script).unwrap();
+    std::fs::write(&path, script).unwrap();
     let check = Command::new("bash").arg("-n").arg(&path).output().unwrap();
     assert!(
         check.status.success(),
@@ -79,17 +82,33 @@ fn bash_completion_script_is_valid_bash_and_knows_the_subcommands() {
         assert!(script.contains(&name), "{name} not completed");
     }
     assert!(script.contains("--run-now") && script.contains("complete -F"));
-    for shell in ["zsh", "fish"] {
-        let out = run_bin(&["completions", shell]).expect(0).stdout();
-        assert!(out.contains("restore") && out.contains("run-now"), "{out}");
-    }
-    run_bin(&["completions", "tcsh"]).expect(2);
+    prints_golden(
+        &["completions", "zsh"],
+        include_str!("golden/completions.zsh"),
+    );
+    prints_golden(
+        &["completions", "fish"],
+        include_str!("golden/completions.fish"),
+    );
+    Test::new()
+        .args(&["completions", "tcsh"])
+        .status(2)
+        .stderr(NO_TCSH)
+        .run();
 }
+
+const NO_TCSH: &str = "error: invalid value 'tcsh' for '<SHELL>'
+  [possible values: bash, elvish, fish, powershell, zsh]
+
+  tip: a similar value exists: 'zsh'
+
+For more information, try '--help'.
+";
 
 #[test]
 fn man_page_has_the_sections_and_every_subcommand() {
-    let page = run_bin(&["manpage"]).expect(0).stdout();
-    assert!(page.starts_with(".ie") || page.starts_with(".TH"), "{page}");
+    let page = include_str!("golden/snapkeep.1");
+    prints_golden(&["manpage"], page);
     for section in [
         ".SH NAME",
         ".SH SYNOPSIS",
@@ -106,11 +125,10 @@ fn man_page_has_the_sections_and_every_subcommand() {
             "subcommand {name} missing"
         );
     }
-    // Options of a subcommand and of the top level are both documented.
+    // Options of a subcommand and of the top level are both documented;
+    // reproducible: no build date (the golden file has none).
     assert!(page.contains(r"\-\-snapshot") && page.contains(r"\-\-run\-now"));
-    // Reproducible: no build date.
     assert!(page.contains(".TH snapkeep 1"), "{page}");
-    assert_eq!(page, run_bin(&["manpage"]).stdout());
 }
 
 // ---------------------------------------------------------------------------
@@ -501,28 +519,22 @@ fn dashboard_exprs() -> (Vec<String>, Exprs) {
     (problems, exprs)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn scrape(port: u16) -> String {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    );
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    text.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default()
-}
+/// The daemon that exports every family for the check below.
+const EXPORTING_LOG: &str = "INFO metrics at http://{METRICS}/metrics, health at /healthz and /readyz addr={METRICS}
+INFO snapkeep daemon started config={DIR}/config.toml policies=1 servers=2
+INFO catching up a missed slot (once) slot={SLOT}
+INFO catching up a missed slot (once) slot={SLOT}
+INFO create server 1 (web-01) policy fast #1001 snapkeep-fast-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy fast #1001 snapkeep-fast-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy fast #1001 snapkeep-fast-{SLOT} ({T})
+ERROR fail server 999 policy fast: create of snapkeep-fast-{SLOT}: snapshots.create (server 999): not found (404: Server not found.)
+INFO ok      server 1 (web-01) policy fast: created #1001 snapkeep-fast-{SLOT} [{T}]
+INFO FAILED  server 999 policy fast (not_found): create failed: snapshots.create (server 999): not found (404: Server not found.) [{T}]
+INFO 2 job(s): 1 ok, 1 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
+ERROR the slot ends without its restore point: no retry left in its window (retry_window, or the next fire) slot={SLOT} tries=1
+INFO SIGTERM: finishing in-flight work, starting nothing new
+INFO snapkeep daemon stopped
+";
 
 #[test]
 fn alert_rules_and_dashboard_use_only_what_the_daemon_exports() {
@@ -544,30 +556,22 @@ fn alert_rules_and_dashboard_use_only_what_the_daemon_exports() {
         );
     }
 
-    // A daemon with one good server and one unknown one (999, a 404), so a
-    // pass exports every family with its labels: successes, items, API
-    // requests by status, failures by reason, pass durations.
-    let sim = Sim::start(Seed::empty().server(1, "web-01"));
-    let port = free_port();
-    let s = Setup::new(
-        &sim,
-        &format!(
-            "[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[[policy]]\nname = \"fast\"\nkind = \"snapshot\"\nservers = [1, 999]\nschedule = \"*/2 * * * * *\"\nmissed = \"skip\"\nkeep_last = 2\n"
-        ),
+    // A daemon with one good server and one unknown one (999, a 404, its
+    // slot given up at once), so a pass exports every family with its
+    // labels: successes, items, API requests by status, failures by
+    // reason, failed slots, pass durations.
+    let mut d = Test::new()
+        .seed(Seed::empty().server(1, "web-01"))
+        .policies("[metrics]\nlisten = \"{metrics}\"\n\n[[policy]]\nname = \"fast\"\nkind = \"snapshot\"\nservers = [1, 999]\nschedule = \"{daily}\"\nkeep_last = 2\nretry_window = \"0s\"\n")
+        .normalize(Normalize::jobs_concurrently)
+        .start();
+    d.wait_for(
+        "INFO 2 job(s): 1 ok, 1 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}",
     );
-    let d = s.spawn_daemon();
-    let ready = |m: &str| {
-        m.contains("snapkeep_last_success_timestamp_seconds{")
-            && m.contains("snapkeep_job_failures_total{")
-            && m.contains("snapkeep_pass_duration_seconds_count")
-    };
-    assert!(
-        d.wait_until(Duration::from_secs(20), || ready(&scrape(port))),
-        "{}\n{}",
-        scrape(port),
-        d.log()
-    );
-    let mut exported = Exported::parse(&scrape(port));
+    // Counted in snapkeep_slots_failed_total (retry_window 0s: at once).
+    d.wait_for("ERROR the slot ends without its restore point: no retry left in its window (retry_window, or the next fire) slot={SLOT} tries=1");
+    let mut exported = Exported::parse(&d.get("/metrics", 200));
+    d.stop("TERM", 0, EXPORTING_LOG);
     let source = include_str!("../src/metrics.rs");
     for (name, registered, labels) in SILENT_UNTIL_FIRST {
         assert!(
@@ -643,6 +647,21 @@ fn the_checker_catches_a_wrong_name_or_label() {
     );
 }
 
+/// `{ALERTS}`: see [`berlin_nightly_alerts`] (DST changes the interval).
+const SIDECAR_CHECK: &str = "{DIR}/config.toml: valid — 1 policy, 1 server
+API: https://admin.vps.org/api/v1
+
+Policies:
+  nightly — snapshot at 03:00 every day (Europe/Berlin)
+      schedule \"0 3 * * *\" in Europe/Berlin; next: {NEXT}
+      keeps: 3 last, 2 weekly (at most 5 per server; the newest completed is always kept)
+      servers: 12345
+      alerts (status --check): {ALERTS} without a new completed item
+
+At most, per server (VPS.org caps: 5 snapshots, 10 manual backups):
+  server 12345: 5/5 snapshots (nightly 5)
+";
+
 #[test]
 fn kubernetes_sidecar_config_is_valid_and_its_probes_hit_the_metrics_port() {
     // Startup and liveness on /healthz; no readiness probe: as a sidecar, a
@@ -664,9 +683,12 @@ fn kubernetes_sidecar_config_is_valid_and_its_probes_hit_the_metrics_port() {
         .find(|d| kind(d).as_deref() == Some("ConfigMap"))
         .expect("a ConfigMap");
     let config = config_map["data"]["config.toml"].as_str().unwrap();
-    let path = temp_dir().join("config.toml");
-    std::fs::write(&path, config).unwrap();
-    run_bin(&["check", "--config", path.to_str().unwrap()]).expect(0);
+    Test::new()
+        .no_token()
+        .config_file("config.toml", config)
+        .args(&["check"])
+        .stdout(&SIDECAR_CHECK.replace("{ALERTS}", &berlin_nightly_alerts()))
+        .run();
 
     let table: toml::Table = config.parse().unwrap();
     let listen = table["metrics"]["listen"].as_str().unwrap();

@@ -300,6 +300,33 @@ impl Daily {
     }
 }
 
+/// `check`'s alert thresholds for a nightly policy at 03:00 in
+/// Europe/Berlin (the example's, the sidecar's): 1.5 and 2 times the
+/// interval between the fire times around now, 24 hours except across a
+/// DST change. The interval is found
+/// with `snapkeep::latest_slot`: the next fire time is the first of
+/// `prev + 23h`, `prev + 24h`, `prev + 25h` that is itself a slot.
+pub(crate) fn berlin_nightly_alerts() -> String {
+    let schedule = "0 3 * * *";
+    let now = Utc::now();
+    let prev = snapkeep::latest_slot(schedule, "Europe/Berlin", now).unwrap();
+    let hours = (23..=25)
+        .find(|h| {
+            let t = prev + TimeDelta::hours(*h);
+            snapkeep::latest_slot(schedule, "Europe/Berlin", t) == Some(t)
+        })
+        .unwrap();
+    let days_hours = |minutes: i64| match (minutes / (24 * 60), minutes % (24 * 60) / 60) {
+        (d, 0) => format!("{d}d"),
+        (d, h) => format!("{d}d {h}h"),
+    };
+    format!(
+        "warning after {}, critical after {}",
+        days_hours(hours * 90),
+        days_hours(hours * 120)
+    )
+}
+
 // ----------------------------------------------------------- whole outputs
 
 /// The log lines of a pass's jobs (text logs after [`Normalize::log`]; JSON
