@@ -21,15 +21,14 @@
 #[path = "support.rs"]
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use snapkeep_sim::{BackupType, Seed, SeedSnapshot, SimStatus};
-use support::{BIN, Daily, Setup, Sim, temp_dir};
+use support::{BIN, Daily, Setup, Sim, free_port, http_get, temp_dir};
 
 /// A Chromium to drive, or `None` after saying why the test is skipped.
 fn chromium() -> Option<PathBuf> {
@@ -329,32 +328,6 @@ fn the_retention_calendar_in_a_browser() {
     );
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A plain HTTP GET; (status, body).
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Some((status, body))
-}
-
 const EVIL: &str = "<script>alert(\"x\")</script> 'quoted'";
 
 #[test]
@@ -441,7 +414,7 @@ enabled = false
 "#
         )),
     );
-    let daemon = setup.spawn_daemon();
+    let daemon = setup.spawn(&[]);
     let served = || http_get(port, "/status.json").is_some_and(|(status, _)| status == 200);
     assert!(
         daemon.wait_until(Duration::from_secs(20), served),

@@ -166,7 +166,7 @@ fn sigterm_during_a_wait_exits_0_within_shutdown_timeout() {
         )
         .start();
     d.wait_for("INFO wait server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)");
-    let (_, took) = d.stop_timed("TERM", 0, CUT_OFF_WAIT);
+    let (_, took) = d.stop_timed("TERM", 0, "", CUT_OFF_WAIT);
     assert!(took < Duration::from_secs(4), "took {took:?}");
 }
 

@@ -97,9 +97,12 @@ impl Setup {
         )
     }
 
+    /// `{dir}` in `policies` becomes the config's temp dir (for hooks that
+    /// leave files).
     pub(crate) fn with_api(sim: &Sim, api_extra: &str, policies: &str) -> Setup {
         let dir = temp_dir();
         let config = dir.join("config.toml");
+        let policies = &policies.replace("{dir}", &dir.display().to_string());
         let text = format!(
             "[api]\nbase_url = \"{}\"\n{api_extra}\n{}{policies}",
             sim.sim.base_url(),
@@ -129,22 +132,29 @@ impl Setup {
         c
     }
 
-    /// Starts the daemon in the background, its stderr in `dir/daemon.log`
-    /// (`daemon-2.log`, … for the next ones on this config).
-    pub(crate) fn spawn_daemon(&self) -> Daemon {
-        let mut log = self.dir.join("daemon.log");
+    /// Starts the binary with `args` in the background, its stderr in
+    /// `dir/daemon.log` and its stdout in `dir/daemon.out` (`daemon-2.log`,
+    /// … for the next ones on this config).
+    pub(crate) fn spawn(&self, args: &[&str]) -> Daemon {
+        let mut name = "daemon".to_owned();
         for n in 2.. {
-            if !log.exists() {
+            if !self.dir.join(format!("{name}.log")).exists() {
                 break;
             }
-            log = self.dir.join(format!("daemon-{n}.log"));
+            name = format!("daemon-{n}");
         }
+        let (log, out) = (
+            self.dir.join(format!("{name}.log")),
+            self.dir.join(format!("{name}.out")),
+        );
         let mut cmd = self.cmd();
-        cmd.stdout(Stdio::null())
+        cmd.args(args)
+            .stdout(std::fs::File::create(&out).unwrap())
             .stderr(std::fs::File::create(&log).unwrap());
         Daemon {
             child: cmd.spawn().unwrap(),
             log,
+            out,
         }
     }
 
@@ -183,6 +193,8 @@ impl Run {
 pub(crate) struct Daemon {
     pub(crate) child: std::process::Child,
     pub(crate) log: PathBuf,
+    /// Its stdout.
+    pub(crate) out: PathBuf,
 }
 
 impl Daemon {
@@ -1222,12 +1234,12 @@ impl Test {
         (sim, setup, dir, normalize)
     }
 
-    /// Starts the binary as a daemon (the arguments, if any, after
-    /// `--config`), its stderr captured; see [`Live`]. The expected
-    /// outputs of the builder do not apply: [`Live::stop`] compares the
-    /// whole log.
+    /// Starts the binary in the background (a daemon; with arguments such
+    /// as `--run-now`, a pass to interrupt), its stdout and stderr
+    /// captured; see [`Live`]. The expected outputs of the builder do not
+    /// apply: [`Live::stop`] compares the whole log, [`Live::stdout`] the
+    /// rest.
     pub(crate) fn start(self) -> Live {
-        assert!(self.args.is_empty(), "the daemon takes no arguments here");
         let (sim, setup, _, normalize) = self.prepare();
         assert!(setup.is_some(), "a daemon needs policies");
         Ran {
@@ -1236,7 +1248,7 @@ impl Test {
             setup,
             normalize: normalize.log(),
         }
-        .start()
+        .start_with(&self.args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
     #[track_caller]
@@ -1300,7 +1312,13 @@ pub(crate) struct Live {
 impl Ran {
     /// Starts a daemon on this test's config (a fresh log file).
     pub(crate) fn start(self) -> Live {
-        let daemon = self.setup().spawn_daemon();
+        self.start_with(&[])
+    }
+
+    /// Starts the binary with `args` on this test's config in the
+    /// background (a fresh log and stdout file).
+    pub(crate) fn start_with(self, args: &[&str]) -> Live {
+        let daemon = self.setup().spawn(args);
         Live {
             ran: self,
             daemon,
@@ -1348,6 +1366,19 @@ impl Live {
         self
     }
 
+    /// Waits until `cond` holds; panics with `what` and the log if it does not.
+    #[track_caller]
+    pub(crate) fn wait_until(&self, what: &str, cond: impl FnMut() -> bool) {
+        let held = self.daemon.wait_until(LIVE_LIMIT, cond);
+        assert!(held, "{what}: never\n--- the log\n{}", self.log());
+    }
+
+    /// The whole stdout so far, normalised.
+    pub(crate) fn stdout(&self) -> String {
+        let out = std::fs::read_to_string(&self.daemon.out).unwrap_or_default();
+        self.ran.normalize.apply(&out)
+    }
+
     pub(crate) fn signal(&self, name: &str) -> &Self {
         self.daemon.signal(name);
         self
@@ -1383,28 +1414,37 @@ impl Live {
     }
 
     /// Sends `signal`, waits (up to 20 s) for the exit, then compares the
-    /// exit code and the whole normalised log; hands back the test.
+    /// exit code, the whole normalised log and an empty stdout; hands back
+    /// the test.
     #[track_caller]
     pub(crate) fn stop(self, signal: &str, status: i32, log: &str) -> Ran {
-        self.stop_timed(signal, status, log).0
+        self.stop_timed(signal, status, "", log).0
     }
 
-    /// Like [`Live::stop`], and how long the exit took after the signal.
+    /// Like [`Live::stop`] with the whole stdout expected (a `--run-now`),
+    /// and how long the exit took after the signal.
     #[track_caller]
-    pub(crate) fn stop_timed(mut self, signal: &str, status: i32, log: &str) -> (Ran, Duration) {
+    pub(crate) fn stop_timed(
+        mut self,
+        signal: &str,
+        status: i32,
+        stdout: &str,
+        log: &str,
+    ) -> (Ran, Duration) {
         let start = std::time::Instant::now();
         self.daemon.signal(signal);
         let exited = self.daemon.wait_exit(LIVE_LIMIT);
         let took = start.elapsed();
         let have = self.log();
         let Some((code, _)) = exited else {
-            panic!("the daemon did not exit after SIG{signal}\n--- its log\n{have}");
+            panic!("the binary did not exit after SIG{signal}\n--- its log\n{have}");
         };
         assert_eq!(
             code, status,
             "exit code after SIG{signal}\n--- its log\n{have}"
         );
-        assert_text("daemon log", log, &have);
+        assert_text("stdout", stdout, &self.stdout());
+        assert_text("log", log, &have);
         (self.ran, took)
     }
 }
