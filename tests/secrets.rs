@@ -2,12 +2,9 @@
 //! `/proc/<snapkeep's pid>/environ` (snapkeep wipes it from its own
 //! environment block at start; see src/secrets.rs).
 
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use snapkeep_sim::Seed;
 
-use snapkeep_sim::{Seed, SimConfig};
-
-use crate::support::{Daily, Setup, Sim, temp_dir};
+use crate::support::Test;
 
 const CANARY: &str = "canary-7d3e91-token-never-in-environ";
 
@@ -17,66 +14,47 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
         .any(|w| w == needle.as_bytes())
 }
 
+const HOOKED_STDOUT: &str =
+    "ok      server 1 (web-01) policy nightly: created #1001 snapkeep-nightly-{SLOT} [{T}]
+1 job(s): 1 ok, 0 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
+";
+const HOOKED_LOG: &str = r#"INFO hook server 1 policy nightly: pre_hook ["sh", "-c", "env > {DIR}/hook.env; cat /proc/$PPID/environ > {DIR}/parent.environ 2>{DIR}/parent.err; touch {DIR}/started; while [ ! -e {DIR}/release ]; do sleep 0.05; done"] succeeded
+INFO create server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT} ({T})
+"#;
+
 #[test]
 fn a_hook_finds_the_token_neither_in_its_environment_nor_in_snapkeeps_proc_environ() {
     // The simulator accepts only the canary: the pass below works only if
     // snapkeep still has the token after wiping it from its environment.
-    let sim = Sim::with(SimConfig {
-        seed: Seed::empty().server(1, "web-01"),
-        complete_after: Duration::from_millis(300),
-        token: CANARY.into(),
-        ..SimConfig::default()
-    });
-    let daily = Daily::now();
-    let dir = temp_dir();
-    let d = dir.display();
     // The pre hook saves its own environment and what it can read of its
     // parent's (snapkeep's) /proc environ, then waits for `release`.
-    let setup = Setup::new(
-        &sim,
-        &daily.policies(&format!(
+    let live = Test::new()
+        .seed(Seed::empty().server(1, "web-01"))
+        .sim_token(CANARY)
+        .policies(
             r#"
 [[policy]]
 name = "nightly"
 kind = "snapshot"
 servers = [1]
-schedule = "{{daily}}"
+schedule = "{daily}"
 keep_last = 1
-pre_hook = ["sh", "-c", "env > {d}/hook.env; cat /proc/$PPID/environ > {d}/parent.environ 2>{d}/parent.err; touch {d}/started; while [ ! -e {d}/release ]; do sleep 0.05; done"]
-"#
-        )),
-    );
-    assert_eq!(setup.token, CANARY);
-    let mut child = setup
-        .cmd()
-        .arg("--run-now")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let end = Instant::now() + Duration::from_secs(20);
-    while !dir.join("started").exists() {
-        if Instant::now() > end || child.try_wait().unwrap().is_some() {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!(
-                "the pre hook never ran\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+pre_hook = ["sh", "-c", "env > {dir}/hook.env; cat /proc/$PPID/environ > {dir}/parent.environ 2>{dir}/parent.err; touch {dir}/started; while [ ! -e {dir}/release ]; do sleep 0.05; done"]
+"#,
+        )
+        .args(&["--run-now"])
+        .start();
+    assert_eq!(live.ran.setup().token, CANARY);
+    let dir = live.ran.setup().dir.clone();
+    live.wait_until("the pre hook runs", || dir.join("started").exists());
     // Read while snapkeep runs (as root here; another user of snapkeep's
     // own would get EACCES: snapkeep is non-dumpable).
-    let environ = std::fs::read(format!("/proc/{}/environ", child.id()));
+    let environ = std::fs::read(format!("/proc/{}/environ", live.pid()));
     std::fs::write(dir.join("release"), "").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    // The whole outputs do not hold the token.
+    live.finish(0, HOOKED_STDOUT, HOOKED_LOG);
 
     match environ {
         Ok(environ) => {
@@ -97,9 +75,4 @@ pre_hook = ["sh", "-c", "env > {d}/hook.env; cat /proc/$PPID/environ > {d}/paren
         !contains(&parent, CANARY),
         "the hook read the token from snapkeep's environ"
     );
-    assert!(
-        !contains(&out.stdout, CANARY) && !contains(&out.stderr, CANARY),
-        "the token in snapkeep's output"
-    );
-    assert_eq!(sim.snapshot_names(1), [daily.snapshot("nightly", 0)]);
 }

@@ -1002,6 +1002,7 @@ pub(crate) struct Test {
     seed: Option<Seed>,
     faults: Option<Faults>,
     complete_after: Option<Duration>,
+    sim_token: Option<String>,
     api: Option<String>,
     policies: Option<String>,
     /// A free port for `[metrics] listen` (`{metrics}` in policies).
@@ -1092,6 +1093,7 @@ impl Test {
             seed: None,
             faults: None,
             complete_after: None,
+            sim_token: None,
             api: None,
             policies: None,
             metrics_port: free_port(),
@@ -1134,6 +1136,12 @@ impl Test {
     /// How long the simulator keeps new items in progress (default 300 ms).
     pub(crate) fn complete_after(mut self, after: Duration) -> Self {
         self.complete_after = Some(after);
+        self
+    }
+
+    /// The token the simulator accepts (and the binary is given).
+    pub(crate) fn sim_token(mut self, token: &str) -> Self {
+        self.sim_token = Some(token.to_owned());
         self
     }
 
@@ -1201,7 +1209,10 @@ impl Test {
             let sim = Sim::with(SimConfig {
                 seed: self.seed.clone().unwrap_or_else(Seed::empty),
                 complete_after: self.complete_after.unwrap_or(Duration::from_millis(300)),
-                token: "test-token-0123456789".into(),
+                token: self
+                    .sim_token
+                    .clone()
+                    .unwrap_or_else(|| "test-token-0123456789".into()),
                 ..SimConfig::default()
             });
             if let Some(f) = &self.faults {
@@ -1425,7 +1436,7 @@ impl Live {
     /// and how long the exit took after the signal.
     #[track_caller]
     pub(crate) fn stop_timed(
-        mut self,
+        self,
         signal: &str,
         status: i32,
         stdout: &str,
@@ -1433,19 +1444,28 @@ impl Live {
     ) -> (Ran, Duration) {
         let start = std::time::Instant::now();
         self.daemon.signal(signal);
+        let ran = self.finish(status, stdout, log);
+        (ran, start.elapsed())
+    }
+
+    /// Waits (up to 20 s) for the exit, then compares the exit code, the
+    /// whole stdout and the whole log.
+    #[track_caller]
+    pub(crate) fn finish(mut self, status: i32, stdout: &str, log: &str) -> Ran {
         let exited = self.daemon.wait_exit(LIVE_LIMIT);
-        let took = start.elapsed();
         let have = self.log();
         let Some((code, _)) = exited else {
-            panic!("the binary did not exit after SIG{signal}\n--- its log\n{have}");
+            panic!("the binary did not exit\n--- its log\n{have}");
         };
-        assert_eq!(
-            code, status,
-            "exit code after SIG{signal}\n--- its log\n{have}"
-        );
+        assert_eq!(code, status, "exit code\n--- its log\n{have}");
         assert_text("stdout", stdout, &self.stdout());
         assert_text("log", log, &have);
-        (self.ran, took)
+        self.ran
+    }
+
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.daemon.child.id()
     }
 }
 
