@@ -4,13 +4,13 @@
 mod support;
 
 mod architecture;
-mod beyond;
-mod cli;
-mod daemon;
-mod ecosystem;
-mod interrupt;
-mod ops;
-mod orphans;
+mod config_check;
+mod daemon_endpoints;
+mod daemon_schedule_and_signals;
+mod deploy_files;
+mod orphans_of_another_config;
 mod run_now;
-mod secrets;
+mod run_now_interrupted;
 mod simulate;
+mod status_and_prune_orphans;
+mod token_secrecy;
