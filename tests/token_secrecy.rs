@@ -1,10 +1,12 @@
-//! The API token stays out of a hook's reach: not in its environment, not in
-//! `/proc/<snapkeep's pid>/environ` (snapkeep wipes it from its own
-//! environment block at start; see src/secrets.rs).
+//! The API token is never shown: not in any output or error (a canary
+//! token through every error path with debug logs), and out of a hook's
+//! reach: not in its environment, not in `/proc/<snapkeep's pid>/environ`
+//! (snapkeep wipes it from its own environment block at start; see
+//! src/secrets.rs).
 
-use snapkeep_sim::Seed;
+use snapkeep_sim::{Endpoint, FaultSpec, Faults, Seed};
 
-use crate::support::Test;
+use crate::support::{Run, Setup, Sim, Test};
 
 const CANARY: &str = "canary-7d3e91-token-never-in-environ";
 
@@ -75,4 +77,63 @@ pre_hook = ["sh", "-c", "env > {dir}/hook.env; cat /proc/$PPID/environ > {dir}/p
         !contains(&parent, CANARY),
         "the hook read the token from snapkeep's environ"
     );
+}
+
+/// A canary token, every error path and debug logging: the token must
+/// appear nowhere. Not a whole-output test: the faults are drawn at random
+/// and debug logs are the HTTP stack's; what is compared is that the token
+/// is in none of it.
+#[test]
+fn the_token_never_appears_in_output_or_errors() {
+    let sim = Sim::start(Seed::empty().server(1, "web-01"));
+    sim.faults(
+        Faults::none()
+            .with_global(
+                FaultSpec::none()
+                    .with_errors(0.3, 500)
+                    .with_rate_limit(0.2, 0)
+                    .with_malformed(0.1),
+            )
+            .with_endpoint(
+                Endpoint::SnapshotsCreate,
+                FaultSpec::none().with_lost_responses(0.5),
+            ),
+    );
+    let s = Setup::new(
+        &sim,
+        "[[policy]]\nname = \"a\"\nkind = \"snapshot\"\nservers = [1, 404]\nschedule = \"@daily\"\nkeep_last = 1\n",
+    );
+    let canary = sim.sim.token();
+    // Each run must show it logged at debug level, in its own format.
+    for (args, debug_marker) in [
+        (&["--run-now", "--log-level", "trace"][..], " DEBUG "),
+        (
+            &["--run-now", "--log-format", "json", "--log-level", "debug"],
+            "\"level\":\"debug\"",
+        ),
+    ] {
+        let run = s.run(args);
+        assert!(
+            !run.stdout().contains(canary) && !run.stderr().contains(canary),
+            "token leaked"
+        );
+        assert!(
+            run.stderr().contains(debug_marker),
+            "debug logs were on ({debug_marker}):\n{}",
+            run.stderr()
+        );
+    }
+    // A wrong token: the 401 error names the problem, not the token.
+    let run = s
+        .cmd()
+        .env("VPS_API_TOKEN", "wrong-canary-token")
+        .args(["--run-now", "--log-level", "debug"])
+        .output()
+        .unwrap();
+    let run = Run(run).expect(1);
+    assert!(
+        !run.stdout().contains("wrong-canary-token")
+            && !run.stderr().contains("wrong-canary-token")
+    );
+    assert!(run.stdout().contains("401"), "{}", run.stdout());
 }
