@@ -42,18 +42,6 @@ fn seed(d: &Daily) -> Seed {
         .snapshot(2, d.snapshot("old", 18), d.slot(18), c)
 }
 
-fn ids(ran: &crate::support::Ran, server: u64) -> Vec<u64> {
-    let mut v: Vec<u64> = ran
-        .sim()
-        .sim
-        .snapshots(Some(server))
-        .iter()
-        .map(|s| s.id)
-        .collect();
-    v.sort();
-    v
-}
-
 const ANOTHER_CONFIGS_LIVE_ITEMS_ARE_LOG: &str = "INFO create server 1 (web-01) policy web #1006 snapkeep-web-{SLOT}: scheduled slot
 INFO wait server 1 (web-01) policy web #1006 snapkeep-web-{SLOT}: until completed (poll every 100ms, give up after 20s)
 INFO completed server 1 (web-01) policy web #1006 snapkeep-web-{SLOT} ({T})
@@ -114,8 +102,12 @@ left on purpose: 3 in live groups (newest younger than orphan_grace; --include-l
 ",
         DELETED_OLD_LOG,
     );
-    assert_eq!(ids(&ran, 1), vec![1001, 1002, 1006], "A's items all stay");
-    assert_eq!(ids(&ran, 2), vec![1005]);
+    assert_eq!(
+        ran.sim().snapshot_ids(1),
+        vec![1001, 1002, 1006],
+        "A's items all stay"
+    );
+    assert_eq!(ran.sim().snapshot_ids(2), vec![1005]);
 
     // --all takes the last restore point of a forgotten group; live stays.
     ran.again_with(
@@ -150,8 +142,8 @@ left on purpose: 3 in live groups (newest younger than orphan_grace; --include-l
 ",
         "",
     );
-    assert_eq!(ids(&ran, 1), vec![1001, 1002, 1006]);
-    assert!(ids(&ran, 2).is_empty());
+    assert_eq!(ran.sim().snapshot_ids(1), vec![1001, 1002, 1006]);
+    assert!(ran.sim().snapshot_ids(2).is_empty());
 
     // Asked for by name: --include-live deletes a live group, still
     // keeping its newest completed item without --all.
@@ -175,7 +167,7 @@ left on purpose: 1 newest completed of their group (--all)
 ",
         DELETED_WEB_LOG,
     );
-    assert_eq!(ids(&ran, 1), vec![1006]);
+    assert_eq!(ran.sim().snapshot_ids(1), vec![1006]);
 }
 
 const WITH_NO_GRACE_ANOTHER_CONFIGS_LOG: &str = "INFO create server 1 (web-01) policy web #1006 snapkeep-web-{SLOT}: scheduled slot

@@ -67,10 +67,8 @@ fn rotation_at_the_cap_deletes_our_oldest_and_never_manual() {
     let seed = Seed::empty()
         .server(1, "web-01")
         .snapshot(1, "before-upgrade", d.at(30), SimStatus::Completed)
-        .snapshot(1, "debug", d.at(20), SimStatus::Completed)
-        .snapshot(1, ours(&d, 3), d.at(3), SimStatus::Completed)
-        .snapshot(1, ours(&d, 2), d.at(2), SimStatus::Completed)
-        .snapshot(1, ours(&d, 1), d.at(1), SimStatus::Completed);
+        .snapshot(1, "debug", d.at(20), SimStatus::Completed);
+    let seed = d.with_snapshots(seed, 1, "nightly", &[3, 2, 1]);
     let ran = t
         .seed(seed)
         .policies(DAILY)
@@ -119,12 +117,12 @@ INFO delete server 1 (web-01) policy nightly #1003 snapkeep-nightly-{SLOT-2d}: r
 fn keep_last_below_what_exists_prunes_oldest_after_create() {
     let t = Test::new();
     let d = t.daily.clone();
-    let seed = Seed::empty()
-        .server(1, "web-01")
-        .snapshot(1, ours(&d, 4), d.at(4), SimStatus::Completed)
-        .snapshot(1, ours(&d, 3), d.at(3), SimStatus::Completed)
-        .snapshot(1, ours(&d, 2), d.at(2), SimStatus::Completed)
-        .snapshot(1, ours(&d, 1), d.at(1), SimStatus::Completed);
+    let seed = d.with_snapshots(
+        Seed::empty().server(1, "web-01"),
+        1,
+        "nightly",
+        &[4, 3, 2, 1],
+    );
     let ran = t
         .seed(seed)
         .policies(&DAILY.replace("keep_last = 3", "keep_last = 2"))
@@ -192,11 +190,7 @@ ERROR fail server 1 (web-01) policy nightly #1004 snapkeep-nightly-{SLOT}: new s
 fn stuck_in_progress_times_out_and_prunes_nothing() {
     let t = Test::new();
     let d = t.daily.clone();
-    let seed = Seed::empty()
-        .server(1, "web-01")
-        .snapshot(1, ours(&d, 3), d.at(3), SimStatus::Completed)
-        .snapshot(1, ours(&d, 2), d.at(2), SimStatus::Completed)
-        .snapshot(1, ours(&d, 1), d.at(1), SimStatus::Completed);
+    let seed = d.with_snapshots(Seed::empty().server(1, "web-01"), 1, "nightly", &[3, 2, 1]);
     let policies = format!(
         "[defaults]\npoll_interval = \"100ms\"\nwait_timeout = \"1s\"\n{}",
         DAILY.replace("keep_last = 3", "keep_last = 1")
@@ -384,7 +378,7 @@ fn forty_servers_with_page_size_three_cost_a_bounded_number_of_calls() {
     for id in 1..=40 {
         seed = seed.server(id, format!("srv-{id:02}"));
         seed = seed.snapshot(id, format!("manual-{id}"), d.at(5), SimStatus::Completed);
-        seed = seed.snapshot(id, ours(&d, 1), d.at(1), SimStatus::Completed);
+        seed = d.with_snapshots(seed, id, "nightly", &[1]);
     }
     // The seed's ids are 1001 to 1080; creates land in an order of their own.
     for new in 1081..=1120 {
@@ -442,11 +436,7 @@ INFO delete server 1 (web-01) policy nightly #1002 snapkeep-nightly-{SLOT-2d}: r
 fn dry_run_sends_nothing_mutating_and_prints_the_plan() {
     let t = Test::new();
     let d = t.daily.clone();
-    let seed = Seed::empty()
-        .server(1, "web-01")
-        .snapshot(1, ours(&d, 3), d.at(3), SimStatus::Completed)
-        .snapshot(1, ours(&d, 2), d.at(2), SimStatus::Completed)
-        .snapshot(1, ours(&d, 1), d.at(1), SimStatus::Completed);
+    let seed = d.with_snapshots(Seed::empty().server(1, "web-01"), 1, "nightly", &[3, 2, 1]);
     let ran = t
         .seed(seed)
         .policies(&DAILY.replace("keep_last = 3", "keep_last = 2"))
@@ -553,7 +543,7 @@ fn faults_5xx_and_429_still_converge_without_duplicates() {
     for id in 1..=5 {
         seed = seed.server(id, format!("srv-{id}"));
         seed = seed.snapshot(id, ours(&d, 2), d.at(2), SimStatus::Completed);
-        seed = seed.snapshot(id, ours(&d, 1), d.at(1), SimStatus::Completed);
+        seed = d.with_snapshots(seed, id, "nightly", &[1]);
     }
     let sim = Sim::start(seed);
     sim.faults(
@@ -611,7 +601,7 @@ fn thirty_percent_of_creates_answered_500_still_exit_0_with_one_item_per_slot() 
     let mut seed = Seed::empty();
     for id in 1..=5 {
         seed = seed.server(id, format!("srv-{id}"));
-        seed = seed.snapshot(id, ours(&d, 1), d.at(1), SimStatus::Completed);
+        seed = d.with_snapshots(seed, id, "nightly", &[1]);
     }
     let sim = Sim::start(seed);
     sim.faults(Faults::none().with_endpoint(
@@ -693,13 +683,11 @@ fn a_paused_policy_named_on_the_command_line_creates_and_prunes_nothing() {
     let t = Test::new();
     let d = t.daily.clone();
     // At the cap with items keep_last = 1 would prune and room it would make.
-    let seed = Seed::empty()
-        .server(1, "web-01")
-        .snapshot(1, ours(&d, 5), d.at(5), SimStatus::Completed)
-        .snapshot(1, ours(&d, 4), d.at(4), SimStatus::Completed)
-        .snapshot(1, ours(&d, 3), d.at(3), SimStatus::Completed)
-        .snapshot(1, ours(&d, 2), d.at(2), SimStatus::Failed)
-        .snapshot(1, ours(&d, 1), d.at(1), SimStatus::Completed);
+    let seed =
+        Seed::empty()
+            .server(1, "web-01")
+            .snapshot(1, ours(&d, 2), d.at(2), SimStatus::Failed);
+    let seed = d.with_snapshots(seed, 1, "nightly", &[5, 4, 3, 1]);
     let paused = DAILY.replace("keep_last = 3", "keep_last = 1\nenabled = false")
         + "\n[[policy]]\nname = \"weekly\"\nkind = \"backup\"\nservers = [1]\nschedule = \"{daily}\"\nkeep_last = 1\n";
     let ran = t

@@ -496,18 +496,8 @@ fn prune_orphans_lists_then_deletes_exactly_the_orphans() {
         deleted,
         vec!["/api/v1/snapshots/200/", "/api/v1/snapshots/201/"]
     );
-    let ids = |server| -> Vec<u64> {
-        let mut v: Vec<u64> = sim
-            .sim
-            .snapshots(Some(server))
-            .iter()
-            .map(|s| s.id)
-            .collect();
-        v.sort();
-        v
-    };
-    assert_eq!(ids(1), vec![100, 101, 202, 901]);
-    assert!(ids(3).is_empty());
+    assert_eq!(sim.snapshot_ids(1), vec![100, 101, 202, 901]);
+    assert!(sim.snapshot_ids(3).is_empty());
     assert_eq!(
         sim.sim.backups(None).len(),
         3,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Timelike, Utc};
-use snapkeep_sim::{Faults, Seed, SimConfig, Simulator};
+use snapkeep_sim::{Faults, Seed, SimConfig, SimStatus, Simulator};
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -55,6 +55,18 @@ impl Sim {
             .iter()
             .filter(|r| methods.contains(&r.method.as_str()))
             .count()
+    }
+
+    /// The ids of `server`'s snapshots, sorted.
+    pub(crate) fn snapshot_ids(&self, server: u64) -> Vec<u64> {
+        let mut v: Vec<u64> = self
+            .sim
+            .snapshots(Some(server))
+            .iter()
+            .map(|s| s.id)
+            .collect();
+        v.sort_unstable();
+        v
     }
 
     pub(crate) fn snapshot_names(&self, server: u64) -> Vec<String> {
@@ -304,6 +316,26 @@ impl Daily {
             "snapkeep:{policy}:{}",
             self.slot(days).format("%Y-%m-%dT%H:%M:%SZ")
         )
+    }
+
+    /// `seed` with a completed snapshot of policy `policy` on `server` for
+    /// each of the slots `days` before the current one (named and made as
+    /// snapkeep would have: [`Daily::snapshot`], [`Daily::at`]).
+    pub(crate) fn with_snapshots(
+        &self,
+        seed: Seed,
+        server: u64,
+        policy: &str,
+        days: &[i64],
+    ) -> Seed {
+        days.iter().fold(seed, |seed, &d| {
+            seed.snapshot(
+                server,
+                self.snapshot(policy, d),
+                self.at(d),
+                SimStatus::Completed,
+            )
+        })
     }
 
     /// `policies` with every `{daily}` replaced by the schedule expression.
