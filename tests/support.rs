@@ -395,7 +395,10 @@ const SLOT_DAYS: i64 = 60;
 /// them:
 ///
 /// * literal strings the test knows: the simulator's base URL → `{SIM}`, the
-///   test's temp dir → `{DIR}`, the crate root → `{ROOT}`;
+///   test's temp dir → `{DIR}`, the crate root → `{ROOT}`, the `{metrics}`
+///   address → `{METRICS}`, and whatever the test adds with
+///   [`Test::literal`] (a receiver's port, a seed's times, ids that depend
+///   on which create landed first → `{NEW}`);
 /// * the [`Daily`] slot, the 60 before it and the next one, as snapkeep
 ///   writes them in names (`20250304-150000`), backup markers
 ///   (`2025-03-04T15:00:00Z`), logs (`2025-03-04T15:00:00+00:00`) and for
@@ -415,8 +418,9 @@ const SLOT_DAYS: i64 = 60;
 ///   time of day printed for people, `16:14:28 UTC` (the nearest such time
 ///   to now).
 ///
-/// Item ids are not replaced: the simulator numbers them in seed and create
-/// order, so they are part of the contract.
+/// Item ids are not replaced by a rule: the simulator numbers them in seed
+/// and create order, so they are part of the contract (only where creates
+/// on several servers race does a test name the ids with [`Test::literal`]).
 ///
 /// Opt-in rules, for daemon logs and real-time schedules:
 ///
