@@ -195,9 +195,9 @@ fn a_failing_pass_makes_exactly_one_webhook_call() {
     let (down, ping) = (free_port(), free_port());
     let ran = Test::new()
         .seed(Seed::empty().server(1, "web-01"))
-        .literal(port, "{HOOK}")
-        .literal(down, "{DOWN}")
-        .literal(ping, "{PING}")
+        .literal(format!("127.0.0.1:{port}"), "127.0.0.1:{HOOK}")
+        .literal(format!("127.0.0.1:{down}"), "127.0.0.1:{DOWN}")
+        .literal(format!("127.0.0.1:{ping}"), "127.0.0.1:{PING}")
         .normalize(Normalize::jobs_concurrently)
         .policies(&format!(
             "[notify]\nwebhook_url = \"http://127.0.0.1:{port}/hook\"\n\n[[policy]]\nname = \"nightly\"\nkind = \"snapshot\"\nservers = [1, 999]\nschedule = \"{{daily}}\"\nkeep_last = 1\n"

@@ -664,7 +664,10 @@ fn check_says_unknown_for_config_token_and_api_errors() {
         "[api]\nbase_url = \"http://127.0.0.1:{port}/api/v1\"\nmax_retries = 0\n{}",
         ran.daily.policies(POLICIES)
     ));
-    let down = ran.normalize.clone().literal(port.to_string(), "{DOWN}");
+    let down = ran
+        .normalize
+        .clone()
+        .literal(format!("127.0.0.1:{port}"), "127.0.0.1:{DOWN}");
     let run = setup.run(&["status", "--check"]).expect(3);
     crate::support::assert_text("stdout", UNKNOWN_DOWN, &down.apply(&run.stdout()));
 
