@@ -56,30 +56,14 @@ const DELETED_WEB_LOG: &str = r#"INFO delete server 1 (web-01) policy web #1001 
 INFO delete server 1 (web-01) policy web #1002 snapkeep-web-{SLOT-1d}: orphan: no snapshot policy "web" with prefix "snapkeep" is configured
 "#;
 
-#[test]
-fn another_configs_live_items_are_never_deleted_and_each_group_keeps_its_newest() {
-    let t = Test::new();
-    let seed = seed(&t.daily);
-    // A's pass: web rotates on server 1 (its newest item is seconds old).
-    let ran = t
-        .seed(seed)
-        .policies(A)
-        .args(&["--run-now"])
-        .stdout(
-            "ok      server 1 (web-01) policy web: created #1006 snapkeep-web-{SLOT} [{T}]
+/// A's pass on server 1.
+const A_PASS: &str = "ok      server 1 (web-01) policy web: created #1006 snapkeep-web-{SLOT} [{T}]
 1 job(s): 1 ok, 0 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
-",
-        )
-        .stderr(ANOTHER_CONFIGS_LIVE_ITEMS_ARE_LOG)
-        .run();
-    let b = ran.second_config(B);
-    // To B, web's items are orphans, but live: left; old's are past the
-    // grace: all but the newest completed go.
-    ran.again_with(
-        &b,
-        &["prune-orphans", "--yes"],
-        0,
-        "6 orphans (our naming, but no configured policy prunes them):
+";
+
+/// B's first `prune-orphans --yes`: web's items are live, old's go but
+/// its newest completed.
+const SIX_ORPHANS: &str = "6 orphans (our naming, but no configured policy prunes them):
   server 1 (web-01):
     snapshot #1001 snapkeep-web-{SLOT-2d} (completed): left: live (--include-live deletes it)
       no snapshot policy \"web\" with prefix \"snapkeep\" is configured
@@ -99,7 +83,28 @@ fn another_configs_live_items_are_never_deleted_and_each_group_keeps_its_newest(
       no snapshot policy \"old\" with prefix \"snapkeep\" is configured
 2 deleted, 4 left, 0 failed
 left on purpose: 3 in live groups (newest younger than orphan_grace; --include-live); 1 newest completed of their group (--all)
-",
+";
+
+#[test]
+fn another_configs_live_items_are_never_deleted_and_each_group_keeps_its_newest() {
+    let t = Test::new();
+    let seed = seed(&t.daily);
+    // A's pass: web rotates on server 1 (its newest item is seconds old).
+    let ran = t
+        .seed(seed)
+        .policies(A)
+        .args(&["--run-now"])
+        .stdout(A_PASS)
+        .stderr(ANOTHER_CONFIGS_LIVE_ITEMS_ARE_LOG)
+        .run();
+    let b = ran.second_config(B);
+    // To B, web's items are orphans, but live: left; old's are past the
+    // grace: all but the newest completed go.
+    ran.again_with(
+        &b,
+        &["prune-orphans", "--yes"],
+        0,
+        SIX_ORPHANS,
         DELETED_OLD_LOG,
     );
     assert_eq!(
@@ -186,11 +191,7 @@ fn with_no_grace_another_configs_items_are_fair_game() {
         .seed(seed)
         .policies(A)
         .args(&["--run-now"])
-        .stdout(
-            "ok      server 1 (web-01) policy web: created #1006 snapkeep-web-{SLOT} [{T}]
-1 job(s): 1 ok, 0 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
-",
-        )
+        .stdout(A_PASS)
         .stderr(WITH_NO_GRACE_ANOTHER_CONFIGS_LOG)
         .run();
     let b = ran.second_config(&format!(
