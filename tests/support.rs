@@ -991,21 +991,8 @@ pub(crate) fn assert_text(what: &str, want: &str, have: &str) {
     if want == have {
         return;
     }
-    let mut diff = String::new();
     let (w, h): (Vec<&str>, Vec<&str>) = (want.lines().collect(), have.lines().collect());
-    for i in 0..w.len().max(h.len()) {
-        match (w.get(i), h.get(i)) {
-            (Some(a), Some(b)) if a == b => diff.push_str(&format!("   {a}\n")),
-            (a, b) => {
-                if let Some(a) = a {
-                    diff.push_str(&format!(" - {a}\n"));
-                }
-                if let Some(b) = b {
-                    diff.push_str(&format!(" + {b}\n"));
-                }
-            }
-        }
-    }
+    let mut diff = line_diff(&w, &h);
     if want.ends_with('\n') != have.ends_with('\n') {
         diff.push_str(&format!(
             " (final newline: expected {}, actual {})\n",
@@ -1016,6 +1003,37 @@ pub(crate) fn assert_text(what: &str, want: &str, have: &str) {
     panic!(
         "{what} differs (- expected, + actual, after normalisation)\n{diff}\n--- expected {what}\n{want}\n--- actual {what}\n{have}\n---"
     );
+}
+
+/// `want` against `have`, line by line along their longest common
+/// subsequence: `   ` both, ` - ` only expected, ` + ` only actual (so one
+/// line too many shows as one line, not as every line after it).
+fn line_diff(want: &[&str], have: &[&str]) -> String {
+    // common[i][j]: the longest common subsequence of want[i..] and have[j..].
+    let mut common = vec![vec![0u32; have.len() + 1]; want.len() + 1];
+    for i in (0..want.len()).rev() {
+        for j in (0..have.len()).rev() {
+            common[i][j] = if want[i] == have[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let (mut i, mut j, mut out) = (0, 0, String::new());
+    while i < want.len() || j < have.len() {
+        if i < want.len() && j < have.len() && want[i] == have[j] {
+            out.push_str(&format!("   {}\n", want[i]));
+            (i, j) = (i + 1, j + 1);
+        } else if j == have.len() || (i < want.len() && common[i + 1][j] >= common[i][j + 1]) {
+            out.push_str(&format!(" - {}\n", want[i]));
+            i += 1;
+        } else {
+            out.push_str(&format!(" + {}\n", have[j]));
+            j += 1;
+        }
+    }
+    out
 }
 
 /// A whole run of the binary, in the manner of just's `Test`: set up a
