@@ -20,7 +20,7 @@ const HOOKED_STDOUT: &str =
     "ok      server 1 (web-01) policy nightly: created #1001 snapkeep-nightly-{SLOT} [{T}]
 1 job(s): 1 ok, 0 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
 ";
-const HOOKED_LOG: &str = r#"INFO hook server 1 policy nightly: pre_hook ["sh", "-c", "env > {DIR}/hook.env; cat /proc/$PPID/environ > {DIR}/parent.environ 2>{DIR}/parent.err; touch {DIR}/started; while [ ! -e {DIR}/release ]; do sleep 0.05; done"] succeeded
+const HOOKED_LOG: &str = r#"INFO hook server 1 policy nightly: pre_hook ["sh", "-c", "env > {DIR}/hook.env; cat /proc/$PPID/environ > {DIR}/parent.environ 2>{DIR}/parent.err; touch {DIR}/started; while [ ! -e {DIR}/release ]; do sleep 0.05; done; sleep 0.2"] succeeded ({T})
 INFO create server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: scheduled slot
 INFO wait server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
 INFO completed server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT} ({T})
@@ -31,7 +31,8 @@ fn a_hook_finds_the_token_neither_in_its_environment_nor_in_snapkeeps_proc_envir
     // The simulator accepts only the canary: the pass below works only if
     // snapkeep still has the token after wiping it from its environment.
     // The pre hook saves its own environment and what it can read of its
-    // parent's (snapkeep's) /proc environ, then waits for `release`.
+    // parent's (snapkeep's) /proc environ, then waits for `release` (and
+    // 0.2 s more, so the log always shows its duration: >= 100 ms).
     let live = Test::new()
         .seed(Seed::empty().server(1, "web-01"))
         .sim_token(CANARY)
@@ -43,7 +44,7 @@ kind = "snapshot"
 servers = [1]
 schedule = "{daily}"
 keep_last = 1
-pre_hook = ["sh", "-c", "env > {dir}/hook.env; cat /proc/$PPID/environ > {dir}/parent.environ 2>{dir}/parent.err; touch {dir}/started; while [ ! -e {dir}/release ]; do sleep 0.05; done"]
+pre_hook = ["sh", "-c", "env > {dir}/hook.env; cat /proc/$PPID/environ > {dir}/parent.environ 2>{dir}/parent.err; touch {dir}/started; while [ ! -e {dir}/release ]; do sleep 0.05; done; sleep 0.2"]
 "#,
         )
         .args(&["--run-now"])
