@@ -357,7 +357,9 @@ fn status_page_seed(daily: &Daily) -> Seed {
         .add_snapshot(snap(2, 0, SimStatus::Completed))
         .add_snapshot(snap(3, 4, SimStatus::Completed))
         .add_snapshot(snap(4, 0, SimStatus::Completed))
-        .add_snapshot(snap(4, 1, SimStatus::Failed))
+        // Protected, so the start-up pass (rule 3: failed first) leaves it
+        // for the page's "has-failed" row whenever Chromium loads it.
+        .add_snapshot(snap(4, 1, SimStatus::Failed).with_id(901))
         .add_snapshot(snap(6, 9, SimStatus::Completed))
         .snapshot(
             2,
@@ -395,7 +397,7 @@ servers = [1, 2, 3, 4]
 schedule = "{{daily}}"
 missed = "skip"
 keep_last = 3
-protect = [900]
+protect = [900, 901]
 
 [[policy]]
 name = "weekly"
