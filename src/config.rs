@@ -36,10 +36,7 @@ pub(crate) use connect::{Clients, StartError, check_tokens, load_and_connect};
 pub(crate) use token::TokenError;
 use validate::Validator;
 
-/// The name of the one account a config with only `[api]` (no
-/// `[[account]]` table) has: what `status`, the audit log and the metrics'
-/// `account` label say for it.
-pub(crate) const DEFAULT_ACCOUNT: &str = "default";
+pub(crate) use crate::provider::DEFAULT_ACCOUNT;
 
 /// Default config location (`--config`, env `SNAPKEEP_CONFIG`).
 pub(crate) const DEFAULT_CONFIG_PATH: &str = "/etc/snapkeep/config.toml";

@@ -775,18 +775,17 @@ async fn count_orphans(
     for (kind, n) in forgotten {
         metrics.set_orphans(kind, n);
     }
-    if !serve {
-        return;
-    }
-    if complete {
+    if serve && complete {
         board.publish(Listing {
             config,
             inventories: listings,
             at: now,
         });
-    } else {
+    } else if serve {
         board.owe();
     }
+    // The account's listing was pages of JSON; give the freed heap back.
+    memory::release_free_memory();
 }
 
 /// Counts and notifies a fire that will not run.

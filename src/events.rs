@@ -195,7 +195,14 @@ fn describe(who: Subject<'_>, d: Detail<'_>) -> String {
     } else {
         format!("server {} ({})", who.server_id, who.server_name)
     };
-    let mut s = format!("{server} policy {}", who.policy);
+    // An account with a name of its own is said (server 7 of one account
+    // is not server 7 of another); `default`, an `[api]`-only config's, is not.
+    let of = if who.account == crate::provider::DEFAULT_ACCOUNT {
+        String::new()
+    } else {
+        format!(" of account {}", who.account)
+    };
+    let mut s = format!("{server}{of} policy {}", who.policy);
     if let Some(id) = d.item_id {
         s.push_str(&format!(" #{id}"));
     }

@@ -57,6 +57,12 @@ impl fmt::Display for Kind {
     }
 }
 
+/// The name of the one account a config with only `[api]` (no
+/// `[[account]]` table) has: what `status`, the audit log and the metrics'
+/// `account` label say for it (here, beside the provider's other facts, so
+/// that the audit log can leave it out of its messages).
+pub(crate) const DEFAULT_ACCOUNT: &str = "default";
+
 #[cfg(test)]
 mod tests {
     use super::*;
