@@ -45,7 +45,7 @@ pub(crate) use error::JobError;
 use error::freeze_over;
 use out_of_line::OutOfLine;
 use rules::{Duplicate, View};
-pub(crate) use rules::{Holdings, holdings, retention_policy, retention_view, shortfall_note};
+pub(crate) use rules::{Holdings, holdings, shortfall_note};
 
 /// How often one job re-lists its server after another writer got in the
 /// way before it gives up (each round follows a concrete conflict).

@@ -23,9 +23,10 @@ use chrono::{DateTime, NaiveDate, SecondsFormat, SubsecRound, TimeDelta, Utc};
 use serde::Serialize;
 
 use crate::cli::SimulateArgs;
-use crate::commands::status::{compact_duration, size};
+use crate::clock::compact_duration;
 use crate::config::{self, Config, Policy};
 use crate::error::AppError;
+use crate::status::size;
 
 /// Longest simulation, in days (ten years).
 pub(crate) const MAX_DAYS: u32 = 3660;

@@ -10,13 +10,11 @@ use std::fmt::Write as _;
 use chrono::Utc;
 
 use crate::api::Client;
-pub(crate) use crate::clock::compact_duration;
 use crate::config::Config;
 use crate::error::AppError;
 use crate::metrics::RetryState;
-pub(crate) use crate::status::{
-    AccountStored, Health, Inventories, OrphanRow, Row, attach_retries, fetch_all, find_orphans,
-    report, rows,
+use crate::status::{
+    AccountStored, Health, OrphanRow, Row, attach_retries, fetch_all, report, size,
 };
 
 pub(crate) async fn run(config: &Config, client: &Client, json: bool) -> Result<u8, AppError> {
@@ -310,22 +308,6 @@ pub(crate) fn stored_table(rows: &[Row], accounts: &[AccountStored]) -> String {
     out
 }
 
-/// Bytes for people, in binary units as VPS.org's `size_mb` is:
-/// `0 B`, `512.0 MiB`, `10.0 GiB`, `1.5 TiB`.
-pub(crate) fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 fn age(secs: i64) -> String {
     match secs {
         s if s < 0 => "future".into(),
@@ -351,6 +333,7 @@ mod tests {
     use crate::api::Status;
     use crate::inventory::Item;
     use crate::provider::Kind;
+    use crate::status::rows;
     use chrono::{DateTime, TimeDelta, TimeZone};
     use std::collections::HashMap;
 
@@ -397,11 +380,11 @@ mod tests {
         assert!(t.lines().all(|l| l.chars().count() <= 100), "{t}");
         assert!(t.contains("STALE"), "{t}");
         // Three days later with nothing new: stale.
-        let later = super::rows(&config, &inv, now + TimeDelta::days(3));
+        let later = crate::status::rows(&config, &inv, now + TimeDelta::days(3));
         assert!(later[0].stale);
         assert_eq!(later[0].health, Health::Critical);
         // 40 hours after the newest: past warn (36h), not crit (48h).
-        let warn = super::rows(&config, &inv, d(0) + TimeDelta::hours(16));
+        let warn = crate::status::rows(&config, &inv, d(0) + TimeDelta::hours(16));
         assert_eq!((warn[0].health, warn[0].stale), (Health::Warning, false));
         assert_eq!(warn[0].warn_after_seconds, Some(36 * 3600));
         assert!(table(&warn).contains("1 old: newest completed item older than warn_after"));

@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 
 use super::{Aged, Deleted, Kept, Simulation};
-use crate::commands::status::compact_duration;
+use crate::clock::compact_duration;
 use crate::html::{document, escape};
 
 /// One day of the calendar, in the policy's time zone.
