@@ -52,6 +52,9 @@ mod rule_tests;
 
 #[cfg(test)]
 mod chaos;
+
+#[cfg(test)]
+mod simulate_tests;
 pub(crate) use select::{SelectError, select_jobs};
 
 /// One scheduled unit of work: a policy on a server, for a slot.

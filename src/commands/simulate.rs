@@ -213,15 +213,17 @@ pub(crate) fn simulate(
     let fire_times = fire_times(policy, from, to, days)?;
     let server_id = policy.servers.first().copied().unwrap_or_default();
     // Alone on its server: simulated ids are not the account's, so
-    // nothing is protected.
+    // nothing is protected; a paused policy is played as if enabled.
     let mut alone = policy.clone();
     alone.protect.clear();
+    alone.enabled = true;
     let alone = [alone];
     let mut server = play::Server::new(server_id, Vec::new());
     let mut tally = Tally::default();
     for slot in fire_times {
-        let played = play::job(&alone, 0, &mut server, slot, slot);
-        tally.record(policy, slot, &played, server.items.len());
+        for played in play::pass(&alone, &mut server, &[(0, slot)], slot) {
+            tally.record(policy, slot, &played, server.items.len());
+        }
     }
     Ok(tally.into_simulation(config, policy, from, to, days))
 }

@@ -34,6 +34,15 @@ impl Server {
         Server { id, items, next_id }
     }
 
+    /// Creates get ids from `next` on (above any id a config protects:
+    /// the provider's ids are its own, never a protected one).
+    pub(crate) fn ids_from(self, next: u64) -> Server {
+        Server {
+            next_id: next.max(self.next_id),
+            ..self
+        }
+    }
+
     fn remove(&mut self, id: u64) {
         self.items.retain(|i| i.id != id);
     }
