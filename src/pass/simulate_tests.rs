@@ -150,7 +150,13 @@ fn seed(case: &Case) -> Seed {
 }
 
 fn label(p: usize, slot: DateTime<Utc>) -> String {
-    crate::naming::label_for(crate::provider::Kind::Snapshot, "snapkeep", &name(p), slot, None)
+    crate::naming::label_for(
+        crate::provider::Kind::Snapshot,
+        "snapkeep",
+        &name(p),
+        slot,
+        None,
+    )
 }
 
 /// Ids to protect: on each server, the oldest `protected` items of ours.
