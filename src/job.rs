@@ -245,7 +245,43 @@ impl Job<'_> {
                 return Box::pin(resumed.run(items, report)).await;
             }
         }
-        self.reach_slot(items, report).await?;
+        // Rules 3, 2, 4 and 5 until the slot has its item: again on fresh
+        // items after another writer got in the way (at most `MAX_ROUNDS`),
+        // and a create whose outcome stayed unknown sent again (rule 5).
+        // (Inline, not a function of its own: each async call level is
+        // carried by every waiting job, BENCHMARKS.md "Memory".)
+        {
+            let p = self.policy;
+            let label = naming::label_for(
+                p.kind,
+                &p.prefix,
+                &p.name,
+                self.slot,
+                p.description.as_deref(),
+            );
+            let mut tries = Tries::default();
+            loop {
+                match self.attempt(items, &label, &mut tries, report).await? {
+                    Attempt::Done => break,
+                    Attempt::Resend => {}
+                    next @ (Attempt::Relist | Attempt::Again) => {
+                        tries.rounds += 1;
+                        if tries.rounds > MAX_ROUNDS {
+                            return Err(JobError::Contention {
+                                server_id: self.server_id,
+                                rounds: tries.rounds,
+                            });
+                        }
+                        if matches!(next, Attempt::Relist) {
+                            self.relist(items, &tries.gone).await?;
+                        }
+                    }
+                }
+            }
+            if tries.resends > 0 && !self.dry_run {
+                self.after_resend(items, &tries.gone, report).await?;
+            }
+        }
         if self.resume_only && !items.iter().any(|i| self.is_slot_item(i)) {
             // Nothing was under way for this slot: nothing to finish.
             report.nothing_to_resume = true;
@@ -254,47 +290,6 @@ impl Job<'_> {
         }
         self.prune(items, report).await?;
         self.finish(items, report)
-    }
-
-    /// Rules 3, 2, 4 and 5 until the slot has its item: again on fresh
-    /// items after another writer got in the way (at most `MAX_ROUNDS`),
-    /// and a create whose outcome stayed unknown sent again (rule 5).
-    async fn reach_slot(
-        &self,
-        items: &mut Vec<Item>,
-        report: &mut JobReport,
-    ) -> Result<(), JobError> {
-        let p = self.policy;
-        let label = naming::label_for(
-            p.kind,
-            &p.prefix,
-            &p.name,
-            self.slot,
-            p.description.as_deref(),
-        );
-        let mut tries = Tries::default();
-        loop {
-            match self.attempt(items, &label, &mut tries, report).await? {
-                Attempt::Done => break,
-                Attempt::Resend => {}
-                next @ (Attempt::Relist | Attempt::Again) => {
-                    tries.rounds += 1;
-                    if tries.rounds > MAX_ROUNDS {
-                        return Err(JobError::Contention {
-                            server_id: self.server_id,
-                            rounds: tries.rounds,
-                        });
-                    }
-                    if matches!(next, Attempt::Relist) {
-                        self.relist(items, &tries.gone).await?;
-                    }
-                }
-            }
-        }
-        if tries.resends > 0 && !self.dry_run {
-            self.after_resend(items, &tries.gone, report).await?;
-        }
-        Ok(())
     }
 
     /// Rule 6: deletes what the rules no longer keep, oldest first
@@ -342,8 +337,12 @@ impl Job<'_> {
         report: &mut JobReport,
     ) -> Result<Attempt, JobError> {
         // Rule 3: failed first, and second items of earlier slots.
-        for (item, why) in rules::failed_first(self.view(), items, self.slot) {
-            self.delete(items, &item, &why.text(), report).await?;
+        let first: Vec<(Item, String)> = rules::failed_first(self.view(), items, self.slot)
+            .into_iter()
+            .map(|(item, why)| (item, why.text()))
+            .collect();
+        for (item, why) in first {
+            self.delete(items, &item, &why, report).await?;
         }
         // Rule 2: the slot's item, if it exists, is the one (and only one).
         if items.iter().any(|i| self.is_slot_item(i)) {
@@ -362,41 +361,6 @@ impl Job<'_> {
             self.plan_create(items, label, report);
             return Ok(Attempt::Done);
         }
-        self.create_and_settle(items, label, tries, report).await
-    }
-
-    /// Rule 5 in a dry run: says what it would create and run, and puts a
-    /// planned item in `items`, so pruning sees the server as it would be.
-    fn plan_create(&self, items: &mut Vec<Item>, label: &str, report: &mut JobReport) {
-        self.audit(Action::Create, &report.server_name)
-            .reason(&format!("scheduled slot {label}"))
-            .outcome(Outcome::DryRun)
-            .emit();
-        if let Some(h) = &self.policy.hooks {
-            report.would_run_hooks = hooks::plan(h, &self.hook_context(report));
-        }
-        report.would_create = Some(label.to_owned());
-        items.push(Item {
-            id: PLANNED_ID,
-            server_id: self.server_id,
-            server_name: report.server_name.clone(),
-            label: label.to_owned(),
-            status: Status::Completed,
-            created_at: self.slot,
-            size_bytes: None,
-        });
-    }
-
-    /// Rule 5: creates the slot's item (bracketed by the hooks, if any),
-    /// then rule 2 waits for it; what follows a create that did not go
-    /// through is `not_created`'s.
-    async fn create_and_settle(
-        &self,
-        items: &mut Vec<Item>,
-        label: &str,
-        tries: &mut Tries,
-        report: &mut JobReport,
-    ) -> Result<Attempt, JobError> {
         // With hooks, the whole bracket runs out of line; so does what
         // follows a create that did not go through. The block ends the
         // create's locals before the wait (`job::out_of_line`).
@@ -434,6 +398,28 @@ impl Job<'_> {
         }
         settled?;
         Ok(Attempt::Done)
+    }
+
+    /// Rule 5 in a dry run: says what it would create and run, and puts a
+    /// planned item in `items`, so pruning sees the server as it would be.
+    fn plan_create(&self, items: &mut Vec<Item>, label: &str, report: &mut JobReport) {
+        self.audit(Action::Create, &report.server_name)
+            .reason(&format!("scheduled slot {label}"))
+            .outcome(Outcome::DryRun)
+            .emit();
+        if let Some(h) = &self.policy.hooks {
+            report.would_run_hooks = hooks::plan(h, &self.hook_context(report));
+        }
+        report.would_create = Some(label.to_owned());
+        items.push(Item {
+            id: PLANNED_ID,
+            server_id: self.server_id,
+            server_name: report.server_name.clone(),
+            label: label.to_owned(),
+            status: Status::Completed,
+            created_at: self.slot,
+            size_bytes: None,
+        });
     }
 
     /// The provider accepted the create: the new item goes into the audit
@@ -809,38 +795,53 @@ impl Job<'_> {
             if self.dry_run {
                 return Ok(());
             }
-            self.wait_in_place(items, at, &report.server_name).await?;
+            // In progress, or a status nobody documented: wait either way.
+            // Waited for where it lies in `items`, not copied into the
+            // waiting job (BENCHMARKS.md, "Memory"). Its size is known
+            // only now (`Holdings::stored_bytes`).
+            items[at].size_bytes = self.wait(&items[at], &report.server_name).await?;
+            items[at].status = Status::Completed;
         }
         let keeper = items[at].id;
-        for (dup, what) in rules::slot_duplicates(self.view(), items, self.slot, keeper) {
-            let why = match what {
-                Duplicate::Delete { keeper } => {
-                    format!("duplicate: #{keeper} is the slot's item (the lowest id, completed)")
-                }
-                Duplicate::Protected => {
-                    self.audit(Action::Skip, &report.server_name)
-                        .about(&dup)
-                        .reason(
-                            "a second item for this slot, protected (protect = [...]); left alone",
-                        )
-                        .emit();
-                    continue;
-                }
-                Duplicate::UnknownStatus(status) => {
-                    let why = format!(
-                        "a second item for slot {} in status {status:?}, which is not known to be deletable; left alone",
-                        self.slot.to_rfc3339()
-                    );
-                    self.audit(Action::Skip, &report.server_name)
-                        .about(&dup)
-                        .reason(&why)
-                        .emit();
-                    continue;
-                }
-            };
+        let duplicates: Vec<(Item, String)> =
+            rules::slot_duplicates(self.view(), items, self.slot, keeper)
+                .into_iter()
+                .filter_map(|(dup, what)| self.duplicate_to_delete(dup, what, report))
+                .collect();
+        for (dup, why) in duplicates {
             self.delete(items, &dup, &why, report).await?;
         }
         Ok(())
+    }
+
+    /// A second item for the slot: why it is deleted, or `None` when it is
+    /// left alone (said in the audit trail).
+    fn duplicate_to_delete(
+        &self,
+        dup: Item,
+        what: Duplicate,
+        report: &JobReport,
+    ) -> Option<(Item, String)> {
+        let why = match what {
+            Duplicate::Delete { keeper } => {
+                return Some((
+                    dup,
+                    format!("duplicate: #{keeper} is the slot's item (the lowest id, completed)"),
+                ));
+            }
+            Duplicate::Protected => {
+                "a second item for this slot, protected (protect = [...]); left alone".to_owned()
+            }
+            Duplicate::UnknownStatus(status) => format!(
+                "a second item for slot {} in status {status:?}, which is not known to be deletable; left alone",
+                self.slot.to_rfc3339()
+            ),
+        };
+        self.audit(Action::Skip, &report.server_name)
+            .about(&dup)
+            .reason(&why)
+            .emit();
+        None
     }
 
     /// Says so when the slot's item was there before this job: made by
@@ -860,21 +861,6 @@ impl Job<'_> {
                 keeper.status.as_str()
             ))
             .emit();
-    }
-
-    /// Waits for `items[at]` (in progress, or a status nobody documented)
-    /// to complete, and marks it so with its size (`Holdings::stored_bytes`).
-    /// The item is referred to where it lies, not copied into the waiting
-    /// future (BENCHMARKS.md, "Memory: what keeps a waiting job small").
-    async fn wait_in_place(
-        &self,
-        items: &mut [Item],
-        at: usize,
-        server_name: &str,
-    ) -> Result<(), JobError> {
-        items[at].size_bytes = self.wait(&items[at], server_name).await?;
-        items[at].status = Status::Completed;
-        Ok(())
     }
 
     /// Rule 4. Counts everything on the server toward the cap (any status,

@@ -349,16 +349,19 @@ pub(crate) async fn run_pass(
             ));
         }
         let specs: Arc<[JobSpec]> = specs.into();
-        let task = tasks.spawn(run_server(
-            Arc::clone(&config),
-            client.clone(),
-            Arc::clone(&clock),
-            Arc::clone(&pollers),
-            Arc::clone(&specs),
-            items,
-            dry_run,
-            Arc::clone(&control),
-        ));
+        let task = tasks.spawn(
+            ServerTask {
+                config: Arc::clone(&config),
+                client: client.clone(),
+                clock: Arc::clone(&clock),
+                pollers: Arc::clone(&pollers),
+                specs: Arc::clone(&specs),
+                items,
+                dry_run,
+                control: Arc::clone(&control),
+            }
+            .run(),
+        );
         given.insert(task.id(), specs);
     }
     let mut lost = Vec::new();
@@ -519,142 +522,154 @@ type ServerItems = Vec<(Kind, Result<Vec<Item>, ListingError>)>;
 
 /// The jobs of one server, one after another, each outcome recorded in
 /// `control` as it ends; once the pass is stopping, the jobs not yet started
-/// are recorded as not started. Takes its arguments by value
-/// and is spawned as it is: a fleet holds one of these per server for the
-/// whole pass, so its size is memory per server (see `job::out_of_line`).
-/// An `async move` block rather than an `async fn`: an async fn keeps its
-/// arguments twice in its future (as given and as moved into its body).
-#[allow(clippy::manual_async_fn)] // on purpose: 88 bytes less per server
-#[allow(clippy::too_many_arguments)] // each is moved into the task; a struct would be one more copy
-fn run_server(
+/// are recorded as not started. Spawned as it is ([`ServerTask::run`]): a
+/// fleet holds one per server for the whole pass, so its size is memory per
+/// server (BENCHMARKS.md, "Memory: what keeps a waiting job small").
+struct ServerTask {
     config: Arc<Config>,
     client: Client,
     clock: Arc<dyn Clock>,
     pollers: Arc<HashMap<Kind, Arc<Poller>>>,
     specs: Arc<[JobSpec]>,
-    mut items: ServerItems,
+    items: ServerItems,
     dry_run: bool,
     control: Arc<PassControl>,
-) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        #[cfg(test)]
-        if specs
-            .first()
-            .is_some_and(|s| s.server_id == PANICKING_SERVER)
-        {
-            panic!("test: server {PANICKING_SERVER} panics by design");
+}
+
+impl ServerTask {
+    /// Runs the server's jobs in policy order. A job refused for room gets
+    /// one more try after the server's other jobs of its kind: another
+    /// policy pruning its own may free a place (its first try's deletions
+    /// stay in its report).
+    // An `async move` block, not an async fn, which would keep `self`
+    // twice (BENCHMARKS.md, "Memory: what keeps a waiting job small").
+    #[allow(clippy::manual_async_fn)]
+    fn run(mut self) -> impl Future<Output = ()> + Send + 'static {
+        async move {
+            #[cfg(test)]
+            if self
+                .specs
+                .first()
+                .is_some_and(|s| s.server_id == PANICKING_SERVER)
+            {
+                panic!("test: server {PANICKING_SERVER} panics by design");
+            }
+            let mut server_name = self.server_name();
+            let mut queue: VecDeque<(JobSpec, Option<JobReport>)> =
+                self.specs.iter().cloned().map(|s| (s, None)).collect();
+            while let Some((spec, first_try)) = queue.pop_front() {
+                let control = Arc::clone(&self.control);
+                if control.stop.as_ref().is_some_and(Stop::finishing) {
+                    control.record(interrupted(&self.config, spec, server_name.clone(), false));
+                    continue;
+                }
+                let started = Instant::now();
+                let mut report = JobReport {
+                    server_name: server_name.clone(),
+                    ..JobReport::default()
+                };
+                let result = self.job(&spec, &mut report).await;
+                if server_name.is_empty() {
+                    server_name.clone_from(&report.server_name);
+                }
+                let config = Arc::clone(&self.config);
+                let kind = config.policies[spec.policy].kind;
+                let same_kind_later = queue
+                    .iter()
+                    .any(|(s, _)| config.policies[s.policy].kind == kind);
+                if matches!(result, Err(JobError::Refused { .. }))
+                    && first_try.is_none()
+                    && same_kind_later
+                {
+                    queue.push_back((spec, Some(report)));
+                    continue;
+                }
+                if let Some(first) = first_try {
+                    let mut deleted = first.deleted;
+                    deleted.append(&mut report.deleted);
+                    report.deleted = deleted;
+                }
+                control.record(JobOutcome {
+                    server_name: server_name.clone(),
+                    policy_name: config.policies[spec.policy].name.clone(),
+                    spec,
+                    report,
+                    error: result.err(),
+                    duration: started.elapsed(),
+                });
+            }
         }
-        let mut server_name = items
+    }
+
+    /// The server's name as the provider lists it (empty when no item says).
+    fn server_name(&self) -> String {
+        self.items
             .iter()
             .filter_map(|(_, r)| r.as_ref().ok())
             .flatten()
             .map(|i| i.server_name.clone())
             .find(|n| !n.is_empty())
-            .unwrap_or_default();
-        // A job refused for room gets one more try after the server's other
-        // jobs of its kind: another policy pruning its own may free a place
-        // (its first try's deletions stay in its report).
-        let mut queue: VecDeque<(JobSpec, Option<JobReport>)> =
-            specs.iter().cloned().map(|s| (s, None)).collect();
-        while let Some((spec, first_try)) = queue.pop_front() {
-            if control.stop.as_ref().is_some_and(Stop::finishing) {
-                control.record(interrupted(&config, spec, server_name.clone(), false));
-                continue;
-            }
-            let policy = &config.policies[spec.policy];
-            let started = Instant::now();
-            let mut report = JobReport {
-                server_name: server_name.clone(),
-                ..JobReport::default()
-            };
-            let inventory = items
-                .iter_mut()
-                .find(|(kind, _)| *kind == policy.kind)
-                .map(|(_, inv)| inv);
-            let result = match inventory {
-                // Paused means nothing created and nothing pruned, whoever
-                // asked (`--run-now --policy`, a fire from before a reload).
-                _ if !policy.enabled => {
-                    report.paused = true;
-                    Event::new(
-                        Action::Skip,
-                        Subject {
-                            server_id: spec.server_id,
-                            server_name: &server_name,
-                            policy: &policy.name,
-                        },
-                    )
-                    .reason("paused (enabled = false): nothing created, nothing pruned")
-                    .emit();
-                    Ok(())
-                }
-                Some(Ok(server_items)) => match pollers.get(&policy.kind) {
-                    Some(poller) => {
-                        let job = Job {
-                            client: &client,
-                            poller,
-                            policy,
-                            all_policies: &config.policies,
-                            server_id: spec.server_id,
-                            slot: spec.slot,
-                            clock: &*clock,
-                            dry_run,
-                            resume_only: spec.resume_only,
-                        };
-                        job.run(server_items, &mut report).await
-                    }
-                    None => Err(JobError::Panicked {
-                        message: format!("no poller for {}", policy.kind.plural()),
-                    }),
-                },
-                Some(Err((message, kind))) => {
-                    Event::new(
-                        Action::Fail,
-                        Subject {
-                            server_id: spec.server_id,
-                            server_name: "",
-                            policy: &policy.name,
-                        },
-                    )
+            .unwrap_or_default()
+    }
+
+    /// One job on the server's items of its kind: nothing when its policy
+    /// is paused, the listing's error when that kind could not be listed.
+    async fn job(&mut self, spec: &JobSpec, report: &mut JobReport) -> Result<(), JobError> {
+        let policy = &self.config.policies[spec.policy];
+        let subject = |server_name| Subject {
+            server_id: spec.server_id,
+            server_name,
+            policy: &policy.name,
+        };
+        if !policy.enabled {
+            // Paused means nothing created and nothing pruned, whoever
+            // asked (`--run-now --policy`, a fire from before a reload).
+            report.paused = true;
+            Event::new(Action::Skip, subject(&report.server_name))
+                .reason("paused (enabled = false): nothing created, nothing pruned")
+                .emit();
+            return Ok(());
+        }
+        let inventory = self
+            .items
+            .iter_mut()
+            .find(|(kind, _)| *kind == policy.kind)
+            .map(|(_, inv)| inv);
+        let server_items = match inventory {
+            Some(Ok(server_items)) => server_items,
+            Some(Err((message, kind))) => {
+                Event::new(Action::Fail, subject(""))
                     .reason(message)
                     .failed()
                     .emit();
-                    Err(JobError::Listing {
-                        message: message.clone(),
-                        kind,
-                    })
-                }
-                None => Err(JobError::Panicked {
+                return Err(JobError::Listing {
+                    message: message.clone(),
+                    kind,
+                });
+            }
+            None => {
+                return Err(JobError::Panicked {
                     message: format!("{} were not listed", policy.kind.plural()),
-                }),
-            };
-            if server_name.is_empty() {
-                server_name.clone_from(&report.server_name);
+                });
             }
-            let same_kind_later = queue
-                .iter()
-                .any(|(s, _)| config.policies[s.policy].kind == policy.kind);
-            if matches!(result, Err(JobError::Refused { .. }))
-                && first_try.is_none()
-                && same_kind_later
-            {
-                queue.push_back((spec, Some(report)));
-                continue;
-            }
-            if let Some(first) = first_try {
-                let mut deleted = first.deleted;
-                deleted.append(&mut report.deleted);
-                report.deleted = deleted;
-            }
-            control.record(JobOutcome {
-                server_name: server_name.clone(),
-                policy_name: policy.name.clone(),
-                spec,
-                report,
-                error: result.err(),
-                duration: started.elapsed(),
+        };
+        let Some(poller) = self.pollers.get(&policy.kind) else {
+            return Err(JobError::Panicked {
+                message: format!("no poller for {}", policy.kind.plural()),
             });
-        }
+        };
+        let job = Job {
+            client: &self.client,
+            poller,
+            policy,
+            all_policies: &self.config.policies,
+            server_id: spec.server_id,
+            slot: spec.slot,
+            clock: &*self.clock,
+            dry_run: self.dry_run,
+            resume_only: spec.resume_only,
+        };
+        job.run(server_items, report).await
     }
 }
 

@@ -34,6 +34,7 @@ impl Server {
         Server { id, items, next_id }
     }
 
+    #[cfg(test)]
     /// Creates get ids from `next` on (above any id a config protects:
     /// the provider's ids are its own, never a protected one).
     pub(crate) fn ids_from(self, next: u64) -> Server {
@@ -99,8 +100,10 @@ impl Why {
     }
 }
 
-/// What one job did, played.
+/// What one job did, played. (`simulate` plays one enabled policy, so
+/// only `pass::simulate_tests` reads `policy` and `paused`.)
 #[derive(Debug, Clone, Default)]
+#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) struct Played {
     /// Index into the config's policies.
     pub(crate) policy: usize,
