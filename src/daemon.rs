@@ -134,168 +134,232 @@ pub(crate) async fn run_loop<P: Passes>(
     mut controls: mpsc::Receiver<Control>,
     reload: impl Fn(Arc<CallStats>) -> Result<(Config, P), StartError>,
 ) -> Result<(), DaemonError> {
-    let mut config = Arc::new(config);
-    let mut client = client;
-    let (mut table, startup) = Timetable::start(&config, clock.now());
     let board = Arc::new(Board::default());
     if let Some(listen) = config.metrics.listen {
-        match health::serve(
-            listen,
-            Arc::clone(&metrics),
-            Arc::clone(Passes::stats(&client)),
-            Arc::clone(&board),
-        )
-        .await
-        {
+        let stats = Arc::clone(Passes::stats(&client));
+        match health::serve(listen, Arc::clone(&metrics), stats, Arc::clone(&board)).await {
             Ok(addr) => {
                 info!(%addr, "metrics at http://{addr}/metrics, health at /healthz and /readyz")
             }
-            Err(e) => {
-                return Err(DaemonError::Listen { listen, source: e });
-            }
+            Err(e) => return Err(DaemonError::Listen { listen, source: e }),
         }
     }
-    let mut fleet = Fleet {
-        passes: JoinSet::new(),
-        retries: Vec::new(),
-        pass_servers: HashMap::new(),
-        busy: HashMap::new(),
-        next_pass: 0,
-        queued: BTreeMap::new(),
-        effects: PassEffects {
-            metrics: Arc::clone(&metrics),
-            notifier: Notifier::for_daemon(&config.notify, &metrics, None),
-            board,
-        },
-        done: mpsc::unbounded_channel(),
-    };
-    let watchdog = watchdog_interval();
-
-    info!(
-        config = %config.origin,
-        policies = config.policies.len(),
-        servers = config.servers().len(),
-        "snapkeep daemon started"
-    );
-    // The config parser's working memory is free now; give it back.
-    memory::release_free_memory();
-    notify(&[sd_notify::NotifyState::Ready]);
-    metrics.retain_pairs(&config);
-    fleet.fire(&config, &client, &clock, startup);
-
+    let mut daemon = Daemon::start(config, client, clock, metrics, board);
     loop {
-        let now = clock.now();
-        let mut due = table.take_due(&config, now);
-        due.extend(fleet.take_due_retries(now));
-        metrics.tick();
-        fleet.fire(&config, &client, &clock, due);
-        if fleet.effects.board.owed() && metrics.orphan_scan_due(ACCOUNT_LISTING_EVERY) {
-            fleet.effects.board.take_owed();
-            let (c, m, b) = (
-                client.clone(),
-                Arc::clone(&metrics),
-                Arc::clone(&fleet.effects.board),
-            );
-            let (config, now) = (Arc::clone(&config), clock.now());
-            tokio::spawn(async move { c.count_orphans(config, m, b, now).await });
-        }
-        if watchdog.is_some() {
-            notify(&[sd_notify::NotifyState::Watchdog]);
-        }
-        let next = match (table.next_due(), fleet.next_retry()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let mut step = next
-            .and_then(|d| (d - clock.now()).to_std().ok())
-            .unwrap_or(Duration::ZERO)
-            .min(MAX_STEP);
-        if let Some(w) = watchdog {
-            step = step.min(w);
-        }
-        if next.is_none() {
-            step = watchdog.unwrap_or(MAX_STEP).min(MAX_STEP);
-        }
-        // Never spin: even a due-now entry waits a little (it was just taken).
-        let step = step.max(Duration::from_millis(50));
+        daemon.fire_what_is_due();
+        let step = daemon.step();
+        let fleet = &mut daemon.fleet;
         tokio::select! {
             _ = tokio::time::sleep(step) => {}
             Some((pass, server)) = fleet.done.1.recv() => {
-                fleet.server_done(pass, server, &config, &client, &clock);
+                fleet.server_done(pass, server, &daemon.config, &daemon.client, &daemon.clock);
             }
             Some(joined) = fleet.passes.join_next_with_id(), if !fleet.passes.is_empty() => {
-                fleet.pass_ended(joined, &config, &client, &clock);
+                fleet.pass_ended(joined, &daemon.config, &daemon.client, &daemon.clock);
             }
             control = controls.recv() => match control {
                 None | Some(Control::Shutdown) => break,
-                Some(Control::Reload) => {
-                    // Whatever came due while we slept belongs to the old table: start it first.
-                    let due = table.take_due(&config, clock.now());
-                    fleet.fire(&config, &client, &clock, due);
-                    match sd_notify::NotifyState::monotonic_usec_now() {
-                        Ok(stamp) => notify(&[sd_notify::NotifyState::Reloading, stamp]),
-                        Err(_) => notify(&[sd_notify::NotifyState::Reloading]),
-                    }
-                    // API counters carry over: they only ever grow.
-                    match reload(Arc::clone(Passes::stats(&client))) {
-                        Ok((new_config, new_client)) => {
-                            info!(config = %new_config.origin, policies = new_config.policies.len(), "SIGHUP: config reloaded; in-flight passes finish with the old one");
-                            if new_config.metrics.listen != config.metrics.listen {
-                                warn!("metrics.listen changed; the new address takes effect after a restart");
-                            }
-                            fleet.effects.notifier = Notifier::for_daemon(&new_config.notify, &metrics, fleet.effects.notifier.as_ref());
-                            let (new_table, dropped) = table.reload(&config, &new_config, clock.now());
-                            table = new_table;
-                            for d in dropped {
-                                fleet.dropped_by_reload(d.server_id, &d.policy, d.slot, d.reason);
-                            }
-                            fleet.remap_queued(&config, &new_config);
-                            fleet.remap_retries(&config, &new_config);
-                            metrics.retain_pairs(&new_config);
-                            fleet.effects.board.owe();
-                            config = Arc::new(new_config);
-                            client = new_client;
-                            memory::release_free_memory();
-                        }
-                        Err(e) => error!("SIGHUP: the new config was rejected, keeping the old one running: {e}"),
-                    }
-                    notify(&[sd_notify::NotifyState::Ready]);
-                }
+                Some(Control::Reload) => daemon.reload(&reload),
             }
         }
     }
-
-    notify(&[sd_notify::NotifyState::Stopping]);
-    let left: Vec<JobSpec> = std::mem::take(&mut fleet.queued)
-        .into_values()
-        .flatten()
-        .collect();
-    for f in left {
-        fleet.skipped(
-            &config,
-            &f,
-            "shutdown while the server was busy; the next start catches up",
-        );
-    }
-    for (at, f) in std::mem::take(&mut fleet.retries) {
-        let policy = &config.policies[f.policy].name;
-        warn!(server_id = f.server_id, policy = %policy, slot = %f.slot.to_rfc3339(), retry_at = %at.to_rfc3339(), "shutdown with a retry of this slot pending; the next start catches up (missed = \"run-once\")");
-        fleet.effects.metrics.retry_dropped(f.server_id, policy);
-    }
-    let grace = config.daemon.shutdown_timeout;
-    let drained = tokio::time::timeout(grace, async {
-        while fleet.passes.join_next().await.is_some() {}
-    })
-    .await;
-    if drained.is_err() {
-        warn!(
-            timeout = ?grace,
-            "in-flight passes did not finish within shutdown_timeout; stopping them (the next start finishes their slots)"
-        );
-        fleet.passes.abort_all();
-    }
-    info!("snapkeep daemon stopped");
+    daemon.shut_down().await;
     Ok(())
+}
+
+/// The loop's state between two wake-ups: the config and passes in force,
+/// the timetable and the fleet of passes under way.
+struct Daemon<P: Passes> {
+    config: Arc<Config>,
+    client: P,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<Metrics>,
+    table: Timetable,
+    fleet: Fleet,
+    watchdog: Option<Duration>,
+}
+
+impl<P: Passes> Daemon<P> {
+    /// Builds the timetable, says "ready" and fires the start-up catch-up.
+    fn start(
+        config: Config,
+        client: P,
+        clock: Arc<dyn Clock>,
+        metrics: Arc<Metrics>,
+        board: Arc<Board>,
+    ) -> Self {
+        let config = Arc::new(config);
+        let (table, startup) = Timetable::start(&config, clock.now());
+        let fleet = Fleet {
+            passes: JoinSet::new(),
+            retries: Vec::new(),
+            pass_servers: HashMap::new(),
+            busy: HashMap::new(),
+            next_pass: 0,
+            queued: BTreeMap::new(),
+            effects: PassEffects {
+                metrics: Arc::clone(&metrics),
+                notifier: Notifier::for_daemon(&config.notify, &metrics, None),
+                board,
+            },
+            done: mpsc::unbounded_channel(),
+        };
+        info!(
+            config = %config.origin,
+            policies = config.policies.len(),
+            servers = config.servers().len(),
+            "snapkeep daemon started"
+        );
+        // The config parser's working memory is free now; give it back.
+        memory::release_free_memory();
+        notify(&[sd_notify::NotifyState::Ready]);
+        metrics.retain_pairs(&config);
+        let mut daemon = Daemon {
+            config,
+            client,
+            clock,
+            metrics,
+            table,
+            fleet,
+            watchdog: watchdog_interval(),
+        };
+        daemon.fire(startup);
+        daemon
+    }
+
+    fn fire(&mut self, due: Vec<JobSpec>) {
+        self.fleet
+            .fire(&self.config, &self.client, &self.clock, due);
+    }
+
+    /// Fires what the timetable and the retries have due, lists the account
+    /// for the status page when that is owed, and pets the watchdog.
+    fn fire_what_is_due(&mut self) {
+        let now = self.clock.now();
+        let mut due = self.table.take_due(&self.config, now);
+        due.extend(self.fleet.take_due_retries(now));
+        self.metrics.tick();
+        self.fire(due);
+        let board = &self.fleet.effects.board;
+        if board.owed() && self.metrics.orphan_scan_due(ACCOUNT_LISTING_EVERY) {
+            board.take_owed();
+            let (c, m, b) = (
+                self.client.clone(),
+                Arc::clone(&self.metrics),
+                Arc::clone(board),
+            );
+            let (config, now) = (Arc::clone(&self.config), self.clock.now());
+            tokio::spawn(async move { c.count_orphans(config, m, b, now).await });
+        }
+        if self.watchdog.is_some() {
+            notify(&[sd_notify::NotifyState::Watchdog]);
+        }
+    }
+
+    /// How long to sleep: until the next fire or retry, at most
+    /// [`MAX_STEP`] and the watchdog's interval, and never spinning (a
+    /// due-now entry was just taken, so it waits a little).
+    fn step(&self) -> Duration {
+        let next = match (self.table.next_due(), self.fleet.next_retry()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let step = match next {
+            Some(at) => (at - self.clock.now())
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .min(MAX_STEP),
+            None => MAX_STEP,
+        };
+        let step = self.watchdog.map_or(step, |w| step.min(w));
+        step.max(Duration::from_millis(50))
+    }
+
+    /// SIGHUP: what came due under the old table starts first; a rejected
+    /// config keeps the old one running; in-flight passes finish with the
+    /// config they started with.
+    fn reload(&mut self, reload: &impl Fn(Arc<CallStats>) -> Result<(Config, P), StartError>) {
+        let due = self.table.take_due(&self.config, self.clock.now());
+        self.fire(due);
+        match sd_notify::NotifyState::monotonic_usec_now() {
+            Ok(stamp) => notify(&[sd_notify::NotifyState::Reloading, stamp]),
+            Err(_) => notify(&[sd_notify::NotifyState::Reloading]),
+        }
+        // API counters carry over: they only ever grow.
+        match reload(Arc::clone(Passes::stats(&self.client))) {
+            Ok((new_config, new_client)) => self.take_over(new_config, new_client),
+            Err(e) => {
+                error!("SIGHUP: the new config was rejected, keeping the old one running: {e}")
+            }
+        }
+        notify(&[sd_notify::NotifyState::Ready]);
+    }
+
+    /// Puts a reloaded config in force: the notifier, the timetable (fires
+    /// the new config drops are counted), queued fires and retries follow
+    /// their policy by name, the metrics drop removed pairs' series.
+    fn take_over(&mut self, new_config: Config, new_client: P) {
+        info!(config = %new_config.origin, policies = new_config.policies.len(), "SIGHUP: config reloaded; in-flight passes finish with the old one");
+        if new_config.metrics.listen != self.config.metrics.listen {
+            warn!("metrics.listen changed; the new address takes effect after a restart");
+        }
+        let fleet = &mut self.fleet;
+        fleet.effects.notifier = Notifier::for_daemon(
+            &new_config.notify,
+            &self.metrics,
+            fleet.effects.notifier.as_ref(),
+        );
+        let (new_table, dropped) = self
+            .table
+            .reload(&self.config, &new_config, self.clock.now());
+        self.table = new_table;
+        for d in dropped {
+            fleet.dropped_by_reload(d.server_id, &d.policy, d.slot, d.reason);
+        }
+        fleet.remap_queued(&self.config, &new_config);
+        fleet.remap_retries(&self.config, &new_config);
+        self.metrics.retain_pairs(&new_config);
+        fleet.effects.board.owe();
+        self.config = Arc::new(new_config);
+        self.client = new_client;
+        memory::release_free_memory();
+    }
+
+    /// Counts what will not run (queued fires, pending retries), then gives
+    /// passes under way `shutdown_timeout` before cutting them off.
+    async fn shut_down(mut self) {
+        notify(&[sd_notify::NotifyState::Stopping]);
+        let fleet = &mut self.fleet;
+        let left: Vec<JobSpec> = std::mem::take(&mut fleet.queued)
+            .into_values()
+            .flatten()
+            .collect();
+        for f in left {
+            fleet.skipped(
+                &self.config,
+                &f,
+                "shutdown while the server was busy; the next start catches up",
+            );
+        }
+        for (at, f) in std::mem::take(&mut fleet.retries) {
+            let policy = &self.config.policies[f.policy].name;
+            warn!(server_id = f.server_id, policy = %policy, slot = %f.slot.to_rfc3339(), retry_at = %at.to_rfc3339(), "shutdown with a retry of this slot pending; the next start catches up (missed = \"run-once\")");
+            fleet.effects.metrics.retry_dropped(f.server_id, policy);
+        }
+        let grace = self.config.daemon.shutdown_timeout;
+        let drained = tokio::time::timeout(grace, async {
+            while fleet.passes.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            warn!(
+                timeout = ?grace,
+                "in-flight passes did not finish within shutdown_timeout; stopping them (the next start finishes their slots)"
+            );
+            fleet.passes.abort_all();
+        }
+        info!("snapkeep daemon stopped");
+    }
 }
 
 /// What happens around every pass: metrics, notifications, and an account

@@ -22,7 +22,7 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
-use prometheus_client::registry::Registry;
+use prometheus_client::registry::{Metric, Registry};
 
 use crate::api::CallStats;
 use crate::config::{Config, DEFAULT_ACCOUNT};
@@ -161,128 +161,37 @@ pub(crate) struct Metrics {
 
 impl Metrics {
     pub(crate) fn new() -> Metrics {
-        let mut registry = Registry::with_prefix("snapkeep");
-        let last_success = Family::<JobLabels, Gauge<f64, AtomicU64>>::default();
-        registry.register(
-            "last_success_timestamp_seconds",
-            "Unix time of the last successful job per server and policy",
-            last_success.clone(),
-        );
-        let items = Family::<ItemLabels, Gauge>::default();
-        registry.register(
-            "items",
-            "Items on a server by state, from a policy's point of view (completed, in_progress, failed, unknown: ours; not_ours: everyone else's)",
-            items.clone(),
-        );
-        let stored = Family::<StoredLabels, Gauge>::default();
-        registry.register(
-            "stored_bytes",
-            "Bytes a policy's completed items hold on a server, from VPS.org's size_mb (items without a size left out), as the policy's latest job saw them",
-            stored.clone(),
-        );
-        let notify_failures = Family::<NotifyLabels, Counter>::default();
-        registry.register(
-            "notify_failures",
-            "Notifications not delivered after their retries, by target (the pass is unaffected)",
-            notify_failures.clone(),
-        );
-        let keep_shortfall = Family::<JobLabels, Gauge>::default();
-        registry.register(
-            "keep_shortfall",
-            "How many fewer completed items a policy can hold on a server than its keep rules ask, because the cap is shared with items it may not delete (manual, other tools', protected, other policies')",
-            keep_shortfall.clone(),
-        );
-        let api_requests = Family::<ApiLabels, Counter>::default();
-        registry.register(
-            "api_requests",
-            "VPS.org API requests by endpoint and HTTP status (0 = no answer)",
-            api_requests.clone(),
-        );
-        let retries = Counter::default();
-        registry.register(
-            "api_retries",
-            "VPS.org API calls retried after a temporary failure",
-            retries.clone(),
-        );
-        let pass_duration = Histogram::new(exponential_buckets(0.5, 2.0, 14));
-        registry.register(
-            "pass_duration_seconds",
-            "Wall time of one pass",
-            pass_duration.clone(),
-        );
-        let job_failures = Family::<FailureLabels, Counter>::default();
-        registry.register(
-            "job_failures",
-            "Failed jobs by reason",
-            job_failures.clone(),
-        );
-        let skipped_fires = Family::<SkipLabels, Counter>::default();
-        registry.register(
-            "skipped_fires",
-            "Scheduled fires that did not run (overtaken while the server was busy, shutdown; paused_by_reload, removed_by_reload: a reload paused or removed the policy)",
-            skipped_fires.clone(),
-        );
-        let job_retries = Family::<RetryLabels, Counter>::default();
-        registry.register(
-            "job_retries",
-            "Failed jobs fired again for the same slot (retry_window), by why the try before failed",
-            job_retries.clone(),
-        );
-        let job_failing = Family::<JobLabels, Gauge>::default();
-        registry.register(
-            "job_failing",
-            "1 while the latest try of a (server, policy) failed (being retried, or its slot given up); 0 once a job succeeds",
-            job_failing.clone(),
-        );
-        let slots_failed = Family::<JobLabels, Counter>::default();
-        registry.register(
-            "slots_failed",
-            "Slots that ended without their restore point: the job failed and no retry is left in the slot's window",
-            slots_failed.clone(),
-        );
-        let undecodable = Counter::default();
-        registry.register(
-            "api_undecodable_items",
-            "List items the provider sent that could not be read (skipped, never deleted)",
-            undecodable.clone(),
-        );
-        let orphans = Family::<KindLabels, Gauge>::default();
-        registry.register(
-            "orphans",
-            "Items in snapkeep's naming format that no configured policy prunes (policy removed, or server no longer in its servers), by kind",
-            orphans.clone(),
-        );
-        let paused = Family::<JobLabels, Gauge>::default();
-        registry.register(
-            "policy_paused",
-            "1 when the (server, policy) is paused (enabled = false: not fired, nothing pruned, not stale), 0 when it runs; one series per configured pair",
-            paused.clone(),
-        );
+        let mut r = Registry::with_prefix("snapkeep");
+        // Registered in this order: /metrics lists the series so.
         Metrics {
-            registry,
-            paused,
+            last_success: register(&mut r, LAST_SUCCESS, Family::default()),
+            items: register(&mut r, ITEMS, Family::default()),
+            stored: register(&mut r, STORED, Family::default()),
+            notify_failures: register(&mut r, NOTIFY_FAILURES, Family::default()),
+            keep_shortfall: register(&mut r, KEEP_SHORTFALL, Family::default()),
+            api_requests: register(&mut r, API_REQUESTS, Family::default()),
+            retries: register(&mut r, RETRIES, Counter::default()),
+            pass_duration: register(
+                &mut r,
+                PASS_DURATION,
+                Histogram::new(exponential_buckets(0.5, 2.0, 14)),
+            ),
+            job_failures: register(&mut r, JOB_FAILURES, Family::default()),
+            skipped_fires: register(&mut r, SKIPPED_FIRES, Family::default()),
+            job_retries: register(&mut r, JOB_RETRIES, Family::default()),
+            job_failing: register(&mut r, JOB_FAILING, Family::default()),
+            slots_failed: register(&mut r, SLOTS_FAILED, Family::default()),
+            undecodable: register(&mut r, UNDECODABLE, Counter::default()),
+            orphans: register(&mut r, ORPHANS, Family::default()),
+            paused: register(&mut r, PAUSED, Family::default()),
             pairs: Mutex::default(),
-            skipped_fires,
-            job_retries,
-            job_failing,
-            slots_failed,
             retrying: Mutex::default(),
             retry_series: Mutex::default(),
-            undecodable,
-            last_success,
-            items,
-            stored,
-            notify_failures,
-            keep_shortfall,
-            api_requests,
-            retries,
-            pass_duration,
-            job_failures,
-            orphans,
             last_orphan_scan: Mutex::new(None),
             api_seen: Mutex::default(),
             last_tick: Mutex::new(Instant::now()),
             unauthorized: AtomicBool::new(false),
+            registry: r,
         }
     }
 
@@ -585,6 +494,76 @@ impl Metrics {
         out
     }
 }
+
+/// A series' name (after the `snapkeep_` prefix) and its help text.
+type Series = (&'static str, &'static str);
+
+/// Registers `metric` under `series` and hands back the handle the
+/// recorder keeps (a clone shares the same values).
+fn register<M: Metric + Clone>(r: &mut Registry, (name, help): Series, metric: M) -> M {
+    r.register(name, help, metric.clone());
+    metric
+}
+
+// The series `/metrics` exports (after the `snapkeep_` prefix), with their help.
+const PAUSED: Series = (
+    "policy_paused",
+    "1 when the (server, policy) is paused (enabled = false: not fired, nothing pruned, not stale), 0 when it runs; one series per configured pair",
+);
+const SKIPPED_FIRES: Series = (
+    "skipped_fires",
+    "Scheduled fires that did not run (overtaken while the server was busy, shutdown; paused_by_reload, removed_by_reload: a reload paused or removed the policy)",
+);
+const JOB_RETRIES: Series = (
+    "job_retries",
+    "Failed jobs fired again for the same slot (retry_window), by why the try before failed",
+);
+const JOB_FAILING: Series = (
+    "job_failing",
+    "1 while the latest try of a (server, policy) failed (being retried, or its slot given up); 0 once a job succeeds",
+);
+const SLOTS_FAILED: Series = (
+    "slots_failed",
+    "Slots that ended without their restore point: the job failed and no retry is left in the slot's window",
+);
+const UNDECODABLE: Series = (
+    "api_undecodable_items",
+    "List items the provider sent that could not be read (skipped, never deleted)",
+);
+const LAST_SUCCESS: Series = (
+    "last_success_timestamp_seconds",
+    "Unix time of the last successful job per server and policy",
+);
+const ITEMS: Series = (
+    "items",
+    "Items on a server by state, from a policy's point of view (completed, in_progress, failed, unknown: ours; not_ours: everyone else's)",
+);
+const STORED: Series = (
+    "stored_bytes",
+    "Bytes a policy's completed items hold on a server, from VPS.org's size_mb (items without a size left out), as the policy's latest job saw them",
+);
+const NOTIFY_FAILURES: Series = (
+    "notify_failures",
+    "Notifications not delivered after their retries, by target (the pass is unaffected)",
+);
+const KEEP_SHORTFALL: Series = (
+    "keep_shortfall",
+    "How many fewer completed items a policy can hold on a server than its keep rules ask, because the cap is shared with items it may not delete (manual, other tools', protected, other policies')",
+);
+const API_REQUESTS: Series = (
+    "api_requests",
+    "VPS.org API requests by endpoint and HTTP status (0 = no answer)",
+);
+const RETRIES: Series = (
+    "api_retries",
+    "VPS.org API calls retried after a temporary failure",
+);
+const PASS_DURATION: Series = ("pass_duration_seconds", "Wall time of one pass");
+const JOB_FAILURES: Series = ("job_failures", "Failed jobs by reason");
+const ORPHANS: Series = (
+    "orphans",
+    "Items in snapkeep's naming format that no configured policy prunes (policy removed, or server no longer in its servers), by kind",
+);
 
 #[cfg(test)]
 mod tests {
