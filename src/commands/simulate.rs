@@ -411,56 +411,95 @@ fn keeps_text(p: &Policy) -> String {
 
 /// The text for people.
 pub(crate) fn render(sim: &Simulation) -> String {
+    let text = Text::of(sim);
     let mut out = String::new();
-    let tz: chrono_tz::Tz = sim.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let kinds = if sim.kind == "snapshot" {
-        "snapshots"
-    } else {
-        "manual backups"
-    };
-    let _ = writeln!(
-        out,
-        "policy {}: {} {} (\"{}\"), keeps {}{}",
-        sim.policy,
-        sim.kind,
-        sim.schedule_words,
-        sim.schedule,
-        sim.keeps,
-        if sim.paused {
-            " — paused in the config (enabled = false), simulated as if enabled"
-        } else {
-            ""
-        }
-    );
-    let _ = writeln!(
-        out,
-        "simulated on server {} alone{}",
-        sim.server_id,
-        if sim.servers > 1 {
-            format!(
-                " (items are per server; each of its {} servers holds the same)",
-                sim.servers
-            )
-        } else {
-            String::new()
-        }
-    );
-    let _ = writeln!(
-        out,
-        "every create succeeding, nothing else on the server: {} from {}",
-        plural(sim.days as usize, "day", "days"),
-        sim.from.to_rfc3339_opts(SecondsFormat::Secs, true),
-    );
-    let _ = writeln!(
-        out,
-        "to {}; times in {}.",
-        sim.to.to_rfc3339_opts(SecondsFormat::Secs, true),
-        sim.timezone
-    );
+    text.header(&mut out);
     for day in &sim.timeline {
+        text.day(&mut out, day);
+    }
+    text.totals(&mut out);
+    text.kept_and_storage(&mut out);
+    out
+}
+
+/// What the text's parts share: the simulation and its time zone.
+struct Text<'s> {
+    sim: &'s Simulation,
+    tz: chrono_tz::Tz,
+    /// `snapshots` or `manual backups`.
+    kinds: &'static str,
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl Text<'_> {
+    fn of(sim: &Simulation) -> Text<'_> {
+        Text {
+            sim,
+            tz: sim.timezone.parse().unwrap_or(chrono_tz::UTC),
+            kinds: if sim.kind == "snapshot" {
+                "snapshots"
+            } else {
+                "manual backups"
+            },
+        }
+    }
+
+    fn local(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.tz)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    /// The policy, the server and the time simulated.
+    fn header(&self, out: &mut String) {
+        let sim = self.sim;
+        let _ = writeln!(
+            out,
+            "policy {}: {} {} (\"{}\"), keeps {}{}",
+            sim.policy,
+            sim.kind,
+            sim.schedule_words,
+            sim.schedule,
+            sim.keeps,
+            if sim.paused {
+                " — paused in the config (enabled = false), simulated as if enabled"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            out,
+            "simulated on server {} alone{}",
+            sim.server_id,
+            if sim.servers > 1 {
+                format!(
+                    " (items are per server; each of its {} servers holds the same)",
+                    sim.servers
+                )
+            } else {
+                String::new()
+            }
+        );
+        let _ = writeln!(
+            out,
+            "every create succeeding, nothing else on the server: {} from {}",
+            plural(sim.days as usize, "day", "days"),
+            sim.from.to_rfc3339_opts(SecondsFormat::Secs, true),
+        );
+        let _ = writeln!(
+            out,
+            "to {}; times in {}.",
+            sim.to.to_rfc3339_opts(SecondsFormat::Secs, true),
+            sim.timezone
+        );
+    }
+
+    /// One day: its counts, refusals, deletions and what it keeps.
+    fn day(&self, out: &mut String, day: &Day) {
+        let (tz, local) = (self.tz, |t| self.local(t));
         let _ = writeln!(
             out,
             "\n{} {}: {}, {}, holding {}",
@@ -473,7 +512,7 @@ pub(crate) fn render(sim: &Simulation) -> String {
         if !day.refused.is_empty() {
             let times: Vec<String> = day.refused.iter().map(|t| local(*t)).collect();
             wrap(
-                &mut out,
+                out,
                 "  refused ",
                 &times
                     .iter()
@@ -496,104 +535,115 @@ pub(crate) fn render(sim: &Simulation) -> String {
             for (rules, n) in same_day {
                 parts.push(format!("{n} made this day ({rules})"));
             }
-            wrap(&mut out, "  deleted ", &parts);
+            wrap(out, "  deleted ", &parts);
         }
         let kept: Vec<String> = day
             .kept
             .iter()
             .map(|k| format!("{} ({})", local(k.slot), k.rules.join(", ")))
             .collect();
-        wrap(&mut out, "  kept    ", &kept);
+        wrap(out, "  kept    ", &kept);
     }
-    if sim.timeline.is_empty() {
+
+    /// Slots, creates, deletes and refusals; the most held; the cap's sharers.
+    fn totals(&self, out: &mut String) {
+        let (sim, kinds) = (self.sim, self.kinds);
+        if sim.timeline.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nthe schedule does not fire in this time: nothing to show"
+            );
+        }
         let _ = writeln!(
             out,
-            "\nthe schedule does not fire in this time: nothing to show"
+            "\n{}: {} created, {} deleted{}.",
+            plural(sim.slots, "slot", "slots"),
+            sim.created,
+            sim.deleted,
+            if sim.refused > 0 {
+                format!(
+                    ", {} REFUSED (at the cap, nothing of this policy's could go)",
+                    sim.refused
+                )
+            } else {
+                String::new()
+            }
         );
-    }
-    let _ = writeln!(
-        out,
-        "\n{}: {} created, {} deleted{}.",
-        plural(sim.slots, "slot", "slots"),
-        sim.created,
-        sim.deleted,
-        if sim.refused > 0 {
-            format!(
-                ", {} REFUSED (at the cap, nothing of this policy's could go)",
-                sim.refused
-            )
+        let held = plural(sim.max_held, sim.kind, kinds);
+        if sim.max_held < sim.cap {
+            let _ = writeln!(
+                out,
+                "held at most {held} at once; VPS.org's cap is {} per server ({} to spare).",
+                sim.cap,
+                sim.cap - sim.max_held
+            );
         } else {
-            String::new()
-        }
-    );
-    let held = plural(sim.max_held, sim.kind, kinds);
-    if sim.max_held < sim.cap {
-        let _ = writeln!(
-            out,
-            "held at most {held} at once; VPS.org's cap is {} per server ({} to spare).",
-            sim.cap,
-            sim.cap - sim.max_held
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "held at most {held} at once: VPS.org's cap, so {} first made room.",
-            plural(sim.room_deletes, "create", "creates")
-        );
-    }
-    if !sim.sharing_server.is_empty() {
-        let others: Vec<String> = sim
-            .sharing_server
-            .iter()
-            .map(|o| format!("{} (up to {})", o.policy, o.max_kept))
-            .collect();
-        let _ = writeln!(
-            out,
-            "not simulated: other {kinds} policies on server {} share that cap: {}.",
-            sim.server_id,
-            others.join(", ")
-        );
-    }
-    let age =
-        |a: &Aged| compact_duration(std::time::Duration::from_secs(a.age_seconds.max(0) as u64));
-    match (&sim.oldest, &sim.newest) {
-        (Some(oldest), Some(newest)) => {
             let _ = writeln!(
                 out,
-                "at the end, {} kept:\n  oldest {}, {} old\n  newest {}, {} old",
-                plural(sim.kept_at_end.len(), sim.kind, kinds),
-                local(oldest.slot),
-                age(oldest),
-                local(newest.slot),
-                age(newest)
+                "held at most {held} at once: VPS.org's cap, so {} first made room.",
+                plural(sim.room_deletes, "create", "creates")
             );
         }
-        _ => {
-            let _ = writeln!(out, "at the end, nothing is kept.");
-        }
-    }
-    if let Some(st) = &sim.storage {
-        let _ = writeln!(
-            out,
-            "storage at {} MB a {}: peak {} ({} held at once), steady {} ({} kept at the end) per server",
-            st.size_mb,
-            sim.kind,
-            size(st.peak_bytes),
-            st.peak_items,
-            size(st.steady_bytes),
-            st.steady_items
-        );
-        if st.servers > 1 {
+        if !sim.sharing_server.is_empty() {
+            let others: Vec<String> = sim
+                .sharing_server
+                .iter()
+                .map(|o| format!("{} (up to {})", o.policy, o.max_kept))
+                .collect();
             let _ = writeln!(
                 out,
-                "  on its {} servers: peak {}, steady {}",
-                st.servers,
-                size(st.all_servers_peak_bytes),
-                size(st.all_servers_steady_bytes)
+                "not simulated: other {kinds} policies on server {} share that cap: {}.",
+                sim.server_id,
+                others.join(", ")
             );
         }
     }
-    out
+
+    /// What is kept at the end, and the storage estimate.
+    fn kept_and_storage(&self, out: &mut String) {
+        let (sim, kinds) = (self.sim, self.kinds);
+        let local = |t| self.local(t);
+        let age = |a: &Aged| {
+            compact_duration(std::time::Duration::from_secs(a.age_seconds.max(0) as u64))
+        };
+        match (&sim.oldest, &sim.newest) {
+            (Some(oldest), Some(newest)) => {
+                let _ = writeln!(
+                    out,
+                    "at the end, {} kept:\n  oldest {}, {} old\n  newest {}, {} old",
+                    plural(sim.kept_at_end.len(), sim.kind, kinds),
+                    local(oldest.slot),
+                    age(oldest),
+                    local(newest.slot),
+                    age(newest)
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "at the end, nothing is kept.");
+            }
+        }
+        if let Some(st) = &sim.storage {
+            let _ = writeln!(
+                out,
+                "storage at {} MB a {}: peak {} ({} held at once), steady {} ({} kept at the end) per server",
+                st.size_mb,
+                sim.kind,
+                size(st.peak_bytes),
+                st.peak_items,
+                size(st.steady_bytes),
+                st.steady_items
+            );
+            if st.servers > 1 {
+                let _ = writeln!(
+                    out,
+                    "  on its {} servers: peak {}, steady {}",
+                    st.servers,
+                    size(st.all_servers_peak_bytes),
+                    size(st.all_servers_steady_bytes)
+                );
+            }
+        }
+    }
 }
 
 /// Writes `items` after `lead`, comma-separated, wrapped at 100 columns

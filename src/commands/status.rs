@@ -106,6 +106,13 @@ pub(crate) fn table(rows: &[Row]) -> String {
             }
         );
     }
+    legend(&mut out, rows);
+    lists(&mut out, rows);
+    out
+}
+
+/// What STALE, old and PAUSED mean, when a row says so.
+fn legend(out: &mut String, rows: &[Row]) {
     let stale = rows.iter().filter(|r| r.stale).count();
     if stale > 0 {
         let _ = writeln!(
@@ -129,6 +136,11 @@ pub(crate) fn table(rows: &[Row]) -> String {
             if stale + old > 0 { "" } else { "\n" }
         );
     }
+}
+
+/// Per row: protected items, pending retries, shared-cap notes and what
+/// the next pass would delete.
+fn lists(out: &mut String, rows: &[Row]) {
     for r in rows.iter().filter(|r| !r.protected.is_empty()) {
         let _ = writeln!(
             out,
@@ -187,7 +199,6 @@ pub(crate) fn table(rows: &[Row]) -> String {
             );
         }
     }
-    out
 }
 
 /// Orphans per server, for people; empty when there are none.
@@ -333,7 +344,7 @@ mod tests {
     use crate::api::Status;
     use crate::inventory::Item;
     use crate::provider::Kind;
-    use crate::status::rows;
+    use crate::status::{Inventories, rows};
     use chrono::{DateTime, TimeDelta, TimeZone};
     use std::collections::HashMap;
 
@@ -390,8 +401,9 @@ mod tests {
         assert!(table(&warn).contains("1 old: newest completed item older than warn_after"));
     }
 
-    #[test]
-    fn paused_policies_and_protected_items_and_orphans() {
+    /// Server 1 with "n" (protecting #2), paused "p", an orphan of a
+    /// removed policy; server 5, which "n" no longer lists.
+    fn paused_and_protected() -> (crate::config::Config, Inventories, DateTime<Utc>) {
         let config = crate::config::parse_str(
             r#"
 [[policy]]
@@ -440,6 +452,12 @@ enabled = false
             Kind::Snapshot,
             HashMap::from([(1, items), (5, vec![elsewhere])]),
         )]);
+        (config, inv, now)
+    }
+
+    #[test]
+    fn paused_policies_and_protected_items_and_orphans() {
+        let (config, inv, now) = paused_and_protected();
         let report = report(&config, &inv, now);
         let n = &report.pairs[0];
         let ids: Vec<u64> = n.would_delete.iter().map(|p| p.id).collect();
@@ -585,8 +603,9 @@ protect = [5001, 7]
     /// Stored sizes: each pair's completed items of ours (not in-progress,
     /// not others'), each server's total, the account's; an without_size item
     /// makes its sums lower bounds.
-    #[test]
-    fn stored_sizes_per_pair_server_and_account() {
+    /// Two policies on server 1 (one size unknown, one item in progress,
+    /// a manual one), "nightly" on server 2 too.
+    fn sized() -> (crate::config::Config, Inventories, DateTime<Utc>) {
         let config = crate::config::parse_str(
             r#"
 [[policy]]
@@ -672,6 +691,12 @@ keep_last = 2
         two.server_id = 2;
         two.server_name = "db-01".into();
         let inv = HashMap::from([(Kind::Snapshot, HashMap::from([(1, one), (2, vec![two])]))]);
+        (config, inv, now)
+    }
+
+    #[test]
+    fn stored_sizes_per_pair_server_and_account() {
+        let (config, inv, now) = sized();
         let report = report(&config, &inv, now);
         let of = |r: &Row| (r.ours.stored_bytes, r.ours.without_size);
         assert_eq!(of(&report.pairs[0]), (10_752 * 1_048_576, 0));
