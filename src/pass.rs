@@ -272,56 +272,23 @@ pub(crate) async fn run_pass(
     }
 
     // One listing per kind for the whole pass.
-    let mut inventories: HashMap<Kind, Result<HashMap<u64, Vec<Item>>, ListingError>> =
-        HashMap::new();
-    let mut pollers: HashMap<Kind, PollerHandle> = HashMap::new();
-    for kind in Kind::ALL {
-        let servers: Vec<u64> = by_server
-            .iter()
-            .filter(|(_, js)| js.iter().any(|j| config.policies[j.policy].kind == kind))
-            .map(|(s, _)| *s)
+    // The handles keep the pollers running until the pass ends.
+    let Some((mut inventories, poller_handles)) =
+        list_kinds(&config, &client, &by_server, options.stop.as_ref()).await
+    else {
+        let outcomes = by_server
+            .into_values()
+            .flatten()
+            .map(|spec| interrupted(&config, spec, String::new(), false))
             .collect();
-        if servers.is_empty() {
-            continue;
-        }
-        let fetched = tokio::select! {
-            fetched = inventory::fetch(&client, kind, &servers) => fetched,
-            () = aborted(options.stop.as_ref()) => {
-                tracing::warn!("the pass was stopped while listing {}; no job ran", kind.plural());
-                let outcomes = by_server
-                    .into_values()
-                    .flatten()
-                    .map(|spec| interrupted(&config, spec, String::new(), false))
-                    .collect();
-                return PassReport {
-                    outcomes,
-                    duration: started.elapsed(),
-                    api: ApiUse::of(&pass_stats),
-                };
-            }
+        return PassReport {
+            outcomes,
+            duration: started.elapsed(),
+            api: ApiUse::of(&pass_stats),
         };
-        let listed = fetched
-            .map(inventory::by_server)
-            .map_err(|e| (format!("listing {} failed: {e}", kind.plural()), e.kind()));
-        inventories.insert(kind, listed);
-        let of_kind = || config.policies.iter().filter(|p| p.kind == kind);
-        let interval = of_kind()
-            .map(|p| p.poll_interval)
-            .min()
-            .unwrap_or(Duration::from_secs(15));
-        // A listing deferred while the API is busy (see `Poller::start`)
-        // still leaves every wait three quarters of its wait_timeout.
-        let max_defer = of_kind()
-            .map(|p| p.wait_timeout / 4)
-            .min()
-            .unwrap_or(Duration::from_secs(60));
-        pollers.insert(
-            kind,
-            Poller::start(client.clone(), kind, interval, max_defer),
-        );
-    }
+    };
     let pollers: Arc<HashMap<Kind, Arc<Poller>>> = Arc::new(
-        pollers
+        poller_handles
             .iter()
             .map(|(k, h)| (*k, Arc::clone(h.poller())))
             .collect(),
@@ -338,16 +305,7 @@ pub(crate) async fn run_pass(
     for (server_id, specs) in by_server {
         // Each server's items move into its task (a fleet's inventory is
         // held once, not once in the listing and again in the tasks).
-        let mut items: ServerItems = Vec::with_capacity(inventories.len());
-        for (kind, inv) in &mut inventories {
-            items.push((
-                *kind,
-                match inv {
-                    Ok(map) => Ok(map.remove(&server_id).unwrap_or_default()),
-                    Err(e) => Err(e.clone()),
-                },
-            ));
-        }
+        let items = take_items(&mut inventories, server_id);
         let specs: Arc<[JobSpec]> = specs.into();
         let task = tasks.spawn(
             ServerTask {
@@ -364,6 +322,37 @@ pub(crate) async fn run_pass(
         );
         given.insert(task.id(), specs);
     }
+    let mut lost = join_servers(tasks, given, &config, &control, &options).await;
+    let mut outcomes = control.take();
+    outcomes.append(&mut lost);
+    outcomes.sort_by_key(|o| (o.spec.server_id, o.spec.policy));
+    drop(pollers);
+    for ((endpoint, status), n) in client.stats().snapshot() {
+        tracing::debug!(
+            endpoint = endpoint.as_str(),
+            status,
+            calls = n,
+            "API calls so far"
+        );
+    }
+    PassReport {
+        outcomes,
+        duration: started.elapsed(),
+        api: ApiUse::of(&pass_stats),
+    }
+}
+
+/// Waits for every server task; tells `options.server_done` of each
+/// server as its task ends; cuts the tasks off when the pass is told to
+/// abort. The outcomes of jobs whose task did not end them (cut off, or a
+/// panic); the others are in `control`.
+async fn join_servers(
+    mut tasks: JoinSet<()>,
+    mut given: HashMap<tokio::task::Id, Arc<[JobSpec]>>,
+    config: &Config,
+    control: &PassControl,
+    options: &PassOptions,
+) -> Vec<JobOutcome> {
     let mut lost = Vec::new();
     let mut cut_off = false;
     loop {
@@ -387,22 +376,7 @@ pub(crate) async fn run_pass(
             Err(e) => {
                 let id = e.id();
                 if let Some(specs) = given.get(&id) {
-                    // The jobs that ended before keep their outcomes.
-                    let ended = control.ended_on(specs[0].server_id);
-                    let rest: Vec<JobSpec> = specs
-                        .iter()
-                        .filter(|s| !ended.contains(&s.policy))
-                        .cloned()
-                        .collect();
-                    if e.is_cancelled() && cut_off {
-                        lost.extend(rest.iter().enumerate().map(|(i, spec)| {
-                            interrupted(&config, spec.clone(), String::new(), i == 0)
-                        }));
-                    } else {
-                        let message = panic_message(&e);
-                        tracing::error!(error = %message, "a server's task panicked; its jobs are reported as failed");
-                        lost.extend(panicked(&config, &rest, &message));
-                    }
+                    lost.extend(lost_jobs(config, control, specs, &e, cut_off));
                 }
                 id
             }
@@ -414,23 +388,105 @@ pub(crate) async fn run_pass(
         }
         given.remove(&id);
     }
-    let mut outcomes = control.take();
-    outcomes.append(&mut lost);
-    outcomes.sort_by_key(|o| (o.spec.server_id, o.spec.policy));
-    drop(pollers);
-    for ((endpoint, status), n) in client.stats().snapshot() {
-        tracing::debug!(
-            endpoint = endpoint.as_str(),
-            status,
-            calls = n,
-            "API calls so far"
-        );
+    lost
+}
+
+/// Each kind's listing of the pass's servers (or why it failed) and a
+/// completion poller per kind listed (running while its handle lives);
+/// `None` when the pass was cut off while listing.
+async fn list_kinds(
+    config: &Config,
+    client: &Client,
+    by_server: &BTreeMap<u64, Vec<JobSpec>>,
+    stop: Option<&Stop>,
+) -> Option<(Listings, HashMap<Kind, PollerHandle>)> {
+    let mut inventories: Listings = HashMap::new();
+    let mut pollers: HashMap<Kind, PollerHandle> = HashMap::new();
+    for kind in Kind::ALL {
+        let servers: Vec<u64> = by_server
+            .iter()
+            .filter(|(_, js)| js.iter().any(|j| config.policies[j.policy].kind == kind))
+            .map(|(s, _)| *s)
+            .collect();
+        if servers.is_empty() {
+            continue;
+        }
+        let fetched = tokio::select! {
+            fetched = inventory::fetch(client, kind, &servers) => fetched,
+            () = aborted(stop) => {
+                tracing::warn!("the pass was stopped while listing {}; no job ran", kind.plural());
+                return None;
+            }
+        };
+        let listed = fetched
+            .map(inventory::by_server)
+            .map_err(|e| (format!("listing {} failed: {e}", kind.plural()), e.kind()));
+        inventories.insert(kind, listed);
+        pollers.insert(kind, start_poller(config, client, kind));
     }
-    PassReport {
-        outcomes,
-        duration: started.elapsed(),
-        api: ApiUse::of(&pass_stats),
+    Some((inventories, pollers))
+}
+
+/// Each kind's listing for the pass, by server, or why it failed.
+type Listings = HashMap<Kind, Result<HashMap<u64, Vec<Item>>, ListingError>>;
+
+/// The completion poller of `kind`: as often as its most eager policy
+/// asks.
+fn start_poller(config: &Config, client: &Client, kind: Kind) -> PollerHandle {
+    let of_kind = || config.policies.iter().filter(|p| p.kind == kind);
+    let interval = of_kind()
+        .map(|p| p.poll_interval)
+        .min()
+        .unwrap_or(Duration::from_secs(15));
+    // A listing deferred while the API is busy (see `Poller::start`)
+    // still leaves every wait three quarters of its wait_timeout.
+    let max_defer = of_kind()
+        .map(|p| p.wait_timeout / 4)
+        .min()
+        .unwrap_or(Duration::from_secs(60));
+    Poller::start(client.clone(), kind, interval, max_defer)
+}
+
+/// Moves `server_id`'s items of each kind out of the pass's listings.
+fn take_items(inventories: &mut Listings, server_id: u64) -> ServerItems {
+    let mut items: ServerItems = Vec::with_capacity(inventories.len());
+    for (kind, inv) in inventories {
+        items.push((
+            *kind,
+            match inv {
+                Ok(map) => Ok(map.remove(&server_id).unwrap_or_default()),
+                Err(e) => Err(e.clone()),
+            },
+        ));
     }
+    items
+}
+
+/// The outcomes of a task's jobs that did not end (it panicked, or the pass
+/// cut it off): the jobs that ended before keep their own.
+fn lost_jobs(
+    config: &Config,
+    control: &PassControl,
+    specs: &[JobSpec],
+    e: &tokio::task::JoinError,
+    cut_off: bool,
+) -> Vec<JobOutcome> {
+    let ended = control.ended_on(specs[0].server_id);
+    let rest: Vec<JobSpec> = specs
+        .iter()
+        .filter(|s| !ended.contains(&s.policy))
+        .cloned()
+        .collect();
+    if e.is_cancelled() && cut_off {
+        return rest
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| interrupted(config, spec.clone(), String::new(), i == 0))
+            .collect();
+    }
+    let message = panic_message(e);
+    tracing::error!(error = %message, "a server's task panicked; its jobs are reported as failed");
+    panicked(config, &rest, &message)
 }
 
 /// What every server task of a pass shares: the stop request, and the
@@ -688,84 +744,9 @@ pub(crate) fn summary(report: &PassReport, dry_run: bool) -> String {
             format!("{} ({})", o.spec.server_id, o.server_name)
         };
         let r = &o.report;
-        let mut parts = Vec::new();
-        if let Some(c) = &r.created {
-            created += 1;
-            parts.push(format!("created #{} {}", c.id, c.label));
-        }
-        if let Some(a) = &r.adopted {
-            parts.push(format!(
-                "adopted #{} {} (made by another writer or by a create whose answer was lost)",
-                a.id, a.label
-            ));
-        }
-        if let Some(label) = &r.would_create {
-            created += 1;
-            parts.push(format!("would create {label}"));
-        }
-        parts.extend(r.would_run_hooks.iter().cloned());
-        if let Some(e) = &r.crash_consistent {
-            parts.push(format!(
-                "pre_hook failed, created anyway (only crash-consistent): {e}"
-            ));
-        }
-        if r.paused {
-            parts.push(
-                "paused (enabled = false): nothing created, nothing pruned; set enabled = true to run it"
-                    .to_owned(),
-            );
-        }
-        if r.nothing_to_resume {
-            parts.push("nothing left unfinished for this slot (missed = \"skip\")".to_owned());
-        }
-        if r.slot_taken && r.created.is_none() && r.adopted.is_none() {
-            parts.push("slot already taken, nothing created".to_owned());
-        }
+        created += usize::from(r.created.is_some()) + usize::from(r.would_create.is_some());
         deleted += r.deleted.len() + r.would_delete.len();
-        for d in &r.deleted {
-            parts.push(format!("deleted #{} {}", d.id, d.label));
-        }
-        for (d, why) in &r.would_delete {
-            parts.push(format!("would delete #{} {} ({why})", d.id, d.label));
-        }
-        let h = &r.holdings;
-        if h.shortfall > 0 {
-            parts.push(format!(
-                "holds at most {} here, {} fewer than its keep rules ask: {} item(s) on the server are not this policy's to delete",
-                h.can_hold,
-                h.shortfall,
-                h.not_ours + h.protected
-            ));
-        }
-        let line = match &o.error {
-            None if r.paused => format!(
-                "PAUSED  server {server} policy {}: {}",
-                o.policy_name,
-                parts.join("; ")
-            ),
-            None => {
-                if parts.is_empty() {
-                    parts.push("nothing to do".to_owned());
-                }
-                format!(
-                    "ok      server {server} policy {}: {}",
-                    o.policy_name,
-                    parts.join("; ")
-                )
-            }
-            Some(e) => {
-                let done = if parts.is_empty() {
-                    String::new()
-                } else {
-                    format!(" [before that: {}]", parts.join("; "))
-                };
-                format!(
-                    "FAILED  server {server} policy {} ({}): {e}{done}",
-                    o.policy_name,
-                    e.kind()
-                )
-            }
-        };
+        let line = job_line(o, &server, job_parts(r));
         out.push_str(&line);
         out.push_str(&format!(" [{:.1}s]\n", o.duration.as_secs_f64()));
     }
@@ -792,4 +773,89 @@ pub(crate) fn summary(report: &PassReport, dry_run: bool) -> String {
         report.duration.as_secs_f64()
     ));
     out
+}
+
+/// What one job did, in words: created, adopted, deleted, paused…
+fn job_parts(r: &JobReport) -> Vec<String> {
+    let mut parts = Vec::new();
+    if let Some(c) = &r.created {
+        parts.push(format!("created #{} {}", c.id, c.label));
+    }
+    if let Some(a) = &r.adopted {
+        parts.push(format!(
+            "adopted #{} {} (made by another writer or by a create whose answer was lost)",
+            a.id, a.label
+        ));
+    }
+    if let Some(label) = &r.would_create {
+        parts.push(format!("would create {label}"));
+    }
+    parts.extend(r.would_run_hooks.iter().cloned());
+    if let Some(e) = &r.crash_consistent {
+        parts.push(format!(
+            "pre_hook failed, created anyway (only crash-consistent): {e}"
+        ));
+    }
+    if r.paused {
+        parts.push(
+            "paused (enabled = false): nothing created, nothing pruned; set enabled = true to run it"
+                .to_owned(),
+        );
+    }
+    if r.nothing_to_resume {
+        parts.push("nothing left unfinished for this slot (missed = \"skip\")".to_owned());
+    }
+    if r.slot_taken && r.created.is_none() && r.adopted.is_none() {
+        parts.push("slot already taken, nothing created".to_owned());
+    }
+    for d in &r.deleted {
+        parts.push(format!("deleted #{} {}", d.id, d.label));
+    }
+    for (d, why) in &r.would_delete {
+        parts.push(format!("would delete #{} {} ({why})", d.id, d.label));
+    }
+    let h = &r.holdings;
+    if h.shortfall > 0 {
+        parts.push(format!(
+            "holds at most {} here, {} fewer than its keep rules ask: {} item(s) on the server are not this policy's to delete",
+            h.can_hold,
+            h.shortfall,
+            h.not_ours + h.protected
+        ));
+    }
+    parts
+}
+
+/// One job's line of the summary (without its duration).
+fn job_line(o: &JobOutcome, server: &str, mut parts: Vec<String>) -> String {
+    let r = &o.report;
+    match &o.error {
+        None if r.paused => format!(
+            "PAUSED  server {server} policy {}: {}",
+            o.policy_name,
+            parts.join("; ")
+        ),
+        None => {
+            if parts.is_empty() {
+                parts.push("nothing to do".to_owned());
+            }
+            format!(
+                "ok      server {server} policy {}: {}",
+                o.policy_name,
+                parts.join("; ")
+            )
+        }
+        Some(e) => {
+            let done = if parts.is_empty() {
+                String::new()
+            } else {
+                format!(" [before that: {}]", parts.join("; "))
+            };
+            format!(
+                "FAILED  server {server} policy {} ({}): {e}{done}",
+                o.policy_name,
+                e.kind()
+            )
+        }
+    }
 }
