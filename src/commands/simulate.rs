@@ -4,11 +4,12 @@
 //! gets, and it is almost always the rules doing exactly what they say. This
 //! plays a policy's schedule forward over N days on one server, assuming
 //! every create succeeds and nothing else is on the server, and shows day
-//! by day what is created, kept and deleted, and why. It runs the very code
-//! a pass runs — the schedule's fire times, `job::retention_view` and
-//! `retention_policy`, `retention::next_to_drop` to make room at the cap and
-//! `retention::plan` to prune — on items named as a pass names them. Nothing
-//! here decides anything itself; no token, no network.
+//! by day what is created, kept and deleted, and why. It runs the very
+//! rules a pass runs — the schedule's fire times, and `job::rules` (room at
+//! the cap, the shared cap, pruning) sequenced as a job and a pass sequence
+//! them (`play`) — on items named as a pass names them, and
+//! `pass::simulate_tests` holds its answers to real passes'. Nothing here
+//! decides anything itself; no token, no network.
 //!
 //! `--html FILE` draws the same simulation as a calendar (`html`), and
 //! compares policies side by side when `--policy` is given more than once.
