@@ -4,7 +4,7 @@
 //!
 //! It sequences the rules as `job::Job` does — failed first (rule 3), the
 //! slot's item (rule 2), room (rule 4), the create (rule 5), pruning
-//! (rule 6) — and the pass as `pass::run_server` does: a server's jobs in
+//! (rule 6) — and the pass as `pass::ServerTask::run` does: a server's jobs in
 //! policy order, a job refused for room tried again after the server's
 //! other jobs of its kind. What it leaves out is what the rules do not
 //! decide: every create succeeds and completes at once, nothing else
@@ -201,7 +201,7 @@ fn kept(view: View<'_>, items: &[Item], now: DateTime<Utc>) -> Vec<retention::De
 }
 
 /// The jobs of one server in one pass (`(policy, slot)`, any order), as
-/// `pass::run_server` runs them: in policy order, each on the server as
+/// `pass::ServerTask::run` runs them: in policy order, each on the server as
 /// the one before left it; a job refused for room gets one more try after
 /// the server's other jobs of its kind, keeping its first try's deletions.
 /// One `Played` per job, in the order they ended.
