@@ -437,7 +437,10 @@ impl Job<'_> {
         items: &mut Vec<Item>,
         report: &mut JobReport,
     ) -> Result<(), JobError> {
-        let Some(at) = rules::slot_keeper(self.view(), items, self.slot) else {
+        // The keeper is referred to by its place in `items`, not copied,
+        // across the wait (BENCHMARKS.md, "Memory").
+        let keeper = rules::slot_keeper(self.view(), items, self.slot);
+        let Some(at) = keeper.and_then(|k| items.iter().position(|i| i.id == k.id)) else {
             return Ok(());
         };
         self.say_slot_taken(&items[at], report);
@@ -446,9 +449,7 @@ impl Job<'_> {
                 return Ok(());
             }
             // In progress, or a status nobody documented: wait either way.
-            // Waited for where it lies in `items`, not copied into the
-            // waiting job (BENCHMARKS.md, "Memory"). Its size is known
-            // only now (`Holdings::stored_bytes`).
+            // Its size is known only now (`Holdings::stored_bytes`).
             items[at].size_bytes = self.wait(&items[at], &report.server_name).await?;
             items[at].status = Status::Completed;
         }

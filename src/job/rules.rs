@@ -189,16 +189,18 @@ pub(crate) fn earlier_duplicates(
 
 // Rule 2: the idempotent slot.
 
-/// Rule 2: where in `items` the slot's item is — the lowest id for the
-/// slot that has not failed (every instance picks the same one); `None`
-/// when the slot has no such item (create one).
-pub(crate) fn slot_keeper(view: View<'_>, items: &[Item], slot: DateTime<Utc>) -> Option<usize> {
+/// Rule 2: the slot's item — the lowest id for the slot that has not
+/// failed (every instance picks the same one); `None` when the slot has no
+/// such item (create one).
+pub(crate) fn slot_keeper<'i>(
+    view: View<'_>,
+    items: &'i [Item],
+    slot: DateTime<Utc>,
+) -> Option<&'i Item> {
     items
         .iter()
-        .enumerate()
-        .filter(|(_, i)| view.is_slot_item(i, slot) && i.status != Status::Failed)
-        .min_by_key(|(_, i)| i.id)
-        .map(|(at, _)| at)
+        .filter(|i| view.is_slot_item(i, slot) && i.status != Status::Failed)
+        .min_by_key(|i| i.id)
 }
 
 /// What rule 2 does with another item for the slot once its keeper has
@@ -479,4 +481,130 @@ pub(crate) fn holdings(policy: &Policy, all_policies: &[Policy], items: &[Item])
     h.can_hold = cap.saturating_sub(h.not_ours + h.protected).min(wanted);
     h.shortfall = wanted - h.can_hold;
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policies(text: &str) -> Vec<Policy> {
+        crate::config::parse_str(text, "t")
+            .expect("config")
+            .policies
+    }
+
+    const NIGHTLY: &str = "[[policy]]\nname = \"n\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\nprotect = [9]\n";
+
+    fn at(day: u32) -> DateTime<Utc> {
+        format!("2025-01-{day:02}T03:00:00Z").parse().expect("time")
+    }
+
+    fn item(id: u64, label: &str, status: Status, day: u32) -> Item {
+        Item {
+            id,
+            server_id: 1,
+            server_name: String::new(),
+            label: label.to_owned(),
+            status,
+            created_at: at(day),
+            size_bytes: None,
+        }
+    }
+
+    fn ours(id: u64, day: u32, status: Status) -> Item {
+        item(
+            id,
+            &format!("snapkeep-n-202501{day:02}-030000"),
+            status,
+            day,
+        )
+    }
+
+    fn ids<T>(v: &[(Item, T)]) -> Vec<u64> {
+        v.iter().map(|(i, _)| i.id).collect()
+    }
+
+    #[test]
+    fn failed_first_takes_our_failed_then_earlier_duplicates_never_protected() {
+        let all = policies(NIGHTLY);
+        let view = View::new(&all[0], &all);
+        let items = vec![
+            ours(1, 5, Status::Completed),
+            ours(2, 5, Status::Completed), // a second item of day 5
+            ours(3, 6, Status::Failed),
+            ours(9, 4, Status::Failed), // protected
+            item(4, "manual", Status::Failed, 3),
+            ours(5, 7, Status::InProgress), // the job's slot: not rule 3's
+            ours(6, 7, Status::InProgress),
+        ];
+        let first = failed_first(view, &items, at(7));
+        assert_eq!(ids(&first), vec![3, 2]);
+        assert_eq!(first[0].1, FirstReason::Failed);
+        assert_eq!(first[1].1, FirstReason::Duplicate { keeper: 1 });
+    }
+
+    #[test]
+    fn the_slots_keeper_is_its_lowest_id_that_has_not_failed() {
+        let all = policies(NIGHTLY);
+        let view = View::new(&all[0], &all);
+        let items = vec![
+            ours(7, 7, Status::InProgress),
+            ours(3, 7, Status::Failed),
+            ours(9, 7, Status::Completed),
+            ours(8, 7, Status::Other("pending".into())),
+        ];
+        assert_eq!(slot_keeper(view, &items, at(7)).map(|k| k.id), Some(7));
+        assert!(slot_keeper(view, &items, at(6)).is_none());
+        let dups = slot_duplicates(view, &items, at(7), 7);
+        let verdicts: Vec<(u64, Duplicate)> = dups.into_iter().map(|(i, d)| (i.id, d)).collect();
+        assert_eq!(
+            verdicts,
+            vec![
+                (3, Duplicate::Delete { keeper: 7 }),
+                (9, Duplicate::Protected),
+                (8, Duplicate::UnknownStatus("pending".into())),
+            ]
+        );
+    }
+
+    /// keep_last = 3 keeps both of ours and the incoming one, but three
+    /// manual items leave room for two: the oldest of ours goes, for the
+    /// shared cap, never the newest; with four, nothing can go (refuse).
+    #[test]
+    fn room_at_a_shared_cap_takes_the_oldest_of_ours() {
+        let all = policies(&NIGHTLY.replace("keep_last = 2", "keep_last = 3"));
+        let items = vec![
+            item(20, "manual-a", Status::Completed, 1),
+            item(21, "manual-b", Status::Completed, 1),
+            item(22, "manual-c", Status::Completed, 1),
+            ours(1, 5, Status::Completed),
+            ours(2, 6, Status::Completed),
+        ];
+        assert_eq!(
+            room_victim(&all[0], &all, &items, at(7), at(7)),
+            Some((1, RoomReason::SharedCap))
+        );
+        let h = holdings(&all[0], &all, &items);
+        assert_eq!((h.can_hold, h.shortfall), (2, 1));
+        let full = [&items[..3], &[item(23, "manual-d", Status::Completed, 1)]].concat();
+        let full = [full, vec![ours(2, 6, Status::Completed)]].concat();
+        assert_eq!(room_victim(&all[0], &all, &full, at(7), at(7)), None);
+        let r = refusal(View::new(&all[0], &all), &full);
+        assert_eq!((r.completed, r.foreign, r.other), (1, 4, 0));
+    }
+
+    #[test]
+    fn prune_lists_what_retention_drops_oldest_first() {
+        let all = policies(NIGHTLY);
+        let items = vec![
+            ours(4, 4, Status::Completed),
+            ours(1, 1, Status::Completed),
+            ours(6, 6, Status::Completed),
+            ours(9, 2, Status::Completed), // protected
+            ours(5, 5, Status::Completed),
+        ];
+        let pruned = prune(View::new(&all[0], &all), &items, at(7));
+        assert_eq!(ids(&pruned), vec![1, 4]);
+        assert_eq!(rules_text(&pruned[0].1), "no-rule");
+    }
 }

@@ -156,11 +156,12 @@ pub(crate) fn job(
 
 /// Rule 2: the keeper completes (at once, here); the slot's other items go.
 fn settle_slot(view: View<'_>, server: &mut Server, slot: DateTime<Utc>, played: &mut Played) {
-    let Some(at) = rules::slot_keeper(view, &server.items, slot) else {
+    let Some(keeper) = rules::slot_keeper(view, &server.items, slot).map(|k| k.id) else {
         return;
     };
-    server.items[at].status = Status::Completed;
-    let keeper = server.items[at].id;
+    for item in server.items.iter_mut().filter(|i| i.id == keeper) {
+        item.status = Status::Completed;
+    }
     for (dup, what) in rules::slot_duplicates(view, &server.items, slot, keeper) {
         if let Duplicate::Delete { .. } = what {
             server.remove(dup.id);
