@@ -56,11 +56,11 @@ to 2025-01-09T00:00:00Z; times in UTC.
   kept    2025-01-06 23:00 (last, daily, weekly), 2025-01-06 22:00 (last), 2025-01-06 00:00 (daily)
 
 2025-01-07 Tue: 24 created, 24 deleted, holding 3
-  deleted 2025-01-06 22:00 (no-rule), 2025-01-06 00:00 (no-rule), 22 made this day (no-rule)
+  deleted 2025-01-06 00:00 (no-rule), 2025-01-06 22:00 (no-rule), 22 made this day (no-rule)
   kept    2025-01-07 23:00 (last, daily, weekly), 2025-01-07 22:00 (last), 2025-01-06 23:00 (daily)
 
 2025-01-08 Wed: 24 created, 24 deleted, holding 3
-  deleted 2025-01-07 22:00 (no-rule), 2025-01-06 23:00 (no-rule), 22 made this day (no-rule)
+  deleted 2025-01-06 23:00 (no-rule), 2025-01-07 22:00 (no-rule), 22 made this day (no-rule)
   kept    2025-01-08 23:00 (last, daily, weekly), 2025-01-08 22:00 (last), 2025-01-07 23:00 (daily)
 
 72 slots: 72 created, 69 deleted.
@@ -99,9 +99,10 @@ fn gfs_json_is_the_same_simulation() {
     assert_eq!(days.len(), 3);
     assert_eq!(days[1]["date"], "2025-01-07");
     assert_eq!(days[1]["created"].as_array().unwrap().len(), 24);
+    // In the order a pass deletes them: oldest first.
     assert_eq!(
         days[1]["deleted"][0],
-        serde_json::json!({"slot": "2025-01-06T22:00:00Z", "rules": ["no-rule"]})
+        serde_json::json!({"slot": "2025-01-06T00:00:00Z", "rules": ["no-rule"]})
     );
     assert_eq!(
         days[2]["kept"][0],
