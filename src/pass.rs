@@ -26,7 +26,7 @@
 //! task's finished jobs keep their real outcome; only the job it was in is
 //! reported as cut off, and the rest as not started.
 
-use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -576,6 +576,22 @@ fn panic_message(e: &tokio::task::JoinError) -> String {
 /// that kind could not be listed.
 type ServerItems = Vec<(Kind, Result<Vec<Item>, ListingError>)>;
 
+/// The next job a server task runs: its specs in order, then the second
+/// tries of jobs refused for room (with their first try's deletions).
+fn next_job(
+    specs: &[JobSpec],
+    again: &mut [(JobSpec, Vec<Item>)],
+    next: &mut usize,
+) -> Option<(JobSpec, Option<Vec<Item>>)> {
+    let i = *next;
+    *next += 1;
+    if let Some(spec) = specs.get(i) {
+        return Some((spec.clone(), None));
+    }
+    let (spec, deleted) = again.get_mut(i - specs.len())?;
+    Some((spec.clone(), Some(std::mem::take(deleted))))
+}
+
 /// The jobs of one server, one after another, each outcome recorded in
 /// `control` as it ends; once the pass is stopping, the jobs not yet started
 /// are recorded as not started. Spawned as it is ([`ServerTask::run`]): a
@@ -611,9 +627,15 @@ impl ServerTask {
                 panic!("test: server {PANICKING_SERVER} panics by design");
             }
             let mut server_name = self.server_name();
-            let mut queue: VecDeque<(JobSpec, Option<JobReport>)> =
-                self.specs.iter().cloned().map(|s| (s, None)).collect();
-            while let Some((spec, first_try)) = queue.pop_front() {
+            // A job refused for room gets one more try after the server's
+            // other jobs of its kind: another policy pruning its own may
+            // free a place (its first try's deletions stay in its report).
+            // Only a refused job's spec and deletions are kept for it
+            // (empty: no allocation; every waiting task carries this,
+            // BENCHMARKS.md "Memory").
+            let mut again: Vec<(JobSpec, Vec<Item>)> = Vec::new();
+            let mut next = 0;
+            while let Some((spec, first_deleted)) = next_job(&self.specs, &mut again, &mut next) {
                 let control = Arc::clone(&self.control);
                 if control.stop.as_ref().is_some_and(Stop::finishing) {
                     control.record(interrupted(&self.config, spec, server_name.clone(), false));
@@ -630,18 +652,26 @@ impl ServerTask {
                 }
                 let config = Arc::clone(&self.config);
                 let kind = config.policies[spec.policy].kind;
-                let same_kind_later = queue
+                let same_kind_later = self
+                    .specs
+                    .get(next..)
+                    .unwrap_or_default()
                     .iter()
-                    .any(|(s, _)| config.policies[s.policy].kind == kind);
+                    .chain(
+                        again
+                            .iter()
+                            .skip(next.saturating_sub(self.specs.len()))
+                            .map(|(s, _)| s),
+                    )
+                    .any(|s| config.policies[s.policy].kind == kind);
                 if matches!(result, Err(JobError::Refused { .. }))
-                    && first_try.is_none()
+                    && first_deleted.is_none()
                     && same_kind_later
                 {
-                    queue.push_back((spec, Some(report)));
+                    again.push((spec, std::mem::take(&mut report.deleted)));
                     continue;
                 }
-                if let Some(first) = first_try {
-                    let mut deleted = first.deleted;
+                if let Some(mut deleted) = first_deleted {
                     deleted.append(&mut report.deleted);
                     report.deleted = deleted;
                 }
