@@ -507,3 +507,6 @@ impl Board {
             .clone()
     }
 }
+
+#[cfg(test)]
+mod tests;
