@@ -686,8 +686,6 @@ fn idle_daemon(rt: &tokio::runtime::Runtime, opts: &Options, dir: &Path, secs: u
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("start the daemon");
-    let pid = child.id();
-    let ticks = clock_ticks();
     let ready = wait_for(Duration::from_secs(60), || {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("snapkeep daemon started"))
     });
@@ -700,25 +698,91 @@ fn idle_daemon(rt: &tokio::runtime::Runtime, opts: &Options, dir: &Path, secs: u
     }
     // Let the start settle (first timetable step) before measuring.
     std::thread::sleep(Duration::from_secs(1));
-    let rss0 = proc_status_kib(pid, "VmRSS:").unwrap_or(0);
-    let cpu0 = proc_cpu(pid, ticks).unwrap_or_default();
-    let t0 = Instant::now();
-    let mut rss_max = rss0;
-    while t0.elapsed() < Duration::from_secs(secs) {
-        std::thread::sleep(Duration::from_millis(500));
-        rss_max = rss_max.max(proc_status_kib(pid, "VmRSS:").unwrap_or(0));
-    }
-    let window = t0.elapsed();
-    let cpu1 = proc_cpu(pid, ticks).unwrap_or_default();
-    let rss1 = proc_status_kib(pid, "VmRSS:").unwrap_or(0);
-    let hwm = proc_status_kib(pid, "VmHWM:").unwrap_or(0);
-    let threads = proc_status_kib(pid, "Threads:").unwrap_or(0);
-    let cpu_start = cpu0;
+    let idle = IdleFigures::watch(child.id(), Duration::from_secs(secs));
+    let (stop, exit) = terminate(&mut child);
+    let api_calls = sim.requests().len();
+    rt.block_on(sim.shutdown());
+    idle.print(n, startup, stop, exit, api_calls);
+}
 
+/// What an idle daemon's process showed over a window.
+struct IdleFigures {
+    rss0: u64,
+    rss1: u64,
+    rss_max: u64,
+    hwm: u64,
+    threads: u64,
+    cpu_start: Duration,
+    cpu_idle: Duration,
+    window: Duration,
+}
+
+impl IdleFigures {
+    /// Samples `pid`'s RSS every 500 ms for `secs`, with its CPU before and after.
+    fn watch(pid: u32, secs: Duration) -> IdleFigures {
+        let ticks = clock_ticks();
+        let rss0 = proc_status_kib(pid, "VmRSS:").unwrap_or(0);
+        let cpu0 = proc_cpu(pid, ticks).unwrap_or_default();
+        let t0 = Instant::now();
+        let mut rss_max = rss0;
+        while t0.elapsed() < secs {
+            std::thread::sleep(Duration::from_millis(500));
+            rss_max = rss_max.max(proc_status_kib(pid, "VmRSS:").unwrap_or(0));
+        }
+        let window = t0.elapsed();
+        let cpu1 = proc_cpu(pid, ticks).unwrap_or_default();
+        IdleFigures {
+            rss0,
+            rss1: proc_status_kib(pid, "VmRSS:").unwrap_or(0),
+            rss_max,
+            hwm: proc_status_kib(pid, "VmHWM:").unwrap_or(0),
+            threads: proc_status_kib(pid, "Threads:").unwrap_or(0),
+            cpu_start: cpu0,
+            cpu_idle: cpu1.saturating_sub(cpu0),
+            window,
+        }
+    }
+
+    fn print(&self, n: usize, startup: Duration, stop: Duration, exit: i32, api_calls: usize) {
+        println!();
+        println!(
+            "Idle daemon, {n} policies (one server each, schedule \"0 3 1 1 *\", missed = \"skip\"):"
+        );
+        println!("| figure | value |");
+        println!("|---|---:|");
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!("| start → \"daemon started\" | {:.0} ms |", ms(startup));
+        println!(
+            "| CPU used by start-up (incl. config load) | {:.2} s |",
+            self.cpu_start.as_secs_f64()
+        );
+        let rows = [
+            ("RSS at the start of the idle window", self.rss0),
+            ("RSS at the end of the idle window", self.rss1),
+            ("RSS max sampled in the window", self.rss_max),
+            ("peak RSS (VmHWM, incl. start-up)", self.hwm),
+        ];
+        for (what, kib) in rows {
+            println!("| {what} | {:.1} MiB |", mib(kib));
+        }
+        println!("| threads | {} |", self.threads);
+        println!(
+            "| CPU over {:.0} s idle (utime+stime) | {:.2} s |",
+            self.window.as_secs_f64(),
+            self.cpu_idle.as_secs_f64()
+        );
+        println!("| SIGTERM → exit | {:.0} ms, exit {exit} |", ms(stop));
+        println!("| API requests the simulator saw | {api_calls} |");
+    }
+}
+
+/// Sends SIGTERM and waits (40 s at most, then kills): how long it took
+/// and the exit code (-1 when killed).
+fn terminate(child: &mut std::process::Child) -> (Duration, i32) {
     let term_at = Instant::now();
     let _ = Command::new("kill")
         .arg("-TERM")
-        .arg(pid.to_string())
+        .arg(child.id().to_string())
         .status();
     let exit = loop {
         if let Some(s) = child.try_wait().expect("wait for the daemon") {
@@ -731,48 +795,7 @@ fn idle_daemon(rt: &tokio::runtime::Runtime, opts: &Options, dir: &Path, secs: u
         }
         std::thread::sleep(Duration::from_millis(10));
     };
-    let stop = term_at.elapsed();
-    let api_calls = sim.requests().len();
-    rt.block_on(sim.shutdown());
-
-    println!();
-    println!(
-        "Idle daemon, {n} policies (one server each, schedule \"0 3 1 1 *\", missed = \"skip\"):"
-    );
-    println!("| figure | value |");
-    println!("|---|---:|");
-    println!(
-        "| start → \"daemon started\" | {:.0} ms |",
-        startup.as_secs_f64() * 1000.0
-    );
-    println!(
-        "| CPU used by start-up (incl. config load) | {:.2} s |",
-        cpu_start.as_secs_f64()
-    );
-    println!(
-        "| RSS at the start of the idle window | {:.1} MiB |",
-        mib(rss0)
-    );
-    println!(
-        "| RSS at the end of the idle window | {:.1} MiB |",
-        mib(rss1)
-    );
-    println!(
-        "| RSS max sampled in the window | {:.1} MiB |",
-        mib(rss_max)
-    );
-    println!("| peak RSS (VmHWM, incl. start-up) | {:.1} MiB |", mib(hwm));
-    println!("| threads | {threads} |");
-    println!(
-        "| CPU over {:.0} s idle (utime+stime) | {:.2} s |",
-        window.as_secs_f64(),
-        (cpu1.saturating_sub(cpu0)).as_secs_f64()
-    );
-    println!(
-        "| SIGTERM → exit | {:.0} ms, exit {exit} |",
-        stop.as_secs_f64() * 1000.0
-    );
-    println!("| API requests the simulator saw | {api_calls} |");
+    (term_at.elapsed(), exit)
 }
 
 fn idle_config(base_url: &str, opts: &Options, n: usize) -> String {

@@ -755,18 +755,17 @@ async fn count_orphans(
             }
         }
     }
-    if !serve {
-        return;
-    }
-    if complete {
+    if serve && complete {
         board.publish(Listing {
             config,
             inventories,
             at: now,
         });
-    } else {
+    } else if serve {
         board.owe();
     }
+    // The account's listing was pages of JSON; give the freed heap back.
+    memory::release_free_memory();
 }
 
 /// Counts and notifies a fire that will not run.

@@ -21,15 +21,14 @@
 #[path = "support.rs"]
 mod support;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use snapkeep_sim::{BackupType, Seed, SeedSnapshot, SimStatus};
-use support::{BIN, Daily, Setup, Sim, temp_dir};
+use support::{BIN, Daily, Setup, Sim, free_port, http_get, temp_dir};
 
 /// A Chromium to drive, or `None` after saying why the test is skipped.
 fn chromium() -> Option<PathBuf> {
@@ -329,38 +328,12 @@ fn the_retention_calendar_in_a_browser() {
     );
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A plain HTTP GET; (status, body).
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    Some((status, body))
-}
-
 const EVIL: &str = "<script>alert(\"x\")</script> 'quoted'";
 
-#[test]
-fn the_live_status_page_in_a_browser() {
-    let Some(bin) = chromium() else { return };
-    let daily = Daily::now();
+/// Six servers for the status page: every state a row can be in (ok,
+/// stale, paused, failed items, an orphan, a protected item), and a name
+/// and an item name from the provider that are markup ([`EVIL`]).
+fn status_page_seed(daily: &Daily) -> Seed {
     let snap = |server, days, status| {
         SeedSnapshot::new(
             server,
@@ -369,7 +342,7 @@ fn the_live_status_page_in_a_browser() {
             status,
         )
     };
-    let seed = Seed::empty()
+    Seed::empty()
         .server(1, "web-01")
         .server(2, "web-02")
         .server(3, "db-01")
@@ -384,7 +357,9 @@ fn the_live_status_page_in_a_browser() {
         .add_snapshot(snap(2, 0, SimStatus::Completed))
         .add_snapshot(snap(3, 4, SimStatus::Completed))
         .add_snapshot(snap(4, 0, SimStatus::Completed))
-        .add_snapshot(snap(4, 1, SimStatus::Failed))
+        // Protected, so the start-up pass (rule 3: failed first) leaves it
+        // for the page's "has-failed" row whenever Chromium loads it.
+        .add_snapshot(snap(4, 1, SimStatus::Failed).with_id(901))
         .add_snapshot(snap(6, 9, SimStatus::Completed))
         .snapshot(
             2,
@@ -405,13 +380,14 @@ fn the_live_status_page_in_a_browser() {
             daily.backup_marker("weekly", 1),
             daily.at(1),
             SimStatus::Completed,
-        );
-    let sim = Sim::start(seed);
-    let port = free_port();
-    let setup = Setup::new(
-        &sim,
-        &daily.policies(&format!(
-            r#"[metrics]
+        )
+}
+
+/// Three policies on the servers of [`status_page_seed`], metrics (and the
+/// status page) on `port`.
+fn status_page_policies(daily: &Daily, port: u16) -> String {
+    daily.policies(&format!(
+        r#"[metrics]
 listen = "127.0.0.1:{port}"
 
 [[policy]]
@@ -421,7 +397,7 @@ servers = [1, 2, 3, 4]
 schedule = "{{daily}}"
 missed = "skip"
 keep_last = 3
-protect = [900]
+protect = [900, 901]
 
 [[policy]]
 name = "weekly"
@@ -439,9 +415,47 @@ schedule = "{{daily}}"
 keep_last = 1
 enabled = false
 "#
-        )),
+    ))
+}
+
+/// The page's DOM has a row per pair, the provider's markup as text, a
+/// row in each state, the orphan and the protected item.
+fn assert_status_page(dom: &str, pairs: &[serde_json::Value]) {
+    assert_eq!(dom.matches("<tr class=\"pair ").count(), pairs.len());
+    for pair in pairs {
+        let row = format!(
+            "data-server=\"{}\" data-policy=\"{}\"",
+            pair["server_id"],
+            pair["policy"].as_str().unwrap()
+        );
+        assert_eq!(dom.matches(&row).count(), 1, "{row}:\n{}", dom);
+    }
+    // Markup from the provider is text: no element came of it.
+    assert!(!dom.contains("<script"), "{}", dom);
+    assert!(
+        dom.contains("&lt;script&gt;alert(\"x\")&lt;/script&gt; 'quoted'"),
+        "{}",
+        dom
     );
-    let daemon = setup.spawn_daemon(&[]);
+    for state in ["stale", "paused", "ok has-failed"] {
+        assert!(
+            dom.contains(&format!("<tr class=\"pair {state}\"")),
+            "no {state} row:\n{}",
+            dom
+        );
+    }
+    assert!(dom.contains("<tr class=\"orphan\" data-server=\"6\""));
+    assert!(dom.contains("#900 before-upgrade (completed)"));
+}
+
+#[test]
+fn the_live_status_page_in_a_browser() {
+    let Some(bin) = chromium() else { return };
+    let daily = Daily::now();
+    let sim = Sim::start(status_page_seed(&daily));
+    let port = free_port();
+    let setup = Setup::new(&sim, &status_page_policies(&daily, port));
+    let daemon = setup.spawn(&[]);
     let served = || http_get(port, "/status.json").is_some_and(|(status, _)| status == 200);
     assert!(
         daemon.wait_until(Duration::from_secs(20), served),
@@ -463,32 +477,7 @@ enabled = false
     let page = load(&bin, &url);
     let load_time = started.elapsed();
     assert_eq!(page.console, Vec::<String>::new(), "console messages");
-    assert_eq!(page.dom.matches("<tr class=\"pair ").count(), pairs.len());
-    for pair in pairs {
-        let row = format!(
-            "data-server=\"{}\" data-policy=\"{}\"",
-            pair["server_id"],
-            pair["policy"].as_str().unwrap()
-        );
-        assert_eq!(page.dom.matches(&row).count(), 1, "{row}:\n{}", page.dom);
-    }
-    // Markup from the provider is text: no element came of it.
-    assert!(!page.dom.contains("<script"), "{}", page.dom);
-    assert!(
-        page.dom
-            .contains("&lt;script&gt;alert(\"x\")&lt;/script&gt; 'quoted'"),
-        "{}",
-        page.dom
-    );
-    for state in ["stale", "paused", "ok has-failed"] {
-        assert!(
-            page.dom.contains(&format!("<tr class=\"pair {state}\"")),
-            "no {state} row:\n{}",
-            page.dom
-        );
-    }
-    assert!(page.dom.contains("<tr class=\"orphan\" data-server=\"6\""));
-    assert!(page.dom.contains("#900 before-upgrade (completed)"));
+    assert_status_page(&page.dom, pairs);
     let png = temp_dir().join("status-page.png");
     screenshot(&bin, &url, &png);
     assert_not_blank(&bin, &png);

@@ -230,43 +230,7 @@ async fn backups_round_trip_with_typed_models_and_restore_from_backup() {
     let sim = start_docs(Faults::none()).await;
     let api = client(&sim);
 
-    // Unfiltered: all three of the docs' backups.
-    let all = api.list_backups(None, None).await.unwrap();
-    let ids: BTreeSet<u64> = all.iter().map(|b| b.id).collect();
-    assert_eq!(ids, BTreeSet::from([495, 499, 501]));
-    let b501 = all.iter().find(|b| b.id == 501).unwrap();
-    assert_eq!(b501.server.id, 12345);
-    assert_eq!(b501.server.name, "web-server-01");
-    assert_eq!(b501.backup_type, BackupType::Automatic);
-    assert_eq!(b501.status, Status::Completed);
-    assert_eq!(b501.size_mb, Some(4523.0));
-    assert_eq!(
-        b501.expires_at.map(|t| t.to_rfc3339()).as_deref(),
-        Some("2025-02-16T03:00:00+00:00")
-    );
-    assert_eq!(b501.description.as_deref(), Some("Automatic daily backup"));
-
-    // Filters: server_id and backup_type.
-    let automatic = api
-        .list_backups(Some(12345), Some(BackupType::Automatic))
-        .await
-        .unwrap();
-    let ids: BTreeSet<u64> = automatic.iter().map(|b| b.id).collect();
-    assert_eq!(ids, BTreeSet::from([495, 501]));
-    assert!(automatic.iter().all(|b| b.expires_at.is_some()));
-    let manual = api
-        .list_backups(Some(12345), Some(BackupType::Manual))
-        .await
-        .unwrap();
-    assert_eq!(manual.len(), 1);
-    assert_eq!(manual[0].id, 499);
-    assert_eq!(manual[0].expires_at, None);
-    assert!(
-        api.list_backups(Some(12346), None)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    list_the_docs_backups(&api).await;
 
     // Create: a manual, in_progress backup that never expires.
     let created = api
@@ -304,6 +268,56 @@ async fn backups_round_trip_with_typed_models_and_restore_from_backup() {
     assert!(sim.backups(Some(12346)).is_empty());
     assert_eq!(sim.backups(None).len(), 3);
 
+    assert_backup_requests(&sim, created.id);
+    sim.shutdown().await;
+}
+
+/// Step of [`backups_round_trip_with_typed_models_and_restore_from_backup`]:
+/// the docs' backups listed, typed, unfiltered and by server and type.
+async fn list_the_docs_backups(api: &Client) {
+    // Unfiltered: all three of the docs' backups.
+    let all = api.list_backups(None, None).await.unwrap();
+    let ids: BTreeSet<u64> = all.iter().map(|b| b.id).collect();
+    assert_eq!(ids, BTreeSet::from([495, 499, 501]));
+    let b501 = all.iter().find(|b| b.id == 501).unwrap();
+    assert_eq!(b501.server.id, 12345);
+    assert_eq!(b501.server.name, "web-server-01");
+    assert_eq!(b501.backup_type, BackupType::Automatic);
+    assert_eq!(b501.status, Status::Completed);
+    assert_eq!(b501.size_mb, Some(4523.0));
+    assert_eq!(
+        b501.expires_at.map(|t| t.to_rfc3339()).as_deref(),
+        Some("2025-02-16T03:00:00+00:00")
+    );
+    assert_eq!(b501.description.as_deref(), Some("Automatic daily backup"));
+
+    // Filters: server_id and backup_type.
+    let automatic = api
+        .list_backups(Some(12345), Some(BackupType::Automatic))
+        .await
+        .unwrap();
+    let ids: BTreeSet<u64> = automatic.iter().map(|b| b.id).collect();
+    assert_eq!(ids, BTreeSet::from([495, 501]));
+    assert!(automatic.iter().all(|b| b.expires_at.is_some()));
+    let manual = api
+        .list_backups(Some(12345), Some(BackupType::Manual))
+        .await
+        .unwrap();
+    assert_eq!(manual.len(), 1);
+    assert_eq!(manual[0].id, 499);
+    assert_eq!(manual[0].expires_at, None);
+    assert!(
+        api.list_backups(Some(12346), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// Step of [`backups_round_trip_with_typed_models_and_restore_from_backup`]:
+/// the requests it sent (listing queries, the create, restore and delete
+/// bodies and paths) of backup `created`.
+fn assert_backup_requests(sim: &Simulator, created: u64) {
     let log = sim.requests();
     let queries: Vec<&str> = log
         .iter()
@@ -320,12 +334,12 @@ async fn backups_round_trip_with_typed_models_and_restore_from_backup() {
             "server_id=12346&backup_type=manual",
         ]
     );
-    let create = &requests_to(&sim, Endpoint::BackupsCreate)[0];
+    let create = &requests_to(sim, Endpoint::BackupsCreate)[0];
     assert_eq!(
         create.body,
         Some(serde_json::json!({"server_id": 12346, "description": "snapkeep: weekly 1"}))
     );
-    let restore = &requests_to(&sim, Endpoint::ServersRestore)[0];
+    let restore = &requests_to(sim, Endpoint::ServersRestore)[0];
     assert_eq!(
         (
             restore.method.as_str(),
@@ -336,14 +350,13 @@ async fn backups_round_trip_with_typed_models_and_restore_from_backup() {
     );
     assert_eq!(
         restore.body,
-        Some(serde_json::json!({"backup_id": created.id}))
+        Some(serde_json::json!({"backup_id": created}))
     );
-    let delete = &requests_to(&sim, Endpoint::BackupsDelete)[0];
+    let delete = &requests_to(sim, Endpoint::BackupsDelete)[0];
     assert_eq!(
         (delete.path.as_str(), delete.status),
-        (format!("/api/v1/backups/{}/", created.id).as_str(), 204)
+        (format!("/api/v1/backups/{}/", created).as_str(), 204)
     );
-    sim.shutdown().await;
 }
 
 /// Restores are not idempotent: refused, missing and lost ones are not
@@ -1056,17 +1069,7 @@ async fn canary_token_never_leaks() {
     let api = Client::new(settings.clone()).unwrap();
     let mut errors: Vec<ApiError> = Vec::new();
 
-    // Success on every endpoint.
-    api.list_snapshots(None).await.unwrap();
-    let snap = api.create_snapshot(12346, "canary", None).await.unwrap();
-    api.list_backups(Some(12345), Some(BackupType::Manual))
-        .await
-        .unwrap();
-    let backup = api.create_backup(12347, "canary backup").await.unwrap();
-    tokio::time::sleep(COMPLETE_AFTER * 2).await;
-    api.restore_snapshot(801).await.unwrap();
-    api.restore_backup(12347, backup.id).await.unwrap();
-    api.delete_snapshot(snap.id).await.unwrap();
+    succeed_on_every_endpoint(&api).await;
 
     // 401 with a wrong (canary) token.
     let wrong = Client::new(fast_settings(sim.base_url(), WRONG_CANARY)).unwrap();
@@ -1080,6 +1083,70 @@ async fn canary_token_never_leaks() {
             .unwrap_err(),
     );
 
+    errors.extend(fail_by_injected_faults(&sim, &api).await);
+    errors.push(lose_deletes(&sim, &settings, &api).await);
+    // Nobody listening.
+    let nowhere = Client::new(fast_settings("http://127.0.0.1:1/api/v1".into(), CANARY)).unwrap();
+    errors.push(nowhere.list_backups(None, None).await.unwrap_err());
+
+    let kinds: BTreeSet<&str> = errors.iter().map(ApiError::kind).collect();
+    assert_eq!(
+        kinds,
+        BTreeSet::from([
+            "unauthorized",
+            "not_found",
+            "rejected",
+            "rate_limited",
+            "server_error",
+            "transport",
+            "decode",
+        ])
+    );
+    for err in &errors {
+        for text in [err.to_string(), format!("{err:?}")] {
+            assert!(!text.contains(CANARY), "{text}");
+            assert!(!text.contains(WRONG_CANARY), "{text}");
+            assert!(!text.contains("CANARY"), "{text}");
+        }
+    }
+    for text in [
+        format!("{api:?}"),
+        format!("{wrong:?}"),
+        format!("{settings:?}"),
+        format!("{:?}", api.stats()),
+    ] {
+        assert!(!text.contains("CANARY"), "{text}");
+    }
+
+    let captured = logs.text();
+    // The subscriber really saw the client's events, at every level used.
+    assert!(captured.contains("API call"), "{captured}");
+    assert!(captured.contains("retrying"), "{captured}");
+    assert!(captured.contains("already gone"), "{captured}");
+    assert!(!captured.contains(CANARY), "canary token in the logs");
+    assert!(!captured.contains(WRONG_CANARY), "wrong canary in the logs");
+    assert!(!captured.contains("CANARY"), "canary in the logs");
+    sim.shutdown().await;
+}
+
+/// Step of [`canary_token_never_leaks`]: every endpoint once, succeeding.
+async fn succeed_on_every_endpoint(api: &Client) {
+    api.list_snapshots(None).await.unwrap();
+    let snap = api.create_snapshot(12346, "canary", None).await.unwrap();
+    api.list_backups(Some(12345), Some(BackupType::Manual))
+        .await
+        .unwrap();
+    let backup = api.create_backup(12347, "canary backup").await.unwrap();
+    tokio::time::sleep(COMPLETE_AFTER * 2).await;
+    api.restore_snapshot(801).await.unwrap();
+    api.restore_backup(12347, backup.id).await.unwrap();
+    api.delete_snapshot(snap.id).await.unwrap();
+}
+
+/// Step of [`canary_token_never_leaks`]: the errors of injected faults,
+/// each until the retries run out, and of creates whose answers are lost.
+async fn fail_by_injected_faults(sim: &Simulator, api: &Client) -> Vec<ApiError> {
+    let mut errors = Vec::new();
     // Injected faults, each until the retries run out.
     let cases = [
         (
@@ -1133,13 +1200,19 @@ async fn canary_token_never_leaks() {
             .await
             .unwrap_err(),
     );
-    // A lost DELETE whose retry finds the item gone...
+    errors
+}
+
+/// Step of [`canary_token_never_leaks`]: a lost DELETE whose retry finds
+/// the item gone (no error), then the error of one whose answers are all
+/// lost.
+async fn lose_deletes(sim: &Simulator, settings: &ClientSettings, api: &Client) -> ApiError {
     sim.clear_requests();
     sim.set_faults(only(
         Endpoint::SnapshotsDelete,
         FaultSpec::none().with_lost_responses(1.0),
     ));
-    let _flip = set_faults_when(&sim, after_faults(1), Faults::none());
+    let _flip = set_faults_when(sim, after_faults(1), Faults::none());
     let mut patient = settings.clone();
     patient.min_backoff = Duration::from_millis(50);
     patient.max_backoff = Duration::from_millis(100);
@@ -1148,54 +1221,12 @@ async fn canary_token_never_leaks() {
         .delete_snapshot(798)
         .await
         .unwrap();
-    // ...and one whose answers are all lost.
+    // And one whose answers are all lost.
     sim.set_faults(only(
         Endpoint::BackupsDelete,
         FaultSpec::none().with_lost_responses(1.0),
     ));
-    errors.push(api.delete_backup(495).await.unwrap_err());
-    // Nobody listening.
-    let nowhere = Client::new(fast_settings("http://127.0.0.1:1/api/v1".into(), CANARY)).unwrap();
-    errors.push(nowhere.list_backups(None, None).await.unwrap_err());
-
-    let kinds: BTreeSet<&str> = errors.iter().map(ApiError::kind).collect();
-    assert_eq!(
-        kinds,
-        BTreeSet::from([
-            "unauthorized",
-            "not_found",
-            "rejected",
-            "rate_limited",
-            "server_error",
-            "transport",
-            "decode",
-        ])
-    );
-    for err in &errors {
-        for text in [err.to_string(), format!("{err:?}")] {
-            assert!(!text.contains(CANARY), "{text}");
-            assert!(!text.contains(WRONG_CANARY), "{text}");
-            assert!(!text.contains("CANARY"), "{text}");
-        }
-    }
-    for text in [
-        format!("{api:?}"),
-        format!("{wrong:?}"),
-        format!("{settings:?}"),
-        format!("{:?}", api.stats()),
-    ] {
-        assert!(!text.contains("CANARY"), "{text}");
-    }
-
-    let captured = logs.text();
-    // The subscriber really saw the client's events, at every level used.
-    assert!(captured.contains("API call"), "{captured}");
-    assert!(captured.contains("retrying"), "{captured}");
-    assert!(captured.contains("already gone"), "{captured}");
-    assert!(!captured.contains(CANARY), "canary token in the logs");
-    assert!(!captured.contains(WRONG_CANARY), "wrong canary in the logs");
-    assert!(!captured.contains("CANARY"), "canary in the logs");
-    sim.shutdown().await;
+    api.delete_backup(495).await.unwrap_err()
 }
 
 /// Listing every page (pages after the first fetched concurrently) and filtering page by page.

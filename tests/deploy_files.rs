@@ -1,19 +1,14 @@
-//! What ships around the binary: shell completions and the man page (through
-//! the real binary), and the Prometheus rules and Grafana dashboard under
-//! `deploy/`, checked against the metrics a running daemon really exports.
+//! The files under `deploy/`: the Prometheus rules and the Grafana
+//! dashboard, checked against the metrics a running daemon really exports,
+//! and the Kubernetes sidecar (its config passes `check`, its probes hit
+//! the metrics port).
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::process::Command;
-use std::time::Duration;
 
-use clap::CommandFactory;
 use saphyr::{LoadableYamlNode, Yaml};
-use snapkeep::cli::Cli;
 use snapkeep_sim::Seed;
 
-use crate::support::{BIN, Run, Setup, Sim, temp_dir};
+use crate::support::{Normalize, Test, berlin_nightly_alerts};
 
 const RULES: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -48,73 +43,6 @@ const SILENT_UNTIL_FIRST: &[(&str, &str, &[&str])] = &[
 
 /// Labels Prometheus adds to every scraped series (target labels).
 const TARGET_LABELS: &[&str] = &["job", "instance"];
-
-fn run_bin(args: &[&str]) -> Run {
-    Run(Command::new(BIN)
-        .args(args)
-        .env_remove("SNAPKEEP_CONFIG")
-        .output()
-        .unwrap())
-}
-
-fn subcommand_names() -> Vec<String> {
-    Cli::command()
-        .get_subcommands()
-        .map(|s| s.get_name().to_owned())
-        .collect()
-}
-
-#[test]
-fn bash_completion_script_is_valid_bash_and_knows_the_subcommands() {
-    let script = run_bin(&["completions", "bash"]).expect(0).stdout();
-    let path = temp_dir().join("snapkeep.bash");
-    std::fs::write(&path, &script).unwrap();
-    let check = Command::new("bash").arg("-n").arg(&path).output().unwrap();
-    assert!(
-        check.status.success(),
-        "bash -n: {}",
-        String::from_utf8_lossy(&check.stderr)
-    );
-    for name in subcommand_names() {
-        assert!(script.contains(&name), "{name} not completed");
-    }
-    assert!(script.contains("--run-now") && script.contains("complete -F"));
-    for shell in ["zsh", "fish"] {
-        let out = run_bin(&["completions", shell]).expect(0).stdout();
-        assert!(out.contains("restore") && out.contains("run-now"), "{out}");
-    }
-    run_bin(&["completions", "tcsh"]).expect(2);
-}
-
-#[test]
-fn man_page_has_the_sections_and_every_subcommand() {
-    let page = run_bin(&["manpage"]).expect(0).stdout();
-    assert!(page.starts_with(".ie") || page.starts_with(".TH"), "{page}");
-    for section in [
-        ".SH NAME",
-        ".SH SYNOPSIS",
-        ".SH DESCRIPTION",
-        ".SH OPTIONS",
-        ".SH COMMANDS",
-        ".SH \"EXIT STATUS\"",
-    ] {
-        assert!(page.contains(section), "{section} missing");
-    }
-    for name in subcommand_names().iter().filter(|n| *n != "help") {
-        assert!(
-            page.contains(&format!(".SS \"snapkeep {name}\"")),
-            "subcommand {name} missing"
-        );
-    }
-    // Options of a subcommand and of the top level are both documented.
-    assert!(page.contains(r"\-\-snapshot") && page.contains(r"\-\-run\-now"));
-    // Reproducible: no build date.
-    assert!(page.contains(".TH snapkeep 1"), "{page}");
-    assert_eq!(page, run_bin(&["manpage"]).stdout());
-}
-
-// ---------------------------------------------------------------------------
-// Prometheus rules and the Grafana dashboard against a running daemon.
 
 /// What `/metrics` exports: sample name → label names.
 #[derive(Debug, Default)]
@@ -501,28 +429,22 @@ fn dashboard_exprs() -> (Vec<String>, Exprs) {
     (problems, exprs)
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn scrape(port: u16) -> String {
-    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
-        return String::new();
-    };
-    let _ = write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
-    );
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    text.split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default()
-}
+/// The daemon that exports every family for the check below.
+const EXPORTING_LOG: &str = "INFO metrics at http://{METRICS}/metrics, health at /healthz and /readyz addr={METRICS}
+INFO snapkeep daemon started config={DIR}/config.toml policies=1 servers=2
+INFO catching up a missed slot (once) slot={SLOT}
+INFO catching up a missed slot (once) slot={SLOT}
+INFO create server 1 (web-01) policy fast #1001 snapkeep-fast-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy fast #1001 snapkeep-fast-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy fast #1001 snapkeep-fast-{SLOT} ({T})
+ERROR fail server 999 policy fast: create of snapkeep-fast-{SLOT}: snapshots.create (server 999): not found (404: Server not found.)
+INFO ok      server 1 (web-01) policy fast: created #1001 snapkeep-fast-{SLOT} [{T}]
+INFO FAILED  server 999 policy fast (not_found): create failed: snapshots.create (server 999): not found (404: Server not found.) [{T}]
+INFO 2 job(s): 1 ok, 1 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
+ERROR the slot ends without its restore point: no retry left in its window (retry_window, or the next fire) slot={SLOT} tries=1
+INFO SIGTERM: finishing in-flight work, starting nothing new
+INFO snapkeep daemon stopped
+";
 
 #[test]
 fn alert_rules_and_dashboard_use_only_what_the_daemon_exports() {
@@ -544,30 +466,22 @@ fn alert_rules_and_dashboard_use_only_what_the_daemon_exports() {
         );
     }
 
-    // A daemon with one good server and one unknown one (999, a 404), so a
-    // pass exports every family with its labels: successes, items, API
-    // requests by status, failures by reason, pass durations.
-    let sim = Sim::start(Seed::empty().server(1, "web-01"));
-    let port = free_port();
-    let s = Setup::new(
-        &sim,
-        &format!(
-            "[metrics]\nlisten = \"127.0.0.1:{port}\"\n\n[[policy]]\nname = \"fast\"\nkind = \"snapshot\"\nservers = [1, 999]\nschedule = \"*/2 * * * * *\"\nmissed = \"skip\"\nkeep_last = 2\n"
-        ),
+    // A daemon with one good server and one unknown one (999, a 404, its
+    // slot given up at once), so a pass exports every family with its
+    // labels: successes, items, API requests by status, failures by
+    // reason, failed slots, pass durations.
+    let mut d = Test::new()
+        .seed(Seed::empty().server(1, "web-01"))
+        .policies("[metrics]\nlisten = \"{metrics}\"\n\n[[policy]]\nname = \"fast\"\nkind = \"snapshot\"\nservers = [1, 999]\nschedule = \"{daily}\"\nkeep_last = 2\nretry_window = \"0s\"\n")
+        .normalize(Normalize::jobs_concurrently)
+        .start();
+    d.wait_for(
+        "INFO 2 job(s): 1 ok, 1 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}",
     );
-    let d = s.spawn_daemon(&[]);
-    let ready = |m: &str| {
-        m.contains("snapkeep_last_success_timestamp_seconds{")
-            && m.contains("snapkeep_job_failures_total{")
-            && m.contains("snapkeep_pass_duration_seconds_count")
-    };
-    assert!(
-        d.wait_until(Duration::from_secs(20), || ready(&scrape(port))),
-        "{}\n{}",
-        scrape(port),
-        d.log()
-    );
-    let mut exported = Exported::parse(&scrape(port));
+    // Counted in snapkeep_slots_failed_total (retry_window 0s: at once).
+    d.wait_for("ERROR the slot ends without its restore point: no retry left in its window (retry_window, or the next fire) slot={SLOT} tries=1");
+    let mut exported = Exported::parse(&d.get("/metrics", 200));
+    d.stop("TERM", 0, EXPORTING_LOG);
     let source = include_str!("../src/metrics.rs");
     for (name, registered, labels) in SILENT_UNTIL_FIRST {
         assert!(
@@ -643,6 +557,21 @@ fn the_checker_catches_a_wrong_name_or_label() {
     );
 }
 
+/// `{ALERTS}`: see [`berlin_nightly_alerts`] (DST changes the interval).
+const SIDECAR_CHECK: &str = "{DIR}/config.toml: valid — 1 policy, 1 server
+API: https://admin.vps.org/api/v1
+
+Policies:
+  nightly — snapshot at 03:00 every day (Europe/Berlin)
+      schedule \"0 3 * * *\" in Europe/Berlin; next: {NEXT}
+      keeps: 3 last, 2 weekly (at most 5 per server; the newest completed is always kept)
+      servers: 12345
+      alerts (status --check): {ALERTS} without a new completed item
+
+At most, per server (VPS.org caps: 5 snapshots, 10 manual backups):
+  server 12345: 5/5 snapshots (nightly 5)
+";
+
 #[test]
 fn kubernetes_sidecar_config_is_valid_and_its_probes_hit_the_metrics_port() {
     // Startup and liveness on /healthz; no readiness probe: as a sidecar, a
@@ -664,9 +593,12 @@ fn kubernetes_sidecar_config_is_valid_and_its_probes_hit_the_metrics_port() {
         .find(|d| kind(d).as_deref() == Some("ConfigMap"))
         .expect("a ConfigMap");
     let config = config_map["data"]["config.toml"].as_str().unwrap();
-    let path = temp_dir().join("config.toml");
-    std::fs::write(&path, config).unwrap();
-    run_bin(&["check", "--config", path.to_str().unwrap()]).expect(0);
+    Test::new()
+        .no_token()
+        .config_file("config.toml", config)
+        .args(&["check"])
+        .stdout(&SIDECAR_CHECK.replace("{ALERTS}", &berlin_nightly_alerts()))
+        .run();
 
     let table: toml::Table = config.parse().unwrap();
     let listen = table["metrics"]["listen"].as_str().unwrap();
@@ -699,27 +631,4 @@ fn kubernetes_sidecar_config_is_valid_and_its_probes_hit_the_metrics_port() {
             "{probe} targets port {to:?}, not the metrics port {port_name}/{port}"
         );
     }
-}
-
-#[test]
-fn the_bench_profile_measures_what_dist_ships() {
-    let manifest: toml::Table =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
-            .unwrap()
-            .parse()
-            .unwrap();
-    let profile = |name: &str| manifest["profile"][name].as_table().unwrap().clone();
-    let mut dist = profile("dist");
-    assert_eq!(
-        dist.remove("inherits")
-            .and_then(|v| v.as_str().map(str::to_owned)),
-        Some("release".to_owned())
-    );
-    // bench inherits release too (built-in), so equal overrides mean equal builds.
-    assert_eq!(
-        profile("bench"),
-        dist,
-        "[profile.bench] must repeat [profile.dist]"
-    );
-    assert_eq!(dist["lto"].as_str(), Some("fat"));
 }

@@ -42,41 +42,28 @@ fn seed(d: &Daily) -> Seed {
         .snapshot(2, d.snapshot("old", 18), d.slot(18), c)
 }
 
-fn ids(ran: &crate::support::Ran, server: u64) -> Vec<u64> {
-    let mut v: Vec<u64> = ran
-        .sim()
-        .sim
-        .snapshots(Some(server))
-        .iter()
-        .map(|s| s.id)
-        .collect();
-    v.sort();
-    v
-}
+const ANOTHER_CONFIGS_LIVE_ITEMS_ARE_LOG: &str = "INFO create server 1 (web-01) policy web #1006 snapkeep-web-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy web #1006 snapkeep-web-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy web #1006 snapkeep-web-{SLOT} ({T})
+";
 
-#[test]
-fn another_configs_live_items_are_never_deleted_and_each_group_keeps_its_newest() {
-    let t = Test::new();
-    let seed = seed(&t.daily);
-    // A's pass: web rotates on server 1 (its newest item is seconds old).
-    let ran = t
-        .seed(seed)
-        .policies(A)
-        .args(&["--run-now"])
-        .stdout(
-            "ok      server 1 (web-01) policy web: created #1006 snapkeep-web-{SLOT} [{T}]
+const DELETED_OLD_LOG: &str = r#"INFO delete server 2 (db-01) policy old #1003 snapkeep-old-{SLOT-20d}: orphan: no snapshot policy "old" with prefix "snapkeep" is configured
+INFO delete server 2 (db-01) policy old #1004 snapkeep-old-{SLOT-19d}: orphan: no snapshot policy "old" with prefix "snapkeep" is configured
+"#;
+const DELETED_NEWEST_OLD_LOG: &str = r#"INFO delete server 2 (db-01) policy old #1005 snapkeep-old-{SLOT-18d}: orphan: no snapshot policy "old" with prefix "snapkeep" is configured
+"#;
+const DELETED_WEB_LOG: &str = r#"INFO delete server 1 (web-01) policy web #1001 snapkeep-web-{SLOT-2d}: orphan: no snapshot policy "web" with prefix "snapkeep" is configured
+INFO delete server 1 (web-01) policy web #1002 snapkeep-web-{SLOT-1d}: orphan: no snapshot policy "web" with prefix "snapkeep" is configured
+"#;
+
+/// A's pass on server 1.
+const A_PASS: &str = "ok      server 1 (web-01) policy web: created #1006 snapkeep-web-{SLOT} [{T}]
 1 job(s): 1 ok, 0 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
-",
-        )
-        .run();
-    let b = ran.second_config(B);
-    // To B, web's items are orphans, but live: left; old's are past the
-    // grace: all but the newest completed go.
-    ran.again_with(
-        &b,
-        &["prune-orphans", "--yes"],
-        0,
-        "6 orphans (our naming, but no configured policy prunes them):
+";
+
+/// B's first `prune-orphans --yes`: web's items are live, old's go but
+/// its newest completed.
+const SIX_ORPHANS: &str = "6 orphans (our naming, but no configured policy prunes them):
   server 1 (web-01):
     snapshot #1001 snapkeep-web-{SLOT-2d} (completed): left: live (--include-live deletes it)
       no snapshot policy \"web\" with prefix \"snapkeep\" is configured
@@ -96,10 +83,36 @@ fn another_configs_live_items_are_never_deleted_and_each_group_keeps_its_newest(
       no snapshot policy \"old\" with prefix \"snapkeep\" is configured
 2 deleted, 4 left, 0 failed
 left on purpose: 3 in live groups (newest younger than orphan_grace; --include-live); 1 newest completed of their group (--all)
-",
+";
+
+#[test]
+fn another_configs_live_items_are_never_deleted_and_each_group_keeps_its_newest() {
+    let t = Test::new();
+    let seed = seed(&t.daily);
+    // A's pass: web rotates on server 1 (its newest item is seconds old).
+    let ran = t
+        .seed(seed)
+        .policies(A)
+        .args(&["--run-now"])
+        .stdout(A_PASS)
+        .stderr(ANOTHER_CONFIGS_LIVE_ITEMS_ARE_LOG)
+        .run();
+    let b = ran.second_config(B);
+    // To B, web's items are orphans, but live: left; old's are past the
+    // grace: all but the newest completed go.
+    ran.again_with(
+        &b,
+        &["prune-orphans", "--yes"],
+        0,
+        SIX_ORPHANS,
+        DELETED_OLD_LOG,
     );
-    assert_eq!(ids(&ran, 1), vec![1001, 1002, 1006], "A's items all stay");
-    assert_eq!(ids(&ran, 2), vec![1005]);
+    assert_eq!(
+        ran.sim().snapshot_ids(1),
+        vec![1001, 1002, 1006],
+        "A's items all stay"
+    );
+    assert_eq!(ran.sim().snapshot_ids(2), vec![1005]);
 
     // --all takes the last restore point of a forgotten group; live stays.
     ran.again_with(
@@ -112,6 +125,7 @@ left on purpose: 3 in live groups (newest younger than orphan_grace; --include-l
       no snapshot policy \"old\" with prefix \"snapkeep\" is configured
 1 deleted, 0 left, 0 failed
 ",
+        DELETED_NEWEST_OLD_LOG,
     );
     ran.again_with(
         &b,
@@ -131,9 +145,10 @@ left on purpose: 3 in live groups (newest younger than orphan_grace; --include-l
 0 deleted, 3 left, 0 failed
 left on purpose: 3 in live groups (newest younger than orphan_grace; --include-live)
 ",
+        "",
     );
-    assert_eq!(ids(&ran, 1), vec![1001, 1002, 1006]);
-    assert!(ids(&ran, 2).is_empty());
+    assert_eq!(ran.sim().snapshot_ids(1), vec![1001, 1002, 1006]);
+    assert!(ran.sim().snapshot_ids(2).is_empty());
 
     // Asked for by name: --include-live deletes a live group, still
     // keeping its newest completed item without --all.
@@ -155,9 +170,15 @@ left on purpose: 3 in live groups (newest younger than orphan_grace; --include-l
 2 deleted, 1 left, 0 failed
 left on purpose: 1 newest completed of their group (--all)
 ",
+        DELETED_WEB_LOG,
     );
-    assert_eq!(ids(&ran, 1), vec![1006]);
+    assert_eq!(ran.sim().snapshot_ids(1), vec![1006]);
 }
+
+const WITH_NO_GRACE_ANOTHER_CONFIGS_LOG: &str = "INFO create server 1 (web-01) policy web #1006 snapkeep-web-{SLOT}: scheduled slot
+INFO wait server 1 (web-01) policy web #1006 snapkeep-web-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (web-01) policy web #1006 snapkeep-web-{SLOT} ({T})
+";
 
 /// `orphan_grace = "0s"`: nothing is live, so the same two configs'
 /// items go with `--yes` (all but the newest of each group): the setting
@@ -170,11 +191,8 @@ fn with_no_grace_another_configs_items_are_fair_game() {
         .seed(seed)
         .policies(A)
         .args(&["--run-now"])
-        .stdout(
-            "ok      server 1 (web-01) policy web: created #1006 snapkeep-web-{SLOT} [{T}]
-1 job(s): 1 ok, 0 failed; created 1, deleted 0; {N} API call(s), 0 retried, in {T}
-",
-        )
+        .stdout(A_PASS)
+        .stderr(WITH_NO_GRACE_ANOTHER_CONFIGS_LOG)
         .run();
     let b = ran.second_config(&format!(
         "[defaults]\npoll_interval = \"100ms\"\norphan_grace = \"0s\"\n{B}"
@@ -194,5 +212,6 @@ fn with_no_grace_another_configs_items_are_fair_game() {
 2 deleted, 1 left, 0 failed
 left on purpose: 1 newest completed of their group (--all)
 ",
+        DELETED_WEB_LOG,
     );
 }
