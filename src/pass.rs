@@ -55,6 +55,9 @@ mod chaos;
 
 #[cfg(test)]
 mod account_tests;
+
+#[cfg(test)]
+mod simulate_tests;
 pub(crate) use select::{SelectError, select_jobs};
 
 /// One scheduled unit of work: a policy on a server, for a slot.
@@ -357,56 +360,23 @@ async fn run_account(
     }
 
     // One listing per kind for the whole pass.
-    let mut inventories: HashMap<Kind, Result<HashMap<u64, Vec<Item>>, ListingError>> =
-        HashMap::new();
-    let mut pollers: HashMap<Kind, PollerHandle> = HashMap::new();
-    for kind in Kind::ALL {
-        let servers: Vec<u64> = by_server
-            .iter()
-            .filter(|(_, js)| js.iter().any(|j| config.policies[j.policy].kind == kind))
-            .map(|(s, _)| *s)
+    // The handles keep the pollers running until the pass ends.
+    let Some((mut inventories, poller_handles)) =
+        list_kinds(&config, &client, &by_server, options.stop.as_ref()).await
+    else {
+        let outcomes = by_server
+            .into_values()
+            .flatten()
+            .map(|spec| interrupted(&config, spec, String::new(), false))
             .collect();
-        if servers.is_empty() {
-            continue;
-        }
-        let fetched = tokio::select! {
-            fetched = inventory::fetch(&client, kind, &servers) => fetched,
-            () = aborted(options.stop.as_ref()) => {
-                tracing::warn!("the pass was stopped while listing {}; no job ran", kind.plural());
-                let outcomes = by_server
-                    .into_values()
-                    .flatten()
-                    .map(|spec| interrupted(&config, spec, String::new(), false))
-                    .collect();
-                return PassReport {
-                    outcomes,
-                    duration: started.elapsed(),
-                    api: ApiUse::of(&pass_stats),
-                };
-            }
+        return PassReport {
+            outcomes,
+            duration: started.elapsed(),
+            api: ApiUse::of(&pass_stats),
         };
-        let listed = fetched
-            .map(inventory::by_server)
-            .map_err(|e| (format!("listing {} failed: {e}", kind.plural()), e.kind()));
-        inventories.insert(kind, listed);
-        let of_kind = || config.policies.iter().filter(|p| p.kind == kind);
-        let interval = of_kind()
-            .map(|p| p.poll_interval)
-            .min()
-            .unwrap_or(Duration::from_secs(15));
-        // A listing deferred while the API is busy (see `Poller::start`)
-        // still leaves every wait three quarters of its wait_timeout.
-        let max_defer = of_kind()
-            .map(|p| p.wait_timeout / 4)
-            .min()
-            .unwrap_or(Duration::from_secs(60));
-        pollers.insert(
-            kind,
-            Poller::start(client.clone(), kind, interval, max_defer),
-        );
-    }
+    };
     let pollers: Arc<HashMap<Kind, Arc<Poller>>> = Arc::new(
-        pollers
+        poller_handles
             .iter()
             .map(|(k, h)| (*k, Arc::clone(h.poller())))
             .collect(),
@@ -423,29 +393,55 @@ async fn run_account(
     for (server_id, specs) in by_server {
         // Each server's items move into its task (a fleet's inventory is
         // held once, not once in the listing and again in the tasks).
-        let mut items: ServerItems = Vec::with_capacity(inventories.len());
-        for (kind, inv) in &mut inventories {
-            items.push((
-                *kind,
-                match inv {
-                    Ok(map) => Ok(map.remove(&server_id).unwrap_or_default()),
-                    Err(e) => Err(e.clone()),
-                },
-            ));
-        }
+        let items = take_items(&mut inventories, server_id);
         let specs: Arc<[JobSpec]> = specs.into();
-        let task = tasks.spawn(run_server(
-            Arc::clone(&config),
-            client.clone(),
-            Arc::clone(&clock),
-            Arc::clone(&pollers),
-            Arc::clone(&specs),
-            items,
-            dry_run,
-            Arc::clone(&control),
-        ));
+        let task = tasks.spawn(
+            ServerTask {
+                config: Arc::clone(&config),
+                client: client.clone(),
+                clock: Arc::clone(&clock),
+                pollers: Arc::clone(&pollers),
+                specs: Arc::clone(&specs),
+                items,
+                dry_run,
+                control: Arc::clone(&control),
+            }
+            .run(),
+        );
         given.insert(task.id(), specs);
     }
+    let mut lost = join_servers(&account, tasks, given, &config, &control, &options).await;
+    let mut outcomes = control.take();
+    outcomes.append(&mut lost);
+    outcomes.sort_by_key(|o| (o.spec.server_id, o.spec.policy));
+    drop(pollers);
+    for ((endpoint, status), n) in client.stats().snapshot() {
+        tracing::debug!(
+            endpoint = endpoint.as_str(),
+            status,
+            calls = n,
+            "API calls so far"
+        );
+    }
+    PassReport {
+        outcomes,
+        duration: started.elapsed(),
+        api: ApiUse::of(&pass_stats),
+    }
+}
+
+/// Waits for every server task of `account`; tells `options.server_done`
+/// of each server as its task ends; cuts the tasks off when the pass is told to
+/// abort. The outcomes of jobs whose task did not end them (cut off, or a
+/// panic); the others are in `control`.
+async fn join_servers(
+    account: &str,
+    mut tasks: JoinSet<()>,
+    mut given: HashMap<tokio::task::Id, Arc<[JobSpec]>>,
+    config: &Config,
+    control: &PassControl,
+    options: &PassOptions,
+) -> Vec<JobOutcome> {
     let mut lost = Vec::new();
     let mut cut_off = false;
     loop {
@@ -469,22 +465,7 @@ async fn run_account(
             Err(e) => {
                 let id = e.id();
                 if let Some(specs) = given.get(&id) {
-                    // The jobs that ended before keep their outcomes.
-                    let ended = control.ended_on(specs[0].server_id);
-                    let rest: Vec<JobSpec> = specs
-                        .iter()
-                        .filter(|s| !ended.contains(&s.policy))
-                        .cloned()
-                        .collect();
-                    if e.is_cancelled() && cut_off {
-                        lost.extend(rest.iter().enumerate().map(|(i, spec)| {
-                            interrupted(&config, spec.clone(), String::new(), i == 0)
-                        }));
-                    } else {
-                        let message = panic_message(&e);
-                        tracing::error!(error = %message, "a server's task panicked; its jobs are reported as failed");
-                        lost.extend(panicked(&config, &rest, &message));
-                    }
+                    lost.extend(lost_jobs(config, control, specs, &e, cut_off));
                 }
                 id
             }
@@ -492,27 +473,109 @@ async fn run_account(
         if let (Some(done), Some(spec)) =
             (&options.server_done, given.get(&id).and_then(|s| s.first()))
         {
-            (done.0)(&account, spec.server_id);
+            (done.0)(account, spec.server_id);
         }
         given.remove(&id);
     }
-    let mut outcomes = control.take();
-    outcomes.append(&mut lost);
-    outcomes.sort_by_key(|o| (o.spec.server_id, o.spec.policy));
-    drop(pollers);
-    for ((endpoint, status), n) in client.stats().snapshot() {
-        tracing::debug!(
-            endpoint = endpoint.as_str(),
-            status,
-            calls = n,
-            "API calls so far"
-        );
+    lost
+}
+
+/// Each kind's listing of the pass's servers (or why it failed) and a
+/// completion poller per kind listed (running while its handle lives);
+/// `None` when the pass was cut off while listing.
+async fn list_kinds(
+    config: &Config,
+    client: &Client,
+    by_server: &BTreeMap<u64, Vec<JobSpec>>,
+    stop: Option<&Stop>,
+) -> Option<(Listings, HashMap<Kind, PollerHandle>)> {
+    let mut inventories: Listings = HashMap::new();
+    let mut pollers: HashMap<Kind, PollerHandle> = HashMap::new();
+    for kind in Kind::ALL {
+        let servers: Vec<u64> = by_server
+            .iter()
+            .filter(|(_, js)| js.iter().any(|j| config.policies[j.policy].kind == kind))
+            .map(|(s, _)| *s)
+            .collect();
+        if servers.is_empty() {
+            continue;
+        }
+        let fetched = tokio::select! {
+            fetched = inventory::fetch(client, kind, &servers) => fetched,
+            () = aborted(stop) => {
+                tracing::warn!("the pass was stopped while listing {}; no job ran", kind.plural());
+                return None;
+            }
+        };
+        let listed = fetched
+            .map(inventory::by_server)
+            .map_err(|e| (format!("listing {} failed: {e}", kind.plural()), e.kind()));
+        inventories.insert(kind, listed);
+        pollers.insert(kind, start_poller(config, client, kind));
     }
-    PassReport {
-        outcomes,
-        duration: started.elapsed(),
-        api: ApiUse::of(&pass_stats),
+    Some((inventories, pollers))
+}
+
+/// Each kind's listing for the pass, by server, or why it failed.
+type Listings = HashMap<Kind, Result<HashMap<u64, Vec<Item>>, ListingError>>;
+
+/// The completion poller of `kind`: as often as its most eager policy
+/// asks.
+fn start_poller(config: &Config, client: &Client, kind: Kind) -> PollerHandle {
+    let of_kind = || config.policies.iter().filter(|p| p.kind == kind);
+    let interval = of_kind()
+        .map(|p| p.poll_interval)
+        .min()
+        .unwrap_or(Duration::from_secs(15));
+    // A listing deferred while the API is busy (see `Poller::start`)
+    // still leaves every wait three quarters of its wait_timeout.
+    let max_defer = of_kind()
+        .map(|p| p.wait_timeout / 4)
+        .min()
+        .unwrap_or(Duration::from_secs(60));
+    Poller::start(client.clone(), kind, interval, max_defer)
+}
+
+/// Moves `server_id`'s items of each kind out of the pass's listings.
+fn take_items(inventories: &mut Listings, server_id: u64) -> ServerItems {
+    let mut items: ServerItems = Vec::with_capacity(inventories.len());
+    for (kind, inv) in inventories {
+        items.push((
+            *kind,
+            match inv {
+                Ok(map) => Ok(map.remove(&server_id).unwrap_or_default()),
+                Err(e) => Err(e.clone()),
+            },
+        ));
     }
+    items
+}
+
+/// The outcomes of a task's jobs that did not end (it panicked, or the pass
+/// cut it off): the jobs that ended before keep their own.
+fn lost_jobs(
+    config: &Config,
+    control: &PassControl,
+    specs: &[JobSpec],
+    e: &tokio::task::JoinError,
+    cut_off: bool,
+) -> Vec<JobOutcome> {
+    let ended = control.ended_on(specs[0].server_id);
+    let rest: Vec<JobSpec> = specs
+        .iter()
+        .filter(|s| !ended.contains(&s.policy))
+        .cloned()
+        .collect();
+    if e.is_cancelled() && cut_off {
+        return rest
+            .iter()
+            .enumerate()
+            .map(|(i, spec)| interrupted(config, spec.clone(), String::new(), i == 0))
+            .collect();
+    }
+    let message = panic_message(e);
+    tracing::error!(error = %message, "a server's task panicked; its jobs are reported as failed");
+    panicked(config, &rest, &message)
 }
 
 /// What every server task of a pass shares: the stop request, and the
@@ -620,153 +683,169 @@ fn next_job(
 
 /// The jobs of one server, one after another, each outcome recorded in
 /// `control` as it ends; once the pass is stopping, the jobs not yet started
-/// are recorded as not started. Takes its arguments by value
-/// and is spawned as it is: a fleet holds one of these per server for the
-/// whole pass, so its size is memory per server (see `job::out_of_line`).
-/// An `async move` block rather than an `async fn`: an async fn keeps its
-/// arguments twice in its future (as given and as moved into its body).
-#[allow(clippy::manual_async_fn)] // on purpose: 88 bytes less per server
-#[allow(clippy::too_many_arguments)] // each is moved into the task; a struct would be one more copy
-fn run_server(
+/// are recorded as not started. Spawned as it is ([`ServerTask::run`]): a
+/// fleet holds one per server for the whole pass, so its size is memory per
+/// server (BENCHMARKS.md, "Memory: what keeps a waiting job small").
+struct ServerTask {
     config: Arc<Config>,
     client: Client,
     clock: Arc<dyn Clock>,
     pollers: Arc<HashMap<Kind, Arc<Poller>>>,
     specs: Arc<[JobSpec]>,
-    mut items: ServerItems,
+    items: ServerItems,
     dry_run: bool,
     control: Arc<PassControl>,
-) -> impl Future<Output = ()> + Send + 'static {
-    async move {
-        #[cfg(test)]
-        if specs
-            .first()
-            .is_some_and(|s| s.server_id == PANICKING_SERVER)
-        {
-            panic!("test: server {PANICKING_SERVER} panics by design");
+}
+
+impl ServerTask {
+    /// Runs the server's jobs in policy order. A job refused for room gets
+    /// one more try after the server's other jobs of its kind: another
+    /// policy pruning its own may free a place (its first try's deletions
+    /// stay in its report).
+    // An `async move` block, not an async fn, which would keep `self`
+    // twice (BENCHMARKS.md, "Memory: what keeps a waiting job small").
+    #[allow(clippy::manual_async_fn)]
+    fn run(mut self) -> impl Future<Output = ()> + Send + 'static {
+        async move {
+            #[cfg(test)]
+            if self
+                .specs
+                .first()
+                .is_some_and(|s| s.server_id == PANICKING_SERVER)
+            {
+                panic!("test: server {PANICKING_SERVER} panics by design");
+            }
+            let mut server_name = self.server_name();
+            // A job refused for room gets one more try after the server's
+            // other jobs of its kind: another policy pruning its own may
+            // free a place (its first try's deletions stay in its report).
+            // Only a refused job's spec and deletions are kept for it
+            // (empty: no allocation; every waiting task carries this,
+            // BENCHMARKS.md "Memory").
+            let mut again: Vec<(JobSpec, Vec<Item>)> = Vec::new();
+            let mut next = 0;
+            while let Some((spec, first_deleted)) = next_job(&self.specs, &mut again, &mut next) {
+                let control = Arc::clone(&self.control);
+                if control.stop.as_ref().is_some_and(Stop::finishing) {
+                    control.record(interrupted(&self.config, spec, server_name.clone(), false));
+                    continue;
+                }
+                let started = Instant::now();
+                let mut report = JobReport {
+                    server_name: server_name.clone(),
+                    ..JobReport::default()
+                };
+                let result = self.job(&spec, &mut report).await;
+                if server_name.is_empty() {
+                    server_name.clone_from(&report.server_name);
+                }
+                let config = Arc::clone(&self.config);
+                let kind = config.policies[spec.policy].kind;
+                let same_kind_later = self
+                    .specs
+                    .get(next..)
+                    .unwrap_or_default()
+                    .iter()
+                    .chain(
+                        again
+                            .iter()
+                            .skip(next.saturating_sub(self.specs.len()))
+                            .map(|(s, _)| s),
+                    )
+                    .any(|s| config.policies[s.policy].kind == kind);
+                if matches!(result, Err(JobError::Refused { .. }))
+                    && first_deleted.is_none()
+                    && same_kind_later
+                {
+                    again.push((spec, std::mem::take(&mut report.deleted)));
+                    continue;
+                }
+                if let Some(mut deleted) = first_deleted {
+                    deleted.append(&mut report.deleted);
+                    report.deleted = deleted;
+                }
+                control.record(JobOutcome {
+                    server_name: server_name.clone(),
+                    policy_name: config.policies[spec.policy].name.clone(),
+                    spec,
+                    report,
+                    error: result.err(),
+                    duration: started.elapsed(),
+                });
+            }
         }
-        let mut server_name = items
+    }
+
+    /// The server's name as the provider lists it (empty when no item says).
+    fn server_name(&self) -> String {
+        self.items
             .iter()
             .filter_map(|(_, r)| r.as_ref().ok())
             .flatten()
             .map(|i| i.server_name.clone())
             .find(|n| !n.is_empty())
-            .unwrap_or_default();
-        // A job refused for room gets one more try after the server's other
-        // jobs of its kind: another policy pruning its own may free a place
-        // (its first try's deletions stay in its report). Only a refused
-        // job's spec and deletions are kept for it (empty: no allocation;
-        // every waiting task carries this, BENCHMARKS.md "Memory").
-        let mut again: Vec<(JobSpec, Vec<Item>)> = Vec::new();
-        let mut next = 0;
-        while let Some((spec, first_deleted)) = next_job(&specs, &mut again, &mut next) {
-            if control.stop.as_ref().is_some_and(Stop::finishing) {
-                control.record(interrupted(&config, spec, server_name.clone(), false));
-                continue;
-            }
-            let policy = &config.policies[spec.policy];
-            let started = Instant::now();
-            let mut report = JobReport {
-                server_name: server_name.clone(),
-                ..JobReport::default()
-            };
-            let inventory = items
-                .iter_mut()
-                .find(|(kind, _)| *kind == policy.kind)
-                .map(|(_, inv)| inv);
-            let result = match inventory {
-                // Paused means nothing created and nothing pruned, whoever
-                // asked (`--run-now --policy`, a fire from before a reload).
-                _ if !policy.enabled => {
-                    report.paused = true;
-                    Event::new(
-                        Action::Skip,
-                        Subject {
-                            account: &policy.account,
-                            server_id: spec.server_id,
-                            server_name: &server_name,
-                            policy: &policy.name,
-                        },
-                    )
-                    .reason("paused (enabled = false): nothing created, nothing pruned")
-                    .emit();
-                    Ok(())
-                }
-                Some(Ok(server_items)) => match pollers.get(&policy.kind) {
-                    Some(poller) => {
-                        let job = Job {
-                            client: &client,
-                            poller,
-                            policy,
-                            all_policies: &config.policies,
-                            server_id: spec.server_id,
-                            slot: spec.slot,
-                            clock: &*clock,
-                            dry_run,
-                            resume_only: spec.resume_only,
-                        };
-                        job.run(server_items, &mut report).await
-                    }
-                    None => Err(JobError::Panicked {
-                        message: format!("no poller for {}", policy.kind.plural()),
-                    }),
-                },
-                Some(Err((message, kind))) => {
-                    Event::new(
-                        Action::Fail,
-                        Subject {
-                            account: &policy.account,
-                            server_id: spec.server_id,
-                            server_name: "",
-                            policy: &policy.name,
-                        },
-                    )
+            .unwrap_or_default()
+    }
+
+    /// One job on the server's items of its kind: nothing when its policy
+    /// is paused, the listing's error when that kind could not be listed.
+    async fn job(&mut self, spec: &JobSpec, report: &mut JobReport) -> Result<(), JobError> {
+        let policy = &self.config.policies[spec.policy];
+        let subject = |server_name| Subject {
+            account: &policy.account,
+            server_id: spec.server_id,
+            server_name,
+            policy: &policy.name,
+        };
+        if !policy.enabled {
+            // Paused means nothing created and nothing pruned, whoever
+            // asked (`--run-now --policy`, a fire from before a reload).
+            report.paused = true;
+            Event::new(Action::Skip, subject(&report.server_name))
+                .reason("paused (enabled = false): nothing created, nothing pruned")
+                .emit();
+            return Ok(());
+        }
+        let inventory = self
+            .items
+            .iter_mut()
+            .find(|(kind, _)| *kind == policy.kind)
+            .map(|(_, inv)| inv);
+        let server_items = match inventory {
+            Some(Ok(server_items)) => server_items,
+            Some(Err((message, kind))) => {
+                Event::new(Action::Fail, subject(""))
                     .reason(message)
                     .failed()
                     .emit();
-                    Err(JobError::Listing {
-                        message: message.clone(),
-                        kind,
-                    })
-                }
-                None => Err(JobError::Panicked {
+                return Err(JobError::Listing {
+                    message: message.clone(),
+                    kind,
+                });
+            }
+            None => {
+                return Err(JobError::Panicked {
                     message: format!("{} were not listed", policy.kind.plural()),
-                }),
-            };
-            if server_name.is_empty() {
-                server_name.clone_from(&report.server_name);
+                });
             }
-            let same_kind_later = specs
-                .get(next..)
-                .unwrap_or_default()
-                .iter()
-                .chain(
-                    again
-                        .iter()
-                        .skip(next.saturating_sub(specs.len()))
-                        .map(|(s, _)| s),
-                )
-                .any(|s| config.policies[s.policy].kind == policy.kind);
-            if matches!(result, Err(JobError::Refused { .. }))
-                && first_deleted.is_none()
-                && same_kind_later
-            {
-                again.push((spec, std::mem::take(&mut report.deleted)));
-                continue;
-            }
-            if let Some(mut deleted) = first_deleted {
-                deleted.append(&mut report.deleted);
-                report.deleted = deleted;
-            }
-            control.record(JobOutcome {
-                server_name: server_name.clone(),
-                policy_name: policy.name.clone(),
-                spec,
-                report,
-                error: result.err(),
-                duration: started.elapsed(),
+        };
+        let Some(poller) = self.pollers.get(&policy.kind) else {
+            return Err(JobError::Panicked {
+                message: format!("no poller for {}", policy.kind.plural()),
             });
-        }
+        };
+        let job = Job {
+            client: &self.client,
+            poller,
+            policy,
+            all_policies: &self.config.policies,
+            server_id: spec.server_id,
+            slot: spec.slot,
+            clock: &*self.clock,
+            dry_run: self.dry_run,
+            resume_only: spec.resume_only,
+        };
+        job.run(server_items, report).await
     }
 }
 
@@ -811,84 +890,9 @@ fn summary_with(
             (false, Some(a)) => format!("{} ({}) of account {a}", o.spec.server_id, o.server_name),
         };
         let r = &o.report;
-        let mut parts = Vec::new();
-        if let Some(c) = &r.created {
-            created += 1;
-            parts.push(format!("created #{} {}", c.id, c.label));
-        }
-        if let Some(a) = &r.adopted {
-            parts.push(format!(
-                "adopted #{} {} (made by another writer or by a create whose answer was lost)",
-                a.id, a.label
-            ));
-        }
-        if let Some(label) = &r.would_create {
-            created += 1;
-            parts.push(format!("would create {label}"));
-        }
-        parts.extend(r.would_run_hooks.iter().cloned());
-        if let Some(e) = &r.crash_consistent {
-            parts.push(format!(
-                "pre_hook failed, created anyway (only crash-consistent): {e}"
-            ));
-        }
-        if r.paused {
-            parts.push(
-                "paused (enabled = false): nothing created, nothing pruned; set enabled = true to run it"
-                    .to_owned(),
-            );
-        }
-        if r.nothing_to_resume {
-            parts.push("nothing left unfinished for this slot (missed = \"skip\")".to_owned());
-        }
-        if r.slot_taken && r.created.is_none() && r.adopted.is_none() {
-            parts.push("slot already taken, nothing created".to_owned());
-        }
+        created += usize::from(r.created.is_some()) + usize::from(r.would_create.is_some());
         deleted += r.deleted.len() + r.would_delete.len();
-        for d in &r.deleted {
-            parts.push(format!("deleted #{} {}", d.id, d.label));
-        }
-        for (d, why) in &r.would_delete {
-            parts.push(format!("would delete #{} {} ({why})", d.id, d.label));
-        }
-        let h = &r.holdings;
-        if h.shortfall > 0 {
-            parts.push(format!(
-                "holds at most {} here, {} fewer than its keep rules ask: {} item(s) on the server are not this policy's to delete",
-                h.can_hold,
-                h.shortfall,
-                h.not_ours + h.protected
-            ));
-        }
-        let line = match &o.error {
-            None if r.paused => format!(
-                "PAUSED  server {server} policy {}: {}",
-                o.policy_name,
-                parts.join("; ")
-            ),
-            None => {
-                if parts.is_empty() {
-                    parts.push("nothing to do".to_owned());
-                }
-                format!(
-                    "ok      server {server} policy {}: {}",
-                    o.policy_name,
-                    parts.join("; ")
-                )
-            }
-            Some(e) => {
-                let done = if parts.is_empty() {
-                    String::new()
-                } else {
-                    format!(" [before that: {}]", parts.join("; "))
-                };
-                format!(
-                    "FAILED  server {server} policy {} ({}): {e}{done}",
-                    o.policy_name,
-                    e.kind()
-                )
-            }
-        };
+        let line = job_line(o, &server, job_parts(r));
         out.push_str(&line);
         out.push_str(&format!(" [{:.1}s]\n", o.duration.as_secs_f64()));
     }
@@ -915,4 +919,89 @@ fn summary_with(
         report.duration.as_secs_f64()
     ));
     out
+}
+
+/// What one job did, in words: created, adopted, deleted, paused…
+fn job_parts(r: &JobReport) -> Vec<String> {
+    let mut parts = Vec::new();
+    if let Some(c) = &r.created {
+        parts.push(format!("created #{} {}", c.id, c.label));
+    }
+    if let Some(a) = &r.adopted {
+        parts.push(format!(
+            "adopted #{} {} (made by another writer or by a create whose answer was lost)",
+            a.id, a.label
+        ));
+    }
+    if let Some(label) = &r.would_create {
+        parts.push(format!("would create {label}"));
+    }
+    parts.extend(r.would_run_hooks.iter().cloned());
+    if let Some(e) = &r.crash_consistent {
+        parts.push(format!(
+            "pre_hook failed, created anyway (only crash-consistent): {e}"
+        ));
+    }
+    if r.paused {
+        parts.push(
+            "paused (enabled = false): nothing created, nothing pruned; set enabled = true to run it"
+                .to_owned(),
+        );
+    }
+    if r.nothing_to_resume {
+        parts.push("nothing left unfinished for this slot (missed = \"skip\")".to_owned());
+    }
+    if r.slot_taken && r.created.is_none() && r.adopted.is_none() {
+        parts.push("slot already taken, nothing created".to_owned());
+    }
+    for d in &r.deleted {
+        parts.push(format!("deleted #{} {}", d.id, d.label));
+    }
+    for (d, why) in &r.would_delete {
+        parts.push(format!("would delete #{} {} ({why})", d.id, d.label));
+    }
+    let h = &r.holdings;
+    if h.shortfall > 0 {
+        parts.push(format!(
+            "holds at most {} here, {} fewer than its keep rules ask: {} item(s) on the server are not this policy's to delete",
+            h.can_hold,
+            h.shortfall,
+            h.not_ours + h.protected
+        ));
+    }
+    parts
+}
+
+/// One job's line of the summary (without its duration).
+fn job_line(o: &JobOutcome, server: &str, mut parts: Vec<String>) -> String {
+    let r = &o.report;
+    match &o.error {
+        None if r.paused => format!(
+            "PAUSED  server {server} policy {}: {}",
+            o.policy_name,
+            parts.join("; ")
+        ),
+        None => {
+            if parts.is_empty() {
+                parts.push("nothing to do".to_owned());
+            }
+            format!(
+                "ok      server {server} policy {}: {}",
+                o.policy_name,
+                parts.join("; ")
+            )
+        }
+        Some(e) => {
+            let done = if parts.is_empty() {
+                String::new()
+            } else {
+                format!(" [before that: {}]", parts.join("; "))
+            };
+            format!(
+                "FAILED  server {server} policy {} ({}): {e}{done}",
+                o.policy_name,
+                e.kind()
+            )
+        }
+    }
 }

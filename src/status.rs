@@ -23,6 +23,7 @@ use serde::Serialize;
 use crate::api::{ApiError, Client};
 use crate::config::{Clients, Config, DEFAULT_ACCOUNT};
 use crate::inventory::{self, Item};
+use crate::job::rules::{self, FirstReason, View};
 use crate::job::{self, Holdings};
 use crate::metrics::RetryState;
 use crate::naming;
@@ -319,94 +320,137 @@ pub(crate) fn rows(config: &Config, inventories: &Inventories, now: DateTime<Utc
                 .get(&policy.kind)
                 .and_then(|m| m.get(&server_id))
                 .unwrap_or(&empty);
-            let ours = job::holdings(policy, &config.policies, items);
-            let plan = retention::plan(
-                &job::retention_view(policy, &config.policies, items),
-                &job::retention_policy(policy),
-                now,
-            );
-            // Nothing of a paused policy is pruned; protected items never are.
-            let would_delete = plan
-                .iter()
-                .filter(|d| policy.enabled && !d.keep && !config.is_protected(d.id, policy.kind))
-                .filter_map(|d| {
-                    let item = items.iter().find(|i| i.id == d.id)?;
-                    Some(Planned {
-                        id: d.id,
-                        name: item.label.clone(),
-                        reasons: d.reasons.iter().map(|r| r.as_str()).collect(),
-                    })
-                })
-                .collect();
-            let mut protected: Vec<Listed> = items
-                .iter()
-                .filter(|i| {
-                    config.is_protected(i.id, policy.kind)
-                        && protected_row(config, policy.kind, server_id, i) == Some(index)
-                })
-                .map(|i| Listed {
-                    id: i.id,
-                    name: i.label.clone(),
-                    status: i.status.as_str().to_owned(),
-                })
-                .collect();
-            protected.sort_by_key(|l| l.id);
-            let next = policy
-                .schedule
-                .next_after(now)
-                .map(|t| t.with_timezone(&policy.schedule.timezone()));
-            let thresholds = policy.alert_thresholds(now);
-            let age = ours.newest_completed.map(|t| now - t);
-            let older_than = |limit: std::time::Duration| {
-                age.is_some_and(|age| {
-                    chrono::Duration::from_std(limit).is_ok_and(|limit| age > limit)
-                })
-            };
-            let health = match (policy.enabled, age, thresholds) {
-                (false, _, _) => Health::Paused,
-                (true, None, _) => Health::Critical,
-                (true, Some(_), Some(t)) if older_than(t.crit) => Health::Critical,
-                (true, Some(_), Some(t)) if older_than(t.warn) => Health::Warning,
-                (true, Some(_), _) => Health::Ok,
-            };
-            let server_name = items
-                .iter()
-                .map(|i| i.server_name.clone())
-                .find(|n| !n.is_empty())
-                .unwrap_or_default();
-            let shared_cap = job::shortfall_note(
-                policy,
-                &ours,
-                &if server_name.is_empty() {
-                    format!("server {server_id}")
-                } else {
-                    server_name.clone()
-                },
-            );
-            out.push(Row {
-                account: policy.account.clone(),
-                server_id,
-                server_name,
-                policy: policy.name.clone(),
-                kind: policy.kind.as_str(),
-                newest_age_seconds: age.map(|a| a.num_seconds()),
-                newest_completed: ours.newest_completed,
-                next_fire: next.map(|t| t.to_rfc3339()),
-                next_fire_short: next.map(|t| t.format("%m-%d %H:%M %Z").to_string()),
-                paused: !policy.enabled,
-                health,
-                warn_after_seconds: thresholds.map(|t| t.warn.as_secs()),
-                crit_after_seconds: thresholds.map(|t| t.crit.as_secs()),
-                stale: health == Health::Critical,
-                would_delete,
-                protected,
-                shared_cap,
-                retry: None,
-                ours,
-            });
+            out.push(row(config, index, server_id, items, now));
         }
     }
     out
+}
+
+/// The row of `config.policies[index]` on `server_id`, which holds `items`.
+fn row(config: &Config, index: usize, server_id: u64, items: &[Item], now: DateTime<Utc>) -> Row {
+    let policy = &config.policies[index];
+    let ours = job::holdings(policy, &config.policies, items);
+    let next = policy.schedule.next_after(now);
+    // Nothing of a paused policy is pruned.
+    let would_delete = if policy.enabled {
+        would_delete(View::new(policy, &config.policies), items, next, now)
+    } else {
+        Vec::new()
+    };
+    let thresholds = policy.alert_thresholds(now);
+    let age = ours.newest_completed.map(|t| now - t);
+    let health = health(policy.enabled, age, thresholds);
+    let server_name = items
+        .iter()
+        .map(|i| i.server_name.clone())
+        .find(|n| !n.is_empty())
+        .unwrap_or_default();
+    let shared_cap = job::shortfall_note(
+        policy,
+        &ours,
+        &if server_name.is_empty() {
+            format!("server {server_id}")
+        } else {
+            server_name.clone()
+        },
+    );
+    let next = next.map(|t| t.with_timezone(&policy.schedule.timezone()));
+    Row {
+        account: policy.account.clone(),
+        server_id,
+        server_name,
+        policy: policy.name.clone(),
+        kind: policy.kind.as_str(),
+        newest_age_seconds: age.map(|a| a.num_seconds()),
+        newest_completed: ours.newest_completed,
+        next_fire: next.map(|t| t.to_rfc3339()),
+        next_fire_short: next.map(|t| t.format("%m-%d %H:%M %Z").to_string()),
+        paused: !policy.enabled,
+        health,
+        warn_after_seconds: thresholds.map(|t| t.warn.as_secs()),
+        crit_after_seconds: thresholds.map(|t| t.crit.as_secs()),
+        stale: health == Health::Critical,
+        would_delete,
+        protected: protected_items(config, index, server_id, items),
+        shared_cap,
+        retry: None,
+        ours,
+    }
+}
+
+/// What the next pass (for the slot `next`, or one after `now`) would
+/// delete of `items`, in the order it would: rule 3 (failed first, second
+/// items of earlier slots), then rule 6 on what is left — the job's own
+/// decisions (`job::rules`). Making room (rule 4) depends on that pass's
+/// create and is not shown.
+fn would_delete(
+    view: View<'_>,
+    items: &[Item],
+    next: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Vec<Planned> {
+    let first = rules::failed_first(view, items, next.unwrap_or(now));
+    let left: Vec<Item> = items
+        .iter()
+        .filter(|i| !first.iter().any(|(f, _)| f.id == i.id))
+        .cloned()
+        .collect();
+    let planned = |item: &Item, reasons: Vec<&'static str>| Planned {
+        id: item.id,
+        name: item.label.clone(),
+        reasons,
+    };
+    let first = first.iter().map(|(item, why)| {
+        let reason = match why {
+            FirstReason::Failed => retention::Rule::Failed.as_str(),
+            FirstReason::Duplicate { .. } => "duplicate",
+        };
+        planned(item, vec![reason])
+    });
+    let pruned = rules::prune(view, &left, now);
+    let pruned = pruned
+        .iter()
+        .map(|(item, rules)| planned(item, rules.iter().map(|r| r.as_str()).collect()));
+    first.chain(pruned).collect()
+}
+
+/// How a pair is doing: its newest completed item's `age` against the
+/// policy's thresholds; none at all is critical; paused is paused.
+fn health(
+    enabled: bool,
+    age: Option<chrono::TimeDelta>,
+    thresholds: Option<crate::config::AlertThresholds>,
+) -> Health {
+    let older_than = |limit: std::time::Duration| {
+        age.is_some_and(|age| chrono::Duration::from_std(limit).is_ok_and(|limit| age > limit))
+    };
+    match (enabled, age, thresholds) {
+        (false, _, _) => Health::Paused,
+        (true, None, _) => Health::Critical,
+        (true, Some(_), Some(t)) if older_than(t.crit) => Health::Critical,
+        (true, Some(_), Some(t)) if older_than(t.warn) => Health::Warning,
+        (true, Some(_), _) => Health::Ok,
+    }
+}
+
+/// The protected items this row lists (each protected item is listed on
+/// one row only: [`protected_row`]).
+fn protected_items(config: &Config, index: usize, server_id: u64, items: &[Item]) -> Vec<Listed> {
+    let kind = config.policies[index].kind;
+    let mut protected: Vec<Listed> = items
+        .iter()
+        .filter(|i| {
+            config.is_protected(i.id, kind)
+                && protected_row(config, kind, server_id, i) == Some(index)
+        })
+        .map(|i| Listed {
+            id: i.id,
+            name: i.label.clone(),
+            status: i.status.as_str().to_owned(),
+        })
+        .collect();
+    protected.sort_by_key(|l| l.id);
+    protected
 }
 
 /// The one policy whose row lists protected `item` (on `server`), so
@@ -426,6 +470,22 @@ fn protected_row(config: &Config, kind: Kind, server: u64, item: &Item) -> Optio
         .or_else(|| on_server().find(|(_, p)| p.lists_protected(item.id)))
         .or_else(|| on_server().next())
         .map(|(index, _)| index)
+}
+
+/// Bytes for people, in binary units as VPS.org's `size_mb` is:
+/// `0 B`, `512.0 MiB`, `10.0 GiB`, `1.5 TiB`.
+pub(crate) fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// One account-wide listing, kept by the daemon for its status page: the
@@ -501,3 +561,6 @@ impl Board {
             .clone()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -42,11 +42,11 @@ to 2025-01-09T00:00:00Z; times in UTC.
   kept    2025-01-06 23:00 (last, daily, weekly), 2025-01-06 22:00 (last), 2025-01-06 00:00 (daily)
 
 2025-01-07 Tue: 24 created, 24 deleted, holding 3
-  deleted 2025-01-06 22:00 (no-rule), 2025-01-06 00:00 (no-rule), 22 made this day (no-rule)
+  deleted 2025-01-06 00:00 (no-rule), 2025-01-06 22:00 (no-rule), 22 made this day (no-rule)
   kept    2025-01-07 23:00 (last, daily, weekly), 2025-01-07 22:00 (last), 2025-01-06 23:00 (daily)
 
 2025-01-08 Wed: 24 created, 24 deleted, holding 3
-  deleted 2025-01-07 22:00 (no-rule), 2025-01-06 23:00 (no-rule), 22 made this day (no-rule)
+  deleted 2025-01-06 23:00 (no-rule), 2025-01-07 22:00 (no-rule), 22 made this day (no-rule)
   kept    2025-01-08 23:00 (last, daily, weekly), 2025-01-08 22:00 (last), 2025-01-07 23:00 (daily)
 
 72 slots: 72 created, 69 deleted.
@@ -292,13 +292,13 @@ const GFS_JSON: &str = r#"{
       ],
       "deleted": [
         {
-          "slot": "2025-01-06T22:00:00Z",
+          "slot": "2025-01-06T00:00:00Z",
           "rules": [
             "no-rule"
           ]
         },
         {
-          "slot": "2025-01-06T00:00:00Z",
+          "slot": "2025-01-06T22:00:00Z",
           "rules": [
             "no-rule"
           ]
@@ -490,13 +490,13 @@ const GFS_JSON: &str = r#"{
       ],
       "deleted": [
         {
-          "slot": "2025-01-07T22:00:00Z",
+          "slot": "2025-01-06T23:00:00Z",
           "rules": [
             "no-rule"
           ]
         },
         {
-          "slot": "2025-01-06T23:00:00Z",
+          "slot": "2025-01-07T22:00:00Z",
           "rules": [
             "no-rule"
           ]

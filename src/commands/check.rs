@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::commands::status;
+use crate::clock::compact_duration;
 use crate::config::{self, Config, Policy, StartError, TokenSource};
 use crate::error::AppError;
 use crate::hooks::{self, OnHookFailure, PostHookAfter};
@@ -203,7 +203,7 @@ fn extras(p: &Policy, now: DateTime<Utc>) -> Vec<String> {
         lines.push(format!(
             "hooks: {} (timeout {}; on pre failure: {}; post after the create is {})",
             parts.join(", "),
-            status::compact_duration(h.timeout),
+            compact_duration(h.timeout),
             match h.on_failure {
                 OnHookFailure::Abort => "abort",
                 OnHookFailure::Continue => "continue",
@@ -217,8 +217,8 @@ fn extras(p: &Policy, now: DateTime<Utc>) -> Vec<String> {
     if let Some(t) = p.alert_thresholds(now) {
         lines.push(format!(
             "alerts (status --check): warning after {}, critical after {} without a new completed item",
-            status::compact_duration(t.warn),
-            status::compact_duration(t.crit)
+            compact_duration(t.warn),
+            compact_duration(t.crit)
         ));
     }
     lines

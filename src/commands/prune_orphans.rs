@@ -18,12 +18,12 @@ use serde::Serialize;
 
 use crate::api::{ApiError, Client, Status};
 use crate::cli::PruneOrphansArgs;
-use crate::commands::status::{self, OrphanRow};
 use crate::config::{Clients, Config};
 use crate::error::AppError;
 use crate::events::{Action, Event, Outcome, Subject};
 use crate::orphans::Orphan;
 use crate::provider::Kind;
+use crate::status::{self, OrphanRow};
 
 /// What happened (or would happen) to one orphan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -4,11 +4,12 @@
 //! gets, and it is almost always the rules doing exactly what they say. This
 //! plays a policy's schedule forward over N days on one server, assuming
 //! every create succeeds and nothing else is on the server, and shows day
-//! by day what is created, kept and deleted, and why. It runs the very code
-//! a pass runs — the schedule's fire times, `job::retention_view` and
-//! `retention_policy`, `retention::next_to_drop` to make room at the cap and
-//! `retention::plan` to prune — on items named as a pass names them. Nothing
-//! here decides anything itself; no token, no network.
+//! by day what is created, kept and deleted, and why. It runs the very
+//! rules a pass runs — the schedule's fire times, and `job::rules` (room at
+//! the cap, the shared cap, pruning) sequenced as a job and a pass sequence
+//! them (`play`) — on items named as a pass names them, and
+//! `pass::simulate_tests` holds its answers to real passes'. Nothing here
+//! decides anything itself; no token, no network.
 //!
 //! `--html FILE` draws the same simulation as a calendar (`html`), and
 //! compares policies side by side when `--policy` is given more than once.
@@ -22,15 +23,11 @@ use std::path::Path;
 use chrono::{DateTime, NaiveDate, SecondsFormat, SubsecRound, TimeDelta, Utc};
 use serde::Serialize;
 
-use crate::api::Status;
 use crate::cli::SimulateArgs;
-use crate::commands::status::{compact_duration, size};
+use crate::clock::compact_duration;
 use crate::config::{self, Config, Policy};
 use crate::error::AppError;
-use crate::inventory::Item;
-use crate::job;
-use crate::naming;
-use crate::retention;
+use crate::status::size;
 
 /// Longest simulation, in days (ten years).
 pub(crate) const MAX_DAYS: u32 = 3660;
@@ -212,14 +209,44 @@ pub(crate) fn simulate(
     from: DateTime<Utc>,
     days: u32,
 ) -> Result<Simulation, AppError> {
-    let Some(policy) = config.policies.iter().find(|p| p.name == policy_name) else {
-        let known: Vec<&str> = config.policies.iter().map(|p| p.name.as_str()).collect();
-        return Err(AppError::Usage(format!(
-            "--policy {policy_name}: no such policy in {}; policies: {}",
-            config.origin,
-            known.join(", ")
-        )));
-    };
+    let policy = find_policy(config, policy_name)?;
+    let (from, to) = span(from, days)?;
+    let fire_times = fire_times(policy, from, to, days)?;
+    let server_id = policy.servers.first().copied().unwrap_or_default();
+    // Alone on its server: simulated ids are not the account's, so
+    // nothing is protected; a paused policy is played as if enabled.
+    let mut alone = policy.clone();
+    alone.protect.clear();
+    alone.enabled = true;
+    let alone = [alone];
+    let mut server = play::Server::new(server_id, Vec::new());
+    let mut tally = Tally::default();
+    for slot in fire_times {
+        for played in play::pass(&alone, &mut server, &[(0, slot)], slot) {
+            tally.record(policy, slot, &played, server.items.len());
+        }
+    }
+    Ok(tally.into_simulation(config, policy, from, to, days))
+}
+
+/// `--policy NAME`: the policy, or a usage error naming the known ones.
+fn find_policy<'c>(config: &'c Config, name: &str) -> Result<&'c Policy, AppError> {
+    config
+        .policies
+        .iter()
+        .find(|p| p.name == name)
+        .ok_or_else(|| {
+            let known: Vec<&str> = config.policies.iter().map(|p| p.name.as_str()).collect();
+            AppError::Usage(format!(
+                "--policy {name}: no such policy in {}; policies: {}",
+                config.origin,
+                known.join(", ")
+            ))
+        })
+}
+
+/// `--from` (to the second) and `--days`: the time simulated.
+fn span(from: DateTime<Utc>, days: u32) -> Result<(DateTime<Utc>, DateTime<Utc>), AppError> {
     if !(1..=MAX_DAYS).contains(&days) {
         return Err(AppError::Usage(format!(
             "--days {days}: simulate between 1 and {MAX_DAYS} days"
@@ -234,20 +261,20 @@ pub(crate) fn simulate(
                 from.to_rfc3339()
             ))
         })?;
-    let tz = policy.schedule.timezone();
-    let server_id = policy.servers.first().copied().unwrap_or_default();
-    let cap = policy.kind.cap();
-    let retention_policy = job::retention_policy(policy);
+    Ok((from, to))
+}
 
-    let mut items: Vec<Item> = Vec::new();
-    let mut timeline: BTreeMap<NaiveDate, Day> = BTreeMap::new();
-    let (mut slots, mut created, mut deleted, mut refused) = (0, 0, 0, 0);
-    let (mut max_held, mut room_deletes) = (0, 0);
-    let mut next_id = 1u64;
+/// The policy's fire times in `[from, to)`; a usage error past [`MAX_SLOTS`].
+fn fire_times(
+    policy: &Policy,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    days: u32,
+) -> Result<impl Iterator<Item = DateTime<Utc>> + Clone + '_, AppError> {
     let fire_times = std::iter::successors(policy.schedule.next_from(from, true), |t| {
         policy.schedule.next_after(*t)
     })
-    .take_while(|t| *t < to);
+    .take_while(move |t| *t < to);
     // A quick estimate first: counting millions of fire times is slow too.
     let estimate = policy
         .schedule
@@ -260,90 +287,54 @@ pub(crate) fn simulate(
             policy.name
         )));
     }
-    for slot in fire_times {
-        slots += 1;
-        let day = timeline
-            .entry(slot.with_timezone(&tz).date_naive())
-            .or_insert_with(|| Day {
-                date: slot.with_timezone(&tz).date_naive(),
-                created: Vec::new(),
-                deleted: Vec::new(),
-                refused: Vec::new(),
-                kept: Vec::new(),
-            });
+    Ok(fire_times)
+}
 
-        // Room, as a pass makes it: everything on the server counts.
-        let mut room = true;
-        while items.len() >= cap {
-            let victim = retention::next_to_drop(
-                // Simulated ids are not the account's: nothing is protected.
-                &job::retention_view(policy, &[], &items),
-                &retention_policy,
-                slot,
-                slot,
-            );
-            let Some(victim) = victim else {
-                room = false;
-                break;
-            };
-            if let Some(at) = items.iter().position(|i| i.id == victim.id) {
-                let gone = items.remove(at);
-                day.deleted.push(Deleted {
-                    slot: gone.created_at,
-                    rules: vec![if victim.instead_of_newest {
-                        "room, instead of the newest"
-                    } else {
-                        "room"
-                    }],
-                });
-                deleted += 1;
-                room_deletes += 1;
-            }
+/// The simulation's counts and days as the slots are played.
+#[derive(Default)]
+struct Tally {
+    slots: usize,
+    created: usize,
+    deleted: usize,
+    refused: usize,
+    max_held: usize,
+    room_deletes: usize,
+    timeline: BTreeMap<NaiveDate, Day>,
+}
+
+impl Tally {
+    /// One slot's job; `held` is what the server holds after it.
+    fn record(&mut self, policy: &Policy, slot: DateTime<Utc>, played: &play::Played, held: usize) {
+        let date = slot.with_timezone(&policy.schedule.timezone()).date_naive();
+        let day = self.timeline.entry(date).or_insert_with(|| Day {
+            date,
+            created: Vec::new(),
+            deleted: Vec::new(),
+            refused: Vec::new(),
+            kept: Vec::new(),
+        });
+        self.slots += 1;
+        for (gone, why) in &played.deleted {
+            day.deleted.push(Deleted {
+                slot: gone.created_at,
+                rules: why.labels(),
+            });
+            self.deleted += 1;
+            self.room_deletes += usize::from(why.is_room());
         }
-        if !room {
+        if played.refused {
             day.refused.push(slot);
-            refused += 1;
-        } else {
-            items.push(Item {
-                id: next_id,
-                server_id,
-                server_name: String::new(),
-                label: naming::label_for(
-                    policy.kind,
-                    &policy.prefix,
-                    &policy.name,
-                    slot,
-                    policy.description.as_deref(),
-                ),
-                status: Status::Completed,
-                created_at: slot,
-                size_bytes: None,
-            });
-            next_id += 1;
-            created += 1;
+            self.refused += 1;
+        } else if played.created.is_some() {
             day.created.push(slot);
-            max_held = max_held.max(items.len());
+            self.created += 1;
+            // Most held right after the create, before pruning.
+            let pruned = played.deleted.iter().filter(|(_, w)| !w.is_room()).count();
+            self.max_held = self.max_held.max(held + pruned);
         }
-
-        // Prune, as a pass does once the item completed.
-        let plan = retention::plan(
-            &job::retention_view(policy, &[], &items),
-            &retention_policy,
-            slot,
-        );
-        for d in plan.iter().filter(|d| !d.keep) {
-            if let Some(at) = items.iter().position(|i| i.id == d.id) {
-                let gone = items.remove(at);
-                day.deleted.push(Deleted {
-                    slot: gone.created_at,
-                    rules: d.reasons.iter().map(|r| r.as_str()).collect(),
-                });
-                deleted += 1;
-            }
-        }
-        day.kept = plan
+        day.kept = played
+            .kept
             .iter()
-            .filter(|d| d.keep)
             .map(|d| Kept {
                 slot: d.time,
                 rules: d.reasons.iter().map(|r| r.as_str()).collect(),
@@ -351,16 +342,58 @@ pub(crate) fn simulate(
             .collect();
     }
 
-    let kept_at_end = timeline
-        .values()
-        .next_back()
-        .map(|d| d.kept.clone())
-        .unwrap_or_default();
-    let aged = |k: &Kept| Aged {
-        slot: k.slot,
-        age_seconds: (to - k.slot).num_seconds(),
-    };
-    let sharing_server = config
+    fn into_simulation(
+        self,
+        config: &Config,
+        policy: &Policy,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        days: u32,
+    ) -> Simulation {
+        let server_id = policy.servers.first().copied().unwrap_or_default();
+        let kept_at_end = self
+            .timeline
+            .values()
+            .next_back()
+            .map(|d| d.kept.clone())
+            .unwrap_or_default();
+        let aged = |k: &Kept| Aged {
+            slot: k.slot,
+            age_seconds: (to - k.slot).num_seconds(),
+        };
+        Simulation {
+            policy: policy.name.clone(),
+            kind: policy.kind.as_str(),
+            schedule: policy.schedule.expression().to_owned(),
+            schedule_words: policy.schedule.describe(),
+            timezone: policy.schedule.timezone().name().to_owned(),
+            keeps: keeps_text(policy),
+            paused: !policy.enabled,
+            server_id,
+            servers: policy.servers.len(),
+            sharing_server: sharing(config, policy, server_id),
+            from,
+            to,
+            days,
+            cap: policy.kind.cap(),
+            slots: self.slots,
+            created: self.created,
+            deleted: self.deleted,
+            refused: self.refused,
+            max_held: self.max_held,
+            room_deletes: self.room_deletes,
+            timeline: self.timeline.into_values().collect(),
+            oldest: kept_at_end.last().map(aged),
+            newest: kept_at_end.first().map(aged),
+            kept_at_end,
+            storage: None,
+        }
+    }
+}
+
+/// Other policies of the kind on `server_id`, which share its cap.
+fn sharing(config: &Config, policy: &Policy, server_id: u64) -> Vec<Sharing> {
+    config
         .policies
         .iter()
         .filter(|p| {
@@ -370,34 +403,7 @@ pub(crate) fn simulate(
             policy: p.name.clone(),
             max_kept: p.max_kept,
         })
-        .collect();
-    Ok(Simulation {
-        policy: policy.name.clone(),
-        kind: policy.kind.as_str(),
-        schedule: policy.schedule.expression().to_owned(),
-        schedule_words: policy.schedule.describe(),
-        timezone: tz.name().to_owned(),
-        keeps: keeps_text(policy),
-        paused: !policy.enabled,
-        server_id,
-        servers: policy.servers.len(),
-        sharing_server,
-        from,
-        to,
-        days,
-        cap,
-        slots,
-        created,
-        deleted,
-        refused,
-        max_held,
-        room_deletes,
-        timeline: timeline.into_values().collect(),
-        oldest: kept_at_end.last().map(aged),
-        newest: kept_at_end.first().map(aged),
-        kept_at_end,
-        storage: None,
-    })
+        .collect()
 }
 
 fn keeps_text(p: &Policy) -> String {
@@ -406,56 +412,95 @@ fn keeps_text(p: &Policy) -> String {
 
 /// The text for people.
 pub(crate) fn render(sim: &Simulation) -> String {
+    let text = Text::of(sim);
     let mut out = String::new();
-    let tz: chrono_tz::Tz = sim.timezone.parse().unwrap_or(chrono_tz::UTC);
-    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
-    let plural =
-        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let kinds = if sim.kind == "snapshot" {
-        "snapshots"
-    } else {
-        "manual backups"
-    };
-    let _ = writeln!(
-        out,
-        "policy {}: {} {} (\"{}\"), keeps {}{}",
-        sim.policy,
-        sim.kind,
-        sim.schedule_words,
-        sim.schedule,
-        sim.keeps,
-        if sim.paused {
-            " — paused in the config (enabled = false), simulated as if enabled"
-        } else {
-            ""
-        }
-    );
-    let _ = writeln!(
-        out,
-        "simulated on server {} alone{}",
-        sim.server_id,
-        if sim.servers > 1 {
-            format!(
-                " (items are per server; each of its {} servers holds the same)",
-                sim.servers
-            )
-        } else {
-            String::new()
-        }
-    );
-    let _ = writeln!(
-        out,
-        "every create succeeding, nothing else on the server: {} from {}",
-        plural(sim.days as usize, "day", "days"),
-        sim.from.to_rfc3339_opts(SecondsFormat::Secs, true),
-    );
-    let _ = writeln!(
-        out,
-        "to {}; times in {}.",
-        sim.to.to_rfc3339_opts(SecondsFormat::Secs, true),
-        sim.timezone
-    );
+    text.header(&mut out);
     for day in &sim.timeline {
+        text.day(&mut out, day);
+    }
+    text.totals(&mut out);
+    text.kept_and_storage(&mut out);
+    out
+}
+
+/// What the text's parts share: the simulation and its time zone.
+struct Text<'s> {
+    sim: &'s Simulation,
+    tz: chrono_tz::Tz,
+    /// `snapshots` or `manual backups`.
+    kinds: &'static str,
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+impl Text<'_> {
+    fn of(sim: &Simulation) -> Text<'_> {
+        Text {
+            sim,
+            tz: sim.timezone.parse().unwrap_or(chrono_tz::UTC),
+            kinds: if sim.kind == "snapshot" {
+                "snapshots"
+            } else {
+                "manual backups"
+            },
+        }
+    }
+
+    fn local(&self, t: DateTime<Utc>) -> String {
+        t.with_timezone(&self.tz)
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    /// The policy, the server and the time simulated.
+    fn header(&self, out: &mut String) {
+        let sim = self.sim;
+        let _ = writeln!(
+            out,
+            "policy {}: {} {} (\"{}\"), keeps {}{}",
+            sim.policy,
+            sim.kind,
+            sim.schedule_words,
+            sim.schedule,
+            sim.keeps,
+            if sim.paused {
+                " — paused in the config (enabled = false), simulated as if enabled"
+            } else {
+                ""
+            }
+        );
+        let _ = writeln!(
+            out,
+            "simulated on server {} alone{}",
+            sim.server_id,
+            if sim.servers > 1 {
+                format!(
+                    " (items are per server; each of its {} servers holds the same)",
+                    sim.servers
+                )
+            } else {
+                String::new()
+            }
+        );
+        let _ = writeln!(
+            out,
+            "every create succeeding, nothing else on the server: {} from {}",
+            plural(sim.days as usize, "day", "days"),
+            sim.from.to_rfc3339_opts(SecondsFormat::Secs, true),
+        );
+        let _ = writeln!(
+            out,
+            "to {}; times in {}.",
+            sim.to.to_rfc3339_opts(SecondsFormat::Secs, true),
+            sim.timezone
+        );
+    }
+
+    /// One day: its counts, refusals, deletions and what it keeps.
+    fn day(&self, out: &mut String, day: &Day) {
+        let (tz, local) = (self.tz, |t| self.local(t));
         let _ = writeln!(
             out,
             "\n{} {}: {}, {}, holding {}",
@@ -468,7 +513,7 @@ pub(crate) fn render(sim: &Simulation) -> String {
         if !day.refused.is_empty() {
             let times: Vec<String> = day.refused.iter().map(|t| local(*t)).collect();
             wrap(
-                &mut out,
+                out,
                 "  refused ",
                 &times
                     .iter()
@@ -491,104 +536,115 @@ pub(crate) fn render(sim: &Simulation) -> String {
             for (rules, n) in same_day {
                 parts.push(format!("{n} made this day ({rules})"));
             }
-            wrap(&mut out, "  deleted ", &parts);
+            wrap(out, "  deleted ", &parts);
         }
         let kept: Vec<String> = day
             .kept
             .iter()
             .map(|k| format!("{} ({})", local(k.slot), k.rules.join(", ")))
             .collect();
-        wrap(&mut out, "  kept    ", &kept);
+        wrap(out, "  kept    ", &kept);
     }
-    if sim.timeline.is_empty() {
+
+    /// Slots, creates, deletes and refusals; the most held; the cap's sharers.
+    fn totals(&self, out: &mut String) {
+        let (sim, kinds) = (self.sim, self.kinds);
+        if sim.timeline.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nthe schedule does not fire in this time: nothing to show"
+            );
+        }
         let _ = writeln!(
             out,
-            "\nthe schedule does not fire in this time: nothing to show"
+            "\n{}: {} created, {} deleted{}.",
+            plural(sim.slots, "slot", "slots"),
+            sim.created,
+            sim.deleted,
+            if sim.refused > 0 {
+                format!(
+                    ", {} REFUSED (at the cap, nothing of this policy's could go)",
+                    sim.refused
+                )
+            } else {
+                String::new()
+            }
         );
-    }
-    let _ = writeln!(
-        out,
-        "\n{}: {} created, {} deleted{}.",
-        plural(sim.slots, "slot", "slots"),
-        sim.created,
-        sim.deleted,
-        if sim.refused > 0 {
-            format!(
-                ", {} REFUSED (at the cap, nothing of this policy's could go)",
-                sim.refused
-            )
+        let held = plural(sim.max_held, sim.kind, kinds);
+        if sim.max_held < sim.cap {
+            let _ = writeln!(
+                out,
+                "held at most {held} at once; VPS.org's cap is {} per server ({} to spare).",
+                sim.cap,
+                sim.cap - sim.max_held
+            );
         } else {
-            String::new()
-        }
-    );
-    let held = plural(sim.max_held, sim.kind, kinds);
-    if sim.max_held < sim.cap {
-        let _ = writeln!(
-            out,
-            "held at most {held} at once; VPS.org's cap is {} per server ({} to spare).",
-            sim.cap,
-            sim.cap - sim.max_held
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "held at most {held} at once: VPS.org's cap, so {} first made room.",
-            plural(sim.room_deletes, "create", "creates")
-        );
-    }
-    if !sim.sharing_server.is_empty() {
-        let others: Vec<String> = sim
-            .sharing_server
-            .iter()
-            .map(|o| format!("{} (up to {})", o.policy, o.max_kept))
-            .collect();
-        let _ = writeln!(
-            out,
-            "not simulated: other {kinds} policies on server {} share that cap: {}.",
-            sim.server_id,
-            others.join(", ")
-        );
-    }
-    let age =
-        |a: &Aged| compact_duration(std::time::Duration::from_secs(a.age_seconds.max(0) as u64));
-    match (&sim.oldest, &sim.newest) {
-        (Some(oldest), Some(newest)) => {
             let _ = writeln!(
                 out,
-                "at the end, {} kept:\n  oldest {}, {} old\n  newest {}, {} old",
-                plural(sim.kept_at_end.len(), sim.kind, kinds),
-                local(oldest.slot),
-                age(oldest),
-                local(newest.slot),
-                age(newest)
+                "held at most {held} at once: VPS.org's cap, so {} first made room.",
+                plural(sim.room_deletes, "create", "creates")
             );
         }
-        _ => {
-            let _ = writeln!(out, "at the end, nothing is kept.");
-        }
-    }
-    if let Some(st) = &sim.storage {
-        let _ = writeln!(
-            out,
-            "storage at {} MB a {}: peak {} ({} held at once), steady {} ({} kept at the end) per server",
-            st.size_mb,
-            sim.kind,
-            size(st.peak_bytes),
-            st.peak_items,
-            size(st.steady_bytes),
-            st.steady_items
-        );
-        if st.servers > 1 {
+        if !sim.sharing_server.is_empty() {
+            let others: Vec<String> = sim
+                .sharing_server
+                .iter()
+                .map(|o| format!("{} (up to {})", o.policy, o.max_kept))
+                .collect();
             let _ = writeln!(
                 out,
-                "  on its {} servers: peak {}, steady {}",
-                st.servers,
-                size(st.all_servers_peak_bytes),
-                size(st.all_servers_steady_bytes)
+                "not simulated: other {kinds} policies on server {} share that cap: {}.",
+                sim.server_id,
+                others.join(", ")
             );
         }
     }
-    out
+
+    /// What is kept at the end, and the storage estimate.
+    fn kept_and_storage(&self, out: &mut String) {
+        let (sim, kinds) = (self.sim, self.kinds);
+        let local = |t| self.local(t);
+        let age = |a: &Aged| {
+            compact_duration(std::time::Duration::from_secs(a.age_seconds.max(0) as u64))
+        };
+        match (&sim.oldest, &sim.newest) {
+            (Some(oldest), Some(newest)) => {
+                let _ = writeln!(
+                    out,
+                    "at the end, {} kept:\n  oldest {}, {} old\n  newest {}, {} old",
+                    plural(sim.kept_at_end.len(), sim.kind, kinds),
+                    local(oldest.slot),
+                    age(oldest),
+                    local(newest.slot),
+                    age(newest)
+                );
+            }
+            _ => {
+                let _ = writeln!(out, "at the end, nothing is kept.");
+            }
+        }
+        if let Some(st) = &sim.storage {
+            let _ = writeln!(
+                out,
+                "storage at {} MB a {}: peak {} ({} held at once), steady {} ({} kept at the end) per server",
+                st.size_mb,
+                sim.kind,
+                size(st.peak_bytes),
+                st.peak_items,
+                size(st.steady_bytes),
+                st.steady_items
+            );
+            if st.servers > 1 {
+                let _ = writeln!(
+                    out,
+                    "  on its {} servers: peak {}, steady {}",
+                    st.servers,
+                    size(st.all_servers_peak_bytes),
+                    size(st.all_servers_steady_bytes)
+                );
+            }
+        }
+    }
 }
 
 /// Writes `items` after `lead`, comma-separated, wrapped at 100 columns
@@ -620,6 +676,7 @@ fn wrap(out: &mut String, lead: &str, items: &[String]) {
 }
 
 mod html;
+pub(crate) mod play;
 
 #[cfg(test)]
 mod tests;

@@ -9,13 +9,12 @@ use std::fmt::Write as _;
 
 use chrono::Utc;
 
-pub(crate) use crate::clock::compact_duration;
 use crate::config::{Clients, Config};
 use crate::error::AppError;
 use crate::metrics::RetryState;
-pub(crate) use crate::status::{
-    AccountInventories, AccountStored, Health, Inventories, OrphanRow, Report, Row, attach_retries,
-    fetch_accounts, fetch_all, find_orphans, report_accounts, rows,
+use crate::status::{
+    AccountStored, Health, OrphanRow, Report, Row, attach_retries, fetch_accounts, report_accounts,
+    size,
 };
 
 pub(crate) async fn run(config: &Config, clients: &Clients, json: bool) -> Result<u8, AppError> {
@@ -157,6 +156,13 @@ pub(crate) fn table(rows: &[Row]) -> String {
             }
         );
     }
+    legend(&mut out, rows);
+    lists(&mut out, rows);
+    out
+}
+
+/// What STALE, old and PAUSED mean, when a row says so.
+fn legend(out: &mut String, rows: &[Row]) {
     let stale = rows.iter().filter(|r| r.stale).count();
     if stale > 0 {
         let _ = writeln!(
@@ -180,6 +186,11 @@ pub(crate) fn table(rows: &[Row]) -> String {
             if stale + old > 0 { "" } else { "\n" }
         );
     }
+}
+
+/// Per row: protected items, pending retries, shared-cap notes and what
+/// the next pass would delete.
+fn lists(out: &mut String, rows: &[Row]) {
     for r in rows.iter().filter(|r| !r.protected.is_empty()) {
         let _ = writeln!(
             out,
@@ -238,7 +249,6 @@ pub(crate) fn table(rows: &[Row]) -> String {
             );
         }
     }
-    out
 }
 
 /// Orphans per server, for people; empty when there are none.
@@ -359,22 +369,6 @@ pub(crate) fn stored_table(rows: &[Row], accounts: &[AccountStored]) -> String {
     out
 }
 
-/// Bytes for people, in binary units as VPS.org's `size_mb` is:
-/// `0 B`, `512.0 MiB`, `10.0 GiB`, `1.5 TiB`.
-pub(crate) fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
-}
-
 fn age(secs: i64) -> String {
     match secs {
         s if s < 0 => "future".into(),
@@ -400,7 +394,7 @@ mod tests {
     use crate::api::Status;
     use crate::inventory::Item;
     use crate::provider::Kind;
-    use crate::status::report;
+    use crate::status::{Inventories, report, rows};
     use chrono::{DateTime, TimeDelta, TimeZone};
     use std::collections::HashMap;
 
@@ -447,18 +441,19 @@ mod tests {
         assert!(t.lines().all(|l| l.chars().count() <= 100), "{t}");
         assert!(t.contains("STALE"), "{t}");
         // Three days later with nothing new: stale.
-        let later = super::rows(&config, &inv, now + TimeDelta::days(3));
+        let later = crate::status::rows(&config, &inv, now + TimeDelta::days(3));
         assert!(later[0].stale);
         assert_eq!(later[0].health, Health::Critical);
         // 40 hours after the newest: past warn (36h), not crit (48h).
-        let warn = super::rows(&config, &inv, d(0) + TimeDelta::hours(16));
+        let warn = crate::status::rows(&config, &inv, d(0) + TimeDelta::hours(16));
         assert_eq!((warn[0].health, warn[0].stale), (Health::Warning, false));
         assert_eq!(warn[0].warn_after_seconds, Some(36 * 3600));
         assert!(table(&warn).contains("1 old: newest completed item older than warn_after"));
     }
 
-    #[test]
-    fn paused_policies_and_protected_items_and_orphans() {
+    /// Server 1 with "n" (protecting #2), paused "p", an orphan of a
+    /// removed policy; server 5, which "n" no longer lists.
+    fn paused_and_protected() -> (crate::config::Config, Inventories, DateTime<Utc>) {
         let config = crate::config::parse_str(
             r#"
 [[policy]]
@@ -507,6 +502,12 @@ enabled = false
             Kind::Snapshot,
             HashMap::from([(1, items), (5, vec![elsewhere])]),
         )]);
+        (config, inv, now)
+    }
+
+    #[test]
+    fn paused_policies_and_protected_items_and_orphans() {
+        let (config, inv, now) = paused_and_protected();
         let report = report(&config, &inv, now);
         let n = &report.pairs[0];
         let ids: Vec<u64> = n.would_delete.iter().map(|p| p.id).collect();
@@ -562,59 +563,12 @@ enabled = false
         assert_eq!(orphan_table(&[]), "");
     }
 
-    /// `protect` is global, so status shows a protected item once: in the
-    /// row of the policy whose name it carries (not also under the policy
-    /// that lists it), and never as that policy's to prune.
-    #[test]
-    fn an_item_protected_by_another_policy_is_shown_once_and_never_pruned() {
-        let config = crate::config::parse_str(
-            r#"
-[[policy]]
-name = "a"
-kind = "snapshot"
-servers = [1]
-schedule = "0 3 * * *"
-keep_last = 1
-[[policy]]
-name = "b"
-kind = "snapshot"
-servers = [1]
-schedule = "0 4 * * *"
-keep_last = 1
-protect = [5001, 7]
-"#,
-            "t",
-        )
-        .unwrap();
-        let now = Utc.with_ymd_and_hms(2025, 1, 10, 12, 0, 0).unwrap();
-        let d = |days| Utc.with_ymd_and_hms(2025, 1, 10, 3, 0, 0).unwrap() - TimeDelta::days(days);
-        let items = vec![
-            item(5000, "snapkeep-a-20250110-030000", Status::Completed, d(0)),
-            item(5001, "snapkeep-a-20250109-030000", Status::Completed, d(1)),
-            item(5002, "snapkeep-a-20250108-030000", Status::Completed, d(2)),
-            item(7, "before-upgrade", Status::Completed, d(9)),
-        ];
-        let inv = HashMap::from([(Kind::Snapshot, HashMap::from([(1, items)]))]);
-        let rows = rows(&config, &inv, now);
-        let shown = |r: &Row| -> Vec<u64> { r.protected.iter().map(|p| p.id).collect() };
-        let pruned = |r: &Row| -> Vec<u64> { r.would_delete.iter().map(|p| p.id).collect() };
-        assert_eq!(
-            (shown(&rows[0]), pruned(&rows[0])),
-            (vec![5001], vec![5002]),
-            "a's own item, protected by b"
-        );
-        assert_eq!(
-            (shown(&rows[1]), pruned(&rows[1])),
-            (vec![7], vec![]),
-            "b lists 7, which no policy names"
-        );
-    }
-
     /// Stored sizes: each pair's completed items of ours (not in-progress,
     /// not others'), each server's total, the account's; an without_size item
     /// makes its sums lower bounds.
-    #[test]
-    fn stored_sizes_per_pair_server_and_account() {
+    /// Two policies on server 1 (one size unknown, one item in progress,
+    /// a manual one), "nightly" on server 2 too.
+    fn sized() -> (crate::config::Config, Inventories, DateTime<Utc>) {
         let config = crate::config::parse_str(
             r#"
 [[policy]]
@@ -700,6 +654,12 @@ keep_last = 2
         two.server_id = 2;
         two.server_name = "db-01".into();
         let inv = HashMap::from([(Kind::Snapshot, HashMap::from([(1, one), (2, vec![two])]))]);
+        (config, inv, now)
+    }
+
+    #[test]
+    fn stored_sizes_per_pair_server_and_account() {
+        let (config, inv, now) = sized();
         let report = report(&config, &inv, now);
         let of = |r: &Row| (r.ours.stored_bytes, r.ours.without_size);
         assert_eq!(of(&report.pairs[0]), (10_752 * 1_048_576, 0));

@@ -16,8 +16,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use crate::commands::status::{self, Health, Inventories, Row, compact_duration};
+use crate::clock::compact_duration;
 use crate::config::Config;
+use crate::status::{self, Health, Inventories, Row};
 
 /// Plugin exit codes.
 const OK: u8 = 0;

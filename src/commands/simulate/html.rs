@@ -15,7 +15,7 @@ use std::fmt::Write as _;
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 
 use super::{Aged, Deleted, Kept, Simulation};
-use crate::commands::status::compact_duration;
+use crate::clock::compact_duration;
 use crate::html::{document, escape};
 
 /// One day of the calendar, in the policy's time zone.
@@ -183,33 +183,34 @@ impl Grid {
     }
 }
 
-fn section(sim: &Simulation, width: usize) -> String {
-    let tz = zone(sim);
-    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
-    let columns = columns(sim);
-    let n = columns.len().max(1);
-    let col = (width.saturating_sub(50) / n).clamp(3, 22);
-    let stack = columns
-        .iter()
-        .map(|c| c.held.len() + c.deleted_held.len())
-        .max()
-        .unwrap_or(0);
-    let grid = Grid {
-        col,
-        mark: if col >= 8 {
-            col - 2
-        } else {
-            col.saturating_sub(1).max(2)
-        },
-        row: 14,
-        rows: stack.max(sim.cap) + 1,
-        left: 34,
-        top: 14,
-    };
-    let counts = col >= 18;
-    let height = grid.bottom() + if counts { 44 } else { 22 };
-    let svg_width = grid.x(columns.len()) + 12;
+impl Grid {
+    /// The calendar's geometry: columns as wide as `width` allows, rows
+    /// for the cap or the most held and deleted in a day.
+    fn for_columns(sim: &Simulation, columns: &[Column<'_>], width: usize) -> Grid {
+        let n = columns.len().max(1);
+        let col = (width.saturating_sub(50) / n).clamp(3, 22);
+        let stack = columns
+            .iter()
+            .map(|c| c.held.len() + c.deleted_held.len())
+            .max()
+            .unwrap_or(0);
+        Grid {
+            col,
+            mark: if col >= 8 {
+                col - 2
+            } else {
+                col.saturating_sub(1).max(2)
+            },
+            row: 14,
+            rows: stack.max(sim.cap) + 1,
+            left: 34,
+            top: 14,
+        }
+    }
+}
 
+/// The section's heading: the policy, its schedule and the time simulated.
+fn heading(sim: &Simulation, local: &dyn Fn(DateTime<Utc>) -> String) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -241,6 +242,19 @@ fn section(sim: &Simulation, width: usize) -> String {
         local(sim.from),
         local(sim.to),
     );
+    out
+}
+
+fn section(sim: &Simulation, width: usize) -> String {
+    let tz = zone(sim);
+    let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
+    let columns = columns(sim);
+    let grid = Grid::for_columns(sim, &columns, width);
+    let counts = grid.col >= 18;
+    let height = grid.bottom() + if counts { 44 } else { 22 };
+    let svg_width = grid.x(columns.len()) + 12;
+
+    let mut out = heading(sim, &local);
     out.push_str(&summary(sim, &local));
     let _ = writeln!(
         out,
