@@ -3,11 +3,11 @@
 //! one simulator (one world each), `status` shows both (text and JSON).
 //! Whole outputs compared (see `support::Test`).
 
-use snapkeep_sim::{Seed, SimStatus};
+use snapkeep_sim::{Seed, SimStatus, Simulator};
 
 use serde_json::json;
 
-use crate::support::{Daily, Test, assert_text};
+use crate::support::{Daily, Ran, Test, assert_text};
 
 /// Server 7 in `prod` (the simulator's primary account) and in `staging`.
 const TWO: &str = r#"
@@ -151,6 +151,15 @@ ok      server 7 (web-staging) of account staging policy staging-nightly: create
     let status = ran.setup().run(&["status"]).expect(0);
     assert_text("status", STATUS, &ran.normalize.apply(&status.stdout()));
 
+    status_json_names_each_account(&ran);
+    status_check_judges_both_accounts(&ran);
+    prune_orphans_deletes_through_stagings_token_only(&ran, &staging);
+    every_audit_event_says_its_account(&ran);
+}
+
+/// `status --json`: each pair, orphan and stored row names its account.
+fn status_json_names_each_account(ran: &Ran) {
+    let d = &ran.daily;
     let json = ran.setup().run(&["status", "--json"]).expect(0);
     let report: serde_json::Value = serde_json::from_str(&json.stdout()).unwrap();
     let field = |list: &str, key: &str| -> Vec<serde_json::Value> {
@@ -177,7 +186,9 @@ ok      server 7 (web-staging) of account staging policy staging-nightly: create
         field("stored", "account"),
         [json!("prod"), json!("staging")]
     );
+}
 
+fn status_check_judges_both_accounts(ran: &Ran) {
     // status --check judges both accounts' pairs, each by its own policy.
     let check = ran.setup().run(&["status", "--check"]).expect(0);
     let out = check.stdout();
@@ -191,7 +202,10 @@ ok      server 7 (web-staging) of account staging policy staging-nightly: create
         out.contains("orphans=1;;;0;\n0 critical, 0 warning, 2 ok, 0 paused; 1 orphan\n"),
         "{out}"
     );
+}
 
+fn prune_orphans_deletes_through_stagings_token_only(ran: &Ran, staging: &Simulator) {
+    let d = &ran.daily;
     // prune-orphans: staging's "nightly" item is an orphan there (prod's
     // policy is not staging's); deleting it goes through staging's token and
     // leaves prod's nightly items, same server id, same names' format, alone.
@@ -233,7 +247,9 @@ ok      server 7 (web-staging) of account staging policy staging-nightly: create
         deletes,
         [Some("default".to_owned()), Some("staging".to_owned())]
     );
+}
 
+fn every_audit_event_says_its_account(ran: &Ran) {
     // Every audit event says its account, and each policy's is its own.
     let json = ran
         .setup()

@@ -388,6 +388,24 @@ async fn a_reload_moves_the_schedule_and_keeps_the_call_counters() {
     assert!(Arc::ptr_eq(&carried, &stats), "the counters carry over");
 }
 
+/// The series of `family` that `metrics` exports, sorted; a last-success
+/// series without its value (a time: only which series exist matters).
+fn series(metrics: &Metrics, family: &str) -> Vec<String> {
+    let mut v: Vec<String> = metrics
+        .render(&CallStats::default())
+        .lines()
+        .filter(|l| l.starts_with(family))
+        .map(|l| match family {
+            "snapkeep_last_success_timestamp_seconds{" => {
+                l.split(' ').next().unwrap_or(l).to_owned()
+            }
+            _ => l.to_owned(),
+        })
+        .collect();
+    v.sort();
+    v
+}
+
 /// Metrics follow the config: a reload takes every series of a (server,
 /// policy) it removed away, exports paused pairs as paused, and counts a
 /// due fire it paused or removed under its own reason (which no alert
@@ -426,22 +444,6 @@ async fn a_reload_drops_removed_pairs_series_marks_paused_ones_and_counts_their_
     );
     // Every pair caught up (and succeeded) at the start.
     daemon.until(at("2025-01-10T13:00:01Z")).await;
-    let series = |metrics: &Metrics, family: &str| -> Vec<String> {
-        let mut v: Vec<String> = metrics
-            .render(&CallStats::default())
-            .lines()
-            .filter(|l| l.starts_with(family))
-            .map(|l| match family {
-                // The value is a time; only which series exist matters.
-                "snapkeep_last_success_timestamp_seconds{" => {
-                    l.split(' ').next().unwrap_or(l).to_owned()
-                }
-                _ => l.to_owned(),
-            })
-            .collect();
-        v.sort();
-        v
-    };
     assert_eq!(
         series(&daemon.metrics, "snapkeep_items{").len(),
         5 * 5,
