@@ -31,8 +31,22 @@ use crate::provider::Kind;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct JobLabels {
+    account: String,
     server: String,
     policy: String,
+}
+
+/// A labelled pair's key: (account, server, policy).
+type PairKey = (String, String, String);
+
+impl JobLabels {
+    fn key(&self) -> PairKey {
+        (
+            self.account.clone(),
+            self.server.clone(),
+            self.policy.clone(),
+        )
+    }
 }
 
 /// `snapkeep_stored_bytes`: per account (one, `default`, today), server,
@@ -53,6 +67,7 @@ struct NotifyLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ItemLabels {
+    account: String,
     server: String,
     policy: String,
     state: &'static str,
@@ -66,6 +81,7 @@ struct ApiLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, PartialOrd, Ord, EncodeLabelSet)]
 struct SkipLabels {
+    account: String,
     server: String,
     policy: String,
     reason: String,
@@ -73,6 +89,7 @@ struct SkipLabels {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RetryLabels {
+    account: String,
     server: String,
     policy: String,
     reason: String,
@@ -104,20 +121,38 @@ struct FailureLabels {
 /// `snapkeep_items{state}`, in `Holdings` order.
 const STATES: [&str; 5] = ["completed", "in_progress", "failed", "unknown", "not_ours"];
 
-/// The (server, policy) pairs behind the labelled series.
+/// The (account, server, policy) pairs behind the labelled series.
 #[derive(Debug, Default)]
 struct Pairs {
     /// Pairs that may have series (last success, items, paused).
-    exported: BTreeSet<(String, String)>,
+    exported: BTreeSet<PairKey>,
     /// Every skipped-fires series.
     skipped: BTreeSet<SkipLabels>,
     /// The config's pairs, once `retain_pairs` ran (before: any pair).
-    configured: Option<BTreeSet<(String, String)>>,
+    configured: Option<BTreeSet<PairKey>>,
     /// Each configured policy's kind (the `kind` of `snapkeep_stored_bytes`).
     kinds: BTreeMap<String, &'static str>,
-    /// Each configured policy's account (the `account` of
-    /// `snapkeep_stored_bytes`; `default` before `retain_pairs` ran).
+    /// Each configured policy's account (the `account` label of every
+    /// per-pair series; `default` before `retain_pairs` ran). Policy names
+    /// are unique across accounts.
     accounts: BTreeMap<String, String>,
+}
+
+impl Pairs {
+    fn account_of(&self, policy: &str) -> String {
+        self.accounts
+            .get(policy)
+            .cloned()
+            .unwrap_or_else(|| DEFAULT_ACCOUNT.to_owned())
+    }
+
+    fn job(&self, server: impl ToString, policy: &str) -> JobLabels {
+        JobLabels {
+            account: self.account_of(policy),
+            server: server.to_string(),
+            policy: policy.to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -204,13 +239,10 @@ impl Metrics {
         let mut unauthorized = false;
         let mut pairs = self.pairs.lock().expect("metrics lock");
         for o in &report.outcomes {
-            let job = JobLabels {
-                server: o.spec.server_id.to_string(),
-                policy: o.policy_name.clone(),
-            };
+            let job = pairs.job(o.spec.server_id, &o.policy_name);
             // A pass that began before a reload removed its pair does not
             // bring the pair's series back; a paused job made nothing.
-            let key = (job.server.clone(), job.policy.clone());
+            let key = job.key();
             let removed = pairs.configured.as_ref().is_some_and(|c| !c.contains(&key));
             if !removed && !o.report.paused {
                 self.job_failing
@@ -236,11 +268,7 @@ impl Metrics {
                         .set(i64::try_from(h.shortfall).unwrap_or(i64::MAX));
                     self.stored
                         .get_or_create(&StoredLabels {
-                            account: pairs
-                                .accounts
-                                .get(&job.policy)
-                                .cloned()
-                                .unwrap_or_else(|| DEFAULT_ACCOUNT.to_owned()),
+                            account: job.account.clone(),
                             server: job.server.clone(),
                             policy: job.policy.clone(),
                             kind: pairs
@@ -255,6 +283,7 @@ impl Metrics {
                     for (state, n) in STATES.into_iter().zip(counts) {
                         self.items
                             .get_or_create(&ItemLabels {
+                                account: job.account.clone(),
                                 server: job.server.clone(),
                                 policy: job.policy.clone(),
                                 state,
@@ -275,7 +304,13 @@ impl Metrics {
 
     /// A failed job will be tried again for its slot (`daemon::retry`).
     pub(crate) fn retry_planned(&self, state: RetryState, reason: &'static str) {
+        let account = self
+            .pairs
+            .lock()
+            .expect("metrics lock")
+            .account_of(&state.policy);
         let labels = RetryLabels {
+            account,
             server: state.server_id.to_string(),
             policy: state.policy.clone(),
             reason: reason.to_owned(),
@@ -298,12 +333,8 @@ impl Metrics {
             .lock()
             .expect("metrics lock")
             .remove(&(server, policy.to_owned()));
-        self.slots_failed
-            .get_or_create(&JobLabels {
-                server: server.to_string(),
-                policy: policy.to_owned(),
-            })
-            .inc();
+        let job = self.pairs.lock().expect("metrics lock").job(server, policy);
+        self.slots_failed.get_or_create(&job).inc();
     }
 
     /// A retry that will not run (shutdown, a reload removed or paused
@@ -327,17 +358,15 @@ impl Metrics {
 
     /// A fire that will not run, and why.
     pub(crate) fn fire_skipped(&self, server: u64, policy: &str, reason: &str) {
+        let mut pairs = self.pairs.lock().expect("metrics lock");
         let labels = SkipLabels {
+            account: pairs.account_of(policy),
             server: server.to_string(),
             policy: policy.to_owned(),
             reason: reason.to_owned(),
         };
         self.skipped_fires.get_or_create(&labels).inc();
-        self.pairs
-            .lock()
-            .expect("metrics lock")
-            .skipped
-            .insert(labels);
+        pairs.skipped.insert(labels);
     }
 
     /// Makes the per-(server, policy) series follow `config` (at start and
@@ -350,19 +379,27 @@ impl Metrics {
     /// pairs.)
     pub(crate) fn retain_pairs(&self, config: &Config) {
         let mut pairs = self.pairs.lock().expect("metrics lock");
-        let configured: BTreeSet<(String, String)> = config
+        let configured: BTreeSet<PairKey> = config
             .policies
             .iter()
-            .flat_map(|p| p.servers.iter().map(|s| (s.to_string(), p.name.clone())))
+            .flat_map(|p| {
+                p.servers
+                    .iter()
+                    .map(|s| (p.account.clone(), s.to_string(), p.name.clone()))
+            })
             .collect();
-        let gone: Vec<(String, String)> = pairs
+        let gone: Vec<PairKey> = pairs
             .exported
             .iter()
             .filter(|k| !configured.contains(*k))
             .cloned()
             .collect();
-        for (server, policy) in gone {
-            let job = JobLabels { server, policy };
+        for (account, server, policy) in gone {
+            let job = JobLabels {
+                account,
+                server,
+                policy,
+            };
             self.last_success.remove(&job);
             self.paused.remove(&job);
             self.job_failing.remove(&job);
@@ -375,7 +412,8 @@ impl Metrics {
                     .remove(&(server, job.policy.clone()));
             }
             self.retry_series.lock().expect("metrics lock").retain(|l| {
-                let same = l.server == job.server && l.policy == job.policy;
+                let same =
+                    l.account == job.account && l.server == job.server && l.policy == job.policy;
                 if same {
                     self.job_retries.remove(l);
                 }
@@ -383,11 +421,7 @@ impl Metrics {
             });
             for kind in Kind::ALL {
                 self.stored.remove(&StoredLabels {
-                    account: pairs
-                        .accounts
-                        .get(&job.policy)
-                        .cloned()
-                        .unwrap_or_else(|| DEFAULT_ACCOUNT.to_owned()),
+                    account: job.account.clone(),
                     server: job.server.clone(),
                     policy: job.policy.clone(),
                     kind: kind.as_str().to_owned(),
@@ -395,16 +429,18 @@ impl Metrics {
             }
             for state in STATES {
                 self.items.remove(&ItemLabels {
+                    account: job.account.clone(),
                     server: job.server.clone(),
                     policy: job.policy.clone(),
                     state,
                 });
             }
-            pairs.exported.remove(&(job.server, job.policy));
+            pairs.exported.remove(&job.key());
         }
         pairs.skipped.retain(|l| {
-            let keep = configured.contains(&(l.server.clone(), l.policy.clone()))
-                || l.reason == "removed_by_reload";
+            let keep =
+                configured.contains(&(l.account.clone(), l.server.clone(), l.policy.clone()))
+                    || l.reason == "removed_by_reload";
             if !keep {
                 self.skipped_fires.remove(l);
             }
@@ -413,6 +449,7 @@ impl Metrics {
         for p in &config.policies {
             for s in &p.servers {
                 let job = JobLabels {
+                    account: p.account.clone(),
                     server: s.to_string(),
                     policy: p.name.clone(),
                 };
@@ -633,23 +670,44 @@ mod tests {
         );
     }
 
+    /// Every per-pair series carries the policy's account; a reload that
+    /// moves the policy to another account takes the old account's series
+    /// away.
     #[test]
-    fn stored_bytes_says_the_policys_account() {
+    fn every_pair_series_says_the_policys_account() {
         let m = Metrics::new();
-        m.retain_pairs(
-            &crate::config::parse_str(
-                "[[account]]\nname = \"prod\"\ntoken_env = \"P\"\n[[account]]\nname = \"staging\"\ntoken_env = \"S\"\n[[policy]]\nname = \"n\"\naccount = \"staging\"\nkind = \"backup\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n",
+        let config = |account: &str| {
+            crate::config::parse_str(
+                &format!("[[account]]\nname = \"prod\"\ntoken_env = \"P\"\n[[account]]\nname = \"staging\"\ntoken_env = \"S\"\n[[policy]]\nname = \"n\"\naccount = \"{account}\"\nkind = \"backup\"\nservers = [1]\nschedule = \"0 3 * * *\"\nkeep_last = 2\n"),
                 "t",
             )
-            .expect("valid"),
+            .expect("valid")
+        };
+        m.retain_pairs(&config("staging"));
+        m.record_pass(&pass_on_server_1(1024), 7.0);
+        m.fire_skipped(1, "n", "overtaken");
+        let series = |m: &Metrics| -> Vec<String> {
+            m.render(&CallStats::default())
+                .lines()
+                .filter(|l| l.contains("policy=\"n\"") && !l.contains("items{"))
+                .map(str::to_owned)
+                .collect()
+        };
+        assert_eq!(
+            series(&m),
+            [
+                "snapkeep_last_success_timestamp_seconds{account=\"staging\",server=\"1\",policy=\"n\"} 7.0",
+                "snapkeep_stored_bytes{account=\"staging\",server=\"1\",policy=\"n\",kind=\"backup\"} 1024",
+                "snapkeep_keep_shortfall{account=\"staging\",server=\"1\",policy=\"n\"} 0",
+                "snapkeep_skipped_fires_total{account=\"staging\",server=\"1\",policy=\"n\",reason=\"overtaken\"} 1",
+                "snapkeep_job_failing{account=\"staging\",server=\"1\",policy=\"n\"} 0",
+                "snapkeep_policy_paused{account=\"staging\",server=\"1\",policy=\"n\"} 0",
+            ]
         );
-        m.record_pass(&pass_on_server_1(1024), 0.0);
-        let text = m.render(&CallStats::default());
-        assert!(
-            text.contains(
-                "snapkeep_stored_bytes{account=\"staging\",server=\"1\",policy=\"n\",kind=\"backup\"} 1024\n"
-            ),
-            "{text}"
+        m.retain_pairs(&config("prod"));
+        assert_eq!(
+            series(&m),
+            ["snapkeep_policy_paused{account=\"prod\",server=\"1\",policy=\"n\"} 0"]
         );
     }
 

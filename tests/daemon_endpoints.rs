@@ -10,20 +10,20 @@ use crate::support::{Normalize, Ran, Test, assert_text};
 /// and duration are timing (`{V}`); one pass, one create, one item not ours.
 const METRICS: &str = r#"# HELP snapkeep_last_success_timestamp_seconds Unix time of the last successful job per server and policy.
 # TYPE snapkeep_last_success_timestamp_seconds gauge
-snapkeep_last_success_timestamp_seconds{server="1",policy="fast"} {NOW}
+snapkeep_last_success_timestamp_seconds{account="default",server="1",policy="fast"} {NOW}
 # HELP snapkeep_items Items on a server by state, from a policy's point of view (completed, in_progress, failed, unknown: ours; not_ours: everyone else's).
 # TYPE snapkeep_items gauge
-snapkeep_items{server="1",policy="fast",state="completed"} 1
-snapkeep_items{server="1",policy="fast",state="failed"} 0
-snapkeep_items{server="1",policy="fast",state="in_progress"} 0
-snapkeep_items{server="1",policy="fast",state="not_ours"} 1
-snapkeep_items{server="1",policy="fast",state="unknown"} 0
+snapkeep_items{account="default",server="1",policy="fast",state="completed"} 1
+snapkeep_items{account="default",server="1",policy="fast",state="failed"} 0
+snapkeep_items{account="default",server="1",policy="fast",state="in_progress"} 0
+snapkeep_items{account="default",server="1",policy="fast",state="not_ours"} 1
+snapkeep_items{account="default",server="1",policy="fast",state="unknown"} 0
 # HELP snapkeep_stored_bytes Bytes a policy's completed items hold on a server, from VPS.org's size_mb (items without a size left out), as the policy's latest job saw them.
 # TYPE snapkeep_stored_bytes gauge
 snapkeep_stored_bytes{account="default",server="1",policy="fast",kind="snapshot"} 4560257024
 # HELP snapkeep_keep_shortfall How many fewer completed items a policy can hold on a server than its keep rules ask, because the cap is shared with items it may not delete (manual, other tools', protected, other policies').
 # TYPE snapkeep_keep_shortfall gauge
-snapkeep_keep_shortfall{server="1",policy="fast"} 0
+snapkeep_keep_shortfall{account="default",server="1",policy="fast"} 0
 # HELP snapkeep_api_requests VPS.org API requests by endpoint and HTTP status (0 = no answer).
 # TYPE snapkeep_api_requests counter
 snapkeep_api_requests_total{endpoint="backups.list",status="200"} 1
@@ -53,7 +53,7 @@ snapkeep_pass_duration_seconds_count 1
 snapkeep_pass_duration_seconds_sum {V}
 # HELP snapkeep_job_failing 1 while the latest try of a (server, policy) failed (being retried, or its slot given up); 0 once a job succeeds.
 # TYPE snapkeep_job_failing gauge
-snapkeep_job_failing{server="1",policy="fast"} 0
+snapkeep_job_failing{account="default",server="1",policy="fast"} 0
 # HELP snapkeep_api_undecodable_items List items the provider sent that could not be read (skipped, never deleted).
 # TYPE snapkeep_api_undecodable_items counter
 snapkeep_api_undecodable_items_total 0
@@ -62,7 +62,7 @@ snapkeep_api_undecodable_items_total 0
 snapkeep_orphans{kind="snapshot"} 0
 # HELP snapkeep_policy_paused 1 when the (server, policy) is paused (enabled = false: not fired, nothing pruned, not stale), 0 when it runs; one series per configured pair.
 # TYPE snapkeep_policy_paused gauge
-snapkeep_policy_paused{server="1",policy="fast"} 0
+snapkeep_policy_paused{account="default",server="1",policy="fast"} 0
 # EOF
 "#;
 const METRICS_LOG: &str = "INFO metrics at http://{METRICS}/metrics, health at /healthz and /readyz addr={METRICS}

@@ -452,11 +452,11 @@ async fn a_reload_drops_removed_pairs_series_marks_paused_ones_and_counts_their_
     assert_eq!(
         series(&daemon.metrics, "snapkeep_policy_paused{"),
         [
-            "snapkeep_policy_paused{server=\"1\",policy=\"a\"} 0",
-            "snapkeep_policy_paused{server=\"2\",policy=\"a\"} 0",
-            "snapkeep_policy_paused{server=\"3\",policy=\"b\"} 0",
-            "snapkeep_policy_paused{server=\"4\",policy=\"c\"} 0",
-            "snapkeep_policy_paused{server=\"5\",policy=\"d\"} 0",
+            "snapkeep_policy_paused{account=\"default\",server=\"1\",policy=\"a\"} 0",
+            "snapkeep_policy_paused{account=\"default\",server=\"2\",policy=\"a\"} 0",
+            "snapkeep_policy_paused{account=\"default\",server=\"3\",policy=\"b\"} 0",
+            "snapkeep_policy_paused{account=\"default\",server=\"4\",policy=\"c\"} 0",
+            "snapkeep_policy_paused{account=\"default\",server=\"5\",policy=\"d\"} 0",
         ]
     );
     // c and d's 13:00 fires wait out their jitter when the reload comes.
@@ -466,9 +466,9 @@ async fn a_reload_drops_removed_pairs_series_marks_paused_ones_and_counts_their_
     assert_eq!(
         series(&metrics, "snapkeep_last_success_timestamp_seconds{"),
         [
-            "snapkeep_last_success_timestamp_seconds{server=\"1\",policy=\"a\"}",
-            "snapkeep_last_success_timestamp_seconds{server=\"3\",policy=\"b\"}",
-            "snapkeep_last_success_timestamp_seconds{server=\"4\",policy=\"c\"}",
+            "snapkeep_last_success_timestamp_seconds{account=\"default\",server=\"1\",policy=\"a\"}",
+            "snapkeep_last_success_timestamp_seconds{account=\"default\",server=\"3\",policy=\"b\"}",
+            "snapkeep_last_success_timestamp_seconds{account=\"default\",server=\"4\",policy=\"c\"}",
         ]
     );
     let items = series(&metrics, "snapkeep_items{");
@@ -482,16 +482,16 @@ async fn a_reload_drops_removed_pairs_series_marks_paused_ones_and_counts_their_
     assert_eq!(
         series(&metrics, "snapkeep_policy_paused{"),
         [
-            "snapkeep_policy_paused{server=\"1\",policy=\"a\"} 0",
-            "snapkeep_policy_paused{server=\"3\",policy=\"b\"} 1",
-            "snapkeep_policy_paused{server=\"4\",policy=\"c\"} 1",
+            "snapkeep_policy_paused{account=\"default\",server=\"1\",policy=\"a\"} 0",
+            "snapkeep_policy_paused{account=\"default\",server=\"3\",policy=\"b\"} 1",
+            "snapkeep_policy_paused{account=\"default\",server=\"4\",policy=\"c\"} 1",
         ]
     );
     assert_eq!(
         series(&metrics, "snapkeep_skipped_fires_total{"),
         [
-            "snapkeep_skipped_fires_total{server=\"4\",policy=\"c\",reason=\"paused_by_reload\"} 1",
-            "snapkeep_skipped_fires_total{server=\"5\",policy=\"d\",reason=\"removed_by_reload\"} 1",
+            "snapkeep_skipped_fires_total{account=\"default\",server=\"4\",policy=\"c\",reason=\"paused_by_reload\"} 1",
+            "snapkeep_skipped_fires_total{account=\"default\",server=\"5\",policy=\"d\",reason=\"removed_by_reload\"} 1",
         ]
     );
     // Nothing of c or d ran after the reload.
@@ -581,10 +581,19 @@ async fn a_failing_slot_is_retried_at_1_2_4_8_15_minutes_until_its_window_closes
     );
     assert_eq!(metric(&metrics, "snapkeep_job_retries_total{"), 10.0);
     assert_eq!(
-        metric(&metrics, "snapkeep_slots_failed_total{server=\"1\""),
+        metric(
+            &metrics,
+            "snapkeep_slots_failed_total{account=\"default\",server=\"1\""
+        ),
         1.0
     );
-    assert_eq!(metric(&metrics, "snapkeep_job_failing{server=\"1\""), 1.0);
+    assert_eq!(
+        metric(
+            &metrics,
+            "snapkeep_job_failing{account=\"default\",server=\"1\""
+        ),
+        1.0
+    );
     assert_eq!(skipped(&metrics, ""), 0.0);
 }
 
@@ -610,10 +619,19 @@ async fn retries_never_run_into_the_next_fire() {
     );
     assert_eq!(tries_of(&passes, "2025-01-10T04:00:00Z"), ["04:00:00"]);
     assert_eq!(
-        metric(&metrics, "snapkeep_slots_failed_total{server=\"1\""),
+        metric(
+            &metrics,
+            "snapkeep_slots_failed_total{account=\"default\",server=\"1\""
+        ),
         1.0
     );
-    assert_eq!(metric(&metrics, "snapkeep_job_failing{server=\"1\""), 0.0);
+    assert_eq!(
+        metric(
+            &metrics,
+            "snapkeep_job_failing{account=\"default\",server=\"1\""
+        ),
+        0.0
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -637,7 +655,13 @@ async fn a_ten_minute_outage_at_three_costs_a_nightly_slot_seventeen_minutes() {
     );
     assert_eq!(metric(&metrics, "snapkeep_job_retries_total{"), 4.0);
     assert_eq!(metric(&metrics, "snapkeep_slots_failed_total{"), 0.0);
-    assert_eq!(metric(&metrics, "snapkeep_job_failing{server=\"1\""), 0.0);
+    assert_eq!(
+        metric(
+            &metrics,
+            "snapkeep_job_failing{account=\"default\",server=\"1\""
+        ),
+        0.0
+    );
     assert!(metric(&metrics, "snapkeep_last_success_timestamp_seconds{") > 0.0);
 }
 
