@@ -543,6 +543,22 @@ mod tests {
         assert_eq!(first[1].1, FirstReason::Duplicate { keeper: 1 });
     }
 
+    /// An earlier slot's keeper is its lowest id wherever the provider
+    /// lists it: here the higher id comes first, and it is the one to go.
+    #[test]
+    fn an_earlier_slots_keeper_is_its_lowest_id_in_any_listing_order() {
+        let all = policies(NIGHTLY);
+        let view = View::new(&all[0], &all);
+        let items = vec![
+            ours(5, 5, Status::Completed),
+            ours(2, 5, Status::Completed),
+            ours(4, 5, Status::Completed),
+        ];
+        let dups = earlier_duplicates(view, &items, at(7));
+        let verdicts: Vec<(u64, u64)> = dups.iter().map(|(i, k)| (i.id, *k)).collect();
+        assert_eq!(verdicts, vec![(5, 2), (4, 2)]);
+    }
+
     #[test]
     fn the_slots_keeper_is_its_lowest_id_that_has_not_failed() {
         let all = policies(NIGHTLY);
