@@ -12,9 +12,11 @@ use crate::config::{Clients, Config, load_and_connect};
 use crate::error::AppError;
 
 /// Runs the command; returns the process exit code. Call it while the
-/// process has one thread: it first takes the API token out of the
-/// process's environment (`crate::secrets`).
+/// process has one thread: it first sets the allocator up
+/// (`crate::memory`) and takes the API token out of the process's
+/// environment (`crate::secrets`).
 pub fn run(cli: Cli) -> ExitCode {
+    crate::memory::tune_allocator();
     let protected = crate::secrets::protect_process();
     tracing::debug!(
         wiped = protected.wiped,

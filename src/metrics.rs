@@ -12,12 +12,15 @@
 //! `snapkeep_stored_bytes` is what each pair's latest job saw of its
 //! completed items' sizes (what VPS.org bills).
 
+mod pairs;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet};
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -25,52 +28,16 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Metric, Registry};
 
 use crate::api::CallStats;
-use crate::config::{Config, DEFAULT_ACCOUNT};
+use crate::config::Config;
 use crate::pass::PassReport;
 use crate::provider::Kind;
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct JobLabels {
-    account: String,
-    server: String,
-    policy: String,
-}
-
-/// A labelled pair's key: (account, server, policy).
-type PairKey = (String, String, String);
-
-impl JobLabels {
-    fn key(&self) -> PairKey {
-        (
-            self.account.clone(),
-            self.server.clone(),
-            self.policy.clone(),
-        )
-    }
-}
-
-/// `snapkeep_stored_bytes`: per account (one, `default`, today), server,
-/// policy and kind.
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StoredLabels {
-    account: String,
-    server: String,
-    policy: String,
-    kind: String,
-}
+use self::pairs::{Held, PairFamily, Pairs, Which};
 
 /// `snapkeep_notify_failures_total`: per notification target.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct NotifyLabels {
     target: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ItemLabels {
-    account: String,
-    server: String,
-    policy: String,
-    state: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -118,43 +85,6 @@ struct FailureLabels {
     reason: &'static str,
 }
 
-/// `snapkeep_items{state}`, in `Holdings` order.
-const STATES: [&str; 5] = ["completed", "in_progress", "failed", "unknown", "not_ours"];
-
-/// The (account, server, policy) pairs behind the labelled series.
-#[derive(Debug, Default)]
-struct Pairs {
-    /// Pairs that may have series (last success, items, paused).
-    exported: BTreeSet<PairKey>,
-    /// Every skipped-fires series.
-    skipped: BTreeSet<SkipLabels>,
-    /// The config's pairs, once `retain_pairs` ran (before: any pair).
-    configured: Option<BTreeSet<PairKey>>,
-    /// Each configured policy's kind (the `kind` of `snapkeep_stored_bytes`).
-    kinds: BTreeMap<String, &'static str>,
-    /// Each configured policy's account (the `account` label of every
-    /// per-pair series; `default` before `retain_pairs` ran). Policy names
-    /// are unique across accounts.
-    accounts: BTreeMap<String, String>,
-}
-
-impl Pairs {
-    fn account_of(&self, policy: &str) -> String {
-        self.accounts
-            .get(policy)
-            .cloned()
-            .unwrap_or_else(|| DEFAULT_ACCOUNT.to_owned())
-    }
-
-    fn job(&self, server: impl ToString, policy: &str) -> JobLabels {
-        JobLabels {
-            account: self.account_of(policy),
-            server: server.to_string(),
-            policy: policy.to_owned(),
-        }
-    }
-}
-
 #[derive(Debug, Default)]
 struct ApiSeen {
     calls: BTreeMap<(&'static str, u16), u64>,
@@ -164,29 +94,25 @@ struct ApiSeen {
 
 pub(crate) struct Metrics {
     registry: Registry,
-    last_success: Family<JobLabels, Gauge<f64, AtomicU64>>,
-    items: Family<ItemLabels, Gauge>,
-    stored: Family<StoredLabels, Gauge>,
     notify_failures: Family<NotifyLabels, Counter>,
-    keep_shortfall: Family<JobLabels, Gauge>,
     api_requests: Family<ApiLabels, Counter>,
     retries: Counter,
     pass_duration: Histogram,
     job_failures: Family<FailureLabels, Counter>,
     skipped_fires: Family<SkipLabels, Counter>,
     job_retries: Family<RetryLabels, Counter>,
-    job_failing: Family<JobLabels, Gauge>,
-    slots_failed: Family<JobLabels, Counter>,
     /// Slots waiting for their retry, by (server, policy).
     retrying: Mutex<BTreeMap<(u64, String), RetryState>>,
     /// Every `job_retries` series made (a reload removes a removed pair's).
     retry_series: Mutex<Vec<RetryLabels>>,
     undecodable: Counter,
     orphans: Family<KindLabels, Gauge>,
-    paused: Family<JobLabels, Gauge>,
-    /// Which (server, policy) series exist, and which the config has:
-    /// what `retain_pairs` takes away after a reload.
-    pairs: Mutex<Pairs>,
+    /// The per-pair series (last success, items, stored bytes, shortfall,
+    /// failing, slots failed, paused), one record per pair, and the config
+    /// they follow: what `retain_pairs` takes away after a reload.
+    pairs: Arc<Mutex<Pairs>>,
+    /// Every skipped-fires series.
+    skipped: Mutex<BTreeSet<SkipLabels>>,
     /// When orphans were last counted (an account-wide listing per kind).
     last_orphan_scan: Mutex<Option<Instant>>,
     /// What the API counters were at the previous scrape.
@@ -200,29 +126,48 @@ pub(crate) struct Metrics {
 impl Metrics {
     pub(crate) fn new() -> Metrics {
         let mut r = Registry::with_prefix("snapkeep");
+        let pairs = Arc::new(Mutex::new(Pairs::default()));
+        let pair = |r: &mut Registry, which, (name, help): Series| {
+            r.register_collector(Box::new(PairFamily {
+                which,
+                name,
+                help,
+                pairs: pairs.clone(),
+            }));
+        };
         // Registered in this order: /metrics lists the series so.
+        pair(&mut r, Which::LastSuccess, LAST_SUCCESS);
+        pair(&mut r, Which::Items, ITEMS);
+        pair(&mut r, Which::Stored, STORED);
+        let notify_failures = register(&mut r, NOTIFY_FAILURES, Family::default());
+        pair(&mut r, Which::KeepShortfall, KEEP_SHORTFALL);
+        let api_requests = register(&mut r, API_REQUESTS, Family::default());
+        let retries = register(&mut r, RETRIES, Counter::default());
+        let pass_duration = register(
+            &mut r,
+            PASS_DURATION,
+            Histogram::new(exponential_buckets(0.5, 2.0, 14)),
+        );
+        let job_failures = register(&mut r, JOB_FAILURES, Family::default());
+        let skipped_fires = register(&mut r, SKIPPED_FIRES, Family::default());
+        let job_retries = register(&mut r, JOB_RETRIES, Family::default());
+        pair(&mut r, Which::JobFailing, JOB_FAILING);
+        pair(&mut r, Which::SlotsFailed, SLOTS_FAILED);
+        let undecodable = register(&mut r, UNDECODABLE, Counter::default());
+        let orphans = register(&mut r, ORPHANS, Family::default());
+        pair(&mut r, Which::Paused, PAUSED);
         Metrics {
-            last_success: register(&mut r, LAST_SUCCESS, Family::default()),
-            items: register(&mut r, ITEMS, Family::default()),
-            stored: register(&mut r, STORED, Family::default()),
-            notify_failures: register(&mut r, NOTIFY_FAILURES, Family::default()),
-            keep_shortfall: register(&mut r, KEEP_SHORTFALL, Family::default()),
-            api_requests: register(&mut r, API_REQUESTS, Family::default()),
-            retries: register(&mut r, RETRIES, Counter::default()),
-            pass_duration: register(
-                &mut r,
-                PASS_DURATION,
-                Histogram::new(exponential_buckets(0.5, 2.0, 14)),
-            ),
-            job_failures: register(&mut r, JOB_FAILURES, Family::default()),
-            skipped_fires: register(&mut r, SKIPPED_FIRES, Family::default()),
-            job_retries: register(&mut r, JOB_RETRIES, Family::default()),
-            job_failing: register(&mut r, JOB_FAILING, Family::default()),
-            slots_failed: register(&mut r, SLOTS_FAILED, Family::default()),
-            undecodable: register(&mut r, UNDECODABLE, Counter::default()),
-            orphans: register(&mut r, ORPHANS, Family::default()),
-            paused: register(&mut r, PAUSED, Family::default()),
-            pairs: Mutex::default(),
+            notify_failures,
+            api_requests,
+            retries,
+            pass_duration,
+            job_failures,
+            skipped_fires,
+            job_retries,
+            undecodable,
+            orphans,
+            pairs,
+            skipped: Mutex::default(),
             retrying: Mutex::default(),
             retry_series: Mutex::default(),
             last_orphan_scan: Mutex::new(None),
@@ -239,65 +184,42 @@ impl Metrics {
         let mut unauthorized = false;
         let mut pairs = self.pairs.lock().expect("metrics lock");
         for o in &report.outcomes {
-            let job = pairs.job(o.spec.server_id, &o.policy_name);
+            let key = pairs.key(o.spec.server_id, &o.policy_name);
             // A pass that began before a reload removed its pair does not
             // bring the pair's series back; a paused job made nothing.
-            let key = job.key();
-            let removed = pairs.configured.as_ref().is_some_and(|c| !c.contains(&key));
-            if !removed && !o.report.paused {
-                self.job_failing
-                    .get_or_create(&job)
-                    .set(i64::from(o.error.is_some()));
+            let removed = !pairs.configured((&key.0, key.1, &key.2));
+            if let Some(e) = &o.error {
+                unauthorized |= e.kind() == "unauthorized";
+                self.job_failures
+                    .get_or_create(&FailureLabels { reason: e.kind() })
+                    .inc();
             }
-            match &o.error {
-                None if o.report.paused || removed => {}
-                None => {
-                    self.retrying
-                        .lock()
-                        .expect("metrics lock")
-                        .remove(&(o.spec.server_id, o.policy_name.clone()));
-                    pairs.exported.insert(key);
-                    // A start that found nothing left to finish did not
-                    // make or confirm a restore point.
-                    if !o.report.nothing_to_resume {
-                        self.last_success.get_or_create(&job).set(now_unix);
-                    }
-                    let h = o.report.holdings;
-                    self.keep_shortfall
-                        .get_or_create(&job)
-                        .set(i64::try_from(h.shortfall).unwrap_or(i64::MAX));
-                    self.stored
-                        .get_or_create(&StoredLabels {
-                            account: job.account.clone(),
-                            server: job.server.clone(),
-                            policy: job.policy.clone(),
-                            kind: pairs
-                                .kinds
-                                .get(&job.policy)
-                                .copied()
-                                .unwrap_or("unknown")
-                                .to_owned(),
-                        })
-                        .set(i64::try_from(h.stored_bytes).unwrap_or(i64::MAX));
-                    let counts = [h.completed, h.in_progress, h.failed, h.unknown, h.not_ours];
-                    for (state, n) in STATES.into_iter().zip(counts) {
-                        self.items
-                            .get_or_create(&ItemLabels {
-                                account: job.account.clone(),
-                                server: job.server.clone(),
-                                policy: job.policy.clone(),
-                                state,
-                            })
-                            .set(n as i64);
-                    }
-                }
-                Some(e) => {
-                    unauthorized |= e.kind() == "unauthorized";
-                    self.job_failures
-                        .get_or_create(&FailureLabels { reason: e.kind() })
-                        .inc();
-                }
+            if removed || o.report.paused {
+                continue;
             }
+            let kind = pairs.kind_of(&o.policy_name);
+            let series = pairs.series.entry(key).or_default();
+            series.job_failing = Some(o.error.is_some());
+            if o.error.is_some() {
+                continue;
+            }
+            self.retrying
+                .lock()
+                .expect("metrics lock")
+                .remove(&(o.spec.server_id, o.policy_name.clone()));
+            // A start that found nothing left to finish did not make or
+            // confirm a restore point.
+            if !o.report.nothing_to_resume {
+                series.last_success = Some(now_unix);
+            }
+            let h = o.report.holdings;
+            let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+            series.held = Some(Held {
+                items: [h.completed, h.in_progress, h.failed, h.unknown, h.not_ours].map(n),
+                stored: i64::try_from(h.stored_bytes).unwrap_or(i64::MAX),
+                kind,
+                keep_shortfall: n(h.shortfall),
+            });
         }
         self.unauthorized.store(unauthorized, Ordering::Relaxed);
     }
@@ -333,8 +255,10 @@ impl Metrics {
             .lock()
             .expect("metrics lock")
             .remove(&(server, policy.to_owned()));
-        let job = self.pairs.lock().expect("metrics lock").job(server, policy);
-        self.slots_failed.get_or_create(&job).inc();
+        let mut pairs = self.pairs.lock().expect("metrics lock");
+        let key = pairs.key(server, policy);
+        let failed = &mut pairs.series.entry(key).or_default().slots_failed;
+        *failed = Some(failed.unwrap_or(0) + 1);
     }
 
     /// A retry that will not run (shutdown, a reload removed or paused
@@ -358,15 +282,15 @@ impl Metrics {
 
     /// A fire that will not run, and why.
     pub(crate) fn fire_skipped(&self, server: u64, policy: &str, reason: &str) {
-        let mut pairs = self.pairs.lock().expect("metrics lock");
+        let account = self.pairs.lock().expect("metrics lock").account_of(policy);
         let labels = SkipLabels {
-            account: pairs.account_of(policy),
+            account,
             server: server.to_string(),
             policy: policy.to_owned(),
             reason: reason.to_owned(),
         };
         self.skipped_fires.get_or_create(&labels).inc();
-        pairs.skipped.insert(labels);
+        self.skipped.lock().expect("metrics lock").insert(labels);
     }
 
     /// Makes the per-(server, policy) series follow `config` (at start and
@@ -379,95 +303,30 @@ impl Metrics {
     /// pairs.)
     pub(crate) fn retain_pairs(&self, config: &Config) {
         let mut pairs = self.pairs.lock().expect("metrics lock");
-        let configured: BTreeSet<PairKey> = config
-            .policies
-            .iter()
-            .flat_map(|p| {
-                p.servers
-                    .iter()
-                    .map(|s| (p.account.clone(), s.to_string(), p.name.clone()))
-            })
-            .collect();
-        let gone: Vec<PairKey> = pairs
-            .exported
-            .iter()
-            .filter(|k| !configured.contains(*k))
-            .cloned()
-            .collect();
-        for (account, server, policy) in gone {
-            let job = JobLabels {
-                account,
-                server,
-                policy,
-            };
-            self.last_success.remove(&job);
-            self.paused.remove(&job);
-            self.job_failing.remove(&job);
-            self.keep_shortfall.remove(&job);
-            self.slots_failed.remove(&job);
-            if let Ok(server) = job.server.parse::<u64>() {
-                self.retrying
-                    .lock()
-                    .expect("metrics lock")
-                    .remove(&(server, job.policy.clone()));
-            }
+        for (account, server, policy) in pairs.follow(config) {
+            self.retrying
+                .lock()
+                .expect("metrics lock")
+                .remove(&(server, policy.to_string()));
+            let server = server.to_string();
             self.retry_series.lock().expect("metrics lock").retain(|l| {
-                let same =
-                    l.account == job.account && l.server == job.server && l.policy == job.policy;
+                let same = *l.account == *account && l.server == server && *l.policy == *policy;
                 if same {
                     self.job_retries.remove(l);
                 }
                 !same
             });
-            for kind in Kind::ALL {
-                self.stored.remove(&StoredLabels {
-                    account: job.account.clone(),
-                    server: job.server.clone(),
-                    policy: job.policy.clone(),
-                    kind: kind.as_str().to_owned(),
-                });
-            }
-            for state in STATES {
-                self.items.remove(&ItemLabels {
-                    account: job.account.clone(),
-                    server: job.server.clone(),
-                    policy: job.policy.clone(),
-                    state,
-                });
-            }
-            pairs.exported.remove(&job.key());
         }
-        pairs.skipped.retain(|l| {
-            let keep =
-                configured.contains(&(l.account.clone(), l.server.clone(), l.policy.clone()))
-                    || l.reason == "removed_by_reload";
+        self.skipped.lock().expect("metrics lock").retain(|l| {
+            let keep = l.reason == "removed_by_reload"
+                || l.server
+                    .parse()
+                    .is_ok_and(|server: u64| pairs.configured((&l.account, server, &l.policy)));
             if !keep {
                 self.skipped_fires.remove(l);
             }
             keep
         });
-        for p in &config.policies {
-            for s in &p.servers {
-                let job = JobLabels {
-                    account: p.account.clone(),
-                    server: s.to_string(),
-                    policy: p.name.clone(),
-                };
-                self.paused.get_or_create(&job).set(i64::from(!p.enabled));
-            }
-        }
-        pairs.exported.extend(configured.iter().cloned());
-        pairs.configured = Some(configured);
-        pairs.kinds = config
-            .policies
-            .iter()
-            .map(|p| (p.name.clone(), p.kind.as_str()))
-            .collect();
-        pairs.accounts = config
-            .policies
-            .iter()
-            .map(|p| (p.name.clone(), p.account.clone()))
-            .collect();
     }
 
     /// Sets `snapkeep_orphans{kind}` from a listing of the whole account
@@ -552,10 +411,38 @@ impl Metrics {
 type Series = (&'static str, &'static str);
 
 /// Registers `metric` under `series` and hands back the handle the
-/// recorder keeps (a clone shares the same values).
+/// recorder keeps (a clone shares the same values). As a collector, like
+/// the per-pair series: a registry writes its collectors after its plain
+/// metrics, and `/metrics` lists every series in registration order.
 fn register<M: Metric + Clone>(r: &mut Registry, (name, help): Series, metric: M) -> M {
-    r.register(name, help, metric.clone());
+    r.register_collector(Box::new(One {
+        name,
+        help,
+        metric: metric.clone(),
+    }));
     metric
+}
+
+/// One registered metric, written as a registry writes its own: nothing
+/// (not even its `# HELP`) while it is an empty family.
+#[derive(Debug)]
+struct One<M> {
+    name: &'static str,
+    help: &'static str,
+    metric: M,
+}
+
+impl<M: Metric> Collector for One<M> {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> std::fmt::Result {
+        if self.metric.is_empty() {
+            return Ok(());
+        }
+        // A registry ends every help text with a full stop.
+        let help = format!("{}.", self.help);
+        let family =
+            encoder.encode_descriptor(self.name, &help, None, self.metric.metric_type())?;
+        self.metric.encode(family)
+    }
 }
 
 // The series `/metrics` exports (after the `snapkeep_` prefix), with their help.
