@@ -307,7 +307,8 @@ pub(crate) struct Policy {
     /// rules' bound, or the provider's cap when the rules are unbounded.
     pub(crate) max_kept: usize,
     /// `pre_hook`/`post_hook` and their settings; `None` when neither is set.
-    pub(crate) hooks: Option<Hooks>,
+    /// (Boxed: most policies have none, and every policy stays in memory.)
+    pub(crate) hooks: Option<Box<Hooks>>,
     /// `enabled = false` pauses the policy: not fired, nothing pruned; its
     /// items still count toward the caps and are not orphans.
     pub(crate) enabled: bool,

@@ -32,7 +32,6 @@
 //! Nothing here reads the clock: every function takes the time it reasons
 //! about, so DST and catch-up can be tested without waiting.
 
-use std::collections::BTreeSet;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Datelike, LocalResult, NaiveDateTime, TimeDelta, TimeZone, Timelike, Utc};
@@ -506,7 +505,7 @@ impl Schedule {
             Some(join_english(
                 &mon.values
                     .iter()
-                    .map(|m| MONTH_NAMES[*m as usize - 1].to_string())
+                    .map(|m| MONTH_NAMES[m as usize - 1].to_string())
                     .collect::<Vec<_>>(),
             ))
         } else {
@@ -669,6 +668,37 @@ impl FieldKind {
     }
 }
 
+/// A field's plain values as bits (every cron field's values are below
+/// 64): a policy keeps its schedule for as long as the daemon runs, and a
+/// set of six fields as B-trees cost ~600 bytes per policy.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Values(u64);
+
+impl Values {
+    fn insert(&mut self, v: u32) {
+        debug_assert!(v < 64, "cron values are below 64");
+        self.0 |= 1u64.checked_shl(v).unwrap_or(0);
+    }
+
+    fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The smallest value.
+    fn first(self) -> Option<u32> {
+        (!self.is_empty()).then(|| self.0.trailing_zeros())
+    }
+
+    /// In ascending order.
+    fn iter(self) -> impl Iterator<Item = u32> {
+        (0..64).filter(move |v| self.0 & (1 << v) != 0)
+    }
+}
+
 /// One field, validated and expanded to explicit values.
 #[derive(Debug, Clone)]
 struct FieldSpec {
@@ -681,7 +711,7 @@ struct FieldSpec {
     /// Written as `*` (1) or `*/n` (n): "every n".
     every: Option<u32>,
     /// Plain values, day-of-week 7 folded to 0.
-    values: BTreeSet<u32>,
+    values: Values,
     /// `L`, `LW`, `15W`, `5L`, `1#2`, passed to croner as written.
     specials: Vec<String>,
 }
@@ -689,7 +719,7 @@ struct FieldSpec {
 impl FieldSpec {
     fn single(&self) -> Option<u32> {
         match (self.values.len(), self.specials.is_empty(), self.interval) {
-            (1, true, false) => self.values.first().copied(),
+            (1, true, false) => self.values.first(),
             _ => None,
         }
     }
@@ -702,7 +732,7 @@ impl FieldSpec {
         }
         self.values
             .iter()
-            .map(u32::to_string)
+            .map(|v| v.to_string())
             .chain(self.specials.iter().cloned())
             .collect::<Vec<_>>()
             .join(",")
@@ -723,7 +753,7 @@ fn parse_field(kind: FieldKind, position: usize, text: &str) -> Result<FieldSpec
         restricted: !(upper.starts_with('*') || upper.starts_with('?')),
         interval: false,
         every: None,
-        values: BTreeSet::new(),
+        values: Values::default(),
         specials: Vec::new(),
     };
     let items: Vec<&str> = upper.split(',').collect();
@@ -795,7 +825,7 @@ fn fold_sunday(kind: FieldKind, v: u32) -> u32 {
 
 /// Values `from`, `from + step`, … up to `to`; a range whose end is below its
 /// start wraps around (hours `22-3` is 22, 23, 0, 1, 2, 3), as in Cronos.
-fn expand_range(kind: FieldKind, from: u32, to: u32, step: u32, values: &mut BTreeSet<u32>) {
+fn expand_range(kind: FieldKind, from: u32, to: u32, step: u32, values: &mut Values) {
     let (min, max) = kind.bounds();
     let cycle = kind.cycle();
     let span = if from <= to {
@@ -935,7 +965,7 @@ fn describe_weekdays(dow: &FieldSpec) -> Option<String> {
     if !dow.specials.is_empty() {
         return None;
     }
-    let days: Vec<u32> = dow.values.iter().copied().collect();
+    let days: Vec<u32> = dow.values.iter().collect();
     match days.as_slice() {
         [1, 2, 3, 4, 5] => Some("weekdays".to_string()),
         [0, 6] => Some("weekends".to_string()),
@@ -951,7 +981,7 @@ fn describe_weekdays(dow: &FieldSpec) -> Option<String> {
 fn describe_days_of_month(dom: &FieldSpec) -> Option<String> {
     let mut parts: Vec<String> = Vec::new();
     if !dom.values.is_empty() {
-        let days: Vec<String> = dom.values.iter().map(u32::to_string).collect();
+        let days: Vec<String> = dom.values.iter().map(|d| d.to_string()).collect();
         let noun = if days.len() == 1 { "day" } else { "days" };
         parts.push(format!("{noun} {}", join_english(&days)));
     }
@@ -1002,7 +1032,7 @@ fn fnv1a_64(bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
+    use std::collections::{BTreeMap, BTreeSet};
 
     use chrono::NaiveDate;
     use chrono_tz::OffsetComponents as _;

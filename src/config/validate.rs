@@ -523,7 +523,8 @@ impl<'a> Validator<'a> {
                 message: "no [[policy]] defined: add at least one (see config.example.toml)".into(),
             });
         }
-        let mut policies = Vec::new();
+        // Sized once: the daemon keeps every policy for as long as it runs.
+        let mut policies = Vec::with_capacity(raw.len());
         let mut names: BTreeSet<String> = BTreeSet::new();
         for raw_policy in raw {
             let span = raw_policy.span();
@@ -967,7 +968,7 @@ impl<'a> Validator<'a> {
             keep,
             description,
             max_kept,
-            hooks,
+            hooks: hooks.map(Box::new),
             enabled: p.enabled.as_ref().is_none_or(|e| *e.get_ref()),
             protect,
             warn_after,
