@@ -49,7 +49,10 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use faults::{DEFAULT_PAGE_SIZE, Endpoint, FaultSpec, Faults, InjectedFault, UnknownEndpoint};
+pub use faults::{
+    DEFAULT_PAGE_SIZE, Endpoint, FaultScript, FaultSpec, Faults, InjectedFault, Scripted,
+    UnknownEndpoint,
+};
 pub use model::{BackupType, SimBackup, SimServer, SimSnapshot, SimStatus};
 pub use options::{AdversityOptions, SimOptions};
 pub use record::{DEFAULT_RECORD_LIMIT, RecordedRequest};
