@@ -1402,6 +1402,20 @@ impl Test {
         .start_with(&self.args.iter().map(String::as_str).collect::<Vec<_>>())
     }
 
+    /// The simulator, the config and the normaliser, without running the
+    /// binary: for runs whose stderr is not compared whole (trace logs are
+    /// the HTTP stack's); run them with [`Setup::run`], compare stdout with
+    /// [`Ran::assert_stdout`].
+    pub(crate) fn prepared(self) -> Ran {
+        let (sim, setup, _, normalize) = self.prepare();
+        Ran {
+            daily: self.daily,
+            sim,
+            setup,
+            normalize,
+        }
+    }
+
     #[track_caller]
     pub(crate) fn run(self) -> Ran {
         let (sim, setup, dir, normalize) = self.prepare();
