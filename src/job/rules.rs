@@ -543,6 +543,22 @@ mod tests {
         assert_eq!(first[1].1, FirstReason::Duplicate { keeper: 1 });
     }
 
+    /// An earlier slot's keeper is its lowest id wherever the provider
+    /// lists it: here the higher id comes first, and it is the one to go.
+    #[test]
+    fn an_earlier_slots_keeper_is_its_lowest_id_in_any_listing_order() {
+        let all = policies(NIGHTLY);
+        let view = View::new(&all[0], &all);
+        let items = vec![
+            ours(5, 5, Status::Completed),
+            ours(2, 5, Status::Completed),
+            ours(4, 5, Status::Completed),
+        ];
+        let dups = earlier_duplicates(view, &items, at(7));
+        let verdicts: Vec<(u64, u64)> = dups.iter().map(|(i, k)| (i.id, *k)).collect();
+        assert_eq!(verdicts, vec![(5, 2), (4, 2)]);
+    }
+
     #[test]
     fn the_slots_keeper_is_its_lowest_id_that_has_not_failed() {
         let all = policies(NIGHTLY);
@@ -591,6 +607,97 @@ mod tests {
         assert_eq!(room_victim(&all[0], &all, &full, at(7), at(7)), None);
         let r = refusal(View::new(&all[0], &all), &full);
         assert_eq!((r.completed, r.foreign, r.other), (1, 4, 0));
+    }
+
+    /// The reasons' words, each whole: the audit log, the report and
+    /// `simulate` print them as they are.
+    #[test]
+    fn each_reason_says_why_in_its_own_words() {
+        assert_eq!(
+            FirstReason::Failed.text(),
+            "failed: takes room and restores nothing"
+        );
+        assert_eq!(
+            FirstReason::Duplicate { keeper: 4 }.text(),
+            "duplicate: #4 is its slot's item (the lowest id, completed)"
+        );
+        let all = policies(NIGHTLY);
+        let items = vec![
+            item(20, "manual-a", Status::Completed, 1),
+            ours(9, 2, Status::Completed), // protected
+            ours(1, 5, Status::Completed),
+        ];
+        let text = |r: RoomReason| r.text(&all[0], &all, &items);
+        assert_eq!(
+            text(RoomReason::Rules),
+            "room: at the cap, retention drops it next"
+        );
+        assert_eq!(
+            text(RoomReason::InsteadOfNewest),
+            "room: at the cap; the rules would drop only the newest completed item, which stays until its successor has completed, so the oldest completed item goes instead"
+        );
+        assert_eq!(
+            text(RoomReason::SharedCap),
+            "room: at the cap, which this policy shares with 2 snapshots it may not delete; its keep rules keep all of its own, so its oldest goes"
+        );
+        let labels = [
+            RoomReason::Rules,
+            RoomReason::InsteadOfNewest,
+            RoomReason::SharedCap,
+        ]
+        .map(RoomReason::label);
+        assert_eq!(
+            labels,
+            ["room", "room, instead of the newest", "room, shared cap"]
+        );
+    }
+
+    /// A refusal counts each item once, in its own column: this policy's
+    /// completed, unfinished and protected items, another policy's, and
+    /// the rest (not snapkeep's).
+    #[test]
+    fn a_refusal_counts_each_item_in_its_own_column() {
+        let text = NIGHTLY.to_owned()
+            + "[[policy]]\nname = \"w\"\nkind = \"snapshot\"\nservers = [1]\nschedule = \"0 4 * * 0\"\nkeep_last = 1\n";
+        let all = policies(&text);
+        let items = vec![
+            ours(1, 5, Status::Completed),
+            ours(2, 6, Status::InProgress),
+            ours(3, 4, Status::Other("pending".into())),
+            ours(9, 3, Status::Completed), // protected
+            item(20, "manual-a", Status::Completed, 1),
+            item(21, "snapkeep-w-20250105-040000", Status::Completed, 5),
+        ];
+        assert_eq!(
+            refusal(View::new(&all[0], &all), &items),
+            Refusal {
+                completed: 1,
+                unfinished: 2,
+                protected: 1,
+                foreign: 1,
+                other: 1,
+            }
+        );
+    }
+
+    /// The shared cap counts what this policy may not delete — other
+    /// items and its own unfinished ones — not its completed items: with
+    /// two completed and three in progress at the cap of five, room is
+    /// made from the completed ones (the oldest).
+    #[test]
+    fn the_shared_cap_counts_unfinished_items_not_completed_ones() {
+        let all = policies(&NIGHTLY.replace("keep_last = 2", "keep_last = 5"));
+        let items = vec![
+            ours(1, 1, Status::Completed),
+            ours(2, 2, Status::Completed),
+            ours(3, 3, Status::InProgress),
+            ours(4, 4, Status::InProgress),
+            ours(5, 5, Status::InProgress),
+        ];
+        assert_eq!(
+            room_victim(&all[0], &all, &items, at(7), at(7)),
+            Some((1, RoomReason::SharedCap))
+        );
     }
 
     #[test]
