@@ -3,7 +3,7 @@
 //! The summary `--run-now` prints on stdout is the contract: these tests
 //! compare it whole (see `support::Test` and `support::Normalize`).
 
-use snapkeep_sim::{BackupType, Endpoint, FaultSpec, Faults, Seed, SimStatus};
+use snapkeep_sim::{BackupType, Endpoint, Faults, Scripted, Seed, SimStatus};
 
 use crate::support::{Daily, Normalize, Setup, Sim, Test, assert_text};
 
@@ -533,57 +533,46 @@ fn two_runs_in_one_period_create_one_item_and_force_a_second() {
     );
 }
 
-/// Not a whole-output test: the faults are drawn at random, so how many
-/// passes it takes and what each prints is not fixed; the contract here
-/// is the state they converge to.
-#[test]
-fn faults_5xx_and_429_still_converge_without_duplicates() {
-    let d = Daily::now();
+/// Five servers of one policy, each with its items of 2 and 1 days ago
+/// (ids 1001 to 1010, two a server), `keep_last = 2`; `{daily}` is the
+/// test's schedule. New items get ids 1011 on in the order their creates
+/// land, which is timing: `#{NEW}`.
+fn five_servers(t: Test) -> Test {
     let mut seed = Seed::empty();
     for id in 1..=5 {
         seed = seed.server(id, format!("srv-{id}"));
-        seed = seed.snapshot(id, ours(&d, 2), d.at(2), SimStatus::Completed);
-        seed = d.with_snapshots(seed, id, "nightly", &[1]);
+        seed = t.daily.with_snapshots(seed, id, "nightly", &[2, 1]);
     }
-    let sim = Sim::start(seed);
-    sim.faults(
-        Faults::none()
-            .with_global(
-                FaultSpec::none()
-                    .with_errors(0.20, 503)
-                    .with_rate_limit(0.15, 0),
-            )
-            .with_endpoint(
-                Endpoint::SnapshotsCreate,
-                FaultSpec::none()
-                    .with_errors(0.2, 502)
-                    .with_rate_limit(0.15, 0)
-                    .with_lost_responses(0.3),
-            ),
-    );
-    // A 502 on a create may hide a create that landed: the job looks for
-    // it for list_lag, then sends it again; a late one converges. Short
-    // waits keep the passes quick.
-    let policy = d.policies(
+    let mut t = t.seed(seed).policies(
         &DAILY
             .replace("servers = [1]", "servers = [1, 2, 3, 4, 5]")
-            .replace("keep_last = 3", "keep_last = 2\nwait_timeout = \"2s\""),
+            .replace("keep_last = 3", "keep_last = 2"),
     );
-    let s = Setup::with_api(
-        &sim,
-        "requests_per_second = 0\nmax_retries = 8\nlist_lag = \"300ms\"\n",
-        &policy,
-    );
-    let mut ok = false;
-    for _ in 0..10 {
-        if s.run(&["--run-now"]).code() == 0 {
-            ok = true;
-            break;
-        }
+    for new in 1011..=1015 {
+        t = t.literal(format!("#{new} "), "#{NEW} ");
     }
-    assert!(ok, "converged within ten passes");
+    t.normalize(Normalize::jobs_concurrently)
+}
+
+/// How many creates each of servers 1 to 5 was sent.
+fn creates_per_server(sim: &Sim) -> Vec<usize> {
+    let posts: Vec<Option<u64>> = sim
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| r.server_id)
+        .collect();
+    (1..=5)
+        .map(|id| posts.iter().filter(|s| **s == Some(id)).count())
+        .collect()
+}
+
+/// Every server of [`five_servers`] holds exactly its items of yesterday
+/// and of this slot.
+fn assert_one_item_per_slot(sim: &Sim, daily: &Daily) {
     for id in 1..=5 {
-        let mut want = vec![ours(&d, 1), ours(&d, 0)];
+        let mut want = vec![ours(daily, 1), ours(daily, 0)];
         want.sort();
         assert_eq!(
             sim.snapshot_names(id),
@@ -593,52 +582,187 @@ fn faults_5xx_and_429_still_converge_without_duplicates() {
     }
 }
 
+const RETRIED_AND_LOST_STDOUT: &str = "ok      server 1 (srv-1) policy nightly: created #{NEW} snapkeep-nightly-{SLOT}; deleted #1001 snapkeep-nightly-{SLOT-2d} [{T}]
+ok      server 2 (srv-2) policy nightly: adopted #{NEW} snapkeep-nightly-{SLOT} (made by another writer or by a create whose answer was lost); deleted #1003 snapkeep-nightly-{SLOT-2d} [{T}]
+ok      server 3 (srv-3) policy nightly: adopted #{NEW} snapkeep-nightly-{SLOT} (made by another writer or by a create whose answer was lost); deleted #1005 snapkeep-nightly-{SLOT-2d} [{T}]
+ok      server 4 (srv-4) policy nightly: created #{NEW} snapkeep-nightly-{SLOT}; deleted #1007 snapkeep-nightly-{SLOT-2d} [{T}]
+ok      server 5 (srv-5) policy nightly: created #{NEW} snapkeep-nightly-{SLOT}; deleted #1009 snapkeep-nightly-{SLOT-2d} [{T}]
+5 job(s): 5 ok, 0 failed; created 3, deleted 5; {N} API call(s), 4 retried, in {T}
+";
+/// Lines naming no server come first, sorted (`Normalize::jobs_concurrently`):
+/// the client's retries of the deletes (they name an id) and of the listing.
+/// A 502-504 page (the simulator's nginx's) has CRLF line ends, and an error
+/// quotes it as it came: `\r`.
+const RETRIED_AND_LOST_LOG: &str = "WARN API call failed, retrying endpoint=\"snapshots.delete (id 1007)\" attempt=1 wait_ms={MS} error=snapshots.delete (id 1007): VPS.org server error (504: <html>\r
+<head><title>504 Gateway Timeout</title></head>\r
+<body>\r
+<center><h1>504 Gateway Timeout</h1></center>\r
+<hr><center>nginx</center>\r
+</body>\r
+</html>)
+WARN API call failed, retrying endpoint=\"snapshots.delete (id 1009)\" attempt=1 wait_ms={MS} error=snapshots.delete (id 1009): could not reach the VPS.org API (transport error: client error (SendRequest): connection closed before message completed)
+WARN API call failed, retrying endpoint=\"snapshots.list\" attempt=1 wait_ms={MS} error=snapshots.list: VPS.org server error (503: <html>\r
+<head><title>503 Service Unavailable</title></head>\r
+<body>\r
+<center><h1>503 Service Unavailable</h1></center>\r
+<hr><center>nginx</center>\r
+</body>\r
+</html>)
+WARN API call failed, retrying endpoint=\"snapshots.create (server 1)\" attempt=1 wait_ms={MS} error=snapshots.create (server 1): rate limited (429)
+INFO create server 1 (srv-1) policy nightly #{NEW} snapkeep-nightly-{SLOT}: scheduled slot ({T})
+INFO wait server 1 (srv-1) policy nightly #{NEW} snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (srv-1) policy nightly #{NEW} snapkeep-nightly-{SLOT} ({T})
+INFO delete server 1 (srv-1) policy nightly #1001 snapkeep-nightly-{SLOT-2d}: retention: no-rule
+WARN wait server 2 (srv-2) policy nightly: create of snapkeep-nightly-{SLOT} may have landed (snapshots.create (server 2): could not reach the VPS.org API (transport error: client error (SendRequest): connection closed before message completed)); looking for it in the provider's lists for up to 300ms (api.list_lag) before sending it again
+INFO skip server 2 (srv-2) policy nightly #{NEW} snapkeep-nightly-{SLOT}: found the slot's item in the provider's list; adopting it instead of creating another
+INFO wait server 2 (srv-2) policy nightly #{NEW} snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 2 (srv-2) policy nightly #{NEW} snapkeep-nightly-{SLOT} ({T})
+INFO delete server 2 (srv-2) policy nightly #1003 snapkeep-nightly-{SLOT-2d}: retention: no-rule
+WARN wait server 3 (srv-3) policy nightly: create of snapkeep-nightly-{SLOT} may have landed (snapshots.create (server 3): VPS.org server error (502: <html>\r
+<head><title>502 Bad Gateway</title></head>\r
+<body>\r
+<center><h1>502 Bad Gateway</h1></center>\r
+<hr><center>nginx</center>\r
+</body>\r
+</html>)); looking for it in the provider's lists for up to 300ms (api.list_lag) before sending it again
+INFO skip server 3 (srv-3) policy nightly #{NEW} snapkeep-nightly-{SLOT}: found the slot's item in the provider's list; adopting it instead of creating another
+INFO wait server 3 (srv-3) policy nightly #{NEW} snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 3 (srv-3) policy nightly #{NEW} snapkeep-nightly-{SLOT} ({T})
+INFO delete server 3 (srv-3) policy nightly #1005 snapkeep-nightly-{SLOT-2d}: retention: no-rule
+INFO create server 4 (srv-4) policy nightly #{NEW} snapkeep-nightly-{SLOT}: scheduled slot
+INFO wait server 4 (srv-4) policy nightly #{NEW} snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 4 (srv-4) policy nightly #{NEW} snapkeep-nightly-{SLOT} ({T})
+INFO delete server 4 (srv-4) policy nightly #1007 snapkeep-nightly-{SLOT-2d}: retention: no-rule ({T})
+INFO create server 5 (srv-5) policy nightly #{NEW} snapkeep-nightly-{SLOT}: scheduled slot
+INFO wait server 5 (srv-5) policy nightly #{NEW} snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 5 (srv-5) policy nightly #{NEW} snapkeep-nightly-{SLOT} ({T})
+INFO delete server 5 (srv-5) policy nightly #1009 snapkeep-nightly-{SLOT-2d}: retention: no-rule ({T})
+";
+
+/// 5xx and 429s the client retries, and creates that landed but whose
+/// answer did not: each server's job meets its own scripted fault (one
+/// pass, so its output is fixed whatever order the jobs run in). The first
+/// listing is answered 503 and retried; server 1's create 429 and retried;
+/// server 2's create lands but its answer is lost and server 3's is
+/// answered 502 after it landed, so each job looks for it (`list_lag`),
+/// finds it and adopts it, sending no second create; server 4's delete is
+/// answered 504 and retried, server 5's lands with its answer lost and its
+/// retry's 404 says it is done. One pass: exactly one item per slot.
 #[test]
-fn thirty_percent_of_creates_answered_500_still_exit_0_with_one_item_per_slot() {
-    // 500s the provider did not apply: each is looked for for list_lag,
-    // then sent again, so one pass makes every slot's item.
-    let d = Daily::now();
-    let mut seed = Seed::empty();
-    for id in 1..=5 {
-        seed = seed.server(id, format!("srv-{id}"));
-        seed = d.with_snapshots(seed, id, "nightly", &[1]);
-    }
-    let sim = Sim::start(seed);
-    sim.faults(Faults::none().with_endpoint(
-        Endpoint::SnapshotsCreate,
-        FaultSpec::none().with_errors(0.3, 500),
-    ));
-    let policy = d.policies(&DAILY.replace("servers = [1]", "servers = [1, 2, 3, 4, 5]"));
-    let s = Setup::with_api(
-        &sim,
-        "requests_per_second = 0\nmax_retries = 8\nlist_lag = \"200ms\"\n",
-        &policy,
-    );
-    // Whole stdout; the ids are in the order the creates landed. Not
-    // stderr: how many 500s each server draws is random, and the log
-    // tells each one and each resend.
-    let run = s.run(&["--run-now"]).expect(0);
-    let mut normalize = Normalize::default().daily(&d);
-    for new in 1006..=1010 {
-        normalize = normalize.literal(format!("#{new} "), "#{NEW} ");
-    }
-    let created = |id| {
-        format!(
-            "ok      server {id} (srv-{id}) policy nightly: created #{{NEW}} snapkeep-nightly-{{SLOT}} [{{T}}]\n"
-        )
+fn retried_5xx_and_429s_and_lost_answers_converge_in_one_pass_without_duplicates() {
+    let rate_limited = Scripted::RateLimit {
+        retry_after_secs: 0,
     };
-    let want = (1..=5).map(created).collect::<String>()
-        + "5 job(s): 5 ok, 0 failed; created 5, deleted 0; {N} API call(s), 0 retried, in {T}\n";
-    crate::support::assert_text("stdout", &want, &normalize.apply(&run.stdout()));
-    for id in 1..=5 {
-        let mut want = vec![ours(&d, 1), ours(&d, 0)];
-        want.sort();
-        assert_eq!(
-            sim.snapshot_names(id),
-            want,
-            "server {id}: one item per slot"
+    let faults = Faults::none()
+        .with_endpoint_script(Endpoint::SnapshotsList, [Scripted::Error(503)])
+        .with_script(Endpoint::SnapshotsCreate, 1, [rate_limited])
+        .with_script(Endpoint::SnapshotsCreate, 2, [Scripted::LostResponse])
+        .with_script(Endpoint::SnapshotsCreate, 3, [Scripted::AppliedError(502)])
+        .with_script(Endpoint::SnapshotsDelete, 4, [Scripted::Error(504)])
+        .with_script(Endpoint::SnapshotsDelete, 5, [Scripted::LostResponse]);
+    let ran = five_servers(Test::new())
+        .faults(faults)
+        .api("requests_per_second = 0\nmax_retries = 2\nlist_lag = \"300ms\"\n")
+        .args(&["--run-now"])
+        .stdout(RETRIED_AND_LOST_STDOUT)
+        .stderr(RETRIED_AND_LOST_LOG)
+        .run();
+    assert_one_item_per_slot(ran.sim(), &ran.daily);
+    assert_eq!(
+        creates_per_server(ran.sim()),
+        [2, 1, 1, 1, 1],
+        "the 429 sent again; no landed create sent twice"
+    );
+}
+
+const RESENT_STDOUT: &str = "ok      server 1 (srv-1) policy nightly: created #{NEW} snapkeep-nightly-{SLOT}; deleted #1001 snapkeep-nightly-{SLOT-2d} [{T}]
+ok      server 2 (srv-2) policy nightly: created #{NEW} snapkeep-nightly-{SLOT}; deleted #1003 snapkeep-nightly-{SLOT-2d} [{T}]
+ok      server 3 (srv-3) policy nightly: created #{NEW} snapkeep-nightly-{SLOT}; deleted #1005 snapkeep-nightly-{SLOT-2d} [{T}]
+ok      server 4 (srv-4) policy nightly: created #{NEW} snapkeep-nightly-{SLOT}; deleted #1007 snapkeep-nightly-{SLOT-2d} [{T}]
+ok      server 5 (srv-5) policy nightly: adopted #{NEW} snapkeep-nightly-{SLOT} (made by another writer or by a create whose answer was lost); deleted #1009 snapkeep-nightly-{SLOT-2d} [{T}]
+5 job(s): 5 ok, 0 failed; created 4, deleted 5; {N} API call(s), 1 retried, in {T}
+";
+
+/// The warning of a create answered with Django's 500 page on `server`.
+const MAY_HAVE_LANDED_500: &str = "WARN wait server {S} (srv-{S}) policy nightly: create of snapkeep-nightly-{SLOT} may have landed (snapshots.create (server {S}): VPS.org server error (500: <!doctype html>
+<html lang=\"en\">
+<head>
+  <title>Server Error (500)</title>
+</head>
+<body>
+  <h1>Server Error (500)</h1><p></p>
+</body>
+</html>)); looking for it in the provider's lists for up to 200ms (api.list_lag) before sending it again
+";
+
+/// The log of the pass, `{500 on S}` standing for [`MAY_HAVE_LANDED_500`].
+const RESENT_LOG: &str = "INFO create server 1 (srv-1) policy nightly #{NEW} snapkeep-nightly-{SLOT}: scheduled slot
+INFO wait server 1 (srv-1) policy nightly #{NEW} snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 1 (srv-1) policy nightly #{NEW} snapkeep-nightly-{SLOT} ({T})
+INFO delete server 1 (srv-1) policy nightly #1001 snapkeep-nightly-{SLOT-2d}: retention: no-rule
+{500 on 2}INFO create server 2 (srv-2) policy nightly: create of snapkeep-nightly-{SLOT}: not in the provider's lists 200ms after an unknown outcome, so it was not applied; sending it again (resend 1 of at most 8, api.max_retries)
+INFO create server 2 (srv-2) policy nightly #{NEW} snapkeep-nightly-{SLOT}: scheduled slot
+INFO wait server 2 (srv-2) policy nightly #{NEW} snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 2 (srv-2) policy nightly #{NEW} snapkeep-nightly-{SLOT} ({T})
+INFO delete server 2 (srv-2) policy nightly #1003 snapkeep-nightly-{SLOT-2d}: retention: no-rule
+{500 on 3}INFO create server 3 (srv-3) policy nightly: create of snapkeep-nightly-{SLOT}: not in the provider's lists 200ms after an unknown outcome, so it was not applied; sending it again (resend 1 of at most 8, api.max_retries)
+{500 on 3}INFO create server 3 (srv-3) policy nightly: create of snapkeep-nightly-{SLOT}: not in the provider's lists 200ms after an unknown outcome, so it was not applied; sending it again (resend 2 of at most 8, api.max_retries)
+INFO create server 3 (srv-3) policy nightly #{NEW} snapkeep-nightly-{SLOT}: scheduled slot
+INFO wait server 3 (srv-3) policy nightly #{NEW} snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 3 (srv-3) policy nightly #{NEW} snapkeep-nightly-{SLOT} ({T})
+INFO delete server 3 (srv-3) policy nightly #1005 snapkeep-nightly-{SLOT-2d}: retention: no-rule
+{500 on 4}INFO create server 4 (srv-4) policy nightly: create of snapkeep-nightly-{SLOT}: not in the provider's lists 200ms after an unknown outcome, so it was not applied; sending it again (resend 1 of at most 8, api.max_retries)
+WARN API call failed, retrying endpoint=\"snapshots.create (server 4)\" attempt=1 wait_ms={MS} error=snapshots.create (server 4): rate limited (429)
+INFO create server 4 (srv-4) policy nightly #{NEW} snapkeep-nightly-{SLOT}: scheduled slot ({T})
+INFO wait server 4 (srv-4) policy nightly #{NEW} snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 4 (srv-4) policy nightly #{NEW} snapkeep-nightly-{SLOT} ({T})
+INFO delete server 4 (srv-4) policy nightly #1007 snapkeep-nightly-{SLOT-2d}: retention: no-rule
+{500 on 5}INFO create server 5 (srv-5) policy nightly: create of snapkeep-nightly-{SLOT}: not in the provider's lists 200ms after an unknown outcome, so it was not applied; sending it again (resend 1 of at most 8, api.max_retries)
+{500 on 5}INFO skip server 5 (srv-5) policy nightly #{NEW} snapkeep-nightly-{SLOT}: found the slot's item in the provider's list; adopting it instead of creating another
+INFO wait server 5 (srv-5) policy nightly #{NEW} snapkeep-nightly-{SLOT}: until completed (poll every 100ms, give up after 20s)
+INFO completed server 5 (srv-5) policy nightly #{NEW} snapkeep-nightly-{SLOT} ({T})
+INFO delete server 5 (srv-5) policy nightly #1009 snapkeep-nightly-{SLOT-2d}: retention: no-rule
+";
+
+/// Creates answered 500 that did nothing: each job looks for its create
+/// for `list_lag`, does not find it, and sends it again, so one pass makes
+/// every slot's item and exits 0. Each server has its own script: server 1
+/// none; server 2 one 500; server 3 two; server 4 a 500, then its resend
+/// answered 429 and retried by the client; server 5 a 500, then its resend
+/// landed but answered 500 too, found and adopted rather than sent a third
+/// time.
+#[test]
+fn creates_answered_500_and_not_applied_are_sent_again_and_one_pass_makes_every_slots_item() {
+    let e500 = Scripted::Error(500);
+    let rate_limited = Scripted::RateLimit {
+        retry_after_secs: 0,
+    };
+    let faults = Faults::none()
+        .with_script(Endpoint::SnapshotsCreate, 2, [e500])
+        .with_script(Endpoint::SnapshotsCreate, 3, [e500, e500])
+        .with_script(Endpoint::SnapshotsCreate, 4, [e500, rate_limited])
+        .with_script(
+            Endpoint::SnapshotsCreate,
+            5,
+            [e500, Scripted::AppliedError(500)],
         );
-    }
+    let log = (2..=5).fold(RESENT_LOG.to_owned(), |log, s| {
+        let warning = MAY_HAVE_LANDED_500.replace("{S}", &s.to_string());
+        log.replace(&format!("{{500 on {s}}}"), &warning)
+    });
+    let ran = five_servers(Test::new())
+        .faults(faults)
+        .api("requests_per_second = 0\nmax_retries = 8\nlist_lag = \"200ms\"\n")
+        .args(&["--run-now"])
+        .stdout(RESENT_STDOUT)
+        .stderr(&log)
+        .run();
+    assert_one_item_per_slot(ran.sim(), &ran.daily);
+    assert_eq!(
+        creates_per_server(ran.sim()),
+        [1, 2, 3, 3, 2],
+        "each 500 and the 429 sent again; the create that landed not"
+    );
 }
 
 const A_MISSING_SERVER_FAILS_ITS_LOG: &str = "INFO create server 1 (web-01) policy nightly #1001 snapkeep-nightly-{SLOT}: scheduled slot

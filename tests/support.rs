@@ -422,6 +422,9 @@ const SLOT_DAYS: i64 = 60;
 ///   (`[0.4s]`, `in 1.2s`) → `{T}`;
 /// * the API call count of the summary (`7 API call(s)`: how many polls a
 ///   wait took is timing) → `{N} API call(s)`;
+/// * how long the client waits before it retries a call, drawn with jitter
+///   (`wait_ms=740` in the "API call failed, retrying" warning) →
+///   `wait_ms={MS}`;
 /// * the next fire time `check` prints (`next: 2025-…+01:00`, relative to
 ///   now) → `next: {NEXT}`;
 /// * an instant the binary computed from its clock, an RFC 3339 time with a
@@ -464,7 +467,9 @@ const SLOT_DAYS: i64 = 60;
 ///   (`server 1` before `server 999`), a stable sort: each server's own
 ///   lines keep their order (lines naming no server come first, sorted);
 ///   the lines themselves, and how many, are still compared whole
-///   ([`JOB_LINES`] are the prefixes of a pass's job lines).
+///   ([`JOB_LINES`] are the prefixes of a pass's job lines). A line that
+///   starts with no log level (`INFO `, …) continues the message of the
+///   line before it (a 502's HTML body in an error) and moves with it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Normalize {
     literals: Vec<(String, String)>,
@@ -599,6 +604,7 @@ impl Normalize {
         }
         let out = tenths_of_seconds(&out);
         let out = api_calls(&out);
+        let out = retry_waits(&out);
         let mut out = next_fire_times(&out);
         if self.unix_times {
             out = unix_times(&out);
@@ -912,19 +918,36 @@ fn sorted_runs(text: &str, prefixes: &[String]) -> String {
             })
             .map_or((0, line), |n| (n, account))
     }
+    /// A line of a message logged on several lines, not its first.
+    fn continues(line: &str) -> bool {
+        const LEVELS: [&str; 5] = ["TRACE ", "DEBUG ", "INFO ", "WARN ", "ERROR "];
+        !LEVELS.iter().any(|level| line.starts_with(level))
+    }
+    fn first_line(entry: &str) -> &str {
+        entry.split('\n').next().unwrap_or_default()
+    }
     let sortable = |l: &str| prefixes.iter().any(|p| l.starts_with(p.as_str()));
+    // By the server its first line names (a stable sort, see `server`).
+    let by_server = |a: &String, b: &String| server(first_line(a)).cmp(&server(first_line(b)));
     let mut out = String::with_capacity(text.len());
-    let mut run: Vec<&str> = Vec::new();
+    // Each entry: a sortable line and the lines that continue its message.
+    let mut run: Vec<String> = Vec::new();
     for line in text.split_inclusive('\n') {
-        if sortable(line) && line.ends_with('\n') {
-            run.push(line);
-            continue;
+        if line.ends_with('\n') {
+            if sortable(line) {
+                run.push(line.to_owned());
+                continue;
+            }
+            if let Some(entry) = run.last_mut().filter(|_| continues(line)) {
+                entry.push_str(line);
+                continue;
+            }
         }
-        run.sort_by_key(|l| server(l));
+        run.sort_by(by_server);
         out.extend(run.drain(..));
         out.push_str(line);
     }
-    run.sort_by_key(|l| server(l));
+    run.sort_by(by_server);
     out.extend(run.drain(..));
     out
 }
@@ -985,6 +1008,24 @@ fn api_calls(text: &str) -> String {
     out
 }
 
+/// `wait_ms=<digits>` → `wait_ms={MS}` (see [`Normalize`]).
+fn retry_waits(text: &str) -> String {
+    const KEY: &str = "wait_ms=";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(KEY) {
+        out.push_str(&rest[..at + KEY.len()]);
+        rest = &rest[at + KEY.len()..];
+        let digits = rest.len() - rest.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+        if digits > 0 {
+            out.push_str("{MS}");
+            rest = &rest[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `next: <RFC 3339 time>` up to the end of the line → `next: {NEXT}`.
 fn next_fire_times(text: &str) -> String {
     text.split_inclusive('\n')
@@ -1010,7 +1051,11 @@ pub(crate) fn assert_text(what: &str, want: &str, have: &str) {
     if want == have {
         return;
     }
-    let (w, h): (Vec<&str>, Vec<&str>) = (want.lines().collect(), have.lines().collect());
+    // Split at `\n` only, so a line that differs by a `\r` shows in the diff.
+    let (w, h): (Vec<&str>, Vec<&str>) = (
+        want.split_terminator('\n').collect(),
+        have.split_terminator('\n').collect(),
+    );
     let mut diff = line_diff(&w, &h);
     if want.ends_with('\n') != have.ends_with('\n') {
         diff.push_str(&format!(
@@ -1355,6 +1400,20 @@ impl Test {
             normalize: normalize.log(),
         }
         .start_with(&self.args.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    /// The simulator, the config and the normaliser, without running the
+    /// binary: for runs whose stderr is not compared whole (trace logs are
+    /// the HTTP stack's); run them with [`Setup::run`], compare stdout with
+    /// [`Ran::assert_stdout`].
+    pub(crate) fn prepared(self) -> Ran {
+        let (sim, setup, _, normalize) = self.prepare();
+        Ran {
+            daily: self.daily,
+            sim,
+            setup,
+            normalize,
+        }
     }
 
     #[track_caller]

@@ -91,7 +91,8 @@ async fn faults(State(sim): State<Arc<Shared>>) -> Json<Faults> {
     Json(sim.lock().faults.clone())
 }
 
-/// Replaces every fault with the JSON body (missing fields take defaults).
+/// Replaces every fault with the JSON body (missing fields take defaults);
+/// scripts start again from their first step.
 async fn put_faults(State(sim): State<Arc<Shared>>, body: Bytes) -> Response {
     match serde_json::from_slice::<Faults>(&body) {
         Ok(faults) => {
@@ -112,7 +113,7 @@ async fn put_faults(State(sim): State<Arc<Shared>>, body: Bytes) -> Response {
                 )
                     .into_response();
             }
-            sim.lock().faults = faults.clone();
+            sim.lock().set_faults(faults.clone());
             Json(faults).into_response()
         }
         Err(e) => (

@@ -8,6 +8,13 @@
 //! into a list. Each of those is a knob here, set globally or per endpoint,
 //! changeable while the simulator runs, and drawn from a seeded RNG so a
 //! failing run can be replayed.
+//!
+//! Drawn faults make a run's state replayable but not its output: which
+//! server's create draws the 502 depends on which request gets there first.
+//! A test that compares a run's whole output scripts its faults instead
+//! ([`Faults::with_script`], [`FaultScript`]): the n-th request to an
+//! endpoint about one server gets the script's n-th [`Scripted`] answer,
+//! whatever the other servers' jobs do meanwhile.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -247,6 +254,68 @@ impl FaultSpec {
     }
 }
 
+/// One scripted answer: what one request of a [`FaultScript`] gets instead
+/// of the [`FaultSpec`] draws. The kinds are the drawn faults', decided
+/// beforehand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Scripted {
+    /// Served as if there were no faults: the work done, the real answer
+    /// sent (no draw is made for this request).
+    Ok,
+    /// Answered with this status without doing anything, as `error_rate`
+    /// does (500: Django's HTML page, 502-504: a proxy's, others JSON).
+    Error(u16),
+    /// Answered `429 Too Many Requests` without doing anything, with
+    /// `Retry-After: retry_after_secs` (0 sends none), as `rate_limit_rate`.
+    RateLimit {
+        /// Seconds in `Retry-After`; 0 sends no header.
+        retry_after_secs: u64,
+    },
+    /// The work done, then the connection dropped unanswered, as
+    /// `lost_response_rate` (whatever the endpoint's own answer was).
+    LostResponse,
+    /// The work done, then answered with this status instead, as
+    /// `applied_error_rate`; only a 2xx answer is spoiled (a refusal such
+    /// as a 400 at the cap is sent as it is, and the step is used up).
+    AppliedError(u16),
+    /// The work done, then the JSON body cut in half, as `malformed_rate`;
+    /// only a 2xx answer with a body is spoiled (the step is used up anyway).
+    Malformed,
+}
+
+/// The answers, in order, of the requests to one endpoint about one server
+/// (or of every request to it, `server_id: None`).
+///
+/// Its n-th request gets `steps[n]`; once the steps are used up, requests get
+/// the endpoint's [`FaultSpec`] draws again. Requests are counted from the
+/// moment the faults are set ([`Simulator::set_faults`](super::Simulator::set_faults),
+/// `PUT /_sim/faults`), and only those that pass authentication (a 401 uses
+/// no step). A request's server is the one the request log names
+/// ([`RecordedRequest::server_id`](super::RecordedRequest::server_id): the
+/// create's body, a list's `server_id` filter, the owner of the item a
+/// delete or restore names). When a server's script and the endpoint's
+/// script both cover a request, both count it and the server's step, while
+/// it has one, decides.
+///
+/// A server's script is deterministic however many jobs run at once: its
+/// requests are that server's job's, in the job's order. An endpoint-wide
+/// script counts every job's requests, so it is deterministic only while
+/// one job uses that endpoint (snapkeep lists a whole account in one
+/// listing, without a `server_id` filter: use it for listings with care).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultScript {
+    /// The endpoint whose requests it answers.
+    pub endpoint: Endpoint,
+    /// The server whose requests it answers; `None`: every request to
+    /// the endpoint.
+    #[serde(default)]
+    pub server_id: Option<u64>,
+    /// The answers, first request first.
+    pub steps: Vec<Scripted>,
+}
+
 /// Every fault the simulator injects, plus the page size it serves.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -299,6 +368,12 @@ pub struct Faults {
     /// Pick ids no real item will take (the simulator does not check), and
     /// expect deleting them to answer 404: they are not in the state.
     pub junk_items: Vec<serde_json::Value>,
+    /// Answers decided beforehand, request by request (see [`FaultScript`]):
+    /// where a script has a step for a request, the step decides and the
+    /// endpoint's [`FaultSpec`] draws nothing for it (its `latency` is still
+    /// added; the list faults above still shape a list). One script per
+    /// (endpoint, server); a scripted fault counts in `max_faults` like any.
+    pub scripts: Vec<FaultScript>,
 }
 
 /// The page size VPS.org-style DRF pagination uses unless told otherwise.
@@ -317,6 +392,7 @@ impl Default for Faults {
             page_shift_rate: 0.0,
             count_inflation: None,
             junk_items: Vec::new(),
+            scripts: Vec::new(),
         }
     }
 }
@@ -388,6 +464,58 @@ impl Faults {
         self
     }
 
+    /// Answer the requests to `endpoint` about `server_id` with `steps`, in
+    /// order, then draw from the endpoint's spec again (see [`FaultScript`]);
+    /// replaces an earlier script for the same endpoint and server.
+    ///
+    /// ```
+    /// # use snapkeep_sim::{Endpoint, Faults, Scripted};
+    /// // Server 2's first create is answered 502 undone, its second is
+    /// // done but its answer lost; its third and later are served.
+    /// let faults = Faults::none().with_script(
+    ///     Endpoint::SnapshotsCreate,
+    ///     2,
+    ///     [Scripted::Error(502), Scripted::LostResponse],
+    /// );
+    /// # assert_eq!(faults.scripts.len(), 1);
+    /// ```
+    pub fn with_script(
+        self,
+        endpoint: Endpoint,
+        server_id: u64,
+        steps: impl IntoIterator<Item = Scripted>,
+    ) -> Self {
+        self.scripted(endpoint, Some(server_id), steps)
+    }
+
+    /// Answer the requests to `endpoint`, whichever server they are about,
+    /// with `steps` in order (the n-th request overall gets the n-th step;
+    /// see [`FaultScript`] for when that is deterministic); replaces an
+    /// earlier endpoint-wide script for it.
+    pub fn with_endpoint_script(
+        self,
+        endpoint: Endpoint,
+        steps: impl IntoIterator<Item = Scripted>,
+    ) -> Self {
+        self.scripted(endpoint, None, steps)
+    }
+
+    fn scripted(
+        mut self,
+        endpoint: Endpoint,
+        server_id: Option<u64>,
+        steps: impl IntoIterator<Item = Scripted>,
+    ) -> Self {
+        self.scripts
+            .retain(|s| (s.endpoint, s.server_id) != (endpoint, server_id));
+        self.scripts.push(FaultScript {
+            endpoint,
+            server_id,
+            steps: steps.into_iter().collect(),
+        });
+        self
+    }
+
     /// The faults that apply to `endpoint`.
     pub fn spec_for(&self, endpoint: Endpoint) -> &FaultSpec {
         self.per_endpoint
@@ -426,6 +554,42 @@ pub(crate) enum Fate {
     Complete,
     Fail,
     Stuck,
+}
+
+/// How far each [`FaultScript`] has been played: requests counted per
+/// (endpoint, server) and per endpoint since the faults were set.
+#[derive(Debug, Default)]
+pub(crate) struct ScriptCursor {
+    seen: BTreeMap<(Endpoint, Option<u64>), usize>,
+}
+
+impl ScriptCursor {
+    /// Counts a request to `endpoint` about `server_id` and says what its
+    /// scripts answer: the server's step while it has one, else the
+    /// endpoint-wide one, else `None` (the spec's draws decide).
+    pub(crate) fn next(
+        &mut self,
+        faults: &Faults,
+        endpoint: Endpoint,
+        server_id: Option<u64>,
+    ) -> Option<Scripted> {
+        if faults.scripts.is_empty() {
+            return None;
+        }
+        let mut step = |server: Option<u64>| {
+            let script = faults
+                .scripts
+                .iter()
+                .find(|s| s.endpoint == endpoint && s.server_id == server)?;
+            let seen = self.seen.entry((endpoint, server)).or_default();
+            let n = *seen;
+            *seen += 1;
+            script.steps.get(n).copied()
+        };
+        let of_server = server_id.and_then(|id| step(Some(id)));
+        let of_endpoint = step(None);
+        of_server.or(of_endpoint)
+    }
 }
 
 /// Which fault the simulator injected into one answer.
@@ -556,6 +720,99 @@ mod tests {
             ),
             (Duration::ZERO, 0.0, None, 0)
         );
+    }
+
+    #[test]
+    fn a_script_plays_each_servers_steps_in_order_then_gives_way() {
+        let faults = Faults::none()
+            .with_script(
+                Endpoint::SnapshotsCreate,
+                1,
+                [Scripted::Error(502), Scripted::LostResponse],
+            )
+            .with_script(Endpoint::SnapshotsCreate, 2, [Scripted::Ok]);
+        let mut cursor = ScriptCursor::default();
+        let mut next = |server| cursor.next(&faults, Endpoint::SnapshotsCreate, Some(server));
+        // Interleaved as concurrent jobs send them: each server its own count.
+        assert_eq!(next(1), Some(Scripted::Error(502)));
+        assert_eq!(next(2), Some(Scripted::Ok));
+        assert_eq!(next(3), None, "no script for server 3");
+        assert_eq!(next(1), Some(Scripted::LostResponse));
+        assert_eq!(next(2), None, "used up: the spec decides");
+        assert_eq!(next(1), None);
+        // Another endpoint of server 1 is not scripted.
+        assert_eq!(
+            cursor.next(&faults, Endpoint::SnapshotsDelete, Some(1)),
+            None
+        );
+    }
+
+    #[test]
+    fn a_servers_step_goes_before_the_endpoints_and_both_count() {
+        let faults = Faults::none()
+            .with_endpoint_script(
+                Endpoint::SnapshotsList,
+                [Scripted::Error(503), Scripted::Ok, Scripted::Malformed],
+            )
+            .with_script(Endpoint::SnapshotsList, 1, [Scripted::Error(502)]);
+        let mut cursor = ScriptCursor::default();
+        let mut next = |server| cursor.next(&faults, Endpoint::SnapshotsList, server);
+        assert_eq!(next(None), Some(Scripted::Error(503)));
+        assert_eq!(next(Some(1)), Some(Scripted::Error(502)));
+        assert_eq!(next(Some(1)), Some(Scripted::Malformed));
+        assert_eq!(next(None), None);
+    }
+
+    #[test]
+    fn a_second_script_for_the_same_endpoint_and_server_replaces_the_first() {
+        let faults = Faults::none()
+            .with_script(Endpoint::BackupsCreate, 1, [Scripted::Error(500)])
+            .with_script(Endpoint::BackupsCreate, 2, [Scripted::Error(500)])
+            .with_script(Endpoint::BackupsCreate, 1, [Scripted::Ok]);
+        assert_eq!(faults.scripts.len(), 2);
+        let mut cursor = ScriptCursor::default();
+        assert_eq!(
+            cursor.next(&faults, Endpoint::BackupsCreate, Some(1)),
+            Some(Scripted::Ok)
+        );
+    }
+
+    #[test]
+    fn scripts_round_trip_through_json() {
+        let f: Faults = serde_json::from_str(
+            r#"{"scripts": [{"endpoint": "snapshots.create", "server_id": 2,
+                 "steps": [{"error": 502}, "lost_response",
+                           {"rate_limit": {"retry_after_secs": 0}},
+                           {"applied_error": 504}, "malformed", "ok"]},
+                {"endpoint": "backups.list", "steps": ["ok"]}]}"#,
+        )
+        .unwrap();
+        let want = Faults::none()
+            .with_script(
+                Endpoint::SnapshotsCreate,
+                2,
+                [
+                    Scripted::Error(502),
+                    Scripted::LostResponse,
+                    Scripted::RateLimit {
+                        retry_after_secs: 0,
+                    },
+                    Scripted::AppliedError(504),
+                    Scripted::Malformed,
+                    Scripted::Ok,
+                ],
+            )
+            .with_endpoint_script(Endpoint::BackupsList, [Scripted::Ok]);
+        assert_eq!(f, want);
+        let round: Faults = serde_json::from_value(serde_json::to_value(&f).unwrap()).unwrap();
+        assert_eq!(round, f);
+        for bad in [
+            r#"{"scripts": [{"endpoint": "snapshot.create", "steps": []}]}"#,
+            r#"{"scripts": [{"endpoint": "snapshots.create", "steps": ["lost"]}]}"#,
+            r#"{"scripts": [{"endpoint": "snapshots.create", "server": 1, "steps": []}]}"#,
+        ] {
+            assert!(serde_json::from_str::<Faults>(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -13,7 +13,9 @@
 //! configurable delay, list results in no useful order, and seeded,
 //! reproducible fault injection (including the misbehaviours the API digest
 //! lists: lagging lists, shifting pages, malformed items, absurd headers, and
-//! other writers acting through [`Simulator`]). It records every request so
+//! other writers acting through [`Simulator`]), or faults scripted request by
+//! request per server ([`Faults::with_script`]) where a test compares a
+//! run's whole output. It records every request so
 //! tests can check what the client did, not just where it ended up.
 //!
 //! ```no_run
@@ -49,7 +51,10 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-pub use faults::{DEFAULT_PAGE_SIZE, Endpoint, FaultSpec, Faults, InjectedFault, UnknownEndpoint};
+pub use faults::{
+    DEFAULT_PAGE_SIZE, Endpoint, FaultScript, FaultSpec, Faults, InjectedFault, Scripted,
+    UnknownEndpoint,
+};
 pub use model::{BackupType, SimBackup, SimServer, SimSnapshot, SimStatus};
 pub use options::{AdversityOptions, SimOptions};
 pub use record::{DEFAULT_RECORD_LIMIT, RecordedRequest};

@@ -6,7 +6,8 @@
 //! lock check the token, draw 429/error faults, do the endpoint's work (lists
 //! shaped by the lag, page-shift, junk and count faults), draw
 //! lost/applied-error/malformed faults, record the request, and finally
-//! answer (or kill the connection).
+//! answer (or kill the connection). Where a fault script has a step for the
+//! request, the step takes the place of both draws.
 
 use std::sync::Arc;
 
@@ -23,7 +24,7 @@ use tokio::time::Instant;
 
 use super::conn::ConnHandle;
 use super::control;
-use super::faults::{Endpoint, FaultSpec, Faults, InjectedFault, roll};
+use super::faults::{Endpoint, FaultSpec, Faults, InjectedFault, Scripted, roll};
 use super::model::BackupType;
 use super::pagination::{page_link, page_param, scramble, slice};
 use super::record::RecordedRequest;
@@ -316,32 +317,38 @@ async fn serve(sim: Arc<Shared>, route: Route, path_id: Option<String>, req: Req
             Route::Api(endpoint) => server_of(&inner, endpoint, &call),
             _ => None,
         };
-        let (mut answer, stage) = decide(&sim, &mut inner, route, &call);
+        let (mut answer, stage) = decide(&sim, &mut inner, route, &call, server_id);
         let mut fault = match stage {
             Stage::Injected(fault) => Some(fault),
             Stage::Refused => None,
-            Stage::Handled => answer.fault,
+            Stage::Handled(_) => answer.fault,
         };
         // What the endpoint answered: the status recorded even when a lost
         // response or an applied error keeps it from the client.
         let status = answer.status;
         let mut lost = false;
-        if let (Route::Api(endpoint), Stage::Handled) = (route, stage) {
-            let spec = spec_now(&inner, endpoint);
-            if roll(&mut inner.rng, spec.lost_response_rate) {
-                lost = true;
-                fault = Some(InjectedFault::LostResponse);
-            } else if answer.status.is_success() && roll(&mut inner.rng, spec.applied_error_rate) {
-                answer = injected_error(spec.error_status);
-                fault = Some(InjectedFault::AppliedError);
-            } else if answer.status.is_success()
-                && matches!(answer.body, AnswerBody::Json(_))
-                && roll(&mut inner.rng, spec.malformed_rate)
-            {
-                if let AnswerBody::Json(text) = &mut answer.body {
-                    cut_in_half(text);
+        if let (Route::Api(endpoint), Stage::Handled(step)) = (route, stage) {
+            let after = match step {
+                Some(step) => After::scripted(step),
+                None => After::drawn(&mut inner, endpoint, &answer),
+            };
+            match after {
+                After::Served => {}
+                After::Lost => {
+                    lost = true;
+                    fault = Some(InjectedFault::LostResponse);
                 }
-                fault = Some(InjectedFault::Malformed);
+                After::Error(status) if answer.status.is_success() => {
+                    answer = injected_error(status);
+                    fault = Some(InjectedFault::AppliedError);
+                }
+                After::Malformed if answer.status.is_success() => {
+                    if let AnswerBody::Json(text) = &mut answer.body {
+                        cut_in_half(text);
+                        fault = Some(InjectedFault::Malformed);
+                    }
+                }
+                After::Error(_) | After::Malformed => {}
             }
         }
         inner.log.push(RecordedRequest {
@@ -387,12 +394,63 @@ enum Stage {
     Refused,
     /// A 429 or error fault answered instead of the endpoint.
     Injected(InjectedFault),
-    /// The endpoint ran (successfully or not).
-    Handled,
+    /// The endpoint ran (successfully or not); with the script's step for
+    /// the request, if one decided it (then nothing is drawn after the work).
+    Handled(Option<Scripted>),
 }
 
-/// Auth, then the 429/error faults, then the endpoint's own work.
-fn decide(sim: &Shared, inner: &mut Inner, route: Route, call: &Call) -> (Answer, Stage) {
+/// What happens to an endpoint's answer after its work was done.
+enum After {
+    /// Sent as it is.
+    Served,
+    /// The connection dropped unanswered.
+    Lost,
+    /// Replaced by this error status (a 2xx answer only).
+    Error(u16),
+    /// Its JSON cut in half (a 2xx answer with a JSON body only).
+    Malformed,
+}
+
+impl After {
+    /// What a script's step does after the work (its 429 and error steps
+    /// answered before it).
+    fn scripted(step: Scripted) -> After {
+        match step {
+            Scripted::LostResponse => After::Lost,
+            Scripted::AppliedError(status) => After::Error(status),
+            Scripted::Malformed => After::Malformed,
+            Scripted::Ok | Scripted::Error(_) | Scripted::RateLimit { .. } => After::Served,
+        }
+    }
+
+    /// The spec's draws after the work, in their documented order; each
+    /// draws only when it can apply to `answer`.
+    fn drawn(inner: &mut Inner, endpoint: Endpoint, answer: &Answer) -> After {
+        let spec = spec_now(inner, endpoint);
+        if roll(&mut inner.rng, spec.lost_response_rate) {
+            After::Lost
+        } else if answer.status.is_success() && roll(&mut inner.rng, spec.applied_error_rate) {
+            After::Error(spec.error_status)
+        } else if answer.status.is_success()
+            && matches!(answer.body, AnswerBody::Json(_))
+            && roll(&mut inner.rng, spec.malformed_rate)
+        {
+            After::Malformed
+        } else {
+            After::Served
+        }
+    }
+}
+
+/// Auth, then the 429/error faults (a script's step for the request, or the
+/// spec's draws), then the endpoint's own work.
+fn decide(
+    sim: &Shared,
+    inner: &mut Inner,
+    route: Route,
+    call: &Call,
+    server_id: Option<u64>,
+) -> (Answer, Stage) {
     let endpoint = match route {
         Route::UnknownPath => {
             return (
@@ -415,15 +473,36 @@ fn decide(sim: &Shared, inner: &mut Inner, route: Route, call: &Call) -> (Answer
     if let Err(answer) = authenticate(sim, call) {
         return (answer, Stage::Refused);
     }
-    let spec = spec_now(inner, endpoint);
-    if roll(&mut inner.rng, spec.rate_limit_rate) {
-        return (throttled(&spec), Stage::Injected(InjectedFault::RateLimit));
-    }
-    if roll(&mut inner.rng, spec.error_rate) {
-        return (
-            injected_error(spec.error_status),
-            Stage::Injected(InjectedFault::Error),
-        );
+    let step = {
+        let Inner {
+            scripts, faults, ..
+        } = &mut *inner;
+        scripts.next(faults, endpoint, server_id)
+    };
+    match step {
+        Some(Scripted::RateLimit { retry_after_secs }) => {
+            let spec = FaultSpec::none().with_rate_limit(1.0, retry_after_secs);
+            return (throttled(&spec), Stage::Injected(InjectedFault::RateLimit));
+        }
+        Some(Scripted::Error(status)) => {
+            return (
+                injected_error(status),
+                Stage::Injected(InjectedFault::Error),
+            );
+        }
+        Some(_) => {}
+        None => {
+            let spec = spec_now(inner, endpoint);
+            if roll(&mut inner.rng, spec.rate_limit_rate) {
+                return (throttled(&spec), Stage::Injected(InjectedFault::RateLimit));
+            }
+            if roll(&mut inner.rng, spec.error_rate) {
+                return (
+                    injected_error(spec.error_status),
+                    Stage::Injected(InjectedFault::Error),
+                );
+            }
+        }
     }
     let now = Instant::now();
     let wall = Utc::now();
@@ -437,7 +516,7 @@ fn decide(sim: &Shared, inner: &mut Inner, route: Route, call: &Call) -> (Answer
         Endpoint::BackupsDelete => delete_backup(inner, call, now),
         Endpoint::ServersRestore => restore_from_backup(inner, call, now),
     };
-    (result.unwrap_or_else(Answer::from), Stage::Handled)
+    (result.unwrap_or_else(Answer::from), Stage::Handled(step))
 }
 
 /// The bearer token of a request, if it has one.

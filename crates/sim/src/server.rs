@@ -20,7 +20,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::conn::{ConnHandle, KillableListener};
-use super::faults::{Fate, Faults};
+use super::faults::{Fate, Faults, ScriptCursor};
 use super::model::{SimBackup, SimServer, SimSnapshot, SimStatus};
 use super::record::{RecordedRequest, RequestLog};
 use super::routes;
@@ -137,6 +137,7 @@ impl Simulator {
                 worlds,
                 active: 0,
                 faults: config.faults,
+                scripts: ScriptCursor::default(),
                 rng: fastrand::Rng::with_seed(config.rng_seed),
                 log: RequestLog::new(),
             },
@@ -232,10 +233,11 @@ impl Simulator {
         self.shared.lock().log.dropped()
     }
 
-    /// Replaces every fault; applies to requests that arrive from now on.
+    /// Replaces every fault; applies to requests that arrive from now on
+    /// (scripts count requests from now on: see [`Faults::scripts`]).
     pub fn set_faults(&self, faults: Faults) {
         warn_unknown_keys(&faults);
-        self.shared.lock().faults = faults;
+        self.shared.lock().set_faults(faults);
     }
 
     /// The faults in force.

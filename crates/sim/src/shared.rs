@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use tokio::time::Instant;
 
-use super::faults::Faults;
+use super::faults::{Faults, ScriptCursor};
 use super::record::RequestLog;
 use super::state::World;
 
@@ -30,6 +30,9 @@ pub(crate) struct Inner {
     /// before the request's work): what [`Inner::world`] is.
     pub(crate) active: usize,
     pub(crate) faults: Faults,
+    /// How far `faults.scripts` have been played; set anew with the faults
+    /// ([`Inner::set_faults`]).
+    pub(crate) scripts: ScriptCursor,
     pub(crate) rng: fastrand::Rng,
     pub(crate) log: RequestLog,
 }
@@ -64,6 +67,12 @@ impl Shared {
 }
 
 impl Inner {
+    /// Replaces every fault; scripts start again from their first step.
+    pub(crate) fn set_faults(&mut self, faults: Faults) {
+        self.faults = faults;
+        self.scripts = ScriptCursor::default();
+    }
+
     /// The world of the account being answered.
     pub(crate) fn world(&mut self) -> &mut World {
         &mut self.worlds[self.active]

@@ -971,6 +971,169 @@ async fn fault_draws_are_reproducible_from_the_rng_seed() {
     assert_ne!(a, statuses(8).await);
 }
 
+/// Two servers, nothing on them: room for every scripted create.
+fn two_empty_servers() -> SimConfig {
+    SimConfig {
+        seed: Seed::empty().server(1, "web-01").server(2, "db-01"),
+        ..fast_config()
+    }
+}
+
+#[tokio::test]
+async fn scripted_faults_answer_each_servers_requests_in_order_then_the_spec_draws() {
+    let sim = start(two_empty_servers()).await;
+    let api = Api::new(&sim);
+    sim.set_faults(
+        Faults::none()
+            .with_endpoint(
+                Endpoint::SnapshotsCreate,
+                FaultSpec::none().with_errors(1.0, 418),
+            )
+            .with_script(
+                Endpoint::SnapshotsCreate,
+                1,
+                [
+                    Scripted::Error(502),
+                    Scripted::RateLimit {
+                        retry_after_secs: 7,
+                    },
+                    Scripted::LostResponse,
+                    Scripted::AppliedError(504),
+                    Scripted::Malformed,
+                    Scripted::Ok,
+                ],
+            )
+            .with_script(
+                Endpoint::SnapshotsCreate,
+                2,
+                [Scripted::Ok, Scripted::Error(500)],
+            ),
+    );
+    let create = |server: u64, n: u32| {
+        api.try_send(
+            Method::POST,
+            "/snapshots/",
+            Some(json!({"server_id": server, "name": format!("s{server}-{n}")})),
+        )
+    };
+    // Server 1's steps, with server 2's in between: each has its own count.
+    let reply = create(1, 1).await.unwrap();
+    assert_eq!(reply.status, 502);
+    assert!(reply.text.contains("502 Bad Gateway"), "{reply:?}");
+    assert_eq!(create(2, 1).await.unwrap().status, 201);
+    let reply = create(1, 2).await.unwrap();
+    assert_eq!(
+        (reply.status, &reply.headers["retry-after"]),
+        (429, &"7".parse().unwrap())
+    );
+    assert!(create(1, 3).await.is_err(), "the answer is lost");
+    assert_eq!(create(2, 2).await.unwrap().status, 500);
+    assert_eq!(create(1, 4).await.unwrap().status, 504);
+    let reply = create(1, 5).await.unwrap();
+    assert_eq!(reply.status, 201);
+    assert!(
+        serde_json::from_str::<Value>(&reply.text).is_err(),
+        "{reply:?}"
+    );
+    assert_eq!(create(1, 6).await.unwrap().json()["name"], "s1-6");
+    // Both scripts used up: the endpoint's spec answers.
+    assert_eq!(create(1, 7).await.unwrap().status, 418);
+    assert_eq!(create(2, 3).await.unwrap().status, 418);
+
+    let log = sim.requests();
+    let seen: Vec<(Option<u64>, u16, Option<InjectedFault>)> = log
+        .iter()
+        .map(|r| (r.server_id, r.status, r.fault))
+        .collect();
+    use InjectedFault::*;
+    assert_eq!(
+        seen,
+        [
+            (Some(1), 502, Some(Error)),
+            (Some(2), 201, None),
+            (Some(1), 429, Some(RateLimit)),
+            (Some(1), 201, Some(LostResponse)),
+            (Some(2), 500, Some(Error)),
+            (Some(1), 201, Some(AppliedError)),
+            (Some(1), 201, Some(Malformed)),
+            (Some(1), 201, None),
+            (Some(1), 418, Some(Error)),
+            (Some(2), 418, Some(Error)),
+        ]
+    );
+    // Work done exactly where a step says it is done.
+    let names = |server| {
+        let mut v: Vec<String> = sim
+            .snapshots(Some(server))
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(1), ["s1-3", "s1-4", "s1-5", "s1-6"]);
+    assert_eq!(names(2), ["s2-1"]);
+}
+
+#[tokio::test]
+async fn an_endpoint_script_counts_every_request_and_starts_over_when_faults_are_put() {
+    let sim = start(two_empty_servers()).await;
+    let api = Api::new(&sim);
+    let faults = r#"{"scripts": [
+        {"endpoint": "snapshots.list", "steps": [{"error": 503}, "ok", {"rate_limit": {"retry_after_secs": 0}}]},
+        {"endpoint": "snapshots.list", "server_id": 1, "steps": [{"error": 502}]}
+    ]}"#;
+    let http = reqwest::Client::new();
+    let put = || {
+        http.put(format!("http://{}/_sim/faults", sim.addr()))
+            .body(faults)
+            .send()
+    };
+    assert_eq!(put().await.unwrap().status(), 200);
+    // A request refused at authentication uses no step.
+    let anonymous = reqwest::get(format!("{}/snapshots/", sim.base_url())).await;
+    assert_eq!(anonymous.unwrap().status(), 401);
+    assert_eq!(api.get("/snapshots/").await.status, 503);
+    // Server 1's own step decides; the endpoint's count moves on too.
+    assert_eq!(api.get("/snapshots/?server_id=1").await.status, 502);
+    let reply = api.get("/snapshots/?server_id=2").await;
+    assert_eq!(reply.status, 429);
+    assert!(reply.headers.get("retry-after").is_none());
+    assert_eq!(api.get("/snapshots/").await.status, 200);
+    // Putting the faults again plays the script from its first step.
+    assert_eq!(put().await.unwrap().status(), 200);
+    assert_eq!(api.get("/snapshots/").await.status, 503);
+    assert_eq!(sim.faults().scripts.len(), 2);
+}
+
+#[tokio::test]
+async fn scripted_requests_draw_nothing_so_the_spec_draws_carry_on_unchanged() {
+    async fn statuses(faults: Faults) -> Vec<u16> {
+        let sim = start(SimConfig {
+            rng_seed: 7,
+            faults,
+            ..fast_config()
+        })
+        .await;
+        let api = Api::new(&sim);
+        let mut out = Vec::new();
+        for _ in 0..20 {
+            out.push(api.get("/snapshots/").await.status);
+        }
+        sim.shutdown().await;
+        out
+    }
+    let spec = Faults::none().with_global(FaultSpec::none().with_errors(0.5, 502));
+    let drawn = statuses(spec.clone()).await;
+    let scripted = statuses(spec.with_endpoint_script(
+        Endpoint::SnapshotsList,
+        [Scripted::Ok, Scripted::Error(500), Scripted::Ok],
+    ))
+    .await;
+    assert_eq!(scripted[..3], [200, 500, 200]);
+    assert_eq!(scripted[3..], drawn[..17]);
+}
+
 #[tokio::test]
 async fn every_request_is_recorded_with_its_server() {
     let sim = start(fast_config()).await;
