@@ -129,9 +129,19 @@ async fn fetch_where(
     })
 }
 
-/// Splits a listing by server.
+/// Splits a listing by server, in the listing's order. Each server's list
+/// is allocated at its size: a fleet pass keeps them until each server's
+/// jobs end, and grown one push at a time most would hold room for twice
+/// their items (BENCHMARKS.md, "Memory").
 pub(crate) fn by_server(items: Vec<Item>) -> HashMap<u64, Vec<Item>> {
-    let mut out: HashMap<u64, Vec<Item>> = HashMap::new();
+    let mut counts: HashMap<u64, usize> = HashMap::new();
+    for item in &items {
+        *counts.entry(item.server_id).or_default() += 1;
+    }
+    let mut out: HashMap<u64, Vec<Item>> = counts
+        .into_iter()
+        .map(|(server, n)| (server, Vec::with_capacity(n)))
+        .collect();
     for item in items {
         out.entry(item.server_id).or_default().push(item);
     }

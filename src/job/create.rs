@@ -53,6 +53,9 @@ impl Job<'_> {
             .emit();
         report.created = Some(created.clone());
         let id = created.id;
+        // The list was allocated at its size (`inventory::by_server`):
+        // room for one more, not twice as many, in each of a fleet's tasks.
+        items.reserve_exact(1);
         items.push(created);
         id
     }

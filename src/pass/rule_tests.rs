@@ -597,6 +597,31 @@ async fn a_waiting_job_stays_small() {
         size <= 1152,
         "Job::run future is {size} bytes; box the new big path (see job::out_of_line)"
     );
+    // What a fleet pass spawns per server: the task around its jobs.
+    let task = crate::pass::ServerTask {
+        config: std::sync::Arc::clone(&config),
+        client: client.clone(),
+        clock: std::sync::Arc::new(clock),
+        pollers: std::sync::Arc::default(),
+        specs: std::sync::Arc::from(Vec::new()),
+        items: Vec::new(),
+        dry_run: false,
+        control: std::sync::Arc::new(crate::pass::PassControl {
+            stop: None,
+            ended: std::sync::Mutex::default(),
+        }),
+    };
+    let run = task.run();
+    let task_size = std::mem::size_of_val(&run);
+    drop(run);
+    println!(
+        "server task: {task_size} bytes (ServerTask {}, Client {}, JobReport {}, JobOutcome {}, Item {})",
+        std::mem::size_of::<crate::pass::ServerTask>(),
+        std::mem::size_of::<crate::api::Client>(),
+        std::mem::size_of::<crate::job::JobReport>(),
+        std::mem::size_of::<crate::pass::JobOutcome>(),
+        std::mem::size_of::<crate::inventory::Item>()
+    );
     sim.shutdown().await;
 }
 
