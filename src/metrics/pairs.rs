@@ -5,8 +5,8 @@
 //! a job ran), so a daemon with a thousand pairs holds a thousand of each.
 //! Held as one `prometheus_client` family per series, each series owned
 //! its labels as three `String`s in a hash map: about 2.5 MiB for 1000
-//! pairs, most of an idle daemon's heap ("Memory: the metrics of every
-//! pair" in BENCHMARKS.md). Here a pair is one record keyed by the
+//! pairs, most of an idle daemon's heap (BENCHMARKS.md, "Memory: the
+//! arenas and the thresholds"). Here a pair is one record keyed by the
 //! policy's interned names and the server id, and the labels are written
 //! only when `/metrics` is scraped ([`PairFamily`]).
 
