@@ -93,19 +93,79 @@ pub(crate) struct JobReport {
     /// The policy is paused (`enabled = false`): the job did nothing at all
     /// (no create, no prune), also when named on the command line.
     pub(crate) paused: bool,
-    /// Dry run: what would be deleted, with the deciding rules.
-    pub(crate) would_delete: Vec<(Item, String)>,
-    pub(crate) would_create: Option<String>,
-    /// Dry run: the hooks that would run, with their variables.
-    pub(crate) would_run_hooks: Vec<String>,
-    /// The pre hook failed and `on_hook_failure = "continue"`: the item was
-    /// created anyway and is only crash-consistent. The hook's error.
-    pub(crate) crash_consistent: Option<String>,
-    /// The post hook failed (the job fails with reason `hook` after its
-    /// pruning). The hook's error.
-    pub(crate) post_hook_failed: Option<String>,
+    /// A dry run's plan ([`JobReport::dry_run`]). Boxed, as `hook_errors`:
+    /// most jobs have neither, and a fleet pass keeps every job's report
+    /// while it waits (BENCHMARKS.md, "Memory").
+    pub(crate) dry: Option<Box<DryRun>>,
+    pub(crate) hook_errors: Option<Box<HookErrors>>,
     /// What the server holds for this policy when the job ended.
     pub(crate) holdings: Holdings,
+}
+
+/// What a dry run's job would have done.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct DryRun {
+    /// What would be deleted, with the deciding rules.
+    would_delete: Vec<(Item, String)>,
+    would_create: Option<String>,
+    /// The hooks that would run, with their variables.
+    would_run_hooks: Vec<String>,
+}
+
+/// A job's hook failures that did not stop it.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct HookErrors {
+    /// The pre hook failed and `on_hook_failure = "continue"`: the item was
+    /// created anyway and is only crash-consistent. The hook's error.
+    crash_consistent: Option<String>,
+    /// The post hook failed (the job fails with reason `hook` after its
+    /// pruning). The hook's error.
+    post_hook_failed: Option<String>,
+}
+
+impl JobReport {
+    /// Dry run: what would be deleted, with the deciding rules.
+    pub(crate) fn would_delete(&self) -> &[(Item, String)] {
+        self.dry.as_ref().map_or(&[], |d| &d.would_delete)
+    }
+
+    /// Dry run: the label of the item the job would create.
+    pub(crate) fn would_create(&self) -> Option<&str> {
+        self.dry.as_ref()?.would_create.as_deref()
+    }
+
+    /// Dry run: the hooks that would run, with their variables.
+    pub(crate) fn would_run_hooks(&self) -> &[String] {
+        self.dry.as_ref().map_or(&[], |d| &d.would_run_hooks)
+    }
+
+    /// The pre hook's error when the item was created anyway
+    /// (`on_hook_failure = "continue"`): it is only crash-consistent.
+    pub(crate) fn crash_consistent(&self) -> Option<&str> {
+        self.hook_errors.as_ref()?.crash_consistent.as_deref()
+    }
+
+    /// The post hook's error (the job fails with reason `hook` after its
+    /// pruning).
+    pub(crate) fn post_hook_failed(&self) -> Option<&str> {
+        self.hook_errors.as_ref()?.post_hook_failed.as_deref()
+    }
+
+    fn dry_run(&mut self) -> &mut DryRun {
+        self.dry.get_or_insert_with(Box::default)
+    }
+
+    pub(crate) fn set_crash_consistent(&mut self, error: String) {
+        self.hook_errors
+            .get_or_insert_with(Box::default)
+            .crash_consistent = Some(error);
+    }
+
+    pub(crate) fn set_post_hook_failed(&mut self, error: String) {
+        self.hook_errors
+            .get_or_insert_with(Box::default)
+            .post_hook_failed = Some(error);
+    }
 }
 
 /// Id used in dry runs for the item the job would create.
@@ -311,9 +371,9 @@ impl Job<'_> {
                 .reason(&note)
                 .emit();
         }
-        if let Some(message) = &report.post_hook_failed {
+        if let Some(message) = report.post_hook_failed() {
             return Err(JobError::Hook {
-                message: message.clone(),
+                message: message.to_owned(),
             });
         }
         Ok(())
@@ -384,7 +444,7 @@ impl Job<'_> {
                 JobResult::Failed
             };
             if let Err(e) = OutOfLine::call(run.post(result, Some(id))).await {
-                report.post_hook_failed = Some(e.to_string());
+                report.set_post_hook_failed(e.to_string());
             }
         }
         settled?;
@@ -399,9 +459,9 @@ impl Job<'_> {
             .outcome(Outcome::DryRun)
             .emit();
         if let Some(h) = &self.policy.hooks {
-            report.would_run_hooks = hooks::plan(h, &self.hook_context(report));
+            report.dry_run().would_run_hooks = hooks::plan(h, &self.hook_context(report));
         }
-        report.would_create = Some(label.to_owned());
+        report.dry_run().would_create = Some(label.to_owned());
         items.push(Item {
             id: PLANNED_ID,
             server_id: self.server_id,
@@ -711,7 +771,7 @@ impl Job<'_> {
                 }
                 items.retain(|i| i.id != item.id);
                 match (self.dry_run, how) {
-                    (true, _) => report.would_delete.push((item.clone(), reason)),
+                    (true, _) => report.dry_run().would_delete.push((item.clone(), reason)),
                     (false, Deleted::Now) => report.deleted.push(item.clone()),
                     (false, Deleted::AlreadyGone | Deleted::Kept) => {}
                 }

@@ -213,7 +213,7 @@ impl Metrics {
                 series.last_success = Some(now_unix);
             }
             let h = o.report.holdings;
-            let n = |v: usize| i64::try_from(v).unwrap_or(i64::MAX);
+            let n = i64::from;
             series.held = Some(Held {
                 items: [h.completed, h.in_progress, h.failed, h.unknown, h.not_ours].map(n),
                 stored: i64::try_from(h.stored_bytes).unwrap_or(i64::MAX),

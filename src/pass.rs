@@ -903,8 +903,8 @@ fn summary_with(
             (false, Some(a)) => format!("{} ({}) of account {a}", o.spec.server_id, o.server_name),
         };
         let r = &o.report;
-        created += usize::from(r.created.is_some()) + usize::from(r.would_create.is_some());
-        deleted += r.deleted.len() + r.would_delete.len();
+        created += usize::from(r.created.is_some()) + usize::from(r.would_create().is_some());
+        deleted += r.deleted.len() + r.would_delete().len();
         let line = job_line(o, &server, job_parts(r));
         out.push_str(&line);
         out.push_str(&format!(" [{:.1}s]\n", o.duration.as_secs_f64()));
@@ -946,11 +946,11 @@ fn job_parts(r: &JobReport) -> Vec<String> {
             a.id, a.label
         ));
     }
-    if let Some(label) = &r.would_create {
+    if let Some(label) = r.would_create() {
         parts.push(format!("would create {label}"));
     }
-    parts.extend(r.would_run_hooks.iter().cloned());
-    if let Some(e) = &r.crash_consistent {
+    parts.extend(r.would_run_hooks().iter().cloned());
+    if let Some(e) = r.crash_consistent() {
         parts.push(format!(
             "pre_hook failed, created anyway (only crash-consistent): {e}"
         ));
@@ -970,7 +970,7 @@ fn job_parts(r: &JobReport) -> Vec<String> {
     for d in &r.deleted {
         parts.push(format!("deleted #{} {}", d.id, d.label));
     }
-    for (d, why) in &r.would_delete {
+    for (d, why) in r.would_delete() {
         parts.push(format!("would delete #{} {} ({why})", d.id, d.label));
     }
     let h = &r.holdings;

@@ -282,7 +282,7 @@ pub(crate) fn stored(account: &str, rows: &[Row]) -> AccountStored {
         };
         let s = &mut servers[at];
         s.bytes = s.bytes.saturating_add(r.ours.stored_bytes);
-        s.without_size += r.ours.without_size;
+        s.without_size += r.ours.without_size as usize;
     }
     servers.sort_by_key(|s| s.server_id);
     AccountStored {

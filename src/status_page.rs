@@ -45,7 +45,7 @@ pub(crate) fn render(report: &Report, listed_at: DateTime<Utc>, now: DateTime<Ut
             state.label(),
         );
     }
-    let failed: usize = report.pairs.iter().map(|r| r.ours.failed).sum();
+    let failed: usize = report.pairs.iter().map(|r| r.ours.failed as usize).sum();
     let _ = writeln!(
         body,
         "<li class=\"{}\"><b>{failed}</b> failed item{}</li>\n<li class=\"{}\"><b>{}</b> orphan{}</li>\n</ul>\n</header>",

@@ -335,7 +335,7 @@ pub(crate) fn stored_table(rows: &[Row], accounts: &[AccountStored]) -> String {
                     clip(&r.policy, 14),
                     if r.kind == "snapshot" { "snap" } else { "bkp" },
                     r.ours.completed,
-                    amount(r.ours.stored_bytes, r.ours.without_size)
+                    amount(r.ours.stored_bytes, r.ours.without_size as usize)
                 );
             }
             let _ = writeln!(
@@ -344,7 +344,9 @@ pub(crate) fn stored_table(rows: &[Row], accounts: &[AccountStored]) -> String {
                 clip(&name, 18),
                 "server total",
                 "",
-                mine.iter().map(|r| r.ours.completed).sum::<usize>(),
+                mine.iter()
+                    .map(|r| r.ours.completed as usize)
+                    .sum::<usize>(),
                 amount(server.bytes, server.without_size)
             );
         }
@@ -354,7 +356,9 @@ pub(crate) fn stored_table(rows: &[Row], accounts: &[AccountStored]) -> String {
             clip(&format!("account {}", account.account), 18),
             "total",
             "",
-            rows.iter().map(|r| r.ours.completed).sum::<usize>(),
+            rows.iter()
+                .map(|r| r.ours.completed as usize)
+                .sum::<usize>(),
             amount(account.bytes, account.without_size)
         );
         if account.without_size > 0 {

@@ -219,14 +219,14 @@ impl Job<'_> {
                 // create already sent is still answered.
                 if let Some(run) = hook_run.as_mut() {
                     if let Err(e) = run.post(JobResult::Failed, None).await {
-                        report.post_hook_failed = Some(e.to_string());
+                        report.set_post_hook_failed(e.to_string());
                     }
                 }
                 let created = create.await;
                 let freeze = freeze.unwrap_or_default();
                 return match created {
                     Ok(item) => {
-                        report.crash_consistent = Some(format!(
+                        report.set_crash_consistent(format!(
                             "VPS.org accepted the create only after max_freeze ({freeze:?}); the post hook had thawed first"
                         ));
                         Ok((Ok(item), hook_run, started.elapsed()))
@@ -261,7 +261,7 @@ impl Job<'_> {
         match run.pre().await {
             PreOutcome::Proceed => {}
             PreOutcome::ProceedCrashConsistent(e) => {
-                report.crash_consistent = Some(e.to_string());
+                report.set_crash_consistent(e.to_string());
             }
             PreOutcome::Abort(e) => {
                 let post = run.post(JobResult::Aborted, None).await.err();
@@ -293,7 +293,7 @@ impl Job<'_> {
             Err(_) => run.post(JobResult::Failed, None).await.err(),
         };
         if let Some(e) = post {
-            report.post_hook_failed = Some(e.to_string());
+            report.set_post_hook_failed(e.to_string());
         }
     }
 

@@ -262,7 +262,7 @@ impl RoomReason {
                 let h = holdings(policy, all_policies, items);
                 format!(
                     "room: at the cap, which this policy shares with {} it may not delete; its keep rules keep all of its own, so its oldest goes",
-                    count_of(policy.kind, h.not_ours + h.protected)
+                    count_of(policy.kind, (h.not_ours + h.protected) as usize)
                 )
             }
         }
@@ -415,35 +415,37 @@ pub(crate) fn shortfall_note(policy: &Policy, h: &Holdings, server: &str) -> Opt
         policy.name,
         policy.keep.parts().join(", "),
         h.can_hold,
-        count_of(policy.kind, others),
+        count_of(policy.kind, others as usize),
         if others == 1 { "is" } else { "are" },
     ))
 }
 
-/// What a server holds, from one policy's point of view.
+/// What a server holds, from one policy's point of view. (Counts as `u32`:
+/// every job's report carries one while it waits; a server holds at most
+/// a few dozen items.)
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub(crate) struct Holdings {
-    pub(crate) completed: usize,
-    pub(crate) in_progress: usize,
-    pub(crate) failed: usize,
+    pub(crate) completed: u32,
+    pub(crate) in_progress: u32,
+    pub(crate) failed: u32,
     /// Ours but in a status we do not know.
-    pub(crate) unknown: usize,
+    pub(crate) unknown: u32,
     /// Everything on the server this policy did not make (counts toward the cap).
-    pub(crate) not_ours: usize,
+    pub(crate) not_ours: u32,
     /// Ours by name but protected (counted in the states above too): never
     /// deleted, so they take from the cap like `not_ours`.
-    pub(crate) protected: usize,
+    pub(crate) protected: u32,
     /// How many completed items this policy can hold on the server: the
     /// cap less what it may not delete, at most what its rules keep.
-    pub(crate) can_hold: usize,
+    pub(crate) can_hold: u32,
     /// How many fewer than its keep rules ask (within the cap) that is.
-    pub(crate) shortfall: usize,
+    pub(crate) shortfall: u32,
     /// Bytes our completed items hold, from the provider's `size_mb`
     /// (`status`, `snapkeep_stored_bytes`).
     pub(crate) stored_bytes: u64,
     /// Our completed items whose size the provider did not state (not in
     /// `stored_bytes`: it is then a lower bound).
-    pub(crate) without_size: usize,
+    pub(crate) without_size: u32,
     /// When the newest completed item of ours was made (its slot).
     #[serde(skip)]
     pub(crate) newest_completed: Option<DateTime<Utc>>,
@@ -478,8 +480,11 @@ pub(crate) fn holdings(policy: &Policy, all_policies: &[Policy], items: &[Item])
             },
         }
     }
-    h.can_hold = cap.saturating_sub(h.not_ours + h.protected).min(wanted);
-    h.shortfall = wanted - h.can_hold;
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    h.can_hold = count(cap)
+        .saturating_sub(h.not_ours + h.protected)
+        .min(count(wanted));
+    h.shortfall = count(wanted) - h.can_hold;
     h
 }
 
