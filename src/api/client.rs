@@ -832,6 +832,26 @@ fn describe_transport(e: &reqwest::Error) -> String {
 mod tests {
     use super::*;
 
+    /// Each call's backoff draws its own jitter (backon's `std` feature).
+    /// Without it backon seeds every jitter with one constant: every call,
+    /// account and instance hit by one outage waited exactly as long
+    /// (740 ms, then 1948 ms) and came back in step.
+    #[test]
+    fn each_retry_sequence_draws_its_own_jitter() {
+        let client = Client::new(ClientSettings::new(
+            "http://127.0.0.1:9/api/v1",
+            ApiToken::new("t"),
+        ))
+        .unwrap();
+        let waits = || client.retrier().delays.take(3).collect::<Vec<_>>();
+        let first = waits();
+        assert_eq!(first.len(), 3);
+        assert!(
+            (0..4).any(|_| waits() != first),
+            "five retry sequences all waited {first:?}"
+        );
+    }
+
     #[test]
     fn base_url_rules() {
         assert!(validate_base_url(DEFAULT_BASE_URL).is_ok());
