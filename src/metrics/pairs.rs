@@ -3,9 +3,9 @@
 //! Every configured pair has series (`policy_paused` at least; a last
 //! success, item counts, stored bytes, a shortfall and a failing flag once
 //! a job ran), so a daemon with a thousand pairs holds a thousand of each.
-//! Held as one `prometheus_client` family per series, each series owned
-//! its labels as three `String`s in a hash map: about 2.5 MiB for 1000
-//! pairs, most of an idle daemon's heap (BENCHMARKS.md, "Memory: the
+//! As one `prometheus_client` family per series, each series owning its
+//! labels as three `String`s in a hash map, they took about 2.5 MiB for
+//! 1000 pairs, most of an idle daemon's heap (BENCHMARKS.md, "Memory: the
 //! arenas and the thresholds"). Here a pair is one record keyed by the
 //! policy's interned names and the server id, and the labels are written
 //! only when `/metrics` is scraped ([`PairFamily`]).
