@@ -650,7 +650,10 @@ impl Fleet {
             slot = %f.slot.to_rfc3339(),
             "fire skipped: {reason}"
         );
-        count_skipped(&self.effects, f.server_id, policy, reason);
+        let account = config
+            .several_accounts()
+            .then(|| config.policies[f.policy].account.clone());
+        count_skipped(&self.effects, f.server_id, policy, account, reason);
     }
 }
 
@@ -788,12 +791,19 @@ async fn count_orphans(
     memory::release_free_memory();
 }
 
-/// Counts and notifies a fire that will not run.
-fn count_skipped(effects: &PassEffects, server: u64, policy: &str, reason: &str) {
+/// Counts and notifies a fire that will not run (`account`: said when the
+/// config has several).
+fn count_skipped(
+    effects: &PassEffects,
+    server: u64,
+    policy: &str,
+    account: Option<String>,
+    reason: &str,
+) {
     effects.metrics.fire_skipped(server, policy, reason);
     if let Some(n) = effects.notifier.clone() {
         let (policy, reason) = (policy.to_owned(), reason.to_owned());
-        tokio::spawn(async move { n.fire_skipped(server, &policy, &reason).await });
+        tokio::spawn(async move { n.fire_skipped(server, &policy, account, &reason).await });
     }
 }
 

@@ -178,9 +178,16 @@ impl Notifier {
 
     /// A scheduled fire that will not run: `fire_skipped` to every target
     /// that wants it (and the ping's `/fail`): an operator must hear of a
-    /// slot that was never attempted.
-    pub(crate) async fn fire_skipped(&self, server_id: u64, policy: &str, reason: &str) {
-        let event = notices::fire_skipped(server_id, policy, reason, Utc::now());
+    /// slot that was never attempted. `account`: the policy's, when the
+    /// config has several.
+    pub(crate) async fn fire_skipped(
+        &self,
+        server_id: u64,
+        policy: &str,
+        account: Option<String>,
+        reason: &str,
+    ) {
+        let event = notices::fire_skipped(server_id, policy, account, reason, Utc::now());
         let mut sends = JoinSet::new();
         for target in self.targets.iter() {
             let messages = self.messages(target, std::slice::from_ref(&event), None);

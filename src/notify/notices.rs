@@ -188,15 +188,19 @@ fn stale(config: &Config, now: DateTime<Utc>, memory: &mut Memory) -> Vec<Notice
     out
 }
 
-/// A scheduled fire that will not run (the daemon's queue).
+/// A scheduled fire that will not run (the daemon's queue). `account`:
+/// the policy's, said when the config has several (server ids repeat
+/// across accounts).
 pub(crate) fn fire_skipped(
     server_id: u64,
     policy: &str,
+    account: Option<String>,
     reason: &str,
     now: DateTime<Utc>,
 ) -> Notice {
     Notice {
         error: Some(reason.to_owned()),
+        account,
         ..Notice::new(NotifyEvent::FireSkipped, server_id, "", policy, now)
     }
 }

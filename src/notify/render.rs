@@ -304,6 +304,7 @@ mod tests {
         let skipped = super::super::notices::fire_skipped(
             7,
             "hourly",
+            None,
             "overtaken by a newer slot while the server was busy",
             f.at,
         );
@@ -421,10 +422,21 @@ snapkeep; `snapkeep status` shows every policy on every server.
             ),
             json!({"event": "pass_succeeded", "jobs": 2, "failed": 0, "failures": [], "duration_ms": 5})
         );
-        let skipped = super::super::notices::fire_skipped(7, "hourly", "shutdown", f.at);
+        let skipped = super::super::notices::fire_skipped(7, "hourly", None, "shutdown", f.at);
         assert_eq!(
             webhook_event(&skipped),
             json!({"event": "fire_skipped", "server_id": 7, "policy": "hourly", "error": "shutdown"})
+        );
+        // With several accounts server 7 may be in two: the account is said.
+        let skipped =
+            super::super::notices::fire_skipped(7, "hourly", Some("prod".into()), "shutdown", f.at);
+        assert_eq!(
+            webhook_event(&skipped),
+            json!({"event": "fire_skipped", "server_id": 7, "policy": "hourly", "error": "shutdown", "account": "prod"})
+        );
+        assert_eq!(
+            summary(&skipped),
+            "hourly on server 7 of account prod skipped a fire: shutdown"
         );
         assert_eq!(
             webhook_event(&stale()),
