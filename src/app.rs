@@ -52,7 +52,7 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
         }
         Some(Command::Restore(args)) => {
             let (config, clients) = load_and_connect(&cli.config, Arc::default())?;
-            let client = one_account(&config, &clients, "restore")?;
+            let client = account_client(&config, &clients, args.account.as_deref())?;
             runtime()?.block_on(commands::restore::run(client.clone(), args))
         }
         Some(Command::Completions(args)) => commands::docs::completions(args.shell),
@@ -68,21 +68,33 @@ fn dispatch(cli: Cli) -> Result<u8, AppError> {
     }
 }
 
-/// The one account's client, for a command that does not work across
-/// several accounts yet (`restore`: it has no `--account`): with several, a
-/// usage error that says so (never an id of one account sent to another).
-fn one_account<'a>(
+/// The client of the account `restore` works in: the one named by
+/// `--account`, else the config's only one. Ids are per account, so with
+/// several and no `--account` it is a usage error that lists them (never
+/// an id of one account sent to another).
+fn account_client<'a>(
     config: &Config,
     clients: &'a Clients,
-    command: &str,
+    account: Option<&str>,
 ) -> Result<&'a Client, AppError> {
-    clients.only().ok_or_else(|| {
+    let names = || {
         let names: Vec<&str> = config.accounts.iter().map(|a| a.name.as_str()).collect();
-        AppError::Usage(format!(
-            "snapkeep {command} works on a config with one account; {} has {} ({}): not supported yet",
+        format!(
+            "{} has {} ({})",
             config.origin,
             names.len(),
             names.join(", ")
-        ))
-    })
+        )
+    };
+    match account {
+        Some(name) => clients.get(name).ok_or_else(|| {
+            AppError::Usage(format!("--account {name:?}: no such account; {}", names()))
+        }),
+        None => clients.only().ok_or_else(|| {
+            AppError::Usage(format!(
+                "restore: which account is the item in? add --account NAME: {}",
+                names()
+            ))
+        }),
+    }
 }

@@ -147,6 +147,10 @@ pub struct RestoreArgs {
     /// Confirm: all current data on the server is overwritten.
     #[arg(long)]
     pub yes: bool,
+    /// The account the item is in (a name from the config's [[account]]
+    /// tables); needed when the config has several.
+    #[arg(long, value_name = "NAME")]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,6 +1,7 @@
 //! Several accounts in one config, through the real binary: `check` lists
 //! each account's servers, `--run-now` rotates server 7 in two accounts of
-//! one simulator (one world each), `status` shows both (text and JSON).
+//! one simulator (one world each), `status` shows both (text and JSON),
+//! `restore --account` goes through the named account only.
 //! Whole outputs compared (see `support::Test`).
 
 use snapkeep_sim::{Seed, SimStatus, Simulator};
@@ -309,3 +310,72 @@ stored (our completed items, from VPS.org's size_mb):
     snapshot #1001 snapkeep-nightly-{SLOT-8d} (completed)
       no snapshot policy \"nightly\" with prefix \"snapkeep\" is configured
 ";
+
+/// `restore` with two accounts: ids are per account, so without
+/// `--account` it is a usage error that names both and sends nothing; an
+/// unknown name likewise; `--account staging` restores through staging's
+/// token, in staging's world only (server 7 is in both).
+#[test]
+fn restore_needs_the_account_and_goes_through_its_token_only() {
+    let t = Test::new();
+    let (prod, staging) = worlds(&t.daily);
+    let ran = t
+        .seed(prod)
+        .account("staging", staging)
+        .policies(TWO)
+        .args(&["restore", "--snapshot", "1002", "--yes"])
+        .status(2)
+        .stdout("")
+        .stderr(
+            "error: restore: which account is the item in? add --account NAME: {DIR}/config.toml has 2 (prod, staging)\n",
+        )
+        .run();
+    let unknown = ran
+        .setup()
+        .run(&[
+            "restore",
+            "--account",
+            "stage",
+            "--snapshot",
+            "1002",
+            "--yes",
+        ])
+        .expect(2);
+    assert_text(
+        "stderr",
+        "error: --account \"stage\": no such account; {DIR}/config.toml has 2 (prod, staging)\n",
+        &ran.normalize.apply(&unknown.stderr()),
+    );
+    assert!(ran.sim().sim.requests().is_empty(), "nothing sent");
+    let restored = ran
+        .setup()
+        .run(&[
+            "restore",
+            "--account",
+            "staging",
+            "--snapshot",
+            "1002",
+            "--yes",
+        ])
+        .expect(0);
+    assert_text(
+        "stdout",
+        "restore of snapshot #1002: success — Server is being restored from snapshot. This may take 5-15 minutes.\n",
+        &ran.normalize.apply(&restored.stdout()),
+    );
+    let restores: Vec<(Option<String>, String)> = ran
+        .sim()
+        .sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .map(|r| (r.account, r.path))
+        .collect();
+    assert_eq!(
+        restores,
+        [(
+            Some("staging".to_owned()),
+            "/api/v1/snapshots/1002/restore/".to_owned()
+        )]
+    );
+}

@@ -457,7 +457,7 @@ _snapkeep() {
             return 0
             ;;
         snapkeep__subcmd__restore)
-            opts="-c -h --snapshot --backup --server --yes --config --log-format --log-level --help"
+            opts="-c -h --snapshot --backup --server --yes --account --config --log-format --log-level --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -472,6 +472,10 @@ _snapkeep() {
                     return 0
                     ;;
                 --server)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --account)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -128,6 +128,7 @@ complete -c snapkeep -n "__fish_snapkeep_using_subcommand sim" -s h -l help -d '
 complete -c snapkeep -n "__fish_snapkeep_using_subcommand restore" -l snapshot -d 'The snapshot to restore (its server is restored)' -r
 complete -c snapkeep -n "__fish_snapkeep_using_subcommand restore" -l backup -d 'The backup to restore; needs --server' -r
 complete -c snapkeep -n "__fish_snapkeep_using_subcommand restore" -l server -d 'The server to restore the backup onto (the backup must belong to it)' -r
+complete -c snapkeep -n "__fish_snapkeep_using_subcommand restore" -l account -d 'The account the item is in (a name from the config\'s [[account]] tables); needed when the config has several' -r
 complete -c snapkeep -n "__fish_snapkeep_using_subcommand restore" -s c -l config -d 'Config file (TOML); see config.example.toml for every key' -r -F
 complete -c snapkeep -n "__fish_snapkeep_using_subcommand restore" -l log-format -d 'Log format: `text` for people and journald, `json` (one object per line) for log collectors' -r -f -a "text\t''
 json\t''"

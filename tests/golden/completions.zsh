@@ -156,6 +156,7 @@ _arguments "${_arguments_options[@]}" : \
 '(--backup)--snapshot=[The snapshot to restore (its server is restored)]:ID:_default' \
 '--backup=[The backup to restore; needs --server]:ID:_default' \
 '--server=[The server to restore the backup onto (the backup must belong to it)]:ID:_default' \
+'--account=[The account the item is in (a name from the config'\''s \[\[account\]\] tables); needed when the config has several]:NAME:_default' \
 '-c+[Config file (TOML); see config.example.toml for every key]:PATH:_files' \
 '--config=[Config file (TOML); see config.example.toml for every key]:PATH:_files' \
 '--log-format=[Log format\: \`text\` for people and journald, \`json\` (one object per line) for log collectors]:LOG_FORMAT:(text json)' \
