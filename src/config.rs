@@ -97,6 +97,18 @@ pub(crate) enum TokenSource {
 }
 
 impl TokenSource {
+    /// Where a 401 from `account` tells the operator to look; `None` for
+    /// the `[api]` order (the client's default says it).
+    pub(crate) fn check(&self, account: &str) -> Option<String> {
+        let source = match self {
+            TokenSource::Default => return None,
+            TokenSource::File(path) => format!("token_file {}", path.display()),
+            TokenSource::Env(name) => format!("token_env {name}"),
+            TokenSource::Credential(name) => format!("token_credential {name}"),
+        };
+        Some(format!("{source} of account {account}"))
+    }
+
     /// The `token_env` variable this source reads, if any.
     pub(crate) fn env_var(&self) -> Option<&str> {
         match self {

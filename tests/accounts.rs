@@ -378,4 +378,26 @@ fn restore_needs_the_account_and_goes_through_its_token_only() {
             "/api/v1/snapshots/1002/restore/".to_owned()
         )]
     );
+    // A token the provider refuses: the error says which account's source
+    // to check, never the token.
+    let refused = ran
+        .setup()
+        .cmd()
+        .env("SNAPKEEP_IT_TOKEN_STAGING", "revoked-token-1234")
+        .args([
+            "restore",
+            "--account",
+            "staging",
+            "--snapshot",
+            "1002",
+            "--yes",
+        ])
+        .output()
+        .unwrap();
+    let refused = crate::support::Run(refused).expect(1);
+    assert_text(
+        "stderr",
+        "error: restore of snapshot #1002 failed: snapshots.restore (id 1002): VPS.org refused the API token (401: Invalid token.); check token_env SNAPKEEP_IT_TOKEN_STAGING of account staging\n",
+        &ran.normalize.apply(&refused.stderr()),
+    );
 }

@@ -58,6 +58,9 @@ pub(crate) struct ClientSettings {
     pub(crate) requests_per_second: f64,
     /// Process-wide cap on requests in flight.
     pub(crate) max_concurrency: usize,
+    /// Where a 401 tells the operator to look: the account's token source
+    /// (`token_env PROD_TOKEN of account prod`), never the token.
+    pub(crate) token_check: String,
 }
 
 impl ClientSettings {
@@ -75,6 +78,7 @@ impl ClientSettings {
             max_backoff: Duration::from_secs(30),
             requests_per_second: 5.0,
             max_concurrency: 4,
+            token_check: super::error::DEFAULT_TOKEN_CHECK.to_owned(),
         }
     }
 }
@@ -524,12 +528,11 @@ impl Client {
         if (200..300).contains(&status) {
             Ok((status, bytes.to_vec()))
         } else {
-            Err(ApiError::from_status(
-                label.to_owned(),
-                status,
-                &bytes,
-                retry_after,
-            ))
+            let mut error = ApiError::from_status(label.to_owned(), status, &bytes, retry_after);
+            if let ApiError::Unauthorized { check, .. } = &mut error {
+                check.clone_from(&self.inner.settings.token_check);
+            }
+            Err(error)
         }
     }
 

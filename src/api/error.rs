@@ -7,6 +7,9 @@
 
 use std::time::Duration;
 
+/// Where a 401 says to look when the token came from the `[api]` order.
+pub(crate) const DEFAULT_TOKEN_CHECK: &str = "VPS_API_TOKEN or api.token_file";
+
 /// Whether trying the same request again can help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum RetryClass {
@@ -18,10 +21,14 @@ pub(crate) enum RetryClass {
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum ApiError {
-    #[error(
-        "{endpoint}: VPS.org refused the API token (401: {detail}); check VPS_API_TOKEN or api.token_file"
-    )]
-    Unauthorized { endpoint: String, detail: String },
+    /// `check`: where the token came from ([`DEFAULT_TOKEN_CHECK`] unless
+    /// the client says otherwise: an account's own source).
+    #[error("{endpoint}: VPS.org refused the API token (401: {detail}); check {check}")]
+    Unauthorized {
+        endpoint: String,
+        detail: String,
+        check: String,
+    },
 
     #[error("{endpoint}: not found (404: {detail})")]
     NotFound { endpoint: String, detail: String },
@@ -169,7 +176,11 @@ impl ApiError {
     ) -> ApiError {
         let detail = detail_text(body);
         match status {
-            401 | 403 => ApiError::Unauthorized { endpoint, detail },
+            401 | 403 => ApiError::Unauthorized {
+                endpoint,
+                detail,
+                check: DEFAULT_TOKEN_CHECK.to_owned(),
+            },
             404 => ApiError::NotFound { endpoint, detail },
             400 | 409 | 422 => ApiError::Rejected { endpoint, detail },
             429 => ApiError::RateLimited {

@@ -151,6 +151,9 @@ pub(crate) fn account_client(
     settings.list_lag = api.list_lag;
     settings.requests_per_second = api.requests_per_second;
     settings.max_concurrency = api.max_concurrency;
+    if let Some(check) = account.token.check(&account.name) {
+        settings.token_check = check;
+    }
     Client::with_stats(settings, stats)
 }
 
