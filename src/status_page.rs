@@ -11,6 +11,7 @@
 //! token, no hook command, nothing from the config but policy names and
 //! schedules.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -59,15 +60,41 @@ pub(crate) fn render(report: &Report, listed_at: DateTime<Utc>, now: DateTime<Ut
         report.orphans.len(),
         if report.orphans.len() == 1 { "" } else { "s" },
     );
-    body.push_str(&pairs(&report.pairs, now));
-    body.push_str(&orphans(&report.orphans));
-    body.push_str(&protected(&report.pairs));
+    let accounts: BTreeSet<&str> = report
+        .pairs
+        .iter()
+        .map(|r| r.account.as_str())
+        .chain(report.orphans.iter().map(|o| o.account.as_str()))
+        .collect();
+    let of = OfAccount(accounts.len() > 1);
+    body.push_str(&pairs(&report.pairs, now, of));
+    body.push_str(&orphans(&report.orphans, of));
+    body.push_str(&protected(&report.pairs, of));
     document(
         "snapkeep status",
         &format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_SECONDS}\">\n"),
         STYLE,
         &body,
     )
+}
+
+/// Whether the page shows several accounts: server ids repeat across
+/// accounts, so then every server says its account.
+#[derive(Debug, Clone, Copy)]
+struct OfAccount(bool);
+
+impl OfAccount {
+    /// ` of account prod` (after a server's name), or nothing.
+    fn of(self, account: &str) -> String {
+        if self.0 {
+            format!(
+                " <span class=\"account\">of account {}</span>",
+                escape(account)
+            )
+        } else {
+            String::new()
+        }
+    }
 }
 
 /// What a row shows as its state, worst first (the order of the table).
@@ -121,7 +148,7 @@ fn state_of(r: &Row) -> State {
     }
 }
 
-fn pairs(rows: &[Row], now: DateTime<Utc>) -> String {
+fn pairs(rows: &[Row], now: DateTime<Utc>, of: OfAccount) -> String {
     let mut sorted: Vec<&Row> = rows.iter().collect();
     // Problems first; within a state, the config's order (a stable sort).
     sorted.sort_by_key(|r| state_of(r));
@@ -170,7 +197,7 @@ fn pairs(rows: &[Row], now: DateTime<Utc>) -> String {
         };
         let _ = writeln!(
             out,
-            "<tr class=\"pair {}{}\" data-server=\"{}\" data-policy=\"{}\"><td><span class=\"badge\">{}</span></td><td><b>{}</b> {}</td><td>{}</td><td>{}</td><td class=\"holds\">{} / {} / <span class=\"{}\">{}</span>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"notes\">{}</td></tr>",
+            "<tr class=\"pair {}{}\" data-server=\"{}\" data-policy=\"{}\"><td><span class=\"badge\">{}</span></td><td><b>{}</b> {}{}</td><td>{}</td><td>{}</td><td class=\"holds\">{} / {} / <span class=\"{}\">{}</span>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"notes\">{}</td></tr>",
             state.class(),
             if r.ours.failed > 0 { " has-failed" } else { "" },
             r.server_id,
@@ -178,6 +205,7 @@ fn pairs(rows: &[Row], now: DateTime<Utc>) -> String {
             state.label(),
             r.server_id,
             escape(&r.server_name),
+            of.of(&r.account),
             escape(&r.policy),
             escape(r.kind),
             r.ours.completed,
@@ -201,7 +229,7 @@ fn pairs(rows: &[Row], now: DateTime<Utc>) -> String {
     out
 }
 
-fn orphans(orphans: &[OrphanRow]) -> String {
+fn orphans(orphans: &[OrphanRow], of: OfAccount) -> String {
     if orphans.is_empty() {
         return "<section>\n<h2>Orphans</h2>\n<p class=\"muted\">None: every item in our naming belongs to a configured policy.</p>\n</section>\n".to_owned();
     }
@@ -217,10 +245,11 @@ fn orphans(orphans: &[OrphanRow]) -> String {
         }
         let _ = writeln!(
             out,
-            "<tr class=\"orphan\" data-server=\"{}\"><td><b>{}</b> {}</td><td>{}</td><td>#{} {}{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr class=\"orphan\" data-server=\"{}\"><td><b>{}</b> {}{}</td><td>{}</td><td>#{} {}{}</td><td>{}</td><td>{}</td></tr>",
             o.server_id,
             o.server_id,
             escape(&o.server_name),
+            of.of(&o.account),
             escape(o.kind),
             o.id,
             escape(&o.name),
@@ -237,7 +266,7 @@ fn orphans(orphans: &[OrphanRow]) -> String {
     out
 }
 
-fn protected(rows: &[Row]) -> String {
+fn protected(rows: &[Row], of: OfAccount) -> String {
     let listed: Vec<&Row> = rows.iter().filter(|r| !r.protected.is_empty()).collect();
     if listed.is_empty() {
         return String::new();
@@ -249,9 +278,10 @@ fn protected(rows: &[Row]) -> String {
         for p in &r.protected {
             let _ = writeln!(
                 out,
-                "<li>server <b>{}</b> {}, policy {}: #{} {} ({})</li>",
+                "<li>server <b>{}</b> {}{}, policy {}: #{} {} ({})</li>",
                 r.server_id,
                 escape(&r.server_name),
+                of.of(&r.account),
                 escape(&r.policy),
                 p.id,
                 escape(&p.name),
@@ -283,6 +313,7 @@ a { color: var(--retrying); }
 .tally .stale b, .tally .failed b { color: var(--stale); } .tally .old b { color: var(--old); }
 .tally .retrying b { color: var(--retrying); } .tally .paused b { color: var(--paused); } .tally .ok b { color: var(--ok); }
 section { margin-bottom: 1.5rem; }
+.account { color: var(--muted); white-space: nowrap; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .3rem .55rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 600; color: var(--muted); background: var(--panel); }
@@ -423,6 +454,35 @@ enabled = false
         let page = render(&report, at(12), now);
         assert!(
             page.contains("<tr class=\"pair stale\" data-server=\"2\""),
+            "{page}"
+        );
+    }
+
+    /// Server ids repeat across accounts: with several, every server on
+    /// the page (pairs, orphans, protected items) says its account; with
+    /// one, none does.
+    #[test]
+    fn with_several_accounts_every_server_says_its_account() {
+        let now = at(12);
+        let mut report = listing().report(now, &[]);
+        let one = render(&report, now, now);
+        assert!(!one.contains("of account"), "{one}");
+        for (i, r) in report.pairs.iter_mut().enumerate() {
+            r.account = if i == 0 { "prod" } else { "staging<x>" }.into();
+        }
+        let page = render(&report, now, now);
+        let r = &report.pairs[0];
+        let cell = format!(
+            "<td><b>{}</b> {} <span class=\"account\">of account prod</span></td>",
+            r.server_id,
+            escape(&r.server_name)
+        );
+        assert!(page.contains(&cell), "{cell}\n{page}");
+        assert!(page.contains("of account staging&lt;x&gt;"), "{page}");
+        let protected: usize = report.pairs.iter().map(|r| r.protected.len()).sum();
+        assert_eq!(
+            page.matches("<span class=\"account\">").count(),
+            report.pairs.len() + report.orphans.len() + protected,
             "{page}"
         );
     }
