@@ -245,6 +245,7 @@ a { color: var(--retrying); }
 .tally .stale b, .tally .failed b { color: var(--stale); } .tally .old b { color: var(--old); }
 .tally .retrying b { color: var(--retrying); } .tally .paused b { color: var(--paused); } .tally .ok b { color: var(--ok); }
 section { margin-bottom: 1.5rem; }
+.account { color: var(--muted); white-space: nowrap; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: .3rem .55rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { font-weight: 600; color: var(--muted); background: var(--panel); }
