@@ -184,7 +184,7 @@ impl Metrics {
         let mut unauthorized = false;
         let mut pairs = self.pairs.lock().expect("metrics lock");
         for o in &report.outcomes {
-            let key = pairs.key(o.spec.server_id, &o.policy_name);
+            let (key, kind) = pairs.key(o.spec.server_id, &o.policy_name);
             // A pass that began before a reload removed its pair does not
             // bring the pair's series back; a paused job made nothing.
             let removed = !pairs.configured((&key.0, key.1, &key.2));
@@ -197,7 +197,6 @@ impl Metrics {
             if removed || o.report.paused {
                 continue;
             }
-            let kind = pairs.kind_of(&o.policy_name);
             let series = pairs.series.entry(key).or_default();
             series.job_failing = Some(o.error.is_some());
             if o.error.is_some() {
@@ -256,7 +255,7 @@ impl Metrics {
             .expect("metrics lock")
             .remove(&(server, policy.to_owned()));
         let mut pairs = self.pairs.lock().expect("metrics lock");
-        let key = pairs.key(server, policy);
+        let (key, _) = pairs.key(server, policy);
         let failed = &mut pairs.series.entry(key).or_default().slots_failed;
         *failed = Some(failed.unwrap_or(0) + 1);
     }

@@ -72,25 +72,28 @@ pub(super) struct Pairs {
 }
 
 impl Pairs {
-    /// The key of (`server`, `policy`): the policy's account and interned
-    /// names when the config has it, else the `default` account.
-    pub(super) fn key(&self, server: u64, policy: &str) -> PairKey {
-        match self.policies.as_ref().and_then(|p| p.get(policy)) {
-            Some(info) => (info.account.clone(), server, info.name.clone()),
-            None => (Arc::from(DEFAULT_ACCOUNT), server, Arc::from(policy)),
+    /// The configured policy named `policy`, if the config has it.
+    fn policy(&self, policy: &str) -> Option<&PolicyInfo> {
+        self.policies.as_ref()?.get(policy)
+    }
+
+    /// The key of (`server`, `policy`) and the policy's kind: its account
+    /// and interned names when the config has it, else the `default`
+    /// account and `unknown`.
+    pub(super) fn key(&self, server: u64, policy: &str) -> (PairKey, &'static str) {
+        match self.policy(policy) {
+            Some(info) => ((info.account.clone(), server, info.name.clone()), info.kind),
+            None => (
+                (Arc::from(DEFAULT_ACCOUNT), server, Arc::from(policy)),
+                "unknown",
+            ),
         }
     }
 
     pub(super) fn account_of(&self, policy: &str) -> String {
-        self.key(0, policy).0.to_string()
-    }
-
-    /// The policy's kind (`unknown` when the config does not have it).
-    pub(super) fn kind_of(&self, policy: &str) -> &'static str {
-        self.policies
-            .as_ref()
-            .and_then(|p| p.get(policy))
-            .map_or("unknown", |info| info.kind)
+        self.policy(policy)
+            .map_or(DEFAULT_ACCOUNT, |info| &*info.account)
+            .to_owned()
     }
 
     /// Whether the config has the pair (always, before `follow` ran).
@@ -135,7 +138,7 @@ impl Pairs {
         }
         for p in &config.policies {
             for &server in &p.servers {
-                let key = self.key(server, &p.name);
+                let (key, _) = self.key(server, &p.name);
                 self.series.entry(key).or_default().paused = Some(!p.enabled);
             }
         }
