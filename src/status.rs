@@ -563,4 +563,4 @@ impl Board {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -398,21 +398,10 @@ mod tests {
     use crate::api::Status;
     use crate::inventory::Item;
     use crate::provider::Kind;
+    use crate::status::tests::item;
     use crate::status::{Inventories, report, rows};
     use chrono::{DateTime, TimeDelta, TimeZone};
     use std::collections::HashMap;
-
-    fn item(id: u64, label: &str, status: Status, at: DateTime<Utc>) -> Item {
-        Item {
-            id,
-            server_id: 1,
-            server_name: "web-01".into(),
-            label: label.into(),
-            status,
-            created_at: at,
-            size_bytes: None,
-        }
-    }
 
     #[test]
     fn counts_age_prune_and_stale() {

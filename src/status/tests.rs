@@ -10,7 +10,8 @@ use crate::api::Status;
 use crate::inventory::Item;
 use crate::provider::Kind;
 
-fn item(id: u64, label: &str, status: Status, at: DateTime<Utc>) -> Item {
+/// An item of server 1 (`web-01`); also the command's tests' fixture.
+pub(crate) fn item(id: u64, label: &str, status: Status, at: DateTime<Utc>) -> Item {
     Item {
         id,
         server_id: 1,
