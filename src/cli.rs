@@ -2,6 +2,7 @@
 //! nothing here touches the network or the clock.
 
 use std::path::PathBuf;
+use std::sync::LazyLock;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -9,6 +10,16 @@ use crate::config::DEFAULT_CONFIG_PATH;
 /// `--log-format`'s values; defined beside the logging it selects (a lower
 /// layer, see ARCHITECTURE.md's layers), named here as part of the CLI.
 pub use crate::telemetry::LogFormat;
+
+/// `--version` also names the time zone database built in: a DST rule a
+/// country changed after that release is unknown to this binary.
+static LONG_VERSION: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}\ntime zones: IANA {} (built in)",
+        env!("CARGO_PKG_VERSION"),
+        crate::zone::database_release()
+    )
+});
 
 /// Keeps rolling sets of VPS.org server snapshots and manual backups.
 ///
@@ -27,7 +38,7 @@ pub use crate::telemetry::LogFormat;
 ///
 /// New here? `snapkeep demo` shows a rotation against a built-in simulator.
 #[derive(Debug, Parser)]
-#[command(name = "snapkeep", version, max_term_width = 100)]
+#[command(name = "snapkeep", version, long_version = LONG_VERSION.as_str(), max_term_width = 100)]
 pub struct Cli {
     /// Config file (TOML); see config.example.toml for every key.
     #[arg(short, long, global = true, env = "SNAPKEEP_CONFIG", default_value = DEFAULT_CONFIG_PATH, value_name = "PATH")]

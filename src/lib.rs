@@ -34,6 +34,7 @@ pub(crate) mod secrets;
 pub(crate) mod status;
 pub(crate) mod status_page;
 pub mod telemetry;
+pub(crate) mod zone;
 
 pub use app::run;
 
@@ -56,7 +57,7 @@ pub fn latest_slot(
     tz: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Option<chrono::DateTime<chrono::Utc>> {
-    let tz: chrono_tz::Tz = tz.parse().ok()?;
+    let tz = zone::Zone::named(tz).ok()?;
     schedule::Schedule::parse(schedule, tz)
         .ok()?
         .latest_at_or_before(now)

@@ -19,10 +19,10 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::zone::Zone;
 use chrono::{
     DateTime, Datelike, NaiveDate, NaiveDateTime, Offset, TimeDelta, TimeZone, Timelike, Utc,
 };
-use chrono_tz::Tz;
 
 /// A restic-style duration: `1y2m3d4h` (m = months).
 ///
@@ -82,7 +82,7 @@ impl Span {
     /// calendar step on `latest`'s wall clock, month overflow normalised
     /// before days (31 Mar − 1m = "31 Feb" = 3 Mar, or 2 Mar in a leap
     /// year), and only then the hours as elapsed time.
-    pub(crate) fn threshold(&self, latest: DateTime<Utc>, tz: Tz) -> Option<DateTime<Utc>> {
+    pub(crate) fn threshold(&self, latest: DateTime<Utc>, tz: Zone) -> Option<DateTime<Utc>> {
         let wall = latest.with_timezone(&tz).naive_local();
         let month_index = i64::from(wall.year()) * 12 + i64::from(wall.month0())
             - i64::from(self.years) * 12
@@ -102,7 +102,7 @@ impl Span {
 /// the offset in force at the naive reading, corrected once if that reading
 /// falls on the other side of the transition (a skipped 02:30 becomes 03:30,
 /// a repeated 02:30 is taken as the later one).
-fn resolve_wall_clock(wall: NaiveDateTime, tz: Tz) -> Option<DateTime<Utc>> {
+fn resolve_wall_clock(wall: NaiveDateTime, tz: Zone) -> Option<DateTime<Utc>> {
     let as_utc = wall.and_utc();
     let offset_at = |t: &NaiveDateTime| {
         TimeDelta::seconds(i64::from(
@@ -326,7 +326,7 @@ pub(crate) struct Point {
 pub(crate) struct Retention {
     pub(crate) rules: KeepRules,
     /// The zone whose wall clock defines hours, days, weeks, months, years.
-    pub(crate) tz: Tz,
+    pub(crate) tz: Zone,
     /// Most completed items of ours to keep; below 1 it acts as 1, since the
     /// newest completed item is never deleted.
     pub(crate) cap: usize,
@@ -537,7 +537,7 @@ enum Grain {
 impl Grain {
     /// A number equal for two snapshots exactly when they share a bucket.
     /// `position` only serves "last", where no two snapshots may share one.
-    fn bucket(self, wall: &DateTime<Tz>, position: usize) -> i64 {
+    fn bucket(self, wall: &DateTime<Zone>, position: usize) -> i64 {
         let day =
             i64::from(wall.year()) * 10_000 + i64::from(wall.month()) * 100 + i64::from(wall.day());
         match self {
@@ -598,7 +598,7 @@ fn is_after(time: DateTime<Utc>, threshold: Option<DateTime<Utc>>) -> bool {
 pub(crate) fn restic_apply(
     times: &[DateTime<Utc>],
     rules: &KeepRules,
-    tz: Tz,
+    tz: Zone,
     now: DateTime<Utc>,
 ) -> Vec<Kept> {
     let order = newest_first(times);
@@ -835,7 +835,7 @@ mod tests {
 
     use std::collections::BTreeMap;
 
-    use chrono_tz::Europe::Berlin;
+    use crate::zone::known;
     use proptest::prelude::*;
     use serde_json::Value;
 
@@ -928,7 +928,7 @@ mod tests {
         let times: Vec<DateTime<Utc>> = snapshots.iter().map(|s| identity(s).0).collect();
         // restic used the wall clock; any instant after every fixture is the same.
         let now = at("2100-01-01T00:00:00Z");
-        let kept = restic_apply(&times, rules, Tz::UTC, now);
+        let kept = restic_apply(&times, rules, Zone::UTC, now);
 
         // `"keep": null` is Go's nil slice: restic kept nothing (the empty
         // policy matches no rule; restic's CLI refuses it before this point).
@@ -1024,7 +1024,7 @@ mod tests {
         assert_eq!((ran, skipped), (37, 3));
     }
 
-    fn kept_times(times: &[&str], rules: &KeepRules, tz: Tz) -> Vec<DateTime<Utc>> {
+    fn kept_times(times: &[&str], rules: &KeepRules, tz: Zone) -> Vec<DateTime<Utc>> {
         let times: Vec<DateTime<Utc>> = times.iter().map(|s| at(s)).collect();
         restic_apply(&times, rules, tz, at("2100-01-01T00:00:00Z"))
             .into_iter()
@@ -1045,11 +1045,11 @@ mod tests {
             "2025-01-09T12:00:00Z",
         ];
         assert_eq!(
-            kept_times(&times, &rules, Berlin),
+            kept_times(&times, &rules, known("Europe/Berlin")),
             vec![at(times[0]), at(times[2]), at(times[3])]
         );
         assert_eq!(
-            kept_times(&times, &rules, Tz::UTC),
+            kept_times(&times, &rules, Zone::UTC),
             vec![at(times[0]), at(times[1]), at(times[3])]
         );
     }
@@ -1069,7 +1069,7 @@ mod tests {
             "2025-03-29T23:10:00Z", // 00:10 CET
         ];
         assert_eq!(
-            kept_times(&times, &rules, Berlin),
+            kept_times(&times, &rules, known("Europe/Berlin")),
             vec![at(times[0]), at(times[2]), at(times[4])]
         );
     }
@@ -1089,11 +1089,11 @@ mod tests {
             "2025-10-25T23:50:00Z", // 01:50 CEST
         ];
         assert_eq!(
-            kept_times(&times, &rules, Berlin),
+            kept_times(&times, &rules, known("Europe/Berlin")),
             vec![at(times[0]), at(times[3])]
         );
         assert_eq!(
-            kept_times(&times, &rules, Tz::UTC),
+            kept_times(&times, &rules, Zone::UTC),
             vec![at(times[0]), at(times[1]), at(times[3])]
         );
     }
@@ -1111,7 +1111,7 @@ mod tests {
             "2024-12-29T12:00:00Z",
         ];
         assert_eq!(
-            kept_times(&times, &rules, Tz::UTC),
+            kept_times(&times, &rules, Zone::UTC),
             vec![at(times[0]), at(times[2])]
         );
         // 2021-01-03 (Sun) is ISO 2020-W53, the week of 2020-12-28.
@@ -1122,7 +1122,7 @@ mod tests {
             "2020-12-27T12:00:00Z",
         ];
         assert_eq!(
-            kept_times(&times, &rules, Tz::UTC),
+            kept_times(&times, &rules, Zone::UTC),
             vec![at(times[0]), at(times[1]), at(times[3])]
         );
     }
@@ -1141,7 +1141,7 @@ mod tests {
         .iter()
         .map(|s| at(s))
         .collect();
-        let kept = restic_apply(&times, &rules, Tz::UTC, at("2025-02-01T00:00:00Z"));
+        let kept = restic_apply(&times, &rules, Zone::UTC, at("2025-02-01T00:00:00Z"));
         let text: Vec<String> = kept.iter().map(Kept::to_string).collect();
         assert_eq!(
             text,
@@ -1155,7 +1155,7 @@ mod tests {
 
     #[test]
     fn thresholds_step_back_on_the_wall_clock() {
-        let utc = Tz::UTC;
+        let utc = Zone::UTC;
         // 31 Mar − 1 month is "31 Feb": 3 Mar, or 2 Mar in a leap year.
         assert_eq!(
             span("1m").threshold(at("2025-03-31T12:00:00Z"), utc),
@@ -1177,17 +1177,17 @@ mod tests {
         );
         // A Berlin day across spring forward is 23 hours long.
         assert_eq!(
-            span("1d").threshold(at("2025-03-30T12:00:00Z"), Berlin),
+            span("1d").threshold(at("2025-03-30T12:00:00Z"), known("Europe/Berlin")),
             Some(at("2025-03-29T13:00:00Z"))
         );
         // Landing in the skipped hour: 02:30 reads as 03:30 CEST (Go's choice).
         assert_eq!(
-            span("1d").threshold(at("2025-03-31T00:30:00Z"), Berlin),
+            span("1d").threshold(at("2025-03-31T00:30:00Z"), known("Europe/Berlin")),
             Some(at("2025-03-30T01:30:00Z"))
         );
         // Landing in the repeated hour: the later 02:30 (CET), as Go does.
         assert_eq!(
-            span("1d").threshold(at("2025-10-27T01:30:00Z"), Berlin),
+            span("1d").threshold(at("2025-10-27T01:30:00Z"), known("Europe/Berlin")),
             Some(at("2025-10-26T01:30:00Z"))
         );
         // Past the calendar's range: everything is within.
@@ -1209,11 +1209,11 @@ mod tests {
             ..KeepRules::default()
         };
         assert_eq!(
-            kept_times(&times, &rules, Berlin),
+            kept_times(&times, &rules, known("Europe/Berlin")),
             vec![at(times[0]), at(times[1])]
         );
         assert_eq!(
-            kept_times(&times, &rules, Tz::UTC),
+            kept_times(&times, &rules, Zone::UTC),
             vec![at(times[0]), at(times[1]), at(times[2])]
         );
     }
@@ -1233,20 +1233,20 @@ mod tests {
             ..KeepRules::default()
         };
         let now = at("2025-06-02T00:00:00Z");
-        let kept: Vec<usize> = restic_apply(&times, &rules, Tz::UTC, now)
+        let kept: Vec<usize> = restic_apply(&times, &rules, Zone::UTC, now)
             .iter()
             .map(|k| k.index)
             .collect();
         // Counted back from 1 Jun, not from the future 10 Jun.
         assert_eq!(kept, vec![0, 1]);
         // All in the future: nothing to count back from, all are within.
-        let kept: Vec<usize> = restic_apply(&times, &rules, Tz::UTC, at("2000-01-01T00:00:00Z"))
+        let kept: Vec<usize> = restic_apply(&times, &rules, Zone::UTC, at("2000-01-01T00:00:00Z"))
             .iter()
             .map(|k| k.index)
             .collect();
         assert_eq!(kept, vec![0, 1, 2]);
         // Exactly at `now` counts as the latest.
-        let kept: Vec<usize> = restic_apply(&times, &rules, Tz::UTC, times[1])
+        let kept: Vec<usize> = restic_apply(&times, &rules, Zone::UTC, times[1])
             .iter()
             .map(|k| k.index)
             .collect();
@@ -1354,7 +1354,7 @@ mod tests {
     #[test]
     fn buckets_are_equal_exactly_within_one_unit() {
         let wall = |date: NaiveDate, hour: u32| {
-            Tz::UTC.from_utc_datetime(&date.and_hms_opt(hour, 0, 0).expect("valid time"))
+            Zone::UTC.from_utc_datetime(&date.and_hms_opt(hour, 0, 0).expect("valid time"))
         };
         let ymd = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).expect("valid date");
         let iso =
@@ -1457,7 +1457,7 @@ mod tests {
     fn policy(rules: KeepRules, cap: usize) -> Retention {
         Retention {
             rules,
-            tz: Tz::UTC,
+            tz: Zone::UTC,
             cap,
         }
     }
@@ -1660,7 +1660,7 @@ mod tests {
                 within_weekly: Some(span("1h")),
                 ..KeepRules::default()
             },
-            tz: chrono_tz::Asia::Kolkata,
+            tz: known("Asia/Kolkata"),
             cap: 5,
         };
         let now = at("2024-01-01T00:00:00Z");
@@ -1676,12 +1676,14 @@ mod tests {
 
     // ---- properties ----
 
-    const ZONES: [Tz; 4] = [
-        Tz::UTC,
-        Berlin,
-        chrono_tz::America::New_York,
-        chrono_tz::Asia::Kolkata,
-    ];
+    fn zones() -> [Zone; 4] {
+        [
+            Zone::UTC,
+            known("Europe/Berlin"),
+            known("America/New_York"),
+            known("Asia/Kolkata"),
+        ]
+    }
 
     fn arb_count() -> impl Strategy<Value = Option<i32>> {
         prop_oneof![
@@ -1763,9 +1765,9 @@ mod tests {
     }
 
     fn arb_policy() -> impl Strategy<Value = Retention> {
-        (arb_rules(), 0usize..ZONES.len(), 1usize..8).prop_map(|(rules, zone, cap)| Retention {
+        (arb_rules(), 0usize..4, 1usize..8).prop_map(|(rules, zone, cap)| Retention {
             rules,
-            tz: ZONES[zone],
+            tz: zones()[zone],
             cap,
         })
     }

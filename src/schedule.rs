@@ -35,9 +35,10 @@
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Datelike, LocalResult, NaiveDateTime, TimeDelta, TimeZone, Timelike, Utc};
-use chrono_tz::Tz;
 use croner::Cron;
 use croner::parser::{CronParser, Seconds};
+
+use crate::zone::Zone;
 
 /// What a schedule may look like, repeated in the errors that reject one.
 const EXPECTED_SHAPE: &str = "expected 5 fields (minute hour day-of-month month day-of-week), \
@@ -74,7 +75,7 @@ pub(crate) enum ScheduleError {
 #[derive(Debug, Clone)]
 pub(crate) struct Schedule {
     expression: String,
-    tz: Tz,
+    tz: Zone,
     /// The normalized six-field expression croner matches, and whether it
     /// ANDs the day fields. Only croner's wall-clock (naive) search is used;
     /// see the module doc. The matcher itself is built per search, not
@@ -101,7 +102,7 @@ impl Schedule {
     /// `?` for `*`, `7` for Sunday, single-value steps (`0/15`), wrapping
     /// ranges (`22-3`, `FRI-MON`), `L`, `LW` and `15W` in day-of-month, and
     /// `5L` and `1#2` in day-of-week.
-    pub(crate) fn parse(expr: &str, tz: Tz) -> Result<Schedule, ScheduleError> {
+    pub(crate) fn parse(expr: &str, tz: Zone) -> Result<Schedule, ScheduleError> {
         let expression = expr.trim();
         if expression.is_empty() {
             return Err(ScheduleError::Empty);
@@ -165,7 +166,7 @@ impl Schedule {
         &self.expression
     }
 
-    pub(crate) fn timezone(&self) -> Tz {
+    pub(crate) fn timezone(&self) -> Zone {
         self.tz
     }
 
@@ -235,7 +236,7 @@ impl Schedule {
     }
 
     /// The next `n` fire times strictly after `from`, in the policy's zone.
-    pub(crate) fn upcoming(&self, from: DateTime<Utc>, n: usize) -> Vec<DateTime<Tz>> {
+    pub(crate) fn upcoming(&self, from: DateTime<Utc>, n: usize) -> Vec<DateTime<Zone>> {
         let mut out = Vec::with_capacity(n);
         let mut cursor = from;
         while out.len() < n {
@@ -567,7 +568,7 @@ fn in_search_range(t: DateTime<Utc>) -> bool {
     (croner::YEAR_LOWER_LIMIT..=croner::YEAR_UPPER_LIMIT).contains(&t.year())
 }
 
-fn to_utc(t: DateTime<Tz>) -> DateTime<Utc> {
+fn to_utc(t: DateTime<Zone>) -> DateTime<Utc> {
     t.with_timezone(&Utc)
 }
 
@@ -1034,8 +1035,9 @@ fn fnv1a_64(bytes: &[u8]) -> u64 {
 mod tests {
     use std::collections::{BTreeMap, BTreeSet};
 
-    use chrono::NaiveDate;
-    use chrono_tz::OffsetComponents as _;
+    use chrono::{NaiveDate, Offset as _};
+
+    use crate::zone::known;
 
     use super::*;
 
@@ -1045,7 +1047,7 @@ mod tests {
             .with_timezone(&Utc)
     }
 
-    fn sched(expr: &str, tz: Tz) -> Schedule {
+    fn sched(expr: &str, tz: Zone) -> Schedule {
         Schedule::parse(expr, tz).unwrap_or_else(|e| panic!("{expr}: {e}"))
     }
 
@@ -1096,7 +1098,7 @@ mod tests {
     /// .NET's `TimeZoneInfo.GetUtcOffset`, which reads an ambiguous or a
     /// skipped wall time as standard time; a string with an offset is that
     /// instant.
-    fn cronos_instant(s: &str, wall_time: bool, tz: Tz) -> DateTime<Utc> {
+    fn cronos_instant(s: &str, wall_time: bool, tz: Zone) -> DateTime<Utc> {
         if !wall_time {
             for fmt in ["%Y-%m-%d %H:%M:%S%.f %:z", "%Y-%m-%d %H:%M %:z"] {
                 if let Ok(t) = DateTime::parse_from_str(s, fmt) {
@@ -1117,7 +1119,7 @@ mod tests {
         match tz.from_local_datetime(&naive) {
             LocalResult::Single(t) => t.with_timezone(&Utc),
             LocalResult::Ambiguous(earlier, later) => {
-                let standard = if earlier.offset().dst_offset().is_zero() {
+                let standard = if !earlier.offset().is_dst() {
                     earlier
                 } else {
                     later
@@ -1125,8 +1127,10 @@ mod tests {
                 standard.with_timezone(&Utc)
             }
             LocalResult::None => {
+                // The day before a gap is standard time.
                 let day_before = tz.offset_from_utc_datetime(&(naive - TimeDelta::days(1)));
-                Utc.from_utc_datetime(&(naive - day_before.base_utc_offset()))
+                let standard = TimeDelta::seconds(i64::from(day_before.fix().local_minus_utc()));
+                Utc.from_utc_datetime(&(naive - standard))
             }
         }
     }
@@ -1179,7 +1183,7 @@ mod tests {
                     .push(case.expression.clone());
                 continue;
             }
-            let tz: Tz = case.zone.parse().expect("known zone");
+            let tz: Zone = case.zone.parse().expect("known zone");
             let schedule = match Schedule::parse(&case.expression, tz) {
                 Ok(s) => s,
                 Err(e) if case.uses_quartz_extensions && croner_rejects(case) => {
@@ -1270,7 +1274,7 @@ mod tests {
 
     #[test]
     fn berlin_spring_gap_fixed_time_fires_once_after_the_gap() {
-        let s = sched("30 2 * * *", chrono_tz::Europe::Berlin);
+        let s = sched("30 2 * * *", known("Europe/Berlin"));
         // 2025-03-30: 02:00 CET jumps to 03:00 CEST; 02:30 never happens.
         assert_eq!(
             rfc(&fires(&s, "2025-03-29T12:00:00Z", "2025-03-31T12:00:00Z")),
@@ -1290,7 +1294,7 @@ mod tests {
 
     #[test]
     fn berlin_fall_overlap_fixed_time_fires_once() {
-        let s = sched("30 2 * * *", chrono_tz::Europe::Berlin);
+        let s = sched("30 2 * * *", known("Europe/Berlin"));
         // 2025-10-26: 03:00 CEST falls back to 02:00 CET; 02:30 happens twice.
         assert_eq!(
             rfc(&fires(&s, "2025-10-25T12:00:00Z", "2025-10-27T12:00:00Z")),
@@ -1310,7 +1314,7 @@ mod tests {
 
     #[test]
     fn berlin_stepped_minutes_fire_in_both_passes_and_once_after_gap() {
-        let s = sched("*/30 * * * *", chrono_tz::Europe::Berlin);
+        let s = sched("*/30 * * * *", known("Europe/Berlin"));
         assert_eq!(
             rfc(&fires(&s, "2025-10-25T23:45:00Z", "2025-10-26T02:00:00Z")),
             [
@@ -1335,13 +1339,13 @@ mod tests {
     #[test]
     fn berlin_list_of_minutes_is_a_fixed_time() {
         // `0,30` is not an interval for Cronos: once per repeated hour.
-        let s = sched("0,30 2 * * *", chrono_tz::Europe::Berlin);
+        let s = sched("0,30 2 * * *", known("Europe/Berlin"));
         assert_eq!(
             rfc(&fires(&s, "2025-10-25T23:45:00Z", "2025-10-26T03:00:00Z")),
             ["2025-10-26T00:00:00Z", "2025-10-26T00:30:00Z"],
         );
         // A range in the hour field is an interval: both passes.
-        let s = sched("30 1-3 * * *", chrono_tz::Europe::Berlin);
+        let s = sched("30 1-3 * * *", known("Europe/Berlin"));
         assert_eq!(
             rfc(&fires(&s, "2025-10-25T23:00:00Z", "2025-10-26T03:00:00Z")),
             [
@@ -1355,7 +1359,7 @@ mod tests {
 
     #[test]
     fn new_york_gap_and_overlap() {
-        let ny = chrono_tz::America::New_York;
+        let ny = known("America/New_York");
         // 2025-03-09: 02:00 EST jumps to 03:00 EDT.
         let s = sched("30 2 * * *", ny);
         assert_eq!(
@@ -1389,55 +1393,54 @@ mod tests {
     /// moment around the awkward days of several zones.
     #[test]
     fn latest_at_or_before_agrees_with_next_from_around_transitions() {
-        use chrono_tz::{America, Australia, Europe, Pacific};
-        let windows: [(Tz, &str, &str); 10] = [
+        let windows: [(Zone, &str, &str); 10] = [
             (
-                Europe::Berlin,
+                known("Europe/Berlin"),
                 "2025-03-29T20:00:00Z",
                 "2025-03-30T06:00:00Z",
             ),
             (
-                Europe::Berlin,
+                known("Europe/Berlin"),
                 "2025-10-25T20:00:00Z",
                 "2025-10-26T06:00:00Z",
             ),
             (
-                America::New_York,
+                known("America/New_York"),
                 "2025-03-09T02:00:00Z",
                 "2025-03-09T12:00:00Z",
             ),
             (
-                America::New_York,
+                known("America/New_York"),
                 "2025-11-02T02:00:00Z",
                 "2025-11-02T12:00:00Z",
             ),
             (
-                Australia::Lord_Howe,
+                known("Australia/Lord_Howe"),
                 "2025-04-05T11:00:00Z",
                 "2025-04-05T18:00:00Z",
             ),
             (
-                Australia::Lord_Howe,
+                known("Australia/Lord_Howe"),
                 "2025-10-04T12:00:00Z",
                 "2025-10-04T18:00:00Z",
             ),
             (
-                America::Santiago,
+                known("America/Santiago"),
                 "2025-04-05T22:00:00Z",
                 "2025-04-06T08:00:00Z",
             ),
             (
-                America::Santiago,
+                known("America/Santiago"),
                 "2025-09-06T22:00:00Z",
                 "2025-09-07T08:00:00Z",
             ),
             (
-                Pacific::Apia,
+                known("Pacific/Apia"),
                 "2011-12-29T00:00:00Z",
                 "2011-12-31T12:00:00Z",
             ),
             (
-                Europe::Berlin,
+                known("Europe/Berlin"),
                 "2025-06-01T00:00:00Z",
                 "2025-06-01T06:00:00Z",
             ),
@@ -1492,13 +1495,12 @@ mod tests {
     /// zones with odd transitions (fixed seed, so failures reproduce).
     #[test]
     fn slot_invariants_hold_at_random_times() {
-        use chrono_tz::{America, Asia, Australia, Europe};
         let zones = [
-            Europe::Berlin,
-            America::New_York,
-            Australia::Lord_Howe,
-            America::Santiago,
-            Asia::Amman,
+            known("Europe/Berlin"),
+            known("America/New_York"),
+            known("Australia/Lord_Howe"),
+            known("America/Santiago"),
+            known("Asia/Amman"),
         ];
         let expressions = [
             "30 2 * * *",
@@ -1543,7 +1545,7 @@ mod tests {
 
     #[test]
     fn times_outside_the_search_range_have_no_fire_times() {
-        let s = sched("* * * * * *", chrono_tz::Pacific::Kiritimati);
+        let s = sched("* * * * * *", known("Pacific/Kiritimati"));
         for t in [DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC] {
             assert_eq!(s.next_from(t, true), None);
             assert_eq!(s.latest_at_or_before(t), None);
@@ -1554,7 +1556,7 @@ mod tests {
     #[test]
     fn samoa_skipped_day_fires_at_the_end_of_the_gap() {
         // Pacific/Apia skipped 2011-12-30 entirely.
-        let s = sched("0 12 * * *", chrono_tz::Pacific::Apia);
+        let s = sched("0 12 * * *", known("Pacific/Apia"));
         let local: Vec<String> = s
             .upcoming(utc("2011-12-28T00:00:00Z"), 3)
             .iter()
@@ -1576,7 +1578,7 @@ mod tests {
 
     #[test]
     fn aliases() {
-        let tz = chrono_tz::UTC;
+        let tz = Zone::UTC;
         let t = utc("2025-05-14T10:20:30Z"); // a Wednesday
         let cases = [
             ("@hourly", "2025-05-14T11:00:00Z"),
@@ -1602,7 +1604,7 @@ mod tests {
 
     #[test]
     fn five_and_six_fields() {
-        let tz = chrono_tz::UTC;
+        let tz = Zone::UTC;
         let t = utc("2025-05-14T10:20:30Z");
         assert_eq!(
             sched("0 3 * * *", tz).next_after(t),
@@ -1638,7 +1640,7 @@ mod tests {
 
     #[test]
     fn sub_second_from_rounds_up() {
-        let s = sched("0 7 * * *", chrono_tz::UTC);
+        let s = sched("0 7 * * *", Zone::UTC);
         let t = utc("2025-05-14T07:00:00.000001Z");
         assert_eq!(s.next_from(t, true), Some(utc("2025-05-15T07:00:00Z")));
         assert_eq!(s.latest_at_or_before(t), Some(utc("2025-05-14T07:00:00Z")));
@@ -1646,7 +1648,7 @@ mod tests {
 
     #[test]
     fn day_31_skips_short_months() {
-        let s = sched("0 0 31 * *", chrono_tz::UTC);
+        let s = sched("0 0 31 * *", Zone::UTC);
         assert_eq!(
             rfc(&fires(&s, "2025-01-01T00:00:00Z", "2025-08-31T00:00:00Z")),
             [
@@ -1662,7 +1664,7 @@ mod tests {
             Some(utc("2025-03-31T00:00:00Z"))
         );
         // `L` is the last day of whatever month it is.
-        let s = sched("0 0 L * *", chrono_tz::UTC);
+        let s = sched("0 0 L * *", Zone::UTC);
         assert_eq!(
             rfc(&fires(&s, "2024-01-01T00:00:00Z", "2024-04-30T00:00:00Z")),
             [
@@ -1676,7 +1678,7 @@ mod tests {
 
     #[test]
     fn february_29_only_in_leap_years() {
-        let s = sched("0 0 29 2 *", chrono_tz::UTC);
+        let s = sched("0 0 29 2 *", Zone::UTC);
         assert_eq!(
             s.next_from(utc("2025-01-01T00:00:00Z"), true),
             Some(utc("2028-02-29T00:00:00Z"))
@@ -1690,7 +1692,7 @@ mod tests {
             Some(TimeDelta::days(366 + 365 * 3))
         );
         // A date that never exists never fires, in either direction.
-        let never = sched("0 0 30 2 *", chrono_tz::UTC);
+        let never = sched("0 0 30 2 *", Zone::UTC);
         assert_eq!(never.next_after(utc("2025-01-01T00:00:00Z")), None);
         assert_eq!(never.latest_at_or_before(utc("2025-01-01T00:00:00Z")), None);
         assert_eq!(never.interval_at(utc("2025-01-01T00:00:00Z")), None);
@@ -1699,7 +1701,7 @@ mod tests {
     #[test]
     fn day_of_month_or_day_of_week() {
         // crontab(5): both restricted, so the 1st OR any Monday.
-        let s = sched("0 0 1 * 1", chrono_tz::UTC);
+        let s = sched("0 0 1 * 1", Zone::UTC);
         assert_eq!(
             rfc(&fires(&s, "2025-09-29T12:00:00Z", "2025-10-20T00:00:00Z")),
             [
@@ -1715,7 +1717,7 @@ mod tests {
         );
         // A day field starting with `*` is unrestricted in crontab(5)'s
         // sense, so the two AND: odd days that are Mondays.
-        let s = sched("0 0 */2 * MON", chrono_tz::UTC);
+        let s = sched("0 0 */2 * MON", Zone::UTC);
         assert_eq!(
             rfc(&fires(&s, "2025-10-01T00:00:00Z", "2025-10-31T00:00:00Z")),
             ["2025-10-13T00:00:00Z", "2025-10-27T00:00:00Z"],
@@ -1723,14 +1725,14 @@ mod tests {
         // Sunday is 0 or 7.
         let t = utc("2025-10-01T00:00:00Z");
         assert_eq!(
-            sched("0 0 * * 7", chrono_tz::UTC).next_after(t),
-            sched("0 0 * * SUN", chrono_tz::UTC).next_after(t)
+            sched("0 0 * * 7", Zone::UTC).next_after(t),
+            sched("0 0 * * SUN", Zone::UTC).next_after(t)
         );
     }
 
     #[test]
     fn cronos_spellings() {
-        let tz = chrono_tz::UTC;
+        let tz = Zone::UTC;
         let t = utc("2025-10-01T00:00:00Z"); // a Wednesday
         // Wrapping hour range 22-2.
         assert_eq!(
@@ -1777,7 +1779,7 @@ mod tests {
 
     #[test]
     fn errors_name_the_field() {
-        let tz = chrono_tz::UTC;
+        let tz = Zone::UTC;
         let err = |e: &str| Schedule::parse(e, tz).unwrap_err().to_string();
         assert_eq!(err("0 25 * * *"), "field 2 (hour) \"25\": must be 0-23");
         assert_eq!(err("0 0 25 * * *"), "field 3 (hour) \"25\": must be 0-23");
@@ -1829,55 +1831,63 @@ mod tests {
 
     #[test]
     fn descriptions() {
-        use chrono_tz::{Europe, UTC};
-        let d = |e: &str, tz: Tz| sched(e, tz).describe();
+        let d = |e: &str, tz: Zone| sched(e, tz).describe();
         assert_eq!(
-            d("0 3 * * *", Europe::Berlin),
+            d("0 3 * * *", known("Europe/Berlin")),
             "at 03:00 every day (Europe/Berlin)"
         );
-        assert_eq!(d("*/2 * * * * *", UTC), "every 2 seconds");
-        assert_eq!(d("* * * * * *", UTC), "every second");
-        assert_eq!(d("* * * * *", UTC), "every minute");
-        assert_eq!(d("*/15 * * * *", UTC), "every 15 minutes");
-        assert_eq!(d("30 4 * * 0", UTC), "at 04:30 on Sunday (UTC)");
-        assert_eq!(d("30 4 * * sun", UTC), "at 04:30 on Sunday (UTC)");
-        assert_eq!(d("0 3 * * 1-5", UTC), "at 03:00 on weekdays (UTC)");
+        assert_eq!(d("*/2 * * * * *", Zone::UTC), "every 2 seconds");
+        assert_eq!(d("* * * * * *", Zone::UTC), "every second");
+        assert_eq!(d("* * * * *", Zone::UTC), "every minute");
+        assert_eq!(d("*/15 * * * *", Zone::UTC), "every 15 minutes");
+        assert_eq!(d("30 4 * * 0", Zone::UTC), "at 04:30 on Sunday (UTC)");
+        assert_eq!(d("30 4 * * sun", Zone::UTC), "at 04:30 on Sunday (UTC)");
+        assert_eq!(d("0 3 * * 1-5", Zone::UTC), "at 03:00 on weekdays (UTC)");
         assert_eq!(
-            d("0 3 * * 1,3,5", UTC),
+            d("0 3 * * 1,3,5", Zone::UTC),
             "at 03:00 on Monday, Wednesday and Friday (UTC)"
         );
-        assert_eq!(d("0 0,12 * * *", UTC), "at 00:00 and 12:00 every day (UTC)");
-        assert_eq!(d("15 30 2 * * *", UTC), "at 02:30:15 every day (UTC)");
-        assert_eq!(d("@hourly", UTC), "every hour (UTC)");
-        assert_eq!(d("15 */6 * * *", UTC), "every 6 hours at minute 15 (UTC)");
-        assert_eq!(d("@daily", UTC), "at 00:00 every day (UTC)");
-        assert_eq!(d("@weekly", UTC), "at 00:00 on Sunday (UTC)");
-        assert_eq!(d("@monthly", UTC), "at 00:00 on day 1 of every month (UTC)");
-        assert_eq!(d("@yearly", UTC), "at 00:00 on 1 January (UTC)");
         assert_eq!(
-            d("0 0 L * *", UTC),
+            d("0 0,12 * * *", Zone::UTC),
+            "at 00:00 and 12:00 every day (UTC)"
+        );
+        assert_eq!(d("15 30 2 * * *", Zone::UTC), "at 02:30:15 every day (UTC)");
+        assert_eq!(d("@hourly", Zone::UTC), "every hour (UTC)");
+        assert_eq!(
+            d("15 */6 * * *", Zone::UTC),
+            "every 6 hours at minute 15 (UTC)"
+        );
+        assert_eq!(d("@daily", Zone::UTC), "at 00:00 every day (UTC)");
+        assert_eq!(d("@weekly", Zone::UTC), "at 00:00 on Sunday (UTC)");
+        assert_eq!(
+            d("@monthly", Zone::UTC),
+            "at 00:00 on day 1 of every month (UTC)"
+        );
+        assert_eq!(d("@yearly", Zone::UTC), "at 00:00 on 1 January (UTC)");
+        assert_eq!(
+            d("0 0 L * *", Zone::UTC),
             "at 00:00 on the last day of every month (UTC)"
         );
         assert_eq!(
-            d("0 0 1,15 * *", UTC),
+            d("0 0 1,15 * *", Zone::UTC),
             "at 00:00 on days 1 and 15 of every month (UTC)"
         );
         assert_eq!(
-            d("0 2 * 1,7 *", UTC),
+            d("0 2 * 1,7 *", Zone::UTC),
             "at 02:00 every day in January and July (UTC)"
         );
         assert_eq!(
-            d("0 0 1 * 1", UTC),
+            d("0 0 1 * 1", Zone::UTC),
             "at 00:00 on day 1 of every month and on every Monday (UTC)"
         );
         // Exotic: the expression itself.
-        assert_eq!(d("0 0 * * 5L", UTC), "cron \"0 0 * * 5L\" (UTC)");
-        assert_eq!(d("*/7 * * * *", UTC), "cron \"*/7 * * * *\" (UTC)");
+        assert_eq!(d("0 0 * * 5L", Zone::UTC), "cron \"0 0 * * 5L\" (UTC)");
+        assert_eq!(d("*/7 * * * *", Zone::UTC), "cron \"*/7 * * * *\" (UTC)");
     }
 
     #[test]
     fn upcoming_is_in_the_policy_zone() {
-        let s = sched("0 3 * * *", chrono_tz::Europe::Berlin);
+        let s = sched("0 3 * * *", known("Europe/Berlin"));
         let next: Vec<String> = s
             .upcoming(utc("2025-03-28T12:00:00Z"), 3)
             .iter()
@@ -1896,7 +1906,7 @@ mod tests {
 
     #[test]
     fn interval_around_a_time() {
-        let s = sched("0 3 * * *", chrono_tz::Europe::Berlin);
+        let s = sched("0 3 * * *", known("Europe/Berlin"));
         assert_eq!(
             s.interval_at(utc("2025-06-01T12:00:00Z")),
             Some(TimeDelta::hours(24))
@@ -1906,7 +1916,7 @@ mod tests {
             s.interval_at(utc("2025-03-29T12:00:00Z")),
             Some(TimeDelta::hours(23))
         );
-        let s = sched("*/30 * * * *", chrono_tz::UTC);
+        let s = sched("*/30 * * * *", Zone::UTC);
         assert_eq!(
             s.interval_at(utc("2025-06-01T12:10:00Z")),
             Some(TimeDelta::minutes(30))

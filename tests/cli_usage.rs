@@ -159,6 +159,24 @@ Options:
 /// `--force`, `--policy`, `--server`, `--config`, `--log-format`) and
 /// `SNAPKEEP_CONFIG`.
 #[test]
+fn version_names_the_time_zone_release_built_in() {
+    // `-V` is the short form; `--version` adds the IANA release, so an
+    // operator can tell whether a country's new DST rule is known.
+    Test::new()
+        .args(&["-V"])
+        .stdout(concat!("snapkeep ", env!("CARGO_PKG_VERSION"), "\n"))
+        .run();
+    Test::new()
+        .args(&["--version"])
+        .stdout(concat!(
+            "snapkeep ",
+            env!("CARGO_PKG_VERSION"),
+            "\ntime zones: IANA 2026f (built in)\n"
+        ))
+        .run();
+}
+
+#[test]
 fn help_explains_every_flag() {
     Test::new().args(&["--help"]).stdout(HELP).run();
 }

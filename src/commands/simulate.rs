@@ -426,7 +426,7 @@ pub(crate) fn render(sim: &Simulation) -> String {
 /// What the text's parts share: the simulation and its time zone.
 struct Text<'s> {
     sim: &'s Simulation,
-    tz: chrono_tz::Tz,
+    tz: crate::zone::Zone,
     /// `snapshots` or `manual backups`.
     kinds: &'static str,
 }
@@ -439,7 +439,7 @@ impl Text<'_> {
     fn of(sim: &Simulation) -> Text<'_> {
         Text {
             sim,
-            tz: sim.timezone.parse().unwrap_or(chrono_tz::UTC),
+            tz: crate::zone::Zone::named(&sim.timezone).unwrap_or(crate::zone::Zone::UTC),
             kinds: if sim.kind == "snapshot" {
                 "snapshots"
             } else {

@@ -2,7 +2,7 @@ use super::*;
 use crate::api::DEFAULT_BASE_URL;
 use crate::hooks::{OnHookFailure, PostHookAfter};
 use crate::provider::SNAPSHOT_CAP;
-use chrono_tz::Tz;
+use crate::zone::{Zone, known};
 
 const MINIMAL: &str = r#"
 [[policy]]
@@ -28,7 +28,7 @@ fn example_config_validates() {
     assert_eq!(config.policies.len(), 2);
     assert_eq!(
         config.policies[0].schedule.timezone(),
-        chrono_tz::Europe::Berlin
+        known("Europe/Berlin")
     );
     assert_eq!(config.policies[0].max_kept, 5);
     assert_eq!(config.policies[1].kind, Kind::Backup);
@@ -49,7 +49,7 @@ fn defaults_apply() {
     let p = &c.policies[0];
     assert_eq!(c.api.base_url, DEFAULT_BASE_URL);
     assert_eq!(p.prefix, "snapkeep");
-    assert_eq!(p.schedule.timezone(), Tz::UTC);
+    assert_eq!(p.schedule.timezone(), Zone::UTC);
     assert_eq!(p.poll_interval, Duration::from_secs(15));
     assert_eq!(p.wait_timeout, Duration::from_secs(1800));
     assert_eq!(p.missed, Missed::RunOnce);
@@ -74,7 +74,7 @@ keep_daily = 7
 "#;
     let c = parse_str(text, "t").unwrap();
     let p = &c.policies[0];
-    assert_eq!(p.schedule.timezone(), chrono_tz::America::New_York);
+    assert_eq!(p.schedule.timezone(), known("America/New_York"));
     assert_eq!(p.poll_interval, Duration::from_secs(1));
     assert_eq!(p.missed, Missed::Skip);
 }

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::zone::Zone;
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
 use toml::Spanned;
 
 use super::raw::{RawConfig, RawDefaults, RawMetrics, RawNotify, RawPolicy, RawTarget};
@@ -47,7 +47,7 @@ pub(super) struct Validator<'a> {
 
 /// Defaults after `[defaults]` is applied; a policy may override each.
 struct Inherited {
-    timezone: Tz,
+    timezone: Zone,
     prefix: String,
     poll_interval: Duration,
     wait_timeout: Duration,
@@ -99,7 +99,7 @@ fn hooks_of(inherited: &Inherited) -> Option<Hooks> {
 /// What a policy gets when neither it nor `[defaults]` sets a key.
 fn builtin_defaults() -> Inherited {
     Inherited {
-        timezone: Tz::UTC,
+        timezone: Zone::UTC,
         prefix: "snapkeep".to_owned(),
         poll_interval: Duration::from_secs(15),
         wait_timeout: Duration::from_secs(30 * 60),
@@ -257,19 +257,12 @@ impl<'a> Validator<'a> {
         }
     }
 
-    fn timezone(&mut self, value: &Option<Spanned<String>>, key: &str, default: Tz) -> Tz {
+    fn timezone(&mut self, value: &Option<Spanned<String>>, key: &str, default: Zone) -> Zone {
         let Some(v) = value else { return default };
-        match Tz::from_str(v.get_ref().trim()) {
-            Ok(tz) => tz,
-            Err(_) => {
-                self.problem(
-                    v.span(),
-                    key,
-                    format!(
-                        "{:?} is not an IANA time zone; use a name such as \"UTC\", \"Europe/Berlin\" or \"America/New_York\"",
-                        v.get_ref()
-                    ),
-                );
+        match Zone::named(v.get_ref()) {
+            Ok(zone) => zone,
+            Err(e) => {
+                self.problem(v.span(), key, e.to_string());
                 default
             }
         }
@@ -1026,7 +1019,12 @@ impl<'a> Validator<'a> {
 
     /// `schedule`: a cron expression in `timezone` that fires within
     /// [`SCHEDULE_HORIZON_YEARS`].
-    fn schedule(&mut self, raw: &Spanned<String>, timezone: Tz, section: &str) -> Option<Schedule> {
+    fn schedule(
+        &mut self,
+        raw: &Spanned<String>,
+        timezone: Zone,
+        section: &str,
+    ) -> Option<Schedule> {
         match Schedule::parse(raw.get_ref(), timezone) {
             Ok(s) if !self.fires_soon(&s) => {
                 self.problem(

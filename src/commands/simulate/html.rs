@@ -17,6 +17,7 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 use super::{Aged, Deleted, Kept, Simulation};
 use crate::clock::compact_duration;
 use crate::html::{document, escape};
+use crate::zone::Zone;
 
 /// One day of the calendar, in the policy's time zone.
 #[derive(Debug)]
@@ -71,8 +72,8 @@ pub(crate) fn columns(sim: &Simulation) -> Vec<Column<'_>> {
     out
 }
 
-fn zone(sim: &Simulation) -> chrono_tz::Tz {
-    sim.timezone.parse().unwrap_or(chrono_tz::UTC)
+fn zone(sim: &Simulation) -> Zone {
+    Zone::named(&sim.timezone).unwrap_or(Zone::UTC)
 }
 
 /// The rules a mark's colour can stand for, longest reach first: an item
