@@ -81,11 +81,10 @@ pub(crate) struct Schedule {
     /// see the module doc. The matcher itself is built per search, not
     /// kept: croner 4 gives every `Cron` a 5001-byte bit field for years,
     /// so keeping one per policy cost 5 KB per policy (5 MB for a daemon
-    /// with 1000 policies), while parsing takes a few microseconds.
+    /// with 1000 policies), while parsing takes a few microseconds. The
+    /// parsed fields are not kept either (`Schedule::fields`).
     cron_text: String,
     dom_and_dow: bool,
-    /// Seconds, minutes, hours, day of month, month, day of week.
-    fields: [FieldSpec; 6],
     /// Cronos's "interval" flag: a `*`, `?`, range or step in the second,
     /// minute or hour field. Such a schedule fires in both passes of a
     /// repeated hour; any other fires only in the first.
@@ -104,32 +103,7 @@ impl Schedule {
     /// `5L` and `1#2` in day-of-week.
     pub(crate) fn parse(expr: &str, tz: Zone) -> Result<Schedule, ScheduleError> {
         let expression = expr.trim();
-        if expression.is_empty() {
-            return Err(ScheduleError::Empty);
-        }
-        let expanded = if expression.starts_with('@') {
-            expand_alias(expression)?
-        } else {
-            expression
-        };
-        let texts: Vec<&str> = expanded.split_whitespace().collect();
-        // Positions are reported as the user counts them, so a 5-field
-        // expression's hour is field 2 and a 6-field one's is field 3.
-        let (texts, first_position): ([&str; 6], usize) = match texts.as_slice() {
-            [m, h, dom, mon, dow] => (["0", m, h, dom, mon, dow], 0),
-            [s, m, h, dom, mon, dow] => ([s, m, h, dom, mon, dow], 1),
-            other => return Err(ScheduleError::FieldCount { got: other.len() }),
-        };
-        let field = |i: usize| parse_field(FieldKind::ALL[i], i + first_position, texts[i]);
-        let fields = [
-            field(0)?,
-            field(1)?,
-            field(2)?,
-            field(3)?,
-            field(4)?,
-            field(5)?,
-        ];
-
+        let fields = parse_fields(expression)?;
         let both_days_restricted = fields[3].restricted && fields[5].restricted;
         let normalized = fields
             .iter()
@@ -150,9 +124,15 @@ impl Schedule {
             tz,
             cron_text: normalized,
             dom_and_dow,
-            fields,
             fires_in_both_passes,
         })
+    }
+
+    /// The fields again, for the descriptions: not kept in every policy
+    /// (288 bytes each; BENCHMARKS.md, "Memory: time zones as bytes"), but
+    /// parsed from the expression `parse` accepted, which cannot fail.
+    fn fields(&self) -> Option<[FieldSpec; 6]> {
+        parse_fields(&self.expression).ok()
     }
 
     /// Croner's matcher; `parse` has checked that it builds.
@@ -315,10 +295,13 @@ impl Schedule {
     /// Exotic schedules fall back to the expression itself.
     pub(crate) fn describe(&self) -> String {
         let zone = self.tz.name();
-        if let Some(every) = self.describe_sub_hourly() {
+        let Some(fields) = self.fields() else {
+            return format!("cron \"{}\" ({zone})", self.expression);
+        };
+        if let Some(every) = Self::describe_sub_hourly(&fields) {
             return every;
         }
-        match (self.describe_time(), self.describe_days()) {
+        match (Self::describe_time(&fields), Self::describe_days(&fields)) {
             // "every hour every day" says "every day" once too often.
             (Some(time), Some(days)) if time.starts_with("every") && days == "every day" => {
                 format!("{time} ({zone})")
@@ -445,8 +428,8 @@ impl Schedule {
 
     /// "every second", "every 5 minutes": schedules that repeat within the
     /// hour on every day. The zone is left out: it does not change them.
-    fn describe_sub_hourly(&self) -> Option<String> {
-        let [sec, min, hour, dom, mon, dow] = &self.fields;
+    fn describe_sub_hourly(fields: &[FieldSpec; 6]) -> Option<String> {
+        let [sec, min, hour, dom, mon, dow] = fields;
         if !(hour.every == Some(1) && dom.any && mon.any && dow.any) {
             return None;
         }
@@ -461,8 +444,8 @@ impl Schedule {
 
     /// "at 03:00", "at 00:00 and 12:00", "every hour", "every 6 hours at
     /// minute 15".
-    fn describe_time(&self) -> Option<String> {
-        let [sec, min, hour, ..] = &self.fields;
+    fn describe_time(fields: &[FieldSpec; 6]) -> Option<String> {
+        let [sec, min, hour, ..] = fields;
         let second = sec.single()?;
         let minute = min.single()?;
         if let Some(n) = hour.every {
@@ -498,8 +481,8 @@ impl Schedule {
     }
 
     /// "every day", "on Sunday", "on day 1 of every month", "on 1 January".
-    fn describe_days(&self) -> Option<String> {
-        let [_, _, _, dom, mon, dow] = &self.fields;
+    fn describe_days(fields: &[FieldSpec; 6]) -> Option<String> {
+        let [_, _, _, dom, mon, dow] = fields;
         let months = if mon.any {
             None
         } else if mon.specials.is_empty() {
@@ -592,6 +575,36 @@ fn expand_alias(alias: &str) -> Result<&'static str, ScheduleError> {
 }
 
 // ----- fields ---------------------------------------------------------------
+
+/// An expression's six fields (seconds, minutes, hours, day of month,
+/// month, day of week), an alias expanded and a 5-field one given second 0.
+fn parse_fields(expression: &str) -> Result<[FieldSpec; 6], ScheduleError> {
+    if expression.is_empty() {
+        return Err(ScheduleError::Empty);
+    }
+    let expanded = if expression.starts_with('@') {
+        expand_alias(expression)?
+    } else {
+        expression
+    };
+    let texts: Vec<&str> = expanded.split_whitespace().collect();
+    // Positions are reported as the user counts them, so a 5-field
+    // expression's hour is field 2 and a 6-field one's is field 3.
+    let (texts, first_position): ([&str; 6], usize) = match texts.as_slice() {
+        [m, h, dom, mon, dow] => (["0", m, h, dom, mon, dow], 0),
+        [s, m, h, dom, mon, dow] => ([s, m, h, dom, mon, dow], 1),
+        other => return Err(ScheduleError::FieldCount { got: other.len() }),
+    };
+    let field = |i: usize| parse_field(FieldKind::ALL[i], i + first_position, texts[i]);
+    Ok([
+        field(0)?,
+        field(1)?,
+        field(2)?,
+        field(3)?,
+        field(4)?,
+        field(5)?,
+    ])
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FieldKind {

@@ -747,3 +747,14 @@ fn a_notify_array_says_where_targets_go() {
         "{err}"
     );
 }
+
+/// Every policy stays in memory while the daemon runs, a thousand of them
+/// in the idle figure of BENCHMARKS.md ("Memory: time zones as bytes"): a
+/// schedule keeps its expression, not its parsed fields.
+#[test]
+fn a_policy_stays_small() {
+    let (policy, schedule) = (size_of::<Policy>(), size_of::<crate::schedule::Schedule>());
+    println!("Policy: {policy} bytes, its Schedule {schedule}");
+    assert!(schedule <= 64, "Schedule is {schedule} bytes");
+    assert!(policy <= 512, "Policy is {policy} bytes");
+}
