@@ -10,10 +10,12 @@ use std::fmt;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::{FieldFn, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
 /// How log lines are written (`--log-format`, re-exported as
 /// `cli::LogFormat`).
@@ -25,28 +27,52 @@ pub enum LogFormat {
 
 /// Installs the global subscriber. Safe to call once per process.
 pub fn init_logging(format: LogFormat, filter: &str) {
-    let filter = EnvFilter::try_new(filter).unwrap_or_else(|e| {
-        eprintln!("snapkeep: bad log filter {filter:?} ({e}); using \"info\"");
-        EnvFilter::new("info")
-    });
+    let (targets, refused) = log_filter(filter);
+    if let Some(why) = refused {
+        eprintln!("snapkeep: {why}");
+    }
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_max_level(LevelFilter::TRACE)
         .with_writer(std::io::stderr)
         .with_target(false);
     let result = match format {
-        LogFormat::Json => builder.event_format(JsonLines).try_init(),
+        LogFormat::Json => builder
+            .event_format(JsonLines)
+            .finish()
+            .with(targets)
+            .try_init(),
         LogFormat::Text => {
             let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let builder = builder.fmt_fields(text_fields());
             if std::env::var_os("JOURNAL_STREAM").is_some() {
-                builder.with_ansi(false).without_time().try_init()
+                builder
+                    .with_ansi(false)
+                    .without_time()
+                    .finish()
+                    .with(targets)
+                    .try_init()
             } else {
-                builder.with_ansi(ansi).try_init()
+                builder.with_ansi(ansi).finish().with(targets).try_init()
             }
         }
     };
     if let Err(e) = result {
         eprintln!("snapkeep: logging was already set up: {e}");
+    }
+}
+
+/// The `--log-level` filter: a level (`info`), or comma-separated
+/// `target=level` pairs after an optional level (`info,reqwest=debug`).
+/// Not tracing's `EnvFilter`, whose span and field filters bring a regex
+/// engine: 0.35 MiB of every process (BENCHMARKS.md, "Memory: time zones
+/// as bytes"). An unreadable filter is `info`, with the reason to print.
+fn log_filter(text: &str) -> (Targets, Option<String>) {
+    match text.parse() {
+        Ok(targets) => (targets, None),
+        Err(e) => (
+            Targets::new().with_default(LevelFilter::INFO),
+            Some(format!("bad log filter {text:?} ({e}); using \"info\"")),
+        ),
     }
 }
 
@@ -127,3 +153,37 @@ impl Visit for JsonFields {
 
 #[cfg(test)]
 pub(crate) mod capture;
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::log_filter;
+
+    #[test]
+    fn a_level_or_targets_with_levels_filter_and_anything_else_is_info_with_a_reason() {
+        let (all, refused) = log_filter("debug");
+        assert_eq!(refused, None);
+        assert!(all.would_enable("snapkeep::pass", &Level::DEBUG));
+        assert!(all.would_enable("reqwest::connect", &Level::DEBUG));
+        assert!(!all.would_enable("snapkeep::pass", &Level::TRACE));
+
+        let (mixed, refused) = log_filter("info,snapkeep::api=trace");
+        assert_eq!(refused, None);
+        assert!(mixed.would_enable("snapkeep::api::client", &Level::TRACE));
+        assert!(!mixed.would_enable("snapkeep::pass", &Level::DEBUG));
+        assert!(mixed.would_enable("hyper", &Level::INFO));
+
+        let (fallback, refused) = log_filter("snapkeep=loud");
+        assert_eq!(
+            refused.as_deref(),
+            Some(
+                "bad log filter \"snapkeep=loud\" (error parsing level filter: expected one of \
+                 \"off\", \"error\", \"warn\", \"info\", \"debug\", \"trace\", or a number 0-5); \
+                 using \"info\""
+            )
+        );
+        assert!(fallback.would_enable("snapkeep::pass", &Level::INFO));
+        assert!(!fallback.would_enable("snapkeep::pass", &Level::DEBUG));
+    }
+}
