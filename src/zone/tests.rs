@@ -6,8 +6,9 @@ fn wall(s: &str) -> NaiveDateTime {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap_or_else(|e| panic!("{s}: {e}"))
 }
 
-fn offsets(r: LocalResult<ZoneOffset>) -> Vec<(i32, String)> {
-    let show = |o: ZoneOffset| (o.fix().local_minus_utc(), o.to_string());
+/// The offsets (seconds east, abbreviation) a wall-clock time resolves to.
+fn offsets<O: chrono::Offset + std::fmt::Display>(r: LocalResult<O>) -> Vec<(i32, String)> {
+    let show = |o: O| (o.fix().local_minus_utc(), o.to_string());
     match r {
         LocalResult::None => vec![],
         LocalResult::Single(o) => vec![show(o)],
@@ -342,14 +343,7 @@ fn walls(
     for offset in sides {
         for d in [-3601, -1, 0, 1, 1800, 3599, 3600] {
             let wall = utc_at(change + i64::from(offset) + d);
-            let e: Said = match theirs.offset_from_local_datetime(&wall) {
-                LocalResult::None => vec![],
-                LocalResult::Single(a) => vec![(a.fix().local_minus_utc(), a.to_string())],
-                LocalResult::Ambiguous(a, b) => vec![
-                    (a.fix().local_minus_utc(), a.to_string()),
-                    (b.fix().local_minus_utc(), b.to_string()),
-                ],
-            };
+            let e = offsets(theirs.offset_from_local_datetime(&wall));
             differ(wall, &offsets(ours.offset_from_local_datetime(&wall)), &e);
         }
     }
