@@ -141,21 +141,18 @@ impl Zone {
         let Some(found) = find(local, self.0.tzif) else {
             return MappedLocalTime::None;
         };
-        let mut instants = found.iter().filter_map(|kind| match kind {
+        let instants = found.iter().filter_map(|kind| match kind {
             Some(tz::datetime::FoundDateTimeKind::Normal(t)) => {
                 Some((t.unix_time(), *t.local_time_type()))
             }
             _ => None,
         });
-        let Some(first) = instants.next() else {
+        let (Some(earliest), Some(latest)) = (
+            instants.clone().min_by_key(|t| t.0),
+            instants.max_by_key(|t| t.0),
+        ) else {
             return MappedLocalTime::None;
         };
-        let (earliest, latest) = instants.fold((first, first), |(lo, hi), t| {
-            (
-                if t.0 < lo.0 { t } else { lo },
-                if t.0 > hi.0 { t } else { hi },
-            )
-        });
         if earliest.0 == latest.0 {
             MappedLocalTime::Single(self.offset(earliest.1))
         } else {
@@ -180,9 +177,8 @@ fn find(
     ) else {
         return None;
     };
-    // Leap-second nanoseconds (≥ 1e9) are outside tz-rs's range; the
-    // instant is the same second.
-    let nanos = local.nanosecond() % 1_000_000_000;
+    // The second decides the instants; the fraction (a leap second's too)
+    // changes none of them.
     tz::DateTime::find_n(
         &mut buf,
         local.year(),
@@ -191,7 +187,7 @@ fn find(
         hour,
         minute,
         second,
-        nanos,
+        0,
         tzif,
     )
     .ok()?;
@@ -205,12 +201,6 @@ impl PartialEq for Zone {
 }
 
 impl Eq for Zone {}
-
-impl std::hash::Hash for Zone {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.0.name.hash(state);
-    }
-}
 
 impl fmt::Debug for Zone {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
