@@ -90,6 +90,9 @@ pub(crate) struct Simulation {
     #[serde(skip)]
     schedule_words: String,
     pub(crate) timezone: String,
+    /// The zone `timezone` names, for the text and the page's local days.
+    #[serde(skip)]
+    zone: crate::zone::Zone,
     /// The keep rules in words: `2 last + 2 daily + 1 weekly`.
     pub(crate) keeps: String,
     /// `enabled = false` in the config (simulated as if enabled).
@@ -367,6 +370,7 @@ impl Tally {
             schedule: policy.schedule.expression().to_owned(),
             schedule_words: policy.schedule.describe(),
             timezone: policy.schedule.timezone().name().to_owned(),
+            zone: policy.schedule.timezone(),
             keeps: keeps_text(policy),
             paused: !policy.enabled,
             server_id,
@@ -439,7 +443,7 @@ impl Text<'_> {
     fn of(sim: &Simulation) -> Text<'_> {
         Text {
             sim,
-            tz: crate::zone::Zone::named(&sim.timezone).unwrap_or(crate::zone::Zone::UTC),
+            tz: sim.zone,
             kinds: if sim.kind == "snapshot" {
                 "snapshots"
             } else {

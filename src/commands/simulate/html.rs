@@ -17,7 +17,6 @@ use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc, Weekday};
 use super::{Aged, Deleted, Kept, Simulation};
 use crate::clock::compact_duration;
 use crate::html::{document, escape};
-use crate::zone::Zone;
 
 /// One day of the calendar, in the policy's time zone.
 #[derive(Debug)]
@@ -36,7 +35,7 @@ pub(crate) struct Column<'s> {
 /// Every calendar day of the simulated period, in the policy's time zone:
 /// from the day `from` falls on to the day of the last instant before `to`.
 pub(crate) fn columns(sim: &Simulation) -> Vec<Column<'_>> {
-    let tz = zone(sim);
+    let tz = sim.zone;
     let first = sim.from.with_timezone(&tz).date_naive();
     let last = (sim.to - TimeDelta::seconds(1))
         .with_timezone(&tz)
@@ -70,10 +69,6 @@ pub(crate) fn columns(sim: &Simulation) -> Vec<Column<'_>> {
         out.push(column);
     }
     out
-}
-
-fn zone(sim: &Simulation) -> Zone {
-    Zone::named(&sim.timezone).unwrap_or(Zone::UTC)
 }
 
 /// The rules a mark's colour can stand for, longest reach first: an item
@@ -247,7 +242,7 @@ fn heading(sim: &Simulation, local: &dyn Fn(DateTime<Utc>) -> String) -> String 
 }
 
 fn section(sim: &Simulation, width: usize) -> String {
-    let tz = zone(sim);
+    let tz = sim.zone;
     let local = |t: DateTime<Utc>| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string();
     let columns = columns(sim);
     let grid = Grid::for_columns(sim, &columns, width);
@@ -319,7 +314,7 @@ fn day(
     counts: bool,
     local: &dyn Fn(DateTime<Utc>) -> String,
 ) -> String {
-    let tz = zone(sim);
+    let tz = sim.zone;
     let deleted = c.deleted_held.len() + c.deleted_same_day;
     let weekend = matches!(c.date.weekday(), Weekday::Sat | Weekday::Sun);
     let mut out = String::new();
